@@ -1,0 +1,71 @@
+"""The one typed settings object, read from the environment and `.env`.
+
+Every process (gateway, action server, launcher, tools) builds its `Settings` once at start-up and passes it
+down; nothing reads `os.environ` elsewhere. Names are prefixed `ASSISTANT_`, except the Telegram token,
+which keeps the name people know.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+Language = Literal["az", "ru", "en"]
+LANGUAGES: tuple[Language, ...] = ("az", "ru", "en")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ASSISTANT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # Telegram. Without a token the launcher runs the bundled Bot API emulator and a terminal chat.
+    telegram_bot_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN", "ASSISTANT_TELEGRAM_BOT_TOKEN")
+    )
+    telegram_api_url: str = "https://api.telegram.org"
+    webhook_url: str | None = None  # public HTTPS URL; when set the gateway serves a webhook
+    webhook_secret: SecretStr | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8443
+
+    # Where the pieces are.
+    data_dir: Path = PROJECT_ROOT / "var"
+    models_dir: Path = PROJECT_ROOT / "models"
+    rasa_venv: Path = PROJECT_ROOT / ".venv-rasa"
+    database_url: str | None = None  # default: SQLite under data_dir
+    engine_url: str = "http://127.0.0.1:5005"
+    engine_port: int = 5005
+    action_server_port: int = 5055
+    emulator_port: int = 8081
+
+    # Behaviour.
+    default_language: Language = "az"
+    max_message_chars: int = 1000  # longer messages get a polite "please be brief"
+    engine_timeout_s: float = 15.0
+    engine_retries: int = 1
+
+    log_level: str = "INFO"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'assistant.db'}"
+
+    @property
+    def action_server_url(self) -> str:
+        return f"http://127.0.0.1:{self.action_server_port}/webhook"
+
+    @property
+    def emulator_url(self) -> str:
+        return f"http://127.0.0.1:{self.emulator_port}"
+
+    @property
+    def demo_mode(self) -> bool:
+        """True when no real Telegram token is configured: the local emulator stands in for Telegram."""
+        return self.telegram_bot_token is None

@@ -1,0 +1,89 @@
+"""The exchange format of an entry (YAML import/export, staff tools) with its validation rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from assistant.settings import LANGUAGES
+from knowledge.models import REVIEW_STATES, TOPICS
+
+MIN_VARIANTS = 2  # per language; the content issue raises the bar to 6 in the seed data's own test
+
+
+class LanguageText(BaseModel):
+    question: str = Field(min_length=3)
+    answer: str = Field(min_length=10, max_length=3500)
+    variants: list[str] = Field(default_factory=list)
+
+    @field_validator("variants")
+    @classmethod
+    def _distinct(cls, variants: list[str]) -> list[str]:
+        cleaned = [v.strip() for v in variants if v.strip()]
+        if len({v.lower() for v in cleaned}) != len(cleaned):
+            raise ValueError("question variants repeat each other")
+        return cleaned
+
+
+class EntryData(BaseModel):
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{2,79}$")
+    topic: str
+    legal_source: str = Field(min_length=5)
+    source_url: str | None = None
+    reviewed_on: dt.date
+    review_state: str = "published"
+    review_note: str | None = None
+    texts: dict[str, LanguageText]
+
+    @field_validator("topic")
+    @classmethod
+    def _topic(cls, topic: str) -> str:
+        if topic not in TOPICS:
+            raise ValueError(f"unknown topic {topic!r}; one of {', '.join(TOPICS)}")
+        return topic
+
+    @field_validator("review_state")
+    @classmethod
+    def _state(cls, state: str) -> str:
+        if state not in REVIEW_STATES:
+            raise ValueError(f"unknown review state {state!r}")
+        return state
+
+    @model_validator(mode="after")
+    def _all_languages(self) -> EntryData:
+        missing = [lang for lang in LANGUAGES if lang not in self.texts]
+        if missing:
+            raise ValueError(f"entry {self.key}: missing languages {missing}")
+        for lang, text in self.texts.items():
+            if len(text.variants) < MIN_VARIANTS:
+                raise ValueError(f"entry {self.key}: {lang} needs at least {MIN_VARIANTS} question variants")
+        return self
+
+
+def load_yaml(path: Path) -> list[EntryData]:
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    if not isinstance(raw, list):
+        raise ValueError(f"{path}: expected a list of entries")
+    return [EntryData.model_validate(item) for item in raw]
+
+
+def load_dir(directory: Path) -> list[EntryData]:
+    entries: list[EntryData] = []
+    for path in sorted(directory.glob("*.yml")):
+        entries.extend(load_yaml(path))
+    keys = [e.key for e in entries]
+    duplicates = {k for k in keys if keys.count(k) > 1}
+    if duplicates:
+        raise ValueError(f"duplicate entry keys: {sorted(duplicates)}")
+    return entries
+
+
+def dump_yaml(entries: list[EntryData]) -> str:
+    data = [e.model_dump(mode="json", exclude_none=True) for e in entries]
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=110)
+
+
+SEED_DIR = Path(__file__).resolve().parent / "seed"

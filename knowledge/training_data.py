@@ -1,0 +1,55 @@
+"""Rasa training data generated from the knowledge base: one retrieval intent `faq`, one sub-intent per entry.
+
+Each entry's question and its variants, in every language, become examples of `faq/<key>`. The responses
+Rasa requires for retrieval intents carry only the entry key: the answer text itself is always read from the
+knowledge base at reply time, so a published edit is live without retraining.
+"""
+
+from __future__ import annotations
+
+import yaml
+
+from knowledge.schema import EntryData
+
+RETRIEVAL_INTENT = "faq"
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """Writes multi-line strings as `|` blocks, the way Rasa's own training files look."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_BlockDumper.add_representer(str, _str)
+
+
+def examples_for(entry: EntryData) -> list[str]:
+    seen: set[str] = set()
+    examples: list[str] = []
+    for lang in sorted(entry.texts):
+        text = entry.texts[lang]
+        for example in [text.question, *text.variants]:
+            normalized = " ".join(example.split())
+            if normalized.lower() not in seen:
+                seen.add(normalized.lower())
+                examples.append(normalized)
+    return examples
+
+
+def render_nlu(entries: list[EntryData]) -> str:
+    live = [e for e in entries if e.review_state in ("published", "needs_review")]
+    document = {
+        "version": "3.1",
+        "nlu": [
+            {"intent": f"{RETRIEVAL_INTENT}/{e.key}", "examples": "".join(f"- {x}\n" for x in examples_for(e))}
+            for e in live
+        ],
+        "responses": {
+            f"utter_{RETRIEVAL_INTENT}/{e.key}": [{"custom": {"type": "faq_ref", "entry": e.key}}] for e in live
+        },
+    }
+    header = "# Generated from the knowledge base by knowledge.training_data -- do not edit; edit the entries.\n"
+    return header + yaml.dump(document, Dumper=_BlockDumper, allow_unicode=True, sort_keys=False, width=1000)

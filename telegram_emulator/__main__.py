@@ -1,0 +1,3 @@
+from telegram_emulator.server import main
+
+main()
