@@ -16,6 +16,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 Language = Literal["az", "ru", "en"]
 LANGUAGES: tuple[Language, ...] = ("az", "ru", "en")
+TELEGRAM_API = "https://api.telegram.org"
+DEMO_TOKEN = "123456789:local-emulator-demo-token"  # only ever valid against the bundled emulator
 
 
 class Settings(BaseSettings):
@@ -27,7 +29,7 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN", "ASSISTANT_TELEGRAM_BOT_TOKEN")
     )
-    telegram_api_url: str = "https://api.telegram.org"
+    telegram_api_url: str = TELEGRAM_API
     webhook_url: str | None = None  # public HTTPS URL; when set the gateway serves a webhook
     webhook_secret: SecretStr | None = None
     webhook_listen: str = "127.0.0.1"
@@ -64,6 +66,19 @@ class Settings(BaseSettings):
     @property
     def emulator_url(self) -> str:
         return f"http://127.0.0.1:{self.emulator_port}"
+
+    @property
+    def bot_token(self) -> str:
+        if self.telegram_bot_token is not None:
+            return self.telegram_bot_token.get_secret_value()
+        return DEMO_TOKEN
+
+    @property
+    def bot_api_url(self) -> str:
+        """Without a real token nothing may go to Telegram: the local emulator is the API."""
+        if self.demo_mode and self.telegram_api_url == TELEGRAM_API:
+            return self.emulator_url
+        return self.telegram_api_url.rstrip("/")
 
     @property
     def demo_mode(self) -> bool:

@@ -63,9 +63,16 @@ class KnowledgeBase:
                 entry.reviewed_on = item.reviewed_on
                 entry.review_state = item.review_state
                 entry.review_note = item.review_note
-                entry.texts = [
-                    EntryText(language=lang, question=t.question, answer=t.answer) for lang, t in item.texts.items()
-                ]
+                # Update texts in place: replacing the rows would insert before deleting and hit the
+                # (entry, language) unique constraint.
+                existing = {t.language: t for t in entry.texts}
+                for lang, text in item.texts.items():
+                    if lang in existing:
+                        existing[lang].question, existing[lang].answer = text.question, text.answer
+                    else:
+                        entry.texts.append(EntryText(language=lang, question=text.question, answer=text.answer))
+                for lang in set(existing) - set(item.texts):
+                    entry.texts.remove(existing[lang])
                 entry.variants = [
                     QuestionVariant(language=lang, text=v) for lang, t in item.texts.items() for v in t.variants
                 ]

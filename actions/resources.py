@@ -1,0 +1,51 @@
+"""What the actions share in one action-server process: settings, the database, the knowledge base.
+
+rasa-sdk builds actions without arguments, so they ask this provider; it opens everything once, lazily,
+on the server's event loop. Tests call `configure()` to inject their own settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from rasa_sdk import Tracker
+
+from assistant.bootstrap import Database, open_database
+from assistant.i18n import normalize_language
+from assistant.settings import Settings
+from knowledge.store import KnowledgeBase
+
+
+@dataclass
+class Resources:
+    settings: Settings
+    database: Database
+    kb: KnowledgeBase
+
+
+_settings: Settings | None = None
+_resources: Resources | None = None
+_lock = asyncio.Lock()
+
+
+def configure(settings: Settings) -> None:
+    global _settings, _resources
+    _settings, _resources = settings, None
+
+
+async def resources() -> Resources:
+    global _resources
+    if _resources is None:
+        async with _lock:
+            if _resources is None:
+                settings = _settings or Settings()
+                database = await open_database(settings, seed=False)
+                _resources = Resources(settings, database, KnowledgeBase(database.sessions))
+    return _resources
+
+
+def language_of(tracker: Tracker, default: str) -> str:
+    """The language the gateway decided for this message (sent as metadata)."""
+    metadata = tracker.latest_message.get("metadata") or {}
+    return normalize_language(metadata.get("language"), default)

@@ -1,0 +1,127 @@
+"""`python -m assistant COMMAND`: run | train | validate | chat.
+
+run       trains the model if it is missing or out of date, starts every process and, without a Telegram
+          token, opens a chat in this terminal through the bundled Bot API emulator. Ctrl-C stops all.
+train     trains the model if needed (--force: always).
+validate  checks the training data and domain with `rasa data validate`.
+chat      a terminal chat against an already running emulator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+from assistant.bootstrap import open_database
+from assistant.launcher import Stack
+from assistant.logs import configure_logging
+from assistant.settings import Settings
+from assistant.terminal_chat import TerminalChat
+from assistant.training import ensure_model, validate_data, write_generated_data
+from knowledge.store import KnowledgeBase
+from telegram_emulator.driver import EmulatorDriver
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+async def _model(settings: Settings, force: bool = False):
+    database = await open_database(settings)
+    try:
+        kb = KnowledgeBase(database.sessions)
+        say("Checking the model…")
+        result = await ensure_model(settings, kb, force=force)
+        if result.trained:
+            say(f"Trained {result.model.name} in {result.seconds:.0f} s.")
+        else:
+            say(f"Model {result.model.name} is up to date.")
+        return result
+    finally:
+        await database.close()
+
+
+async def cmd_train(settings: Settings, force: bool) -> int:
+    await _model(settings, force)
+    return 0
+
+
+async def cmd_validate(settings: Settings) -> int:
+    database = await open_database(settings)
+    try:
+        await write_generated_data(settings, KnowledgeBase(database.sessions))
+    finally:
+        await database.close()
+    code = await validate_data(settings)
+    say("Training data is valid." if code == 0 else f"Validation failed; see {settings.data_dir}/logs/validate.log")
+    return code
+
+
+async def cmd_chat(settings: Settings) -> int:
+    async with EmulatorDriver(settings.emulator_url, settings.bot_token) as driver:
+        await TerminalChat(driver, color=sys.stdout.isatty()).run()
+    return 0
+
+
+async def cmd_run(settings: Settings, chat: bool) -> int:
+    if not settings.demo_mode and settings.webhook_url is None:
+        say("A Telegram token is set: serving real Telegram with long polling.")
+    say("Training the model first if needed (the first run takes a few minutes)…")
+    result = await _model(settings)
+    stack = Stack(settings, result.model, with_emulator=settings.demo_mode)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stack.start(progress=say)
+        say(f"The assistant is running. Logs: {settings.data_dir / 'logs'}")
+        if settings.demo_mode and chat:
+            say("No TELEGRAM_BOT_TOKEN: chatting through the local Telegram emulator.\n")
+            async with EmulatorDriver(settings.emulator_url, settings.bot_token) as driver:
+                chat_task = asyncio.create_task(TerminalChat(driver, color=sys.stdout.isatty()).run())
+                stop_task = asyncio.create_task(stop.wait())
+                await asyncio.wait({chat_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+                for task in (chat_task, stop_task):
+                    task.cancel()
+        else:
+            say("Press Ctrl-C to stop.")
+            await stop.wait()
+    finally:
+        say("\nStopping…")
+        with contextlib.suppress(Exception):
+            await stack.stop()
+        say("Stopped.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m assistant", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="train if needed, start everything, chat in the terminal")
+    run.add_argument("--no-chat", action="store_true", help="do not open the terminal chat")
+    train = sub.add_parser("train", help="train the model if needed")
+    train.add_argument("--force", action="store_true")
+    sub.add_parser("validate", help="rasa data validate")
+    sub.add_parser("chat", help="terminal chat against a running emulator")
+    args = parser.parse_args(argv)
+
+    settings = Settings()
+    configure_logging("launcher", "WARNING")
+    logging.getLogger("assistant").setLevel(logging.WARNING)
+    if args.command == "run":
+        return asyncio.run(cmd_run(settings, chat=not args.no_chat and sys.stdin.isatty()))
+    if args.command == "train":
+        return asyncio.run(cmd_train(settings, args.force))
+    if args.command == "validate":
+        return asyncio.run(cmd_validate(settings))
+    return asyncio.run(cmd_chat(settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

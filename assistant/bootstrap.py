@@ -1,0 +1,38 @@
+"""Opening our database: schema, and the knowledge base seeded from YAML the first time."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+import bot.models  # noqa: F401 - registers the gateway's tables
+import knowledge.models  # noqa: F401 - registers the knowledge base's tables
+from assistant.db import create_schema, make_engine, sessionmaker
+from assistant.settings import Settings
+from knowledge.schema import SEED_DIR, load_dir
+from knowledge.store import KnowledgeBase
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Database:
+    engine: AsyncEngine
+    sessions: async_sessionmaker
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+async def open_database(settings: Settings, *, seed: bool = True) -> Database:
+    engine = make_engine(settings.sqlalchemy_url)
+    await create_schema(engine)
+    database = Database(engine, sessionmaker(engine))
+    if seed:
+        kb = KnowledgeBase(database.sessions)
+        if await kb.count() == 0:
+            written = await kb.upsert(load_dir(SEED_DIR))
+            log.info("seeded the knowledge base with %d entries", written)
+    return database

@@ -1,0 +1,193 @@
+"""Starting and stopping the assistant's processes: emulator, action server, engine, gateway.
+
+Used by `python -m assistant run` and, unchanged, by the end-to-end tests and benchmarks, so what is tested
+is exactly what a newcomer runs. Each process gets the settings through `ASSISTANT_*` environment
+variables and writes its log to `<data_dir>/logs/<name>.log`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import ClientError, ClientSession, ClientTimeout
+from pydantic import SecretStr
+
+from assistant.settings import PROJECT_ROOT, Settings
+from assistant.training import rasa_bin, rasa_env
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes a child process build the same `Settings`."""
+    env = dict(os.environ)
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        key = "TELEGRAM_BOT_TOKEN" if name == "telegram_bot_token" else f"ASSISTANT_{name.upper()}"
+        if value is None:
+            env.pop(key, None)
+            continue
+        env[key] = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def write_engine_endpoints(settings: Settings) -> Path:
+    """Rasa's endpoints file, from our settings (action server, tracker store, lock store)."""
+    folder = settings.data_dir / "engine"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "endpoints.yml"
+    tracker_db = settings.data_dir / "engine_tracker.db"
+    path.write_text(
+        "# Written by assistant.launcher from the settings; edits are overwritten.\n"
+        f"action_endpoint:\n  url: {settings.action_server_url}\n"
+        f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {tracker_db}\n"
+        "lock_store:\n  type: in_memory\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+Check = Callable[[ClientSession], Awaitable[bool]]
+
+
+def http_ok(url: str) -> Check:
+    async def check(session: ClientSession) -> bool:
+        try:
+            async with session.get(url, timeout=ClientTimeout(total=2)) as response:
+                return response.status == 200
+        except (ClientError, TimeoutError, OSError):
+            return False
+
+    return check
+
+
+@dataclass
+class Service:
+    name: str
+    argv: list[str]
+    ready: Check
+    env: dict[str, str]
+    startup_timeout_s: float = 60.0
+    process: asyncio.subprocess.Process | None = None
+    log_path: Path | None = None
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    model: Path
+    with_emulator: bool
+    services: list[Service] = field(default_factory=list)
+
+    def plan(self) -> list[Service]:
+        s = self.settings
+        env = settings_env(s)
+        python = sys.executable
+        services: list[Service] = []
+        if self.with_emulator:
+            services.append(Service(
+                "emulator", [python, "-m", "telegram_emulator", "--port", str(s.emulator_port)],
+                http_ok(f"{s.emulator_url}/health"), env, 20,
+            ))
+        services.append(Service(
+            "actions",
+            [python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(s.action_server_port)],
+            http_ok(f"http://127.0.0.1:{s.action_server_port}/health"), env, 60,
+        ))
+        endpoints = write_engine_endpoints(s)
+        services.append(Service(
+            "engine",
+            [str(rasa_bin(s)), "run", "--model", str(self.model), "--port", str(s.engine_port),
+             "--interface", "127.0.0.1", "--credentials", str(PROJECT_ROOT / "credentials.yml"),
+             "--endpoints", str(endpoints)],
+            http_ok(f"http://127.0.0.1:{s.engine_port}/"), rasa_env(s), 180,
+        ))
+        services.append(Service(
+            "gateway", [python, "-m", "bot"], self._gateway_ready, env, 60,
+        ))
+        return services
+
+    async def _gateway_ready(self, session: ClientSession) -> bool:
+        """Ready once it has registered its commands (the last step of its start-up)."""
+        if not self.with_emulator:
+            gateway = self.services[-1].process
+            return gateway is not None and gateway.returncode is None
+        url = f"{self.settings.emulator_url}/_emulator/{self.settings.bot_token}/info"
+        try:
+            async with session.get(url, timeout=ClientTimeout(total=2)) as response:
+                info = await response.json()
+                return info["calls"].get("setmycommands", 0) >= 4
+        except (ClientError, TimeoutError, OSError, KeyError, ValueError):
+            return False
+
+    async def start(self, progress: Callable[[str], None] = lambda _: None) -> None:
+        logs = self.settings.data_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        self.services = self.plan()
+        async with ClientSession() as session:
+            for service in self.services:
+                progress(f"starting {service.name}…")
+                await self._spawn(service, logs)
+                await self._wait_ready(service, session)
+
+    async def _spawn(self, service: Service, logs: Path) -> None:
+        service.log_path = logs / f"{service.name}.log"
+        log_file = open(service.log_path, "ab")  # noqa: SIM115 - handed to the child
+        try:
+            service.process = await asyncio.create_subprocess_exec(
+                *service.argv, cwd=PROJECT_ROOT, env=service.env, stdin=asyncio.subprocess.DEVNULL,
+                stdout=log_file, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+            )
+        finally:
+            log_file.close()
+
+    async def _wait_ready(self, service: Service, session: ClientSession) -> None:
+        deadline = time.monotonic() + service.startup_timeout_s
+        while time.monotonic() < deadline:
+            if service.process is not None and service.process.returncode is not None:
+                raise RuntimeError(f"{service.name} exited with code {service.process.returncode}; "
+                                   f"see {service.log_path}")
+            if await service.ready(session):
+                return
+            await asyncio.sleep(0.3)
+        raise RuntimeError(f"{service.name} did not become ready in {service.startup_timeout_s:.0f} s; "
+                           f"see {service.log_path}")
+
+    def service(self, name: str) -> Service:
+        return next(s for s in self.services if s.name == name)
+
+    async def stop_service(self, name: str, timeout_s: float = 15.0) -> None:
+        await _terminate(self.service(name), timeout_s)
+
+    async def restart_service(self, name: str) -> None:
+        service = self.service(name)
+        await _terminate(service, 15.0)
+        async with ClientSession() as session:
+            await self._spawn(service, self.settings.data_dir / "logs")
+            await self._wait_ready(service, session)
+
+    async def stop(self) -> None:
+        # The gateway first, so nothing new comes in while the others go down.
+        for service in reversed(self.services):
+            await _terminate(service, 15.0)
+
+
+async def _terminate(service: Service, timeout_s: float) -> None:
+    process = service.process
+    if process is None or process.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        await asyncio.wait_for(process.wait(), timeout_s)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        await process.wait()

@@ -1,0 +1,135 @@
+"""Training the engine's model: generate FAQ data from the knowledge base, fingerprint, train only if needed.
+
+The fingerprint covers everything the model is made from (domain, config, hand-written NLU data, the data
+generated from the knowledge base, the Rasa version), so a model is trained once per distinct input and
+reused by the launcher, the tests and the benchmarks alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.settings import PROJECT_ROOT, Settings
+from knowledge.store import KnowledgeBase
+from knowledge.training_data import render_nlu
+
+log = logging.getLogger(__name__)
+RASA_VERSION = "3.6.21"
+DOMAIN = PROJECT_ROOT / "domain.yml"
+CONFIG = PROJECT_ROOT / "config.yml"
+NLU_DIR = PROJECT_ROOT / "nlu_data"
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    model: Path
+    fingerprint: str
+    trained: bool  # False when an existing model with the same fingerprint was reused
+    seconds: float
+
+
+def generated_dir(settings: Settings) -> Path:
+    return settings.data_dir / "generated"
+
+
+def rasa_env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        PYTHONPATH=str(PROJECT_ROOT),
+        TF_CPP_MIN_LOG_LEVEL="2",
+        TF_INTRA_OP_PARALLELISM_THREADS="2",
+        TF_INTER_OP_PARALLELISM_THREADS="1",
+        SQLALCHEMY_SILENCE_UBER_WARNING="1",
+        RASA_TELEMETRY_ENABLED="false",
+        LOG_LEVEL_LIBRARIES="ERROR",
+    )
+    return env
+
+
+def rasa_bin(settings: Settings) -> Path:
+    return settings.rasa_venv / "bin" / "rasa"
+
+
+async def write_generated_data(settings: Settings, kb: KnowledgeBase) -> Path:
+    target = generated_dir(settings)
+    target.mkdir(parents=True, exist_ok=True)
+    path = target / "faq.yml"
+    content = render_nlu(await kb.export())
+    if not path.exists() or path.read_text(encoding="utf-8") != content:
+        path.write_text(content, encoding="utf-8")
+    return path
+
+
+def data_files(settings: Settings) -> list[Path]:
+    return sorted(NLU_DIR.glob("*.yml")) + [generated_dir(settings) / "faq.yml"]
+
+
+def fingerprint(settings: Settings) -> str:
+    digest = hashlib.sha256(RASA_VERSION.encode())
+    for path in [DOMAIN, CONFIG, *data_files(settings)]:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:20]
+
+
+def model_for(settings: Settings, print_: str) -> Path:
+    return settings.models_dir / f"model-{print_}.tar.gz"
+
+
+async def run_rasa(settings: Settings, *args: str, log_file: Path | None = None) -> int:
+    out = open(log_file, "ab") if log_file else asyncio.subprocess.DEVNULL  # noqa: SIM115
+    try:
+        process = await asyncio.create_subprocess_exec(
+            str(rasa_bin(settings)), *args, cwd=PROJECT_ROOT, env=rasa_env(settings),
+            stdout=out, stderr=asyncio.subprocess.STDOUT,
+        )
+        return await process.wait()
+    finally:
+        if log_file:
+            out.close()
+
+
+async def validate_data(settings: Settings) -> int:
+    log_file = settings.data_dir / "logs" / "validate.log"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    data = [str(p) for p in data_files(settings)]
+    return await run_rasa(settings, "data", "validate", "--fail-on-warnings", "--domain", str(DOMAIN),
+                          "--config", str(CONFIG), "--data", *data, log_file=log_file)
+
+
+async def ensure_model(settings: Settings, kb: KnowledgeBase, *, force: bool = False) -> TrainingResult:
+    """Returns the model for the current data, training it first when no model has its fingerprint."""
+    await write_generated_data(settings, kb)
+    print_ = fingerprint(settings)
+    model = model_for(settings, print_)
+    if model.exists() and not force:
+        return TrainingResult(model, print_, trained=False, seconds=0.0)
+    settings.models_dir.mkdir(parents=True, exist_ok=True)
+    log_file = settings.data_dir / "logs" / "train.log"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    # Train into a scratch folder and move the result in, so a failed or interrupted run never leaves
+    # a half-written model under the final name.
+    scratch = settings.data_dir / "training-out"
+    shutil.rmtree(scratch, ignore_errors=True)
+    code = await run_rasa(
+        settings, "train", "--domain", str(DOMAIN), "--config", str(CONFIG),
+        "--data", *[str(p) for p in data_files(settings)],
+        "--out", str(scratch), "--fixed-model-name", model.name.removesuffix(".tar.gz"),
+        log_file=log_file,
+    )
+    produced = scratch / model.name
+    if code != 0 or not produced.exists():
+        raise RuntimeError(f"training failed (exit {code}); see {log_file}")
+    shutil.move(produced, model)
+    shutil.rmtree(scratch, ignore_errors=True)
+    seconds = time.monotonic() - started
+    log.info("trained model %s in %.0f s", model.name, seconds)
+    return TrainingResult(model, print_, trained=True, seconds=seconds)

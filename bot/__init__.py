@@ -1,0 +1,1 @@
+"""The Telegram gateway: turns Telegram updates into engine messages and engine replies into Telegram messages."""

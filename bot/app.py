@@ -1,0 +1,126 @@
+"""Building and running the python-telegram-bot Application."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from telegram import BotCommand, Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    BaseUpdateProcessor,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from assistant.bootstrap import open_database
+from assistant.i18n import gettext
+from assistant.settings import LANGUAGES, Settings
+from bot import handlers
+from bot.engine_client import EngineClient
+from bot.preferences import LanguagePreferences
+from bot.texts import COMMANDS
+
+log = logging.getLogger(__name__)
+
+
+class PerChatUpdateProcessor(BaseUpdateProcessor):
+    """Concurrent across chats, strictly in order within one chat: a user's second message is handled only
+    after the first one was answered, so replies never overtake each other."""
+
+    def __init__(self, max_concurrent_updates: int = 512) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._users: dict[int, int] = {}
+
+    async def do_process_update(self, update: object, coroutine: Any) -> None:
+        chat = update.effective_chat if isinstance(update, Update) else None
+        if chat is None:
+            await coroutine
+            return
+        lock = self._locks.setdefault(chat.id, asyncio.Lock())
+        self._users[chat.id] = self._users.get(chat.id, 0) + 1
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            self._users[chat.id] -= 1
+            if self._users[chat.id] == 0:
+                del self._users[chat.id]
+                del self._locks[chat.id]
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+
+async def _post_init(application: Application) -> None:
+    settings: Settings = application.bot_data["settings"]
+    database = await open_database(settings)
+    engine = EngineClient(settings.engine_url, timeout_s=settings.engine_timeout_s, retries=settings.engine_retries)
+    await engine.start()
+    application.bot_data[handlers.SERVICES] = handlers.Services(
+        settings=settings, database=database, engine=engine,
+        languages=LanguagePreferences(database.sessions, settings.default_language),
+    )
+    for language in (None, *LANGUAGES):
+        commands = [BotCommand(name, gettext(language or "en", text)) for name, text in COMMANDS.items()]
+        await application.bot.set_my_commands(commands, language_code=language)
+    log.info("gateway ready (api %s, engine %s)", settings.bot_api_url, settings.engine_url)
+
+
+async def _post_shutdown(application: Application) -> None:
+    shared = application.bot_data.get(handlers.SERVICES)
+    if shared is not None:
+        await shared.engine.close()
+        await shared.database.close()
+
+
+def build_application(settings: Settings) -> Application:
+    api = settings.bot_api_url
+    application = (
+        Application.builder()
+        .token(settings.bot_token)
+        .base_url(f"{api}/bot")
+        .base_file_url(f"{api}/file/bot")
+        .concurrent_updates(PerChatUpdateProcessor())
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .connection_pool_size(64)
+        .get_updates_read_timeout(40)
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+        .build()
+    )
+    application.bot_data["settings"] = settings
+    private = filters.ChatType.PRIVATE
+    application.add_handler(CommandHandler("start", handlers.on_start, filters=private))
+    application.add_handler(CommandHandler("help", handlers.on_help, filters=private))
+    application.add_handler(CommandHandler("language", handlers.on_language, filters=private))
+    application.add_handler(CallbackQueryHandler(handlers.on_callback))
+    application.add_handler(
+        MessageHandler(private & filters.UpdateType.MESSAGE & filters.COMMAND, handlers.on_unknown_command)
+    )
+    application.add_handler(MessageHandler(private & filters.UpdateType.MESSAGE & filters.TEXT, handlers.on_text))
+    application.add_handler(MessageHandler(private & filters.UpdateType.MESSAGE & ~filters.TEXT, handlers.on_non_text))
+    application.add_error_handler(handlers.on_error)
+    return application
+
+
+def run(settings: Settings) -> None:
+    application = build_application(settings)
+    if settings.webhook_url:
+        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+        path = "telegram"
+        application.run_webhook(
+            listen=settings.webhook_listen, port=settings.webhook_port, url_path=path,
+            webhook_url=f"{settings.webhook_url.rstrip('/')}/{path}", secret_token=secret,
+            allowed_updates=Update.ALL_TYPES,
+        )
+    else:
+        application.run_polling(allowed_updates=Update.ALL_TYPES)

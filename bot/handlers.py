@@ -1,0 +1,163 @@
+"""Telegram update handlers. Every message from a user gets exactly one answer path, and always an answer."""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import logging
+import re
+from dataclasses import dataclass
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
+from telegram.constants import ChatAction, ParseMode
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import ContextTypes
+
+from assistant.bootstrap import Database
+from assistant.settings import LANGUAGES, Settings
+from bot.engine_client import EngineClient, EngineUnavailable
+from bot.preferences import LanguagePreferences
+from bot.rendering import Outgoing, language_menu, render, say
+
+log = logging.getLogger(__name__)
+SERVICES = "services"
+_TAG = re.compile(r"<[^>]+>")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    database: Database
+    engine: EngineClient
+    languages: LanguagePreferences
+
+
+def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
+    return context.application.bot_data[SERVICES]
+
+
+def _markup(outgoing: Outgoing) -> InlineKeyboardMarkup | None:
+    if not outgoing.buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.title, callback_data=b.data) for b in row] for row in outgoing.buttons]
+    )
+
+
+async def send(context: ContextTypes.DEFAULT_TYPE, chat_id: int, outgoing: Outgoing) -> None:
+    try:
+        await context.bot.send_message(
+            chat_id, outgoing.html, parse_mode=ParseMode.HTML, reply_markup=_markup(outgoing),
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+        )
+    except BadRequest as error:
+        if "parse entities" not in str(error).lower():
+            raise
+        # Our rendering escapes everything, so this should never happen; if it does, the user still gets
+        # the words, without formatting.
+        log.error("Telegram rejected our HTML (%s); sending plain text", error)
+        plain = html.unescape(_TAG.sub("", outgoing.html))
+        await context.bot.send_message(chat_id, plain, reply_markup=_markup(outgoing))
+    except Forbidden:
+        log.info("chat %s has blocked the bot; reply dropped", chat_id)
+
+
+async def _language(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str | None) -> str:
+    user = update.effective_user
+    return await services(context).languages.resolve(
+        update.effective_chat.id, text, user.language_code if user else None
+    )
+
+
+async def _converse(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, language: str) -> None:
+    """Sends one user text to the engine and delivers its replies."""
+    shared = services(context)
+    chat_id = update.effective_chat.id
+    with contextlib.suppress(TelegramError):
+        await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
+    try:
+        replies = await shared.engine.send(str(chat_id), text, {"language": language})
+    except EngineUnavailable as error:
+        log.error("engine unavailable for a message: %s", error)
+        await send(context, chat_id, Outgoing(say(language, "engine_down")))
+        return
+    rendered = render(language, replies)
+    if rendered.new_language:
+        await shared.languages.set(chat_id, rendered.new_language, explicit=True)
+    messages = rendered.messages or [Outgoing(say(language, "not_understood"))]
+    for outgoing in messages:
+        await send(context, chat_id, outgoing)
+
+
+async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    text = update.effective_message.text or ""
+    language = await _language(update, context, text)
+    limit = services(context).settings.max_message_chars
+    chat_id = update.effective_chat.id
+    if not text.strip():
+        await send(context, chat_id, Outgoing(say(language, "empty")))
+    elif len(text) > limit:
+        await send(context, chat_id, Outgoing(say(language, "too_long", length=len(text), limit=limit)))
+    else:
+        await _converse(update, context, text.strip(), language)
+
+
+async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    language = await _language(update, context, None)
+    greeting = Outgoing(say(language, "greet"), language_menu(language).buttons)
+    await send(context, update.effective_chat.id, greeting)
+
+
+async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    language = await _language(update, context, None)
+    await send(context, update.effective_chat.id, Outgoing(say(language, "help")))
+
+
+async def on_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    language = await _language(update, context, None)
+    await send(context, update.effective_chat.id, language_menu(language))
+
+
+async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    language = await _language(update, context, None)
+    await send(context, update.effective_chat.id, Outgoing(say(language, "unknown_command")))
+
+
+async def on_non_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    caption = update.effective_message.caption
+    language = await _language(update, context, caption)
+    await send(context, update.effective_chat.id, Outgoing(say(language, "non_text")))
+
+
+async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    data = query.data or ""
+    chat = update.effective_chat
+    if chat is None:
+        with contextlib.suppress(TelegramError):
+            await query.answer()
+        return
+    language = await _language(update, context, None)
+    if data.startswith("lang:") and data[5:] in LANGUAGES:
+        new_language = data[5:]
+        await services(context).languages.set(chat.id, new_language, explicit=True)
+        with contextlib.suppress(TelegramError):
+            await query.answer()
+        await send(context, chat.id, Outgoing(say(new_language, "language_set")))
+    elif data.startswith("/") and len(data) <= 64:
+        # An engine button: its payload is what the user "says" (e.g. `/faq{...}`), handled like a message.
+        with contextlib.suppress(TelegramError):
+            await query.answer()
+        await _converse(update, context, data, language)
+    else:
+        log.warning("unknown or forged callback data (%d bytes)", len(data.encode("utf-8")))
+        with contextlib.suppress(TelegramError):
+            await query.answer(say(language, "button_expired"))
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    log.error("error while handling an update", exc_info=context.error)
+    if isinstance(update, Update) and update.effective_chat is not None:
+        with contextlib.suppress(Exception):
+            language = await _language(update, context, None)
+            await send(context, update.effective_chat.id, Outgoing(say(language, "error")))

@@ -1,0 +1,170 @@
+"""Engine replies -> Telegram messages: localized, HTML-escaped, split under Telegram's 4096-character limit.
+
+Every piece of text that did not come from our own templates (answers, arguments, anything an action
+returns) is escaped, so no stored or user-provided text can break or inject markup.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import html
+from dataclasses import dataclass, field
+from typing import Any
+
+from assistant.i18n import LANGUAGE_NAMES, format_day, gettext
+from bot.texts import TEXTS
+
+TELEGRAM_LIMIT = 4096
+MAX_CALLBACK_BYTES = 64
+LANGUAGE_FLAGS = {"az": "🇦🇿", "ru": "🇷🇺", "en": "🇬🇧"}
+
+
+@dataclass
+class Button:
+    title: str
+    data: str  # callback data, at most 64 bytes
+
+
+@dataclass
+class Outgoing:
+    html: str
+    buttons: list[list[Button]] = field(default_factory=list)
+
+
+@dataclass
+class Rendered:
+    messages: list[Outgoing]
+    new_language: str | None = None  # set when the engine switched the conversation language
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def escape(text: Any) -> str:
+    return html.escape(str(text), quote=False)
+
+
+def say(language: str, key: str, **args: Any) -> str:
+    """A catalog text as safe HTML; unknown keys fall back to the generic error text."""
+    template = gettext(language, TEXTS.get(key, TEXTS["error"]))
+    safe_args = {name: escape(value) for name, value in args.items()}
+    try:
+        return escape(template).format(**safe_args) if safe_args else escape(template)
+    except (KeyError, IndexError, ValueError):
+        return escape(template)
+
+
+def language_menu(language: str) -> Outgoing:
+    row = [Button(f"{LANGUAGE_FLAGS[code]} {name}", f"lang:{code}") for code, name in LANGUAGE_NAMES.items()]
+    return Outgoing(say(language, "language_menu"), [row])
+
+
+def callback_data(payload: str) -> str:
+    """Engine button payloads longer than Telegram allows are replaced by a stable digest reference."""
+    if len(payload.encode("utf-8")) <= MAX_CALLBACK_BYTES:
+        return payload
+    return "ref:" + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:40]
+
+
+def render_answer(language: str, payload: dict[str, Any]) -> str:
+    lines = [f"<b>{escape(payload.get('question', ''))}</b>", "", escape(payload.get("text", ""))]
+    source = escape(payload.get("source", ""))
+    url = payload.get("source_url")
+    if source:
+        if url and str(url).startswith(("http://", "https://")):
+            source = f'<a href="{html.escape(str(url), quote=True)}">{source}</a>'
+        lines += ["", "📖 <i>" + escape(gettext(language, TEXTS["answer_source"])).format(source=source) + "</i>"]
+    reviewed = payload.get("reviewed_on")
+    if reviewed:
+        try:
+            day = format_day(language, dt.date.fromisoformat(str(reviewed)))
+            lines.append("<i>" + escape(gettext(language, TEXTS["answer_reviewed"]).format(date=day)) + "</i>")
+        except ValueError:
+            pass
+    if payload.get("review_state") == "needs_review":
+        lines += ["", "⚠️ " + say(language, "answer_needs_review")]
+    return "\n".join(lines)
+
+
+def render(language: str, engine_messages: list[dict[str, Any]]) -> Rendered:
+    """Turns the engine's reply list into Telegram messages in `language` (or the language it switches to)."""
+    out: list[Outgoing] = []
+    new_language: str | None = None
+    for message in engine_messages:
+        custom = message.get("custom")
+        buttons = [
+            [Button(str(b.get("title", ""))[:64] or "…", callback_data(str(b.get("payload", ""))))]
+            for b in message.get("buttons") or []
+            if b.get("payload")
+        ]
+        if isinstance(custom, dict):
+            kind = custom.get("type")
+            if kind == "say":
+                args = custom.get("args") if isinstance(custom.get("args"), dict) else {}
+                out.append(Outgoing(say(language, str(custom.get("key")), **args), buttons))
+            elif kind == "answer":
+                out.append(Outgoing(render_answer(language, custom), buttons))
+            elif kind == "set_language" and custom.get("language") in LANGUAGE_NAMES:
+                new_language = language = custom["language"]
+                out.append(Outgoing(say(language, "language_set")))
+            elif kind == "language_menu":
+                out.append(language_menu(language))
+            continue
+        if message.get("text"):
+            out.append(Outgoing(escape(message["text"]), buttons))
+    return Rendered(split_all(out), new_language)
+
+
+def split_all(messages: list[Outgoing]) -> list[Outgoing]:
+    result: list[Outgoing] = []
+    for message in messages:
+        parts = split_html(message.html)
+        result.extend(Outgoing(part) for part in parts[:-1])
+        result.append(Outgoing(parts[-1], message.buttons))  # buttons go under the last part
+    return result
+
+
+def split_html(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """Splits at line boundaries; each line we render is balanced HTML, so every part stays valid.
+
+    A single line longer than the limit holds no markup of ours (only escaped text), so it is cut at
+    spaces, never inside an `&...;` entity.
+    """
+    if utf16_len(text) <= limit:
+        return [text]
+    parts: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        pieces = [line] if utf16_len(line) <= limit else _cut_long_line(line, limit)
+        for piece in pieces:
+            candidate = piece if not current else current + "\n" + piece
+            if utf16_len(candidate) <= limit:
+                current = candidate
+            else:
+                if current.strip():
+                    parts.append(current)
+                current = piece
+    if current.strip():
+        parts.append(current)
+    return parts
+
+
+def _cut_long_line(line: str, limit: int) -> list[str]:
+    pieces: list[str] = []
+    while utf16_len(line) > limit:
+        cut = limit
+        while utf16_len(line[:cut]) > limit:
+            cut -= 1
+        space = line.rfind(" ", 0, cut)
+        if space > limit // 2:
+            cut = space
+        amp = line.rfind("&", 0, cut)
+        if amp != -1 and ";" not in line[amp:cut]:
+            cut = amp  # never split an entity such as &amp;
+        pieces.append(line[:cut])
+        line = line[cut:].lstrip(" ")
+    if line:
+        pieces.append(line)
+    return pieces

@@ -1,0 +1,44 @@
+"""Every text a user can see exists, translated, in every language, with the same placeholders."""
+
+import re
+import string
+
+import pytest
+from babel.messages.pofile import read_po
+
+from assistant.i18n import LOCALES_DIR, gettext
+from assistant.settings import LANGUAGES
+from bot.texts import COMMANDS, TEXTS
+
+ALL = {**TEXTS, **{f"command {k}": v for k, v in COMMANDS.items()}}
+
+
+def placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+@pytest.mark.parametrize("language", [lang for lang in LANGUAGES if lang != "en"])
+def test_catalog_translates_every_text(language):
+    with open(LOCALES_DIR / language / "LC_MESSAGES" / "messages.po", "rb") as po:
+        catalog = read_po(po, locale=language)
+    for key, msgid in ALL.items():
+        message = catalog.get(msgid)
+        assert message is not None, f"{language}: {key} missing from the catalog (run make i18n)"
+        assert message.string and "fuzzy" not in message.flags, f"{language}: {key} not translated"
+        assert placeholders(message.string) == placeholders(msgid), f"{language}: {key} placeholders differ"
+        assert gettext(language, msgid) != msgid
+
+
+def test_catalogs_have_no_stale_entries():
+    known = set(ALL.values())
+    for language in LANGUAGES:
+        with open(LOCALES_DIR / language / "LC_MESSAGES" / "messages.po", "rb") as po:
+            catalog = read_po(po, locale=language)
+        stale = [m.id for m in catalog if m.id and m.id not in known]
+        assert not stale, f"{language}: stale msgids {stale}"
+
+
+def test_texts_are_html_safe():
+    # Texts are escaped at render time, but a raw tag in a msgid would be a mistake.
+    for key, msgid in ALL.items():
+        assert not re.search(r"<[a-z/]", msgid), key

@@ -1,0 +1,73 @@
+import datetime as dt
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from assistant.bootstrap import open_database
+from assistant.settings import LANGUAGES, Settings
+from knowledge.models import TOPICS
+from knowledge.schema import SEED_DIR, EntryData, dump_yaml, load_dir
+from knowledge.store import KnowledgeBase
+from knowledge.training_data import render_nlu
+
+FOUNDATION_TOPICS = ("registration", "temporary_residence", "permanent_residence", "work_permit", "visa",
+                     "citizenship", "refugee", "statelessness")
+
+
+def test_seed_covers_every_topic_in_every_language_with_sources():
+    entries = load_dir(SEED_DIR)
+    for topic in FOUNDATION_TOPICS:
+        assert sum(e.topic == topic for e in entries) >= 2, topic
+    for entry in entries:
+        assert entry.topic in TOPICS
+        assert entry.legal_source and entry.reviewed_on <= dt.date.today()
+        for language in LANGUAGES:
+            assert len(entry.texts[language].variants) >= 6, (entry.key, language)
+        if entry.review_state == "needs_review":
+            assert entry.review_note, f"{entry.key}: say what is uncertain"
+
+
+def test_entries_without_a_language_are_rejected():
+    raw = load_dir(SEED_DIR)[0].model_dump()
+    del raw["texts"]["ru"]
+    with pytest.raises(ValidationError, match="missing languages"):
+        EntryData.model_validate(raw)
+
+
+async def test_round_trip_through_the_database(tmp_path):
+    settings = Settings(data_dir=tmp_path)
+    database = await open_database(settings)
+    try:
+        kb = KnowledgeBase(database.sessions)
+        seeded = load_dir(SEED_DIR)
+        assert await kb.count() == len(seeded)
+        exported = await kb.export()
+        assert {e.key: e for e in exported} == {e.key: e for e in seeded}
+        answer = await kb.answer("registration_who_when_how", "ru")
+        assert answer is not None and answer.language == "ru" and "15" in answer.text
+        assert await kb.answer("no_such_entry", "en") is None
+        # Draft entries are not shown to users.
+        draft = seeded[0].model_copy(update={"review_state": "draft"})
+        await kb.upsert([draft])
+        assert await kb.answer(draft.key, "en") is None
+    finally:
+        await database.close()
+
+
+def test_generated_training_data_has_every_variant():
+    entries = load_dir(SEED_DIR)
+    document = yaml.safe_load(render_nlu(entries))
+    intents = {item["intent"]: item["examples"] for item in document["nlu"]}
+    for entry in entries:
+        examples = intents[f"faq/{entry.key}"]
+        for language in LANGUAGES:
+            for variant in entry.texts[language].variants:
+                assert f"- {' '.join(variant.split())}\n" in examples
+        assert f"utter_faq/{entry.key}" in document["responses"]
+
+
+def test_yaml_export_reimports_identically():
+    entries = load_dir(SEED_DIR)
+    again = [EntryData.model_validate(x) for x in yaml.safe_load(dump_yaml(entries))]
+    assert again == entries

@@ -1,0 +1,49 @@
+import logging
+
+import pytest
+
+from assistant.logs import JsonFormatter
+from assistant.privacy import RedactingFilter, redact
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("My FIN is 5ZK2L9B", "5ZK2L9B"),
+        ("fin: 5zk2l9b", "5zk2l9b"),
+        ("passport C01234567 please", "C01234567"),
+        ("passport AA1234567", "AA1234567"),
+        ("application MIG-2026-000123 status", "MIG-2026-000123"),
+        ("born 12.03.1990", "12.03.1990"),
+        ("born 1990-03-12", "1990-03-12"),
+        ("родился 12 марта 1990 года", "12 марта 1990"),
+        ("doğum tarixi 12 mart 1990", "12 mart 1990"),
+        ("call me at +994 50 123 45 67", "123 45 67"),
+        ("mail ivan.petrov@example.com", "ivan.petrov@example.com"),
+        ("меня зовут Иван Петров", "Иван"),
+        ("my name is John Smith", "John"),
+        ("mənim adım Əli Məmmədov", "Əli"),
+        ("/bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/getMe", "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"),
+    ],
+)
+def test_personal_data_is_redacted(text, secret):
+    assert secret not in redact(text)
+
+
+def test_ordinary_text_is_kept():
+    text = "How do I extend my temporary residence permit in 30 days?"
+    assert redact(text) == text
+
+
+def test_log_records_are_redacted_including_arguments_and_exceptions():
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "lookup for %s born %s", ("C01234567", "12.03.1990"), None)
+    try:
+        raise ValueError("bad FIN 5ZK2L9B")
+    except ValueError:
+        import sys
+
+        record.exc_info = sys.exc_info()
+    assert RedactingFilter().filter(record)
+    line = JsonFormatter("test").format(record)
+    assert "C01234567" not in line and "12.03.1990" not in line and "5ZK2L9B" not in line
+    assert "ValueError" in line

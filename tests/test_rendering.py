@@ -1,0 +1,74 @@
+import pytest
+
+from bot.rendering import TELEGRAM_LIMIT, callback_data, render, say, split_html, utf16_len
+from telegram_emulator.html_check import parse_html
+
+
+def answer_payload(**overrides):
+    payload = {
+        "type": "answer", "entry": "registration_who_when_how", "language": "en",
+        "question": "Who must register <and> when?", "text": "Within 15 days & free of charge.",
+        "source": "Migration Code, Article 20", "source_url": "https://migration.gov.az/en/useful_detail/567?a=1&b=2",
+        "reviewed_on": "2026-11-24", "review_state": "published",
+    }
+    payload.update(overrides)
+    return {"custom": payload}
+
+
+@pytest.mark.parametrize("language", ["az", "ru", "en"])
+def test_answer_is_valid_telegram_html_with_source_and_date(language):
+    rendered = render(language, [answer_payload()])
+    (message,) = rendered.messages
+    parsed = parse_html(message.html)  # raises if Telegram would reject it
+    assert "Who must register <and> when?" in parsed.text
+    assert "Within 15 days & free of charge." in parsed.text
+    assert "Migration Code, Article 20" in parsed.text
+    assert any(e["type"] == "text_link" and e["url"].endswith("a=1&b=2") for e in parsed.entities)
+    assert "2026" in parsed.text
+
+
+def test_needs_review_answers_carry_a_warning():
+    (message,) = render("ru", [answer_payload(review_state="needs_review")]).messages
+    assert "919" in parse_html(message.html).text
+
+
+def test_say_is_localized_and_escapes_arguments():
+    text = say("ru", "too_long", length="<b>9</b>", limit=1000)
+    assert "слишком длинное" in text and "&lt;b&gt;" in text
+    parse_html(text)
+
+
+def test_unknown_key_and_missing_args_do_not_crash():
+    assert say("az", "no-such-key")
+    assert say("en", "too_long")  # placeholders left unfilled rather than raising
+
+
+def test_set_language_and_menu():
+    rendered = render("en", [{"custom": {"type": "set_language", "language": "ru"}}, {"custom": {"type": "language_menu"}}])
+    assert rendered.new_language == "ru"
+    assert "русском" in rendered.messages[0].html
+    assert [b.data for b in rendered.messages[1].buttons[0]] == ["lang:az", "lang:ru", "lang:en"]
+
+
+def test_plain_text_from_engine_is_escaped():
+    (message,) = render("en", [{"text": "<script>alert(1)</script> & co"}]).messages
+    assert parse_html(message.html).text == "<script>alert(1)</script> & co"
+
+
+@pytest.mark.parametrize("unit", ["word ", "😀", "&amp;", "x"])
+def test_split_keeps_every_part_under_the_limit_and_loses_nothing(unit):
+    text = "<b>Title</b>\n\n" + unit * 5000 + "\n" + "tail line"
+    parts = split_html(text)
+    assert len(parts) > 1
+    for part in parts:
+        assert utf16_len(part) <= TELEGRAM_LIMIT
+        parse_html(part)
+    joined = "".join(parse_html(p).text for p in parts).replace("\n", "").replace(" ", "")
+    original = parse_html(text).text.replace("\n", "").replace(" ", "")
+    assert joined == original
+
+
+def test_long_payloads_become_short_callback_data():
+    assert callback_data("/faq") == "/faq"
+    long = callback_data("/" + "x" * 200)
+    assert len(long.encode()) <= 64 and long.startswith("ref:")
