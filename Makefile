@@ -1,0 +1,31 @@
+# One command to try it, one to test it. Everything else is a step of those.
+PY := .venv/bin/python
+
+.PHONY: run test setup train validate chat i18n clean
+
+run: setup            ## set up, train if needed, start everything, chat in the terminal
+	$(PY) -m assistant run
+
+test: setup           ## the whole test suite (CI runs exactly this)
+	$(PY) -m pytest
+
+setup:
+	@scripts/setup.sh
+
+train: setup
+	$(PY) -m assistant train
+
+validate: setup
+	$(PY) -m assistant validate
+
+chat: setup           ## a terminal chat against a running assistant
+	$(PY) -m assistant chat
+
+i18n: setup           ## re-extract texts and update the az/ru/en catalogs
+	.venv/bin/pybabel extract -F babel.cfg -k N_ --no-default-keywords --no-location --sort-output \
+		-o assistant/locales/messages.pot .
+	.venv/bin/pybabel update -i assistant/locales/messages.pot -d assistant/locales --no-location \
+		--ignore-obsolete
+
+clean:
+	rm -rf var models .rasa

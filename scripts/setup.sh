@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Builds both environments, idempotently:
+#   .venv       our code, Python >= 3.11, current libraries (pyproject.toml)
+#   .venv-rasa  the Rasa engine, Python 3.10 (engine/requirements.txt)
+# A stamp with the hash of each requirements file skips work that is already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p var/logs
+LOG=var/logs/setup.log
+: > "$LOG"
+
+find_python() {  # find_python MAJOR.MINOR... : the first working interpreter of one of those versions
+  local version candidate
+  for version in "$@"; do
+    local candidates=("python$version")
+    if command -v pyenv >/dev/null 2>&1; then
+      for candidate in "$(pyenv root)"/versions/"$version"*/bin/python"$version"; do candidates+=("$candidate"); done
+    fi
+    candidates+=("/usr/bin/python$version" "/usr/local/bin/python$version")
+    for candidate in "${candidates[@]}"; do
+      # pyenv shims exist for versions that are not selected; running them is the only real test.
+      if "$candidate" -c 'import sys' >/dev/null 2>&1; then
+        "$candidate" -c 'import sys; print(sys.executable)'
+        return 0
+      fi
+    done
+  done
+  return 1
+}
+
+stamp_of() { sha256sum "$@" | sha256sum | cut -c1-16; }
+
+build_env() {  # build_env DIR PYTHON STAMP INSTALL-ARGS...
+  local dir=$1 python=$2 stamp=$3
+  shift 3
+  if [ -f "$dir/.stamp-$stamp" ]; then
+    return 0
+  fi
+  echo "Setting up $dir with $("$python" --version 2>&1) (a minute or two the first time)…"
+  rm -rf "$dir"
+  "$python" -m venv "$dir"
+  "$dir/bin/pip" install --disable-pip-version-check -q --upgrade pip wheel setuptools >>"$LOG" 2>&1
+  if ! "$dir/bin/pip" install --disable-pip-version-check -q "$@" >>"$LOG" 2>&1; then
+    tail -n 40 "$LOG"
+    echo "Installing into $dir failed; the full log is $LOG" >&2
+    exit 1
+  fi
+  touch "$dir/.stamp-$stamp"
+}
+
+MAIN_PY=$(find_python 3.11 3.12 3.13) || { echo "Python 3.11 or newer is required" >&2; exit 1; }
+RASA_PY=$(find_python 3.10) || { echo "Python 3.10 is required for rasa==3.6.21 (see README)" >&2; exit 1; }
+
+build_env .venv "$MAIN_PY" "$(stamp_of pyproject.toml)" -e ".[test]"
+build_env .venv-rasa "$RASA_PY" "$(stamp_of engine/requirements.txt)" -r engine/requirements.txt
+echo "Environments ready: .venv ($(.venv/bin/python --version)), .venv-rasa ($(.venv-rasa/bin/python --version))."

@@ -1,0 +1,58 @@
+"""The real stack for end-to-end tests: trained model (cached by fingerprint), emulator, action server,
+Rasa engine and gateway as separate processes on free loopback ports, exactly as `make run` starts them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from assistant.bootstrap import open_database
+from assistant.launcher import Stack
+from assistant.settings import PROJECT_ROOT, Settings
+from assistant.training import ensure_model
+from knowledge.store import KnowledgeBase
+from telegram_emulator.driver import EmulatorDriver
+from tests.conftest import free_port
+
+
+@dataclass
+class RunningStack:
+    settings: Settings
+    stack: Stack
+    driver: EmulatorDriver
+
+
+def e2e_settings(data_dir: Path) -> Settings:
+    return Settings(
+        _env_file=None,
+        telegram_bot_token=None,
+        data_dir=data_dir,
+        models_dir=PROJECT_ROOT / "models",  # shared: the model is trained once per fingerprint
+        emulator_port=free_port(),
+        action_server_port=free_port(),
+        engine_port=(engine_port := free_port()),
+        engine_url=f"http://127.0.0.1:{engine_port}",
+        max_message_chars=1000,
+        log_level="INFO",
+    )
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def running(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunningStack]:
+    settings = e2e_settings(tmp_path_factory.mktemp("stack"))
+    database = await open_database(settings)
+    try:
+        result = await ensure_model(settings, KnowledgeBase(database.sessions))
+    finally:
+        await database.close()
+    stack = Stack(settings, result.model, with_emulator=True)
+    try:
+        await stack.start()
+        async with EmulatorDriver(settings.emulator_url, settings.bot_token) as driver:
+            yield RunningStack(settings, stack, driver)
+    finally:
+        await stack.stop()
