@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from telegram import BotCommand, Update
+from telegram.request import HTTPXRequest
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -23,6 +24,7 @@ from assistant.settings import LANGUAGES, Settings
 from bot import handlers
 from bot.engine_client import EngineClient
 from bot.preferences import LanguagePreferences
+from bot.resilient_bot import ResilientExtBot
 from bot.texts import COMMANDS
 
 log = logging.getLogger(__name__)
@@ -84,15 +86,18 @@ async def _post_shutdown(application: Application) -> None:
 
 def build_application(settings: Settings) -> Application:
     api = settings.bot_api_url
+    bot = ResilientExtBot(
+        settings.bot_token,
+        base_url=f"{api}/bot",
+        base_file_url=f"{api}/file/bot",
+        request=HTTPXRequest(connection_pool_size=64),
+        get_updates_request=HTTPXRequest(read_timeout=40),
+        rate_limiter=AIORateLimiter(max_retries=3),
+    )
     application = (
         Application.builder()
-        .token(settings.bot_token)
-        .base_url(f"{api}/bot")
-        .base_file_url(f"{api}/file/bot")
+        .bot(bot)
         .concurrent_updates(PerChatUpdateProcessor())
-        .rate_limiter(AIORateLimiter(max_retries=3))
-        .connection_pool_size(64)
-        .get_updates_read_timeout(40)
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
         .build()

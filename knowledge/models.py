@@ -41,9 +41,10 @@ class Entry(Base):
                                                     onupdate=func.now())
 
     texts: Mapped[list[EntryText]] = relationship(back_populates="entry", cascade="all, delete-orphan",
-                                                  lazy="selectin")
+                                                  lazy="selectin", order_by="EntryText.language")
+    # Variants keep the order staff wrote them in (PostgreSQL returns rows in no particular order).
     variants: Mapped[list[QuestionVariant]] = relationship(back_populates="entry", cascade="all, delete-orphan",
-                                                           lazy="selectin")
+                                                           lazy="selectin", order_by="QuestionVariant.id")
 
 
 class EntryText(Base):

@@ -355,7 +355,9 @@ async def drv_send(request: web.Request) -> web.Response:
     """A user sends something: {"user_id", "text"} or {"user_id", "kind": "sticker"|"photo"|...}."""
     state = _state(request.app, request.match_info["token"])
     body = await _json(request)
-    user = _user(body, int(body["user_id"]))
+    # A Telegram client sends the same profile (name, language_code) with every message.
+    known = state.users.get(int(body["user_id"]), {})
+    user = {**known, **_user({**known, **body}, int(body["user_id"]))}
     chat_id = body.get("chat_id")
     if chat_id is None or int(chat_id) == user["id"]:
         chat = state.ensure_private_chat(user)

@@ -5,7 +5,7 @@ import yaml
 from pydantic import ValidationError
 
 from assistant.bootstrap import open_database
-from assistant.settings import LANGUAGES, Settings
+from assistant.settings import LANGUAGES
 from knowledge.models import TOPICS
 from knowledge.schema import SEED_DIR, EntryData, dump_yaml, load_dir
 from knowledge.store import KnowledgeBase
@@ -35,9 +35,8 @@ def test_entries_without_a_language_are_rejected():
         EntryData.model_validate(raw)
 
 
-async def test_round_trip_through_the_database(tmp_path):
-    settings = Settings(data_dir=tmp_path)
-    database = await open_database(settings)
+async def test_round_trip_through_the_database(db_settings):
+    database = await open_database(db_settings)
     try:
         kb = KnowledgeBase(database.sessions)
         seeded = load_dir(SEED_DIR)

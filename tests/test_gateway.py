@@ -1,0 +1,163 @@
+"""The gateway (real python-telegram-bot Application, in process) against the emulator and a fake engine.
+
+The fake engine is a small aiohttp server speaking the engine's channel protocol, so failures (down, slow,
+garbage, silence) can be produced on demand; the real engine is exercised in tests/e2e.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+from telegram import Update
+
+from assistant.settings import Settings
+from bot.app import _post_init, _post_shutdown, build_application
+from telegram_emulator.driver import EmulatorDriver
+from telegram_emulator.html_check import parse_html
+from tests.conftest import TOKEN, free_port
+
+
+class FakeEngine:
+    def __init__(self) -> None:
+        self.mode = "echo"  # echo | slow | garbage | silent | error
+        self.delays: dict[str, float] = {}
+        self.received: list[dict] = []
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.received.append(body)
+        await asyncio.sleep(self.delays.get(body["message"], 0))
+        if self.mode == "slow":
+            await asyncio.sleep(5)
+        if self.mode == "garbage":
+            return web.Response(text="<html>oops</html>")
+        if self.mode == "error":
+            return web.Response(status=500)
+        if self.mode == "silent":
+            return web.json_response([])
+        return web.json_response([{"recipient_id": body["sender"], "text": f"echo: {body['message']}"}])
+
+
+@pytest.fixture
+async def fake_engine() -> AsyncIterator[tuple[FakeEngine, str]]:
+    engine = FakeEngine()
+    app = web.Application()
+    app.router.add_post("/webhooks/gateway/webhook", engine.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield engine, f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def gateway(emulator, fake_engine, tmp_path):
+    engine, engine_url = fake_engine
+    settings = Settings(_env_file=None, telegram_bot_token=TOKEN, telegram_api_url=emulator, data_dir=tmp_path,
+                        engine_url=engine_url, engine_timeout_s=1.0, engine_retries=1, max_message_chars=200)
+    application = build_application(settings)
+    await application.initialize()
+    await _post_init(application)
+    await application.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES)
+    await application.start()
+    async with EmulatorDriver(emulator, TOKEN) as driver:
+        yield engine, driver
+    await application.updater.stop()
+    await application.stop()
+    await _post_shutdown(application)
+    await application.shutdown()
+
+
+def text_of(message: dict) -> str:
+    return parse_html(message["html"]).text
+
+
+async def test_text_goes_to_the_engine_with_the_language_and_comes_back_escaped(gateway):
+    engine, driver = gateway
+    (reply,) = await driver.ask(1, "Как получить <ВНЖ> & визу?")
+    assert text_of(reply) == "echo: Как получить <ВНЖ> & визу?"
+    assert engine.received[-1]["metadata"] == {"language": "ru"}
+    assert engine.received[-1]["sender"] == "1"
+    info = await driver.info()
+    assert any(a["chat_id"] == 1 and a["action"] == "typing" for a in info["chat_actions"])
+
+
+@pytest.mark.parametrize("mode", ["slow", "garbage", "error"])
+async def test_engine_trouble_gets_a_kind_apology(gateway, mode):
+    engine, driver = gateway
+    engine.mode = mode
+    (reply,) = await driver.ask(2, "hello there, how do I register?", timeout=10)
+    assert "technical problem" in text_of(reply)
+
+
+async def test_engine_down_gets_a_kind_apology_in_the_users_language(emulator, tmp_path):
+    settings = Settings(_env_file=None, telegram_bot_token=TOKEN, telegram_api_url=emulator, data_dir=tmp_path,
+                        engine_url=f"http://127.0.0.1:{free_port()}", engine_retries=1)
+    application = build_application(settings)
+    await application.initialize()
+    await _post_init(application)
+    await application.updater.start_polling(poll_interval=0, timeout=1)
+    await application.start()
+    try:
+        async with EmulatorDriver(emulator, TOKEN) as driver:
+            (reply,) = await driver.ask(3, "Salam, qeydiyyat üçün nə lazımdır?", timeout=10)
+            assert "texniki problem" in text_of(reply)
+    finally:
+        await application.updater.stop()
+        await application.stop()
+        await _post_shutdown(application)
+        await application.shutdown()
+
+
+async def test_silent_engine_still_answers(gateway):
+    engine, driver = gateway
+    engine.mode = "silent"
+    (reply,) = await driver.ask(4, "hello")
+    assert "did not understand" in text_of(reply)
+
+
+async def test_replies_keep_the_order_of_a_chats_messages(gateway):
+    engine, driver = gateway
+    engine.delays = {"first question": 0.8, "second question": 0.0}
+    await driver.send_text(5, "first question")
+    await driver.send_text(5, "second question")
+    await driver.send_text(6, "other chat")  # not held up by chat 5
+    replies = await driver.wait_messages(5, 2, timeout=10)
+    assert [text_of(r) for r in replies] == ["echo: first question", "echo: second question"]
+    (other,) = await driver.wait_messages(6, 1, timeout=10)
+    assert other["date"] <= replies[0]["date"] + 1
+
+
+async def test_empty_unknown_command_and_flood_of_emoji(gateway):
+    engine, driver = gateway
+    (reply,) = await driver.ask(7, "/frobnicate", language_code="en")
+    assert "do not know this command" in text_of(reply)
+    (reply,) = await driver.ask(7, "😀" * 150)
+    assert text_of(reply).startswith("echo: ")
+    (reply,) = await driver.ask(7, "x" * 201)
+    assert "too long" in text_of(reply)
+
+
+async def test_rate_limited_by_telegram_still_delivers(gateway):
+    engine, driver = gateway
+    await driver.add_fault("sendMessage", error_code=429, description="Too Many Requests: retry after 1",
+                           retry_after=1, times=1)
+    (reply,) = await driver.ask(8, "hello", timeout=15)
+    assert text_of(reply) == "echo: hello"
+
+
+async def test_unknown_update_types_and_edits_do_not_crash(gateway):
+    engine, driver = gateway
+    await driver.raw_update({"poll": {"id": "1", "question": "?", "options": [], "total_voter_count": 0,
+                                      "is_closed": False, "is_anonymous": True, "type": "regular",
+                                      "allows_multiple_answers": False}})
+    await driver.send_text(9, "edited text", edited=True)
+    (reply,) = await driver.ask(9, "still alive?")
+    assert text_of(reply) == "echo: still alive?"
+    assert [m["message"] for m in engine.received if m["sender"] == "9"] == ["still alive?"]
+    json.dumps(engine.received)  # everything the engine got was plain JSON
