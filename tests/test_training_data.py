@@ -33,3 +33,21 @@ async def test_fingerprint_changes_with_the_knowledge_base(tmp_path):
         assert fingerprint(settings) != before
     finally:
         await database.close()
+
+
+def test_every_intent_has_at_least_15_examples_per_language():
+    import yaml
+
+    from assistant.settings import PROJECT_ROOT
+
+    expected = {"greet", "goodbye", "thanks", "help", "choose_language", "human_handoff", "check_status",
+                "affirm", "deny", "bot_challenge", "out_of_scope"}
+    for language in ("az", "ru", "en"):
+        document = yaml.safe_load((PROJECT_ROOT / "nlu_data" / f"nlu_{language}.yml").read_text(encoding="utf-8"))
+        counts = {
+            item["intent"]: len({line for line in item["examples"].splitlines() if line.startswith("- ")})
+            for item in document["nlu"] if "intent" in item
+        }
+        assert set(counts) == expected, language
+        for intent, count in counts.items():
+            assert count >= 15, f"{language}/{intent}: {count} examples"
