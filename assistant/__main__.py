@@ -16,13 +16,12 @@ import logging
 import signal
 import sys
 
-from assistant.bootstrap import open_database
+from assistant.bootstrap import knowledge_base
 from assistant.launcher import Stack
 from assistant.logs import configure_logging
 from assistant.settings import Settings
 from assistant.terminal_chat import TerminalChat
-from assistant.training import ensure_model, validate_data, write_generated_data
-from knowledge.store import KnowledgeBase
+from assistant.training import ensure_model, validate_data
 from telegram_emulator.driver import EmulatorDriver
 
 
@@ -31,18 +30,12 @@ def say(text: str) -> None:
 
 
 async def _model(settings: Settings, force: bool = False):
-    database = await open_database(settings)
-    try:
-        kb = KnowledgeBase(database.sessions)
+    async with knowledge_base(settings) as kb:
         say("Checking the model…")
         result = await ensure_model(settings, kb, force=force)
-        if result.trained:
-            say(f"Trained {result.model.name} in {result.seconds:.0f} s.")
-        else:
-            say(f"Model {result.model.name} is up to date.")
-        return result
-    finally:
-        await database.close()
+    say(f"Trained {result.model.name} in {result.seconds:.0f} s." if result.trained
+        else f"Model {result.model.name} is up to date.")
+    return result
 
 
 async def cmd_train(settings: Settings, force: bool) -> int:
@@ -51,12 +44,8 @@ async def cmd_train(settings: Settings, force: bool) -> int:
 
 
 async def cmd_validate(settings: Settings) -> int:
-    database = await open_database(settings)
-    try:
-        await write_generated_data(settings, KnowledgeBase(database.sessions))
-    finally:
-        await database.close()
-    code = await validate_data(settings)
+    async with knowledge_base(settings) as kb:
+        code = await validate_data(settings, kb)
     say("Training data is valid." if code == 0 else f"Validation failed; see {settings.data_dir}/logs/validate.log")
     return code
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -36,3 +38,13 @@ async def open_database(settings: Settings, *, seed: bool = True) -> Database:
             written = await kb.upsert(load_dir(SEED_DIR))
             log.info("seeded the knowledge base with %d entries", written)
     return database
+
+
+@asynccontextmanager
+async def knowledge_base(settings: Settings) -> AsyncIterator[KnowledgeBase]:
+    """The knowledge base for a short task (training, validation, a CLI command), closed afterwards."""
+    database = await open_database(settings)
+    try:
+        yield KnowledgeBase(database.sessions)
+    finally:
+        await database.close()

@@ -96,7 +96,8 @@ async def run_rasa(settings: Settings, *args: str, log_file: Path | None = None)
             out.close()
 
 
-async def validate_data(settings: Settings) -> int:
+async def validate_data(settings: Settings, kb: KnowledgeBase) -> int:
+    await write_generated_data(settings, kb)
     log_file = settings.data_dir / "logs" / "validate.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
     data = [str(p) for p in data_files(settings)]

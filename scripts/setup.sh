@@ -29,6 +29,8 @@ find_python() {  # find_python MAJOR.MINOR... : the first working interpreter of
 }
 
 stamp_of() { sha256sum "$@" | sha256sum | cut -c1-16; }
+# Only the [project] table decides what is installed; tool settings may change without a reinstall.
+project_table() { sed -n '/^\[project\]/,/^\[tool\./p' pyproject.toml > var/.project-table; echo var/.project-table; }
 
 build_env() {  # build_env DIR PYTHON STAMP INSTALL-ARGS...
   local dir=$1 python=$2 stamp=$3
@@ -51,6 +53,6 @@ build_env() {  # build_env DIR PYTHON STAMP INSTALL-ARGS...
 MAIN_PY=$(find_python 3.11 3.12 3.13) || { echo "Python 3.11 or newer is required" >&2; exit 1; }
 RASA_PY=$(find_python 3.10) || { echo "Python 3.10 is required for rasa==3.6.21 (see README)" >&2; exit 1; }
 
-build_env .venv "$MAIN_PY" "$(stamp_of pyproject.toml)" -e ".[test]"
+build_env .venv "$MAIN_PY" "$(stamp_of "$(project_table)")" -e ".[test]"
 build_env .venv-rasa "$RASA_PY" "$(stamp_of engine/requirements.txt)" -r engine/requirements.txt
 echo "Environments ready: .venv ($(.venv/bin/python --version)), .venv-rasa ($(.venv-rasa/bin/python --version))."

@@ -1,27 +1,20 @@
 """The engine's training data is valid for Rasa itself (its own environment, `rasa data validate`)."""
 
-from assistant.bootstrap import open_database
+from assistant.bootstrap import knowledge_base
 from assistant.settings import Settings
 from assistant.training import fingerprint, validate_data, write_generated_data
-from knowledge.store import KnowledgeBase
 
 
 async def test_rasa_data_validate_passes(tmp_path):
     settings = Settings(_env_file=None, data_dir=tmp_path)
-    database = await open_database(settings)
-    try:
-        await write_generated_data(settings, KnowledgeBase(database.sessions))
-    finally:
-        await database.close()
-    code = await validate_data(settings)
+    async with knowledge_base(settings) as kb:
+        code = await validate_data(settings, kb)
     assert code == 0, (tmp_path / "logs" / "validate.log").read_text()[-3000:]
 
 
 async def test_fingerprint_changes_with_the_knowledge_base(tmp_path):
     settings = Settings(_env_file=None, data_dir=tmp_path)
-    database = await open_database(settings)
-    try:
-        kb = KnowledgeBase(database.sessions)
+    async with knowledge_base(settings) as kb:
         await write_generated_data(settings, kb)
         before = fingerprint(settings)
         await write_generated_data(settings, kb)
@@ -31,8 +24,6 @@ async def test_fingerprint_changes_with_the_knowledge_base(tmp_path):
         await kb.upsert([entry])
         await write_generated_data(settings, kb)
         assert fingerprint(settings) != before
-    finally:
-        await database.close()
 
 
 def test_every_intent_has_at_least_15_examples_per_language():

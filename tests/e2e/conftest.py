@@ -10,11 +10,10 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from assistant.bootstrap import open_database
+from assistant.bootstrap import knowledge_base
 from assistant.launcher import Stack
 from assistant.settings import PROJECT_ROOT, Settings
 from assistant.training import ensure_model
-from knowledge.store import KnowledgeBase
 from telegram_emulator.driver import EmulatorDriver
 from tests.conftest import free_port
 
@@ -44,11 +43,8 @@ def e2e_settings(data_dir: Path) -> Settings:
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def running(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunningStack]:
     settings = e2e_settings(tmp_path_factory.mktemp("stack"))
-    database = await open_database(settings)
-    try:
-        result = await ensure_model(settings, KnowledgeBase(database.sessions))
-    finally:
-        await database.close()
+    async with knowledge_base(settings) as kb:
+        result = await ensure_model(settings, kb)
     stack = Stack(settings, result.model, with_emulator=True)
     try:
         await stack.start()
