@@ -1,4 +1,4 @@
-"""Opening our database: schema, and the knowledge base seeded from YAML the first time."""
+"""Opening our database: migrated to the current schema, and the knowledge base seeded the first time."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 import bot.models  # noqa: F401 - registers the gateway's tables
+import console.models  # noqa: F401 - registers the staff console's tables
 import knowledge.models  # noqa: F401 - registers the knowledge base's tables
-from assistant.db import create_schema, make_engine, sessionmaker
+from assistant.db import make_engine, sessionmaker
+from assistant.migrations import upgrade
 from assistant.settings import Settings
 from knowledge.schema import SEED_DIR, load_dir
 from knowledge.store import KnowledgeBase
@@ -29,8 +31,8 @@ class Database:
 
 
 async def open_database(settings: Settings, *, seed: bool = True) -> Database:
+    await upgrade(settings)
     engine = make_engine(settings.sqlalchemy_url)
-    await create_schema(engine)
     database = Database(engine, sessionmaker(engine))
     if seed:
         kb = KnowledgeBase(database.sessions)

@@ -1,4 +1,4 @@
-"""SQLAlchemy plumbing shared by every package: one declarative base, engine factory, schema creation.
+"""SQLAlchemy plumbing shared by every package: one declarative base and the engine factory.
 
 SQLite (the embedded default) gets WAL and a busy timeout, because the gateway and the action server
 write to the same file from two processes. PostgreSQL needs nothing special.
@@ -38,9 +38,3 @@ def make_engine(url: str) -> AsyncEngine:
 
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker:
     return async_sessionmaker(engine, expire_on_commit=False)
-
-
-async def create_schema(engine: AsyncEngine) -> None:
-    """Creates missing tables of every model module imported so far."""
-    async with engine.begin() as connection:
-        await connection.run_sync(Base.metadata.create_all)

@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     engine_port: int = 5005
     action_server_port: int = 5055
     emulator_port: int = 8081
+    console_host: str = "127.0.0.1"
+    console_port: int = 8080
+    # The engine's HTTP API (model hot reload) needs this token; the launcher makes one when it is unset.
+    engine_api_token: SecretStr | None = None
 
     # Behaviour.
     default_language: Language = "az"

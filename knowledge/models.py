@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Date, DateTime, ForeignKey, String, Text, UniqueConstraint, func
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from assistant.db import Base
@@ -23,7 +25,9 @@ TOPICS = (
     "contacts",
     "lost_documents",
 )
-REVIEW_STATES = ("draft", "in_review", "published", "needs_review")
+# Whether the published facts are confirmed ("published") or flagged for a fact check ("needs_review").
+REVIEW_STATES = ("published", "needs_review")
+DRAFT_STATES = ("draft", "in_review")
 
 
 class Entry(Base):
@@ -37,6 +41,8 @@ class Entry(Base):
     reviewed_on: Mapped[dt.date] = mapped_column(Date)
     review_state: Mapped[str] = mapped_column(String(20), default="published")
     review_note: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    published_by: Mapped[str | None] = mapped_column(String(80))
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
                                                     onupdate=func.now())
 
@@ -56,6 +62,7 @@ class EntryText(Base):
     language: Mapped[str] = mapped_column(String(5))
     question: Mapped[str] = mapped_column(Text)
     answer: Mapped[str] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(Text)  # the legal source in this language, if translated
 
     entry: Mapped[Entry] = relationship(back_populates="texts")
 
@@ -69,3 +76,80 @@ class QuestionVariant(Base):
     text: Mapped[str] = mapped_column(Text)
 
     entry: Mapped[Entry] = relationship(back_populates="variants")
+
+
+class Draft(Base):
+    """Staff's pending change to one entry (at most one per entry): saved, then submitted for review."""
+
+    __tablename__ = "kb_drafts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(80), unique=True, index=True)
+    state: Mapped[str] = mapped_column(String(20), default="draft")
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+    base_version: Mapped[int] = mapped_column(Integer, default=0)  # live version the draft started from
+    author: Mapped[str] = mapped_column(String(80))
+    comment: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
+                                                    onupdate=func.now())
+
+
+class Revision(Base):
+    """Append-only history: every saved, submitted, rejected, published, restored or imported snapshot."""
+
+    __tablename__ = "kb_revisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(80), index=True)
+    action: Mapped[str] = mapped_column(String(20))
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+    actor: Mapped[str] = mapped_column(String(80))
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
+
+
+class Unanswered(Base):
+    """A message the assistant could not answer confidently, with personal data redacted."""
+
+    __tablename__ = "kb_unanswered"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(5))
+    reason: Mapped[str] = mapped_column(String(30))
+    confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    suggestions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    resolved_key: Mapped[str | None] = mapped_column(String(80))
+    resolved: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
+
+
+class Rating(Base):
+    """A user's 👍/👎 on one answer message (one vote per message; a second press changes it)."""
+
+    __tablename__ = "kb_ratings"
+    __table_args__ = (UniqueConstraint("chat_hash", "message_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(80), index=True)
+    language: Mapped[str] = mapped_column(String(5))
+    value: Mapped[int] = mapped_column(Integer)  # +1 or -1
+    chat_hash: Mapped[str] = mapped_column(String(64))  # never the chat id itself
+    message_id: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class TrainingRun(Base):
+    """One retraining of the engine's model after the question variants changed."""
+
+    __tablename__ = "kb_training_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), default="queued")  # queued|running|succeeded|failed
+    requested_by: Mapped[str] = mapped_column(String(80))
+    model: Mapped[str | None] = mapped_column(String(200))
+    reloaded: Mapped[bool] = mapped_column(Boolean, default=False)
+    seconds: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

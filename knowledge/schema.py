@@ -18,6 +18,7 @@ class LanguageText(BaseModel):
     question: str = Field(min_length=3)
     answer: str = Field(min_length=10, max_length=3500)
     variants: list[str] = Field(default_factory=list)
+    source: str | None = None  # the legal source in this language; the entry's `legal_source` otherwise
 
     @field_validator("variants")
     @classmethod
@@ -29,7 +30,8 @@ class LanguageText(BaseModel):
 
 
 class EntryData(BaseModel):
-    key: str = Field(pattern=r"^[a-z][a-z0-9_]{2,79}$")
+    # Short enough to travel in a Telegram button ("did you mean" buttons carry the key).
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{2,44}$")
     topic: str
     legal_source: str = Field(min_length=5)
     source_url: str | None = None

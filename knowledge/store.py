@@ -1,4 +1,4 @@
-"""Reading and writing the knowledge base."""
+"""Reading and writing the live (published) knowledge base: what users are answered from."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from knowledge.models import Entry, EntryText, QuestionVariant
 from knowledge.schema import EntryData, LanguageText
@@ -25,6 +25,49 @@ class Answer:
     review_state: str
 
 
+def to_data(entry: Entry) -> EntryData:
+    texts = {}
+    for text in entry.texts:
+        variants = [v.text for v in entry.variants if v.language == text.language]
+        texts[text.language] = LanguageText(question=text.question, answer=text.answer, variants=variants,
+                                            source=text.source)
+    return EntryData(
+        key=entry.key, topic=entry.topic, legal_source=entry.legal_source, source_url=entry.source_url,
+        reviewed_on=entry.reviewed_on, review_state=entry.review_state, review_note=entry.review_note,
+        texts=texts,
+    )
+
+
+async def write_entry(session: AsyncSession, item: EntryData, actor: str) -> Entry:
+    """Creates or replaces the live entry `item.key` inside the caller's transaction; bumps its version."""
+    entry = await session.scalar(select(Entry).where(Entry.key == item.key))
+    if entry is None:
+        entry = Entry(key=item.key, version=0)
+        session.add(entry)
+    entry.topic = item.topic
+    entry.legal_source = item.legal_source
+    entry.source_url = item.source_url
+    entry.reviewed_on = item.reviewed_on
+    entry.review_state = item.review_state
+    entry.review_note = item.review_note
+    entry.version = (entry.version or 0) + 1
+    entry.published_by = actor
+    # Update texts in place: replacing the rows would insert before deleting and hit the
+    # (entry, language) unique constraint.
+    existing = {t.language: t for t in entry.texts}
+    for lang, text in item.texts.items():
+        if lang in existing:
+            existing[lang].question, existing[lang].answer = text.question, text.answer
+            existing[lang].source = text.source
+        else:
+            entry.texts.append(EntryText(language=lang, question=text.question, answer=text.answer,
+                                         source=text.source))
+    for lang in set(existing) - set(item.texts):
+        entry.texts.remove(existing[lang])
+    entry.variants = [QuestionVariant(language=lang, text=v) for lang, t in item.texts.items() for v in t.variants]
+    return entry
+
+
 class KnowledgeBase:
     def __init__(self, sessions: async_sessionmaker) -> None:
         self._sessions = sessions
@@ -34,10 +77,10 @@ class KnowledgeBase:
             return await session.scalar(select(func.count(Entry.id))) or 0
 
     async def answer(self, key: str, language: str) -> Answer | None:
-        """The entry's answer in `language`; None when the entry is unknown or not published."""
+        """The live entry's answer in `language` (English if that language is missing), or None."""
         async with self._sessions() as session:
             entry = await session.scalar(select(Entry).where(Entry.key == key))
-            if entry is None or entry.review_state not in ("published", "needs_review"):
+            if entry is None:
                 return None
             texts = {t.language: t for t in entry.texts}
             text = texts.get(language) or texts.get("en")
@@ -45,51 +88,29 @@ class KnowledgeBase:
                 return None
             return Answer(
                 key=entry.key, topic=entry.topic, language=text.language, question=text.question,
-                text=text.answer, legal_source=entry.legal_source, source_url=entry.source_url,
+                text=text.answer, legal_source=text.source or entry.legal_source, source_url=entry.source_url,
                 reviewed_on=entry.reviewed_on, review_state=entry.review_state,
             )
 
-    async def upsert(self, items: list[EntryData]) -> int:
-        """Creates or replaces entries by key; returns how many were written."""
+    async def upsert(self, items: list[EntryData], actor: str = "system") -> int:
+        """Publishes entries directly (seeding, bulk import by an admin); returns how many were written."""
         async with self._sessions() as session, session.begin():
             for item in items:
-                entry = await session.scalar(select(Entry).where(Entry.key == item.key))
-                if entry is None:
-                    entry = Entry(key=item.key)
-                    session.add(entry)
-                entry.topic = item.topic
-                entry.legal_source = item.legal_source
-                entry.source_url = item.source_url
-                entry.reviewed_on = item.reviewed_on
-                entry.review_state = item.review_state
-                entry.review_note = item.review_note
-                # Update texts in place: replacing the rows would insert before deleting and hit the
-                # (entry, language) unique constraint.
-                existing = {t.language: t for t in entry.texts}
-                for lang, text in item.texts.items():
-                    if lang in existing:
-                        existing[lang].question, existing[lang].answer = text.question, text.answer
-                    else:
-                        entry.texts.append(EntryText(language=lang, question=text.question, answer=text.answer))
-                for lang in set(existing) - set(item.texts):
-                    entry.texts.remove(existing[lang])
-                entry.variants = [
-                    QuestionVariant(language=lang, text=v) for lang, t in item.texts.items() for v in t.variants
-                ]
+                await write_entry(session, item, actor)
         return len(items)
+
+    async def get(self, key: str) -> EntryData | None:
+        async with self._sessions() as session:
+            entry = await session.scalar(select(Entry).where(Entry.key == key))
+            return None if entry is None else to_data(entry)
 
     async def export(self) -> list[EntryData]:
         async with self._sessions() as session:
             entries = (await session.scalars(select(Entry).order_by(Entry.topic, Entry.key))).all()
-            result = []
-            for entry in entries:
-                texts = {}
-                for text in sorted(entry.texts, key=lambda t: t.language):
-                    variants = [v.text for v in entry.variants if v.language == text.language]
-                    texts[text.language] = LanguageText(question=text.question, answer=text.answer, variants=variants)
-                result.append(EntryData(
-                    key=entry.key, topic=entry.topic, legal_source=entry.legal_source, source_url=entry.source_url,
-                    reviewed_on=entry.reviewed_on, review_state=entry.review_state, review_note=entry.review_note,
-                    texts=texts,
-                ))
-            return result
+            return [to_data(entry) for entry in entries]
+
+    async def stamp(self) -> tuple[int, int]:
+        """Changes whenever any live entry changes: (number of entries, sum of versions)."""
+        async with self._sessions() as session:
+            row = (await session.execute(select(func.count(Entry.id), func.coalesce(func.sum(Entry.version), 0)))).one()
+            return int(row[0]), int(row[1])

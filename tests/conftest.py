@@ -58,4 +58,5 @@ async def _drop_all(settings: Settings) -> None:
     engine = make_engine(settings.sqlalchemy_url)
     async with engine.begin() as connection:
         await connection.run_sync(Base.metadata.drop_all)
+        await connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
     await engine.dispose()

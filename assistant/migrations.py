@@ -1,0 +1,26 @@
+"""Schema migrations (Alembic), applied by every process as it opens the database.
+
+Upgrading a database that is already at head is a cheap no-op; on PostgreSQL the migration holds an
+advisory lock, so replicas starting together never race to alter the same schema.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import command
+from alembic.config import Config
+
+from assistant.settings import PROJECT_ROOT, Settings
+
+
+def alembic_config(url: str) -> Config:
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+async def upgrade(settings: Settings) -> None:
+    # Alembic's env runs its own event loop; give it a thread of its own.
+    await asyncio.to_thread(command.upgrade, alembic_config(settings.sqlalchemy_url), "head")

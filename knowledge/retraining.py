@@ -1,0 +1,130 @@
+"""Retraining in the background after staff change question variants, then a hot reload of the engine.
+
+Requests are queued as `TrainingRun` rows and coalesced: whatever was requested while a run was going is
+served by the next single run. Data is validated before training; a failed validation, training or reload
+marks the run failed with the reason, and the engine keeps serving the model it had.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from assistant.settings import Settings
+from assistant.training import ensure_model, validate_data
+from knowledge.models import TrainingRun
+from knowledge.store import KnowledgeBase
+
+log = logging.getLogger(__name__)
+Reload = Callable[[Path], Awaitable[None]]
+
+
+def _log_tail(path: Path, lines: int = 25) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return ""
+    useful = [line for line in text if "Deprecat" not in line and "declare_namespace" not in line]
+    return "\n".join(useful[-lines:])
+
+
+class Retrainer:
+    def __init__(self, settings: Settings, sessions: async_sessionmaker, reload: Reload) -> None:
+        self._settings = settings
+        self._sessions = sessions
+        self._kb = KnowledgeBase(sessions)
+        self._reload = reload
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        # Runs left "running" by a process that died are failed, queued ones are picked up.
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(TrainingRun).where(TrainingRun.status == "running")
+                .values(status="failed", error="interrupted: the console stopped during the run")
+            )
+        self._task = asyncio.create_task(self._worker())
+        self._wake.set()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def request(self, requested_by: str) -> int:
+        async with self._sessions() as session, session.begin():
+            run = TrainingRun(status="queued", requested_by=requested_by)
+            session.add(run)
+            await session.flush()
+            run_id = run.id
+        self._wake.set()
+        return run_id
+
+    async def runs(self, limit: int = 20) -> list[TrainingRun]:
+        async with self._sessions() as session:
+            return list((await session.scalars(select(TrainingRun).order_by(TrainingRun.id.desc()).limit(limit))).all())
+
+    async def wait_idle(self, timeout_s: float) -> None:
+        """For tests and the CLI: waits until no run is queued or running."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            async with self._sessions() as session:
+                busy = await session.scalar(
+                    select(TrainingRun.id).where(TrainingRun.status.in_(("queued", "running"))).limit(1)
+                )
+            if busy is None:
+                return
+            await asyncio.sleep(0.5)
+        raise TimeoutError("training did not finish in time")
+
+    async def _worker(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self._run_pending()
+            except Exception:  # noqa: BLE001 - the worker must survive to serve the next request
+                log.exception("retraining worker failed")
+
+    async def _run_pending(self) -> None:
+        async with self._sessions() as session, session.begin():
+            queued = (await session.scalars(select(TrainingRun).where(TrainingRun.status == "queued"))).all()
+            if not queued:
+                return
+            ids = [run.id for run in queued]
+            for run in queued:
+                run.status = "running"
+        started = time.monotonic()
+        model, reloaded, error = None, False, None
+        try:
+            if await validate_data(self._settings, self._kb) != 0:
+                raise RuntimeError("the training data is invalid:\n"
+                                   + _log_tail(self._settings.data_dir / "logs" / "validate.log"))
+            result = await ensure_model(self._settings, self._kb)
+            model = result.model.name
+            await self._reload(result.model)
+            reloaded = True
+        except Exception as failure:  # noqa: BLE001 - reported to staff, old model keeps serving
+            error = str(failure) or type(failure).__name__
+            if "training failed" in error:
+                error += "\n" + _log_tail(self._settings.data_dir / "logs" / "train.log")
+            log.error("retraining failed: %s", error.splitlines()[0])
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(TrainingRun).where(TrainingRun.id.in_(ids)).values(
+                    status="failed" if error else "succeeded", model=model, reloaded=reloaded,
+                    seconds=round(time.monotonic() - started, 1), error=error, finished_at=dt.datetime.now(dt.UTC),
+                )
+            )
+        log.info("retraining %s in %.0f s (model %s)", "failed" if error else "succeeded",
+                 time.monotonic() - started, model)
