@@ -40,6 +40,9 @@ def verify_password(password: str, stored: str) -> bool:
         return False
 
 
+_DUMMY_HASH = hash_password("timing-equaliser")
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -86,25 +89,28 @@ class StaffAuth:
     async def log_in(self, username: str, password: str) -> str:
         """Returns a new session token; raises LoginRefused with the same message for every failure."""
         refused = LoginRefused("Wrong user name or password, or the account is locked for a while.")
+        token: str | None = None
+        # The failure counter must be committed, so decide inside the transaction and raise after it.
         async with self._sessions() as session, session.begin():
             user = await session.scalar(select(StaffUser).where(StaffUser.username == username))
             if user is None or not user.active:
-                verify_password(password, hash_password("timing-equaliser"))
-                raise refused
-            if user.locked_until is not None and _aware(user.locked_until) > _now():
-                raise refused
-            if not verify_password(password, user.password_hash):
+                verify_password(password, _DUMMY_HASH)  # same time as a real check: no user enumeration
+            elif user.locked_until is not None and _aware(user.locked_until) > _now():
+                pass
+            elif not verify_password(password, user.password_hash):
                 user.failed_logins += 1
                 if user.failed_logins >= MAX_FAILED_LOGINS:
                     user.locked_until, user.failed_logins = _now() + LOCKOUT, 0
-                raise refused
-            user.failed_logins, user.locked_until = 0, None
-            token = secrets.token_urlsafe(32)
-            session.add(StaffSession(token_hash=_token_hash(token), user_id=user.id,
-                                     csrf_token=secrets.token_urlsafe(32),
-                                     expires_at=_now() + dt.timedelta(hours=SESSION_HOURS)))
-            await session.execute(delete(StaffSession).where(StaffSession.expires_at < _now()))
-            return token
+            else:
+                user.failed_logins, user.locked_until = 0, None
+                token = secrets.token_urlsafe(32)
+                session.add(StaffSession(token_hash=_token_hash(token), user_id=user.id,
+                                         csrf_token=secrets.token_urlsafe(32),
+                                         expires_at=_now() + dt.timedelta(hours=SESSION_HOURS)))
+                await session.execute(delete(StaffSession).where(StaffSession.expires_at < _now()))
+        if token is None:
+            raise refused
+        return token
 
     async def session(self, token: str | None) -> Login | None:
         if not token:

@@ -1,0 +1,55 @@
+"""`python -m console serve` runs the staff console; `create-user NAME --role ROLE` adds or resets an account
+(the password is read from ASSISTANT_NEW_PASSWORD or asked for)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+
+from aiohttp import web
+
+from assistant.bootstrap import open_database
+from assistant.logs import configure_logging
+from assistant.settings import Settings
+from console.app import build
+from console.auth import StaffAuth
+from knowledge.curation import Role
+
+
+async def create_user(settings: Settings, username: str, role: Role, password: str) -> None:
+    database = await open_database(settings)
+    try:
+        await StaffAuth(database.sessions).create_user(username, password, role)
+    finally:
+        await database.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m console", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve")
+    user = sub.add_parser("create-user")
+    user.add_argument("username")
+    user.add_argument("--role", choices=[r.value for r in Role], default="editor")
+    args = parser.parse_args(argv)
+    settings = Settings()
+    if args.command == "create-user":
+        password = os.environ.get("ASSISTANT_NEW_PASSWORD") or getpass.getpass("Password (10+ characters): ")
+        try:
+            asyncio.run(create_user(settings, args.username, Role(args.role), password))
+        except ValueError as error:
+            print(f"Not saved: {error}", file=sys.stderr)
+            return 1
+        print(f"Account {args.username} ({args.role}) saved.")
+        return 0
+    configure_logging("console", settings.log_level)
+    web.run_app(build(settings), host=settings.console_host, port=settings.console_port, print=None,
+                access_log=None)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""Assembling the console's services: database, curation, login, background retrainer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from aiohttp import web
+
+from assistant.bootstrap import open_database
+from assistant.engine_admin import load_model
+from assistant.settings import Settings
+from console.auth import StaffAuth
+from console.web import Console, make_app
+from knowledge.curation import Actor, Curation
+from knowledge.retraining import Reload, Retrainer
+from knowledge.store import KnowledgeBase
+from knowledge.unanswered import UnansweredLog
+
+
+@asynccontextmanager
+async def open_console(settings: Settings, reload: Reload | None = None) -> AsyncIterator[Console]:
+    database = await open_database(settings)
+
+    async def reload_engine(model: Path) -> None:
+        await load_model(settings, model)
+
+    retrainer = Retrainer(settings, database.sessions, reload or reload_engine)
+
+    async def on_published(key: str, variants_changed: bool, actor: Actor) -> None:
+        if variants_changed:
+            await retrainer.request(actor.username)
+
+    await retrainer.start()
+    try:
+        yield Console(settings, StaffAuth(database.sessions), Curation(database.sessions, on_published),
+                      KnowledgeBase(database.sessions), retrainer, UnansweredLog(database.sessions))
+    finally:
+        await retrainer.stop()
+        await database.close()
+
+
+def build(settings: Settings, reload: Reload | None = None) -> web.Application:
+    return make_app(lambda: open_console(settings, reload))

@@ -1,0 +1,438 @@
+"""The staff console: aiohttp, server-rendered pages (Jinja2, autoescaped), no JavaScript.
+
+Security: every page but /login needs a session (HttpOnly, SameSite=Strict cookie; only its hash is
+stored); every POST carries the session's CSRF token; pages forbid framing and scripts and are not cached.
+Roles are enforced by the services (knowledge.curation) as well as here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from aiohttp import web
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import ValidationError
+
+from assistant.settings import LANGUAGES, Settings
+from console.auth import Login, LoginRefused, StaffAuth
+from knowledge.curation import Actor, Curation, CurationError, Role, diff
+from knowledge.models import REVIEW_STATES, TOPICS
+from knowledge.retraining import Retrainer
+from knowledge.schema import EntryData, dump_yaml
+from knowledge.store import KnowledgeBase
+from knowledge.unanswered import UnansweredLog
+
+COOKIE = "staff_session"
+LOGIN_CSRF_COOKIE = "login_csrf"
+HERE = Path(__file__).resolve().parent
+
+
+@dataclass
+class Console:
+    settings: Settings
+    auth: StaffAuth
+    curation: Curation
+    kb: KnowledgeBase
+    retrainer: Retrainer
+    unanswered: UnansweredLog
+
+
+@dataclass
+class _Holder:
+    console: Console | None = None
+
+
+STATE: web.AppKey[_Holder] = web.AppKey("state", _Holder)
+TEMPLATES: web.AppKey[Environment] = web.AppKey("templates", Environment)
+FLASHES: web.AppKey[dict[str, str]] = web.AppKey("flashes", dict)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _console(request: web.Request) -> Console:
+    console = request.app[STATE].console
+    if console is None:
+        raise web.HTTPServiceUnavailable(text="The console is starting.")
+    return console
+
+
+def _login(request: web.Request) -> Login:
+    return request["login"]
+
+
+def _actor(request: web.Request) -> Actor:
+    return _login(request).actor
+
+
+def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
+    login = request.get("login")
+    flash = request.app[FLASHES].pop(request.query.get("flash", ""), None)
+    html = request.app[TEMPLATES].get_template(template).render(
+        actor=login.actor if login else None, csrf=login.csrf_token if login else request.get("login_csrf"),
+        flash=flash, languages=LANGUAGES, topics=TOPICS, review_states=REVIEW_STATES, **context,
+    )
+    return web.Response(text=html, content_type="text/html", status=status)
+
+
+def redirect(request: web.Request, location: str, message: str | None = None) -> web.HTTPSeeOther:
+    if message:
+        token = secrets.token_urlsafe(8)
+        flashes = request.app[FLASHES]
+        if len(flashes) > 1000:
+            flashes.clear()
+        flashes[token] = message
+        location += ("&" if "?" in location else "?") + f"flash={token}"
+    return web.HTTPSeeOther(location)
+
+
+# ------------------------------------------------------------------ middlewares
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await handler(request)
+    response.headers.update({
+        "Content-Security-Policy": "default-src 'self'; script-src 'none'; frame-ancestors 'none'; form-action 'self'",
+        "X-Frame-Options": "DENY",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+        "Cache-Control": "no-store",
+    })
+    return response
+
+
+@web.middleware
+async def require_login(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path in ("/login", "/health") or request.path.startswith("/static/"):
+        return await handler(request)
+    login = await _console(request).auth.session(request.cookies.get(COOKIE))
+    if login is None:
+        if request.method == "GET":
+            raise web.HTTPSeeOther(f"/login?next={request.path_qs}" if request.path != "/" else "/login")
+        raise web.HTTPForbidden(text="Your session has ended: log in again.")
+    request["login"] = login
+    if request.method == "POST":
+        form = await request.post()
+        if not secrets.compare_digest(str(form.get("csrf", "")), login.csrf_token):
+            raise web.HTTPForbidden(text="The form expired or did not come from this console (CSRF check).")
+        request["form"] = form
+    return await handler(request)
+
+
+# ------------------------------------------------------------------ login
+
+
+async def login_page(request: web.Request) -> web.Response:
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
+    request["login_csrf"] = token
+    response = render(request, "login.html", next=request.query.get("next", "/"))
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict", secure=request.secure)
+    return response
+
+
+async def login_submit(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not cookie or not secrets.compare_digest(str(form.get("csrf", "")), cookie):
+        raise web.HTTPForbidden(text="The login form expired: reload it.")
+    try:
+        token = await _console(request).auth.log_in(str(form.get("username", "")), str(form.get("password", "")))
+    except LoginRefused as refused:
+        request["login_csrf"] = cookie
+        return render(request, "login.html", status=401, error=str(refused), next=str(form.get("next", "/")))
+    target = str(form.get("next", "/"))
+    if not target.startswith("/") or target.startswith("//"):
+        target = "/"  # never redirect off-site
+    response = web.HTTPSeeOther(target)
+    response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=request.secure,
+                        max_age=12 * 3600, path="/")
+    response.del_cookie(LOGIN_CSRF_COOKIE)
+    raise response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    await _console(request).auth.log_out(request.cookies.get(COOKIE, ""))
+    response = web.HTTPSeeOther("/login")
+    response.del_cookie(COOKIE, path="/")
+    raise response
+
+
+# ------------------------------------------------------------------ entries
+
+
+async def entries(request: web.Request) -> web.Response:
+    console = _console(request)
+    query, topic = request.query.get("q", "").strip(), request.query.get("topic", "")
+    rows = await console.curation.list_entries(query, topic)
+    return render(request, "entries.html", rows=rows, q=query, topic=topic)
+
+
+def _form_to_data(form: Any, key: str) -> EntryData:
+    texts = {}
+    for lang in LANGUAGES:
+        variants = [line.strip() for line in str(form.get(f"{lang}_variants", "")).splitlines() if line.strip()]
+        texts[lang] = {
+            "question": str(form.get(f"{lang}_question", "")).strip(),
+            "answer": str(form.get(f"{lang}_answer", "")).replace("\r\n", "\n").strip(),
+            "source": str(form.get(f"{lang}_source", "")).strip() or None,
+            "variants": variants,
+        }
+    return EntryData.model_validate({
+        "key": key,
+        "topic": form.get("topic", ""),
+        "legal_source": str(form.get("legal_source", "")).strip(),
+        "source_url": str(form.get("source_url", "")).strip() or None,
+        "reviewed_on": form.get("reviewed_on") or dt.date.today().isoformat(),
+        "review_state": form.get("review_state", "published"),
+        "review_note": str(form.get("review_note", "")).strip() or None,
+        "texts": texts,
+    })
+
+
+def _errors(error: ValidationError) -> list[str]:
+    messages = []
+    for item in error.errors():
+        where = " › ".join(str(part) for part in item["loc"] if part not in ("texts",))
+        messages.append(f"{where}: {item['msg']}" if where else item["msg"])
+    return messages
+
+
+async def entry_page(request: web.Request) -> web.Response:
+    console = _console(request)
+    key = request.match_info["key"]
+    view = await console.curation.view(key)
+    if view is None:
+        raise web.HTTPNotFound(text="No such entry.")
+    shown = view.draft or view.live
+    votes = [r for r in await console.curation.list_entries() if r.key == key]
+    return render(request, "entry.html", view=view, data=shown, key=key, votes=votes[0] if votes else None,
+                  stale=view.draft is not None and view.live is not None and view.draft_base_version != view.version)
+
+
+async def new_entry_page(request: web.Request) -> web.Response:
+    prefill = {"question": request.query.get("question", ""), "lang": request.query.get("lang", "en")}
+    return render(request, "entry.html", view=None, data=None, key="", prefill=prefill, votes=None, stale=False)
+
+
+async def entry_save(request: web.Request) -> web.StreamResponse:
+    console = _console(request)
+    form = request["form"]
+    key = request.match_info.get("key") or str(form.get("key", "")).strip()
+    existing = await console.curation.view(key) if key else None
+    if "key" not in request.match_info and existing is not None:
+        return render(request, "entry.html", status=400, view=None, data=None, key=key, votes=None, stale=False,
+                      errors=[f"An entry with the key “{key}” exists already."], form=form)
+    try:
+        data = _form_to_data(form, key)
+        await console.curation.save_draft(_actor(request), data, str(form.get("comment", "")).strip() or None)
+        if form.get("action") == "submit":
+            await console.curation.submit(_actor(request), key)
+    except ValidationError as error:
+        return render(request, "entry.html", status=400, view=existing, data=None, key=key, votes=None,
+                      stale=False, errors=_errors(error), form=form)
+    except CurationError as error:
+        raise redirect(request, f"/entries/{key}", str(error)) from None
+    done = "Saved and submitted for review." if form.get("action") == "submit" else "Draft saved."
+    raise redirect(request, f"/entries/{key}", done)
+
+
+def _step(name: str) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        console = _console(request)
+        key, form, actor = request.match_info["key"], request["form"], _actor(request)
+        comment = str(form.get("comment", "")).strip()
+        try:
+            if name == "submit":
+                await console.curation.submit(actor, key)
+                message = "Submitted for review."
+            elif name == "publish":
+                retrain = await console.curation.publish(actor, key, comment or None)
+                message = "Published: users get the new answer now." + (
+                    " The question variants changed, so the model is being retrained (see Training)." if retrain else ""
+                )
+            elif name == "send_back":
+                await console.curation.send_back(actor, key, comment or "sent back without comment")
+                message = "Sent back to the author."
+            else:
+                await console.curation.discard(actor, key)
+                message = "Draft discarded."
+        except CurationError as error:
+            message = str(error)
+        target = f"/entries/{key}" if name != "discard" or await console.curation.view(key) else "/"
+        raise redirect(request, target, message)
+
+    return handler
+
+
+async def history_page(request: web.Request) -> web.Response:
+    console = _console(request)
+    key = request.match_info["key"]
+    revisions = await console.curation.history(key)
+    rows = []
+    for index, revision in enumerate(revisions):
+        older = revisions[index + 1] if index + 1 < len(revisions) else None
+        new = EntryData.model_validate(revision.snapshot)
+        old = EntryData.model_validate(older.snapshot) if older else None
+        rows.append((revision, diff(old, new)))
+    return render(request, "history.html", key=key, rows=rows)
+
+
+async def restore(request: web.Request) -> web.StreamResponse:
+    console = _console(request)
+    try:
+        key = await console.curation.restore(_actor(request), int(request.match_info["revision"]))
+    except CurationError as error:
+        raise redirect(request, "/", str(error)) from None
+    raise redirect(request, f"/entries/{key}", "That version is now the draft: review and publish it to make it live.")
+
+
+# ------------------------------------------------------------------ import / export
+
+
+async def export_yaml(request: web.Request) -> web.Response:
+    entries = await _console(request).kb.export()
+    return web.Response(text=dump_yaml(entries), content_type="application/x-yaml", headers={
+        "Content-Disposition": f'attachment; filename="knowledge-{dt.date.today().isoformat()}.yml"'})
+
+
+async def import_page(request: web.Request) -> web.Response:
+    return render(request, "import.html")
+
+
+async def import_submit(request: web.Request) -> web.StreamResponse:
+    console = _console(request)
+    form = request["form"]
+    upload = form.get("file")
+    raw = upload.file.read() if hasattr(upload, "file") else str(form.get("text", "")).encode()
+    try:
+        items = yaml.safe_load(raw.decode("utf-8")) or []
+        if not isinstance(items, list):
+            raise ValueError("the file must hold a list of entries")
+        entries = [EntryData.model_validate(item) for item in items]
+        count = await console.curation.import_entries(_actor(request), entries, publish=bool(form.get("publish")))
+    except ValidationError as error:
+        return render(request, "import.html", status=400, errors=_errors(error))
+    except (ValueError, yaml.YAMLError, UnicodeDecodeError) as error:
+        return render(request, "import.html", status=400, errors=[f"Could not read the file: {error}"])
+    except CurationError as error:
+        return render(request, "import.html", status=403, errors=[str(error)])
+    raise redirect(request, "/", f"Imported {count} entries" + (" and published them." if form.get("publish")
+                                                                 else " as drafts in review."))
+
+
+# ------------------------------------------------------------------ unanswered, training, users
+
+
+async def unanswered_page(request: web.Request) -> web.Response:
+    console = _console(request)
+    groups = await console.unanswered.groups()
+    keys = [row.key for row in await console.curation.list_entries()]
+    return render(request, "unanswered.html", groups=groups, keys=keys)
+
+
+async def unanswered_attach(request: web.Request) -> web.StreamResponse:
+    console = _console(request)
+    form = request["form"]
+    ids = [int(x) for x in str(form.get("ids", "")).split(",") if x.strip().isdigit()]
+    key = str(form.get("key", ""))
+    try:
+        added = await console.unanswered.attach(_actor(request), console.curation, ids, key)
+    except CurationError as error:
+        raise redirect(request, "/unanswered", str(error)) from None
+    raise redirect(request, f"/entries/{key}", f"Added {added} question(s) as variants to the draft: review and "
+                                               "publish it to retrain the model.")
+
+
+async def unanswered_dismiss(request: web.Request) -> web.StreamResponse:
+    ids = [int(x) for x in str(request["form"].get("ids", "")).split(",") if x.strip().isdigit()]
+    await _console(request).unanswered.resolve(ids, None)
+    raise redirect(request, "/unanswered", "Dismissed.")
+
+
+async def training_page(request: web.Request) -> web.Response:
+    from assistant.engine_admin import loaded_model
+
+    console = _console(request)
+    return render(request, "training.html", runs=await console.retrainer.runs(),
+                  serving=await loaded_model(console.settings))
+
+
+async def training_request(request: web.Request) -> web.StreamResponse:
+    if not _actor(request).can_publish():
+        raise redirect(request, "/training", "Only reviewers and admins can start a training.")
+    await _console(request).retrainer.request(_actor(request).username)
+    raise redirect(request, "/training", "Training queued.")
+
+
+async def users_page(request: web.Request) -> web.Response:
+    if _actor(request).role is not Role.admin:
+        raise web.HTTPForbidden(text="Only admins manage staff accounts.")
+    return render(request, "users.html", users=await _console(request).auth.users(), roles=list(Role))
+
+
+async def users_create(request: web.Request) -> web.StreamResponse:
+    if _actor(request).role is not Role.admin:
+        raise web.HTTPForbidden(text="Only admins manage staff accounts.")
+    form = request["form"]
+    try:
+        await _console(request).auth.create_user(str(form.get("username", "")).strip(),
+                                                     str(form.get("password", "")), Role(str(form.get("role"))))
+    except ValueError as error:
+        raise redirect(request, "/users", f"Not saved: {error}") from None
+    raise redirect(request, "/users", "Account saved.")
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+def make_app(open_console: Callable[[], AbstractAsyncContextManager[Console]]) -> web.Application:
+    """The console app; `open_console` opens its services at start-up and closes them at clean-up."""
+    app = web.Application(middlewares=[security_headers, require_login], client_max_size=4 * 1024 * 1024)
+    holder = app[STATE] = _Holder()
+
+    async def resources(_: web.Application) -> AsyncIterator[None]:
+        async with open_console() as console:
+            holder.console = console
+            yield
+            holder.console = None
+
+    app.cleanup_ctx.append(resources)
+    app[FLASHES] = {}
+    app[TEMPLATES] = Environment(loader=FileSystemLoader(HERE / "templates"),
+                                 autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+    app.add_routes([
+        web.get("/health", health),
+        web.get("/login", login_page),
+        web.post("/login", login_submit),
+        web.post("/logout", logout),
+        web.get("/", entries),
+        web.get("/entries/new", new_entry_page),
+        web.post("/entries/new", entry_save),
+        web.get("/entries/{key}", entry_page),
+        web.post("/entries/{key}/save", entry_save),
+        web.post("/entries/{key}/submit", _step("submit")),
+        web.post("/entries/{key}/publish", _step("publish")),
+        web.post("/entries/{key}/send-back", _step("send_back")),
+        web.post("/entries/{key}/discard", _step("discard")),
+        web.get("/entries/{key}/history", history_page),
+        web.post("/revisions/{revision}/restore", restore),
+        web.get("/export.yml", export_yaml),
+        web.get("/import", import_page),
+        web.post("/import", import_submit),
+        web.get("/unanswered", unanswered_page),
+        web.post("/unanswered/attach", unanswered_attach),
+        web.post("/unanswered/dismiss", unanswered_dismiss),
+        web.get("/training", training_page),
+        web.post("/training", training_request),
+        web.get("/users", users_page),
+        web.post("/users", users_create),
+        web.static("/static", HERE / "static"),
+    ])
+    return app

@@ -1,0 +1,190 @@
+"""The staff console over HTTP: login, CSRF, roles, the edit-review-publish path, import/export, history.
+
+(The same flows in a real browser are in tests/browser/.)
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from aiohttp.test_utils import TestClient, TestServer
+
+from console.app import build
+from console.auth import StaffAuth
+from knowledge.curation import Role
+
+PASSWORD = "correct horse battery"
+KEY = "registration_who_when_how"
+
+
+@pytest.fixture
+async def console_server(db_settings):
+    reloaded: list[Path] = []
+
+    async def fake_reload(model: Path) -> None:
+        reloaded.append(model)
+
+    app = build(db_settings, reload=fake_reload)
+    server = TestServer(app)
+    await server.start_server()
+    from console.web import STATE
+
+    auth: StaffAuth = app[STATE].console.auth
+    for name, role in (("erin", Role.editor), ("rita", Role.reviewer), ("adam", Role.admin)):
+        await auth.create_user(name, PASSWORD, role)
+    yield server, reloaded
+    await server.close()
+
+
+async def client_for(server: TestServer, username: str | None) -> TestClient:
+    client = TestClient(server)
+    await client.start_server()
+    if username:
+        page = await (await client.get("/login")).text()
+        response = await client.post("/login", data={"username": username, "password": PASSWORD,
+                                                     "csrf": csrf_of(page), "next": "/"})
+        assert response.status == 200 and "Log out" in await response.text()
+    return client
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def form_of(html: str) -> dict[str, str]:
+    """The entry form's current values, as a browser would submit them."""
+    fields = dict(re.findall(r'<input name="([^"]+)" value="([^"]*)"', html))
+    fields.update(re.findall(r'<textarea name="([^"]+)"[^>]*>([^<]*)</textarea>', html, re.S))
+    for name in ("topic", "review_state"):
+        select = re.search(rf'<select name="{name}">(.*?)</select>', html, re.S).group(1)
+        fields[name] = re.search(r'<option value="([^"]+)" selected', select).group(1)
+    import html as html_lib
+
+    return {k: html_lib.unescape(v) for k, v in fields.items()}
+
+
+async def test_pages_need_login_and_send_security_headers(console_server):
+    server, _ = console_server
+    client = await client_for(server, None)
+    try:
+        response = await client.get("/", allow_redirects=False)
+        assert response.status == 303 and response.headers["Location"] == "/login"
+        response = await client.get(f"/entries/{KEY}", allow_redirects=False)
+        assert response.headers["Location"].startswith("/login?next=")
+        assert (await client.post("/training", data={})).status == 403
+        login = await client.get("/login")
+        assert "script-src 'none'" in login.headers["Content-Security-Policy"]
+        assert login.headers["X-Frame-Options"] == "DENY"
+        bad = await client.post("/login", data={"username": "erin", "password": "wrong", "csrf": csrf_of(await login.text())})
+        assert bad.status == 401 and "Wrong user name or password" in await bad.text()
+    finally:
+        await client.close()
+
+
+async def test_login_locks_out_after_repeated_failures(console_server):
+    server, _ = console_server
+    client = await client_for(server, None)
+    try:
+        token = csrf_of(await (await client.get("/login")).text())
+        for _ in range(5):
+            await client.post("/login", data={"username": "rita", "password": "nope", "csrf": token})
+        locked = await client.post("/login", data={"username": "rita", "password": PASSWORD, "csrf": token})
+        assert locked.status == 401
+    finally:
+        await client.close()
+
+
+async def test_post_without_csrf_token_is_refused(console_server):
+    server, _ = console_server
+    client = await client_for(server, "adam")
+    try:
+        response = await client.post(f"/entries/{KEY}/submit", data={"csrf": "forged"})
+        assert response.status == 403
+    finally:
+        await client.close()
+
+
+async def test_edit_review_publish_and_history(console_server):
+    server, reloaded = console_server
+    editor, reviewer = await client_for(server, "erin"), await client_for(server, "rita")
+    try:
+        page = await (await editor.get(f"/entries/{KEY}")).text()
+        form = form_of(page)
+        form["en_answer"] = form["en_answer"] + "\nEdited <b>by staff</b>."
+        form["ru_variants"] += "\nгде встать на учёт иностранцу"
+        form.update(action="submit", comment="clearer", csrf=csrf_of(page))
+        saved = await editor.post(f"/entries/{KEY}/save", data=form)
+        assert "Saved and submitted for review" in await saved.text()
+        # The editor cannot publish; the reviewer can.
+        page = await (await editor.get(f"/entries/{KEY}")).text()
+        assert "Waiting for a reviewer" in page
+        page = await (await reviewer.get(f"/entries/{KEY}")).text()
+        published = await reviewer.post(f"/entries/{KEY}/publish", data={"csrf": csrf_of(page), "comment": "ok"})
+        text = await published.text()
+        assert "Published" in text and "retrained" in text
+        assert "Edited &lt;b&gt;by staff&lt;/b&gt;." in text  # shown escaped, never as markup
+        history = await (await reviewer.get(f"/entries/{KEY}/history")).text()
+        assert "publish by rita" in history and "+  " in history or "+" in history
+    finally:
+        await editor.close()
+        await reviewer.close()
+
+
+async def test_invalid_entry_is_refused_with_reasons_and_input_kept(console_server):
+    server, _ = console_server
+    client = await client_for(server, "erin")
+    try:
+        page = await (await client.get("/entries/new")).text()
+        response = await client.post("/entries/new", data={
+            "csrf": csrf_of(page), "key": "lost_passport_abroad", "topic": "lost_documents",
+            "legal_source": "Migration Code", "en_question": "Lost my passport", "en_answer": "short",
+            "action": "save"})
+        text = await response.text()
+        assert response.status == 400
+        assert "missing" in text.lower() or "at least" in text.lower()
+        assert 'value="lost_passport_abroad"' in text
+    finally:
+        await client.close()
+
+
+async def test_export_then_import_as_admin(console_server):
+    server, _ = console_server
+    client = await client_for(server, "adam")
+    try:
+        exported = await (await client.get("/export.yml")).text()
+        entries = yaml.safe_load(exported)
+        assert len(entries) >= 16
+        entries[0]["texts"]["en"]["answer"] += " Imported change."
+        page = await (await client.get("/import")).text()
+        from aiohttp import FormData
+
+        form = FormData()
+        form.add_field("csrf", csrf_of(page))
+        form.add_field("publish", "1")
+        form.add_field("file", yaml.safe_dump(entries[:1], allow_unicode=True).encode(), filename="kb.yml")
+        response = await client.post("/import", data=form)
+        assert "Imported 1 entries and published them" in await response.text()
+        again = yaml.safe_load(await (await client.get("/export.yml")).text())
+        assert again[0]["texts"]["en"]["answer"].endswith("Imported change.")
+    finally:
+        await client.close()
+
+
+async def test_only_admins_manage_users(console_server):
+    server, _ = console_server
+    editor, admin = await client_for(server, "erin"), await client_for(server, "adam")
+    try:
+        assert (await editor.get("/users")).status == 403
+        page = await (await admin.get("/users")).text()
+        response = await admin.post("/users", data={"csrf": csrf_of(page), "username": "newbie", "role": "editor",
+                                                    "password": "short"})
+        assert "Not saved" in await response.text()
+        response = await admin.post("/users", data={"csrf": csrf_of(page), "username": "newbie", "role": "editor",
+                                                    "password": "a much longer password"})
+        assert "newbie" in await response.text()
+    finally:
+        await editor.close()
+        await admin.close()
