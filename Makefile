@@ -24,8 +24,8 @@ chat: setup           ## a terminal chat against a running assistant
 i18n: setup           ## re-extract texts and update the az/ru/en catalogs
 	.venv/bin/pybabel extract -F babel.cfg -k N_ --no-default-keywords --no-location --sort-output \
 		-o assistant/locales/messages.pot .
-	.venv/bin/pybabel update -i assistant/locales/messages.pot -d assistant/locales --no-location \
-		--ignore-obsolete
+	.venv/bin/pybabel update -i assistant/locales/messages.pot -d assistant/locales --omit-header \
+		--ignore-obsolete --no-fuzzy-matching
 
 clean:
 	rm -rf var models .rasa

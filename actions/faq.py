@@ -1,4 +1,4 @@
-"""Answering FAQ questions from the knowledge base, in the user's language."""
+"""Answering FAQ questions from the knowledge base, in the user's language; "did you mean" when unsure."""
 
 from __future__ import annotations
 
@@ -8,21 +8,41 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.resources import language_of, resources
+from actions.resources import Resources, language_of, resources
 from assistant import replies
 from knowledge.training_data import RETRIEVAL_INTENT
 
 log = logging.getLogger(__name__)
+# Below this response-selector confidence the answer may be for another question: offer choices instead.
+MIN_ANSWER_CONFIDENCE = 0.5
 
 
 def selected_entry(tracker: Tracker) -> tuple[str | None, float]:
-    """The knowledge-base key the response selector picked for the latest message, and its confidence."""
+    """The entry the user picked with a button, or the one the response selector chose, with confidence."""
+    for entity in tracker.latest_message.get("entities") or []:
+        if entity.get("entity") == "entry" and entity.get("value"):
+            return str(entity["value"]), 1.0
     selector = (tracker.latest_message.get("response_selector") or {}).get(RETRIEVAL_INTENT) or {}
     response = selector.get("response") or {}
     full_key = response.get("intent_response_key") or ""
     if "/" not in full_key:
         return None, 0.0
     return full_key.split("/", 1)[1], float(response.get("confidence") or 0.0)
+
+
+async def suggest(dispatcher: CollectingDispatcher, tracker: Tracker, shared: Resources, language: str,
+                  reason: str, confidence: float) -> None:
+    """Offers the closest entries as buttons, or says nothing fits and offers a person; logs the question."""
+    text = str(tracker.latest_message.get("text") or "")
+    hits = await shared.search.search(text, language, limit=3) if text else []
+    if text and not text.startswith("/"):
+        await shared.unanswered.record(text, language, reason, confidence, [hit.key for hit in hits])
+    if hits:
+        dispatcher.utter_message(json_message=replies.did_you_mean(
+            [{"entry": hit.key, "question": hit.question} for hit in hits]
+        ))
+    else:
+        dispatcher.utter_message(json_message=replies.say("no_answer", offer_human=True))
 
 
 class ActionAnswerFaq(Action):
@@ -34,11 +54,27 @@ class ActionAnswerFaq(Action):
         shared = await resources()
         language = language_of(tracker, shared.settings.default_language)
         key, confidence = selected_entry(tracker)
-        found = await shared.kb.answer(key, language) if key else None
+        found = await shared.kb.answer(key, language) if key and confidence >= MIN_ANSWER_CONFIDENCE else None
         if found is None:
-            log.warning("no published answer for selected entry %s", key)
-            dispatcher.utter_message(json_message=replies.say("not_understood"))
+            log.info("FAQ not answered directly (entry %s, confidence %.2f): offering choices", key, confidence)
+            await suggest(dispatcher, tracker, shared, language, "low_confidence", confidence)
             return []
         log.info("answered entry %s in %s (confidence %.2f)", key, language, confidence)
         dispatcher.utter_message(json_message=replies.answer(found))
+        return []
+
+
+class ActionDidYouMean(Action):
+    """The NLU fallback: the message matched no intent confidently."""
+
+    def name(self) -> str:
+        return "action_did_you_mean"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        shared = await resources()
+        language = language_of(tracker, shared.settings.default_language)
+        ranking = tracker.latest_message.get("intent_ranking") or []
+        runner_up = next((i for i in ranking if i.get("name") != "nlu_fallback"), {})
+        await suggest(dispatcher, tracker, shared, language, "fallback", float(runner_up.get("confidence") or 0.0))
         return []

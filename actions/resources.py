@@ -14,7 +14,9 @@ from rasa_sdk import Tracker
 from assistant.bootstrap import Database, open_database
 from assistant.i18n import normalize_language
 from assistant.settings import Settings
+from knowledge.search import KnowledgeSearch
 from knowledge.store import KnowledgeBase
+from knowledge.unanswered import UnansweredLog
 
 
 @dataclass
@@ -22,6 +24,8 @@ class Resources:
     settings: Settings
     database: Database
     kb: KnowledgeBase
+    search: KnowledgeSearch
+    unanswered: UnansweredLog
 
 
 _settings: Settings | None = None
@@ -41,7 +45,8 @@ async def resources() -> Resources:
             if _resources is None:
                 settings = _settings or Settings()
                 database = await open_database(settings, seed=False)
-                _resources = Resources(settings, database, KnowledgeBase(database.sessions))
+                kb = KnowledgeBase(database.sessions)
+                _resources = Resources(settings, database, kb, KnowledgeSearch(kb), UnansweredLog(database.sessions))
     return _resources
 
 

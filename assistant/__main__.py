@@ -13,15 +13,18 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import secrets
 import signal
 import sys
 
-from assistant.bootstrap import knowledge_base
+from assistant.bootstrap import knowledge_base, open_database
 from assistant.launcher import Stack
 from assistant.logs import configure_logging
 from assistant.settings import Settings
 from assistant.terminal_chat import TerminalChat
 from assistant.training import ensure_model, validate_data
+from console.auth import StaffAuth
+from knowledge.curation import Role
 from telegram_emulator.driver import EmulatorDriver
 
 
@@ -69,6 +72,12 @@ async def cmd_run(settings: Settings, chat: bool) -> int:
     try:
         await stack.start(progress=say)
         say(f"The assistant is running. Logs: {settings.data_dir / 'logs'}")
+        say(f"Staff console: http://{settings.console_host}:{settings.console_port}/")
+        if settings.demo_mode:
+            password = await ensure_demo_admin(settings)
+            if password:
+                say(f"  first run: log in as 'admin' with password '{password}' (shown once; "
+                    "change it under Users, or create accounts with `python -m console create-user`)")
         if settings.demo_mode and chat:
             say("No TELEGRAM_BOT_TOKEN: chatting through the local Telegram emulator.\n")
             async with EmulatorDriver(settings.emulator_url, settings.bot_token) as driver:
@@ -86,6 +95,20 @@ async def cmd_run(settings: Settings, chat: bool) -> int:
             await stack.stop()
         say("Stopped.")
     return 0
+
+
+async def ensure_demo_admin(settings: Settings) -> str | None:
+    """Without any staff account the console could not be tried: make an admin with a random password."""
+    database = await open_database(settings, seed=False)
+    try:
+        auth = StaffAuth(database.sessions)
+        if await auth.count():
+            return None
+        password = secrets.token_urlsafe(12)
+        await auth.create_user("admin", password, Role.admin)
+        return password
+    finally:
+        await database.close()
 
 
 def main(argv: list[str] | None = None) -> int:

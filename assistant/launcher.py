@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import signal
 import sys
 import time
@@ -86,6 +87,13 @@ class Stack:
     with_emulator: bool
     services: list[Service] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        # The engine's HTTP API (model reload) is always behind a token; make one for this run if unset.
+        if self.settings.engine_api_token is None:
+            self.settings = self.settings.model_copy(
+                update={"engine_api_token": SecretStr(secrets.token_urlsafe(32))}
+            )
+
     def plan(self) -> list[Service]:
         s = self.settings
         env = settings_env(s)
@@ -102,12 +110,17 @@ class Stack:
             http_ok(f"http://127.0.0.1:{s.action_server_port}/health"), env, 60,
         ))
         endpoints = write_engine_endpoints(s)
+        token = s.engine_api_token.get_secret_value() if s.engine_api_token else ""
         services.append(Service(
             "engine",
             [str(rasa_bin(s)), "run", "--model", str(self.model), "--port", str(s.engine_port),
              "--interface", "127.0.0.1", "--credentials", str(PROJECT_ROOT / "credentials.yml"),
-             "--endpoints", str(endpoints)],
+             "--endpoints", str(endpoints), "--enable-api", "--auth-token", token],
             http_ok(f"http://127.0.0.1:{s.engine_port}/"), rasa_env(s), 180,
+        ))
+        services.append(Service(
+            "console", [python, "-m", "console", "serve"],
+            http_ok(f"http://127.0.0.1:{s.console_port}/health"), env, 60,
         ))
         services.append(Service(
             "gateway", [python, "-m", "bot"], self._gateway_ready, env, 60,

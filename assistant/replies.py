@@ -11,9 +11,13 @@ from typing import Any
 from knowledge.store import Answer
 
 
-def say(key: str, **args: Any) -> dict[str, Any]:
-    """A fixed text from the catalog, by key (see bot/texts.py), with format arguments."""
-    return {"type": "say", "key": key, "args": args}
+def say(key: str, *, offer_human: bool = False, **args: Any) -> dict[str, Any]:
+    """A fixed text from the catalog, by key (see bot/texts.py), with format arguments; optionally with a
+    "talk to a person" button."""
+    payload: dict[str, Any] = {"type": "say", "key": key, "args": args}
+    if offer_human:
+        payload["offer_human"] = True
+    return payload
 
 
 def answer(found: Answer) -> dict[str, Any]:
@@ -36,3 +40,8 @@ def set_language(language: str) -> dict[str, Any]:
 
 def language_menu() -> dict[str, Any]:
     return {"type": "language_menu"}
+
+
+def did_you_mean(options: list[dict[str, str]]) -> dict[str, Any]:
+    """Up to three entries the question may have meant: [{"entry": key, "question": text}]."""
+    return {"type": "did_you_mean", "options": options}

@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     console_port: int = 8080
     # The engine's HTTP API (model hot reload) needs this token; the launcher makes one when it is unset.
     engine_api_token: SecretStr | None = None
+    secret_key: SecretStr | None = None  # keyed hashes of chat ids; made once under data_dir when unset
 
     # Behaviour.
     default_language: Language = "az"

@@ -20,12 +20,14 @@ from telegram.ext import (
 
 from assistant.bootstrap import open_database
 from assistant.i18n import gettext
+from assistant.secret_key import secret_key
 from assistant.settings import LANGUAGES, Settings
 from bot import handlers
 from bot.engine_client import EngineClient
 from bot.preferences import LanguagePreferences
 from bot.resilient_bot import ResilientExtBot
 from bot.texts import COMMANDS
+from knowledge.ratings import Ratings
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,7 @@ async def _post_init(application: Application) -> None:
     application.bot_data[handlers.SERVICES] = handlers.Services(
         settings=settings, database=database, engine=engine,
         languages=LanguagePreferences(database.sessions, settings.default_language),
+        ratings=Ratings(database.sessions, secret_key(settings)),
     )
     for language in (None, *LANGUAGES):
         commands = [BotCommand(name, gettext(language or "en", text)) for name, text in COMMANDS.items()]

@@ -17,7 +17,8 @@ from assistant.bootstrap import Database
 from assistant.settings import LANGUAGES, Settings
 from bot.engine_client import EngineClient, EngineUnavailable
 from bot.preferences import LanguagePreferences
-from bot.rendering import Outgoing, language_menu, render, say
+from bot.rendering import Outgoing, language_menu, plain, render, say
+from knowledge.ratings import Ratings
 
 log = logging.getLogger(__name__)
 SERVICES = "services"
@@ -30,6 +31,7 @@ class Services:
     database: Database
     engine: EngineClient
     languages: LanguagePreferences
+    ratings: Ratings
 
 
 def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
@@ -144,6 +146,15 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         with contextlib.suppress(TelegramError):
             await query.answer()
         await send(context, chat.id, Outgoing(say(new_language, "language_set")))
+    elif data.startswith(("rate:+:", "rate:-:")) and query.message is not None:
+        value = 1 if data[5] == "+" else -1
+        recorded = await services(context).ratings.record(data[7:], language, value, chat.id,
+                                                          query.message.message_id)
+        with contextlib.suppress(TelegramError):
+            await query.answer(plain(language, "rate_thanks" if recorded else "button_expired"))
+        if recorded:
+            with contextlib.suppress(TelegramError):
+                await query.edit_message_reply_markup(reply_markup=None)
     elif data.startswith("/") and len(data) <= 64:
         # An engine button: its payload is what the user "says" (e.g. `/faq{...}`), handled like a message.
         with contextlib.suppress(TelegramError):
@@ -152,7 +163,7 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     else:
         log.warning("unknown or forged callback data (%d bytes)", len(data.encode("utf-8")))
         with contextlib.suppress(TelegramError):
-            await query.answer(say(language, "button_expired"))
+            await query.answer(plain(language, "button_expired"))
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -56,6 +56,11 @@ def say(language: str, key: str, **args: Any) -> str:
         return escape(template)
 
 
+def plain(language: str, key: str) -> str:
+    """A catalog text as plain text (for callback answers, which are not HTML)."""
+    return gettext(language, TEXTS.get(key, TEXTS["error"]))
+
+
 def language_menu(language: str) -> Outgoing:
     row = [Button(f"{LANGUAGE_FLAGS[code]} {name}", f"lang:{code}") for code, name in LANGUAGE_NAMES.items()]
     return Outgoing(say(language, "language_menu"), [row])
@@ -66,6 +71,28 @@ def callback_data(payload: str) -> str:
     if len(payload.encode("utf-8")) <= MAX_CALLBACK_BYTES:
         return payload
     return "ref:" + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:40]
+
+
+HUMAN_PAYLOAD = "/human_handoff"
+
+
+def _title(language: str, key: str) -> str:
+    return gettext(language, TEXTS[key])
+
+
+def rating_buttons(entry: str) -> list[list[Button]]:
+    return [[Button("👍", f"rate:+:{entry}"), Button("👎", f"rate:-:{entry}")]]
+
+
+def did_you_mean(language: str, payload: dict[str, Any]) -> Outgoing:
+    rows = []
+    for option in (payload.get("options") or [])[:3]:
+        entry, question = str(option.get("entry", "")), str(option.get("question", ""))
+        title = question if len(question) <= 60 else question[:59] + "…"
+        rows.append([Button(title, callback_data(f'/faq{{"entry":"{entry}"}}'))])
+    rows.append([Button(_title(language, "none_of_these") + " · " + _title(language, "talk_to_person"),
+                        HUMAN_PAYLOAD)])
+    return Outgoing(say(language, "did_you_mean"), rows)
 
 
 def render_answer(language: str, payload: dict[str, Any]) -> str:
@@ -103,9 +130,13 @@ def render(language: str, engine_messages: list[dict[str, Any]]) -> Rendered:
             kind = custom.get("type")
             if kind == "say":
                 args = custom.get("args") if isinstance(custom.get("args"), dict) else {}
+                if custom.get("offer_human"):
+                    buttons = [*buttons, [Button(_title(language, "talk_to_person"), HUMAN_PAYLOAD)]]
                 out.append(Outgoing(say(language, str(custom.get("key")), **args), buttons))
             elif kind == "answer":
-                out.append(Outgoing(render_answer(language, custom), buttons))
+                out.append(Outgoing(render_answer(language, custom), buttons or rating_buttons(str(custom.get("entry")))))
+            elif kind == "did_you_mean":
+                out.append(did_you_mean(language, custom))
             elif kind == "set_language" and custom.get("language") in LANGUAGE_NAMES:
                 new_language = language = custom["language"]
                 out.append(Outgoing(say(language, "language_set")))

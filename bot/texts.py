@@ -59,6 +59,14 @@ TEXTS: dict[str, str] = {
     "error": N_("Sorry, something went wrong on my side. Please try again."),
     "unknown_command": N_("I do not know this command. Type /help to see what I can do."),
     "button_expired": N_("This button is no longer active."),
+    "did_you_mean": N_("I am not sure I understood. Did you mean one of these?"),
+    "no_answer": N_(
+        "I could not find an answer to that. You can ask in other words, or talk to a person at the State "
+        "Migration Service."
+    ),
+    "talk_to_person": N_("Talk to a person"),
+    "none_of_these": N_("None of these"),
+    "rate_thanks": N_("Thank you for your feedback!"),
     "answer_source": N_("Source: {source}"),
     "answer_reviewed": N_("Last reviewed: {date}"),
     "answer_needs_review": N_(

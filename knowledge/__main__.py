@@ -1,0 +1,101 @@
+"""`python -m knowledge COMMAND`: the staff operations for scripts and CI.
+
+import PATH [--publish]   YAML file or folder; drafts in review, or published at once with --publish
+export [PATH]             the live entries as YAML (stdout without PATH)
+validate PATH             check a YAML file or folder without importing it (exit 1 on errors)
+publish KEY               publish the entry's draft that is in review
+retrain [--reload]        train the model if the data changed; --reload swaps it into the running engine
+Actions are recorded in the history as `cli:<user>` with the admin role: shell access is admin access.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from assistant.bootstrap import open_database
+from assistant.engine_admin import ReloadFailed, load_model
+from assistant.settings import Settings
+from assistant.training import ensure_model, validate_data
+from knowledge.curation import Actor, Curation, CurationError, Role
+from knowledge.schema import EntryData, dump_yaml, load_dir, load_yaml
+from knowledge.store import KnowledgeBase
+
+
+def _load(path: Path) -> list[EntryData]:
+    return load_dir(path) if path.is_dir() else load_yaml(path)
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "validate":
+        entries = _load(Path(args.path))
+        print(f"{len(entries)} entries are valid.")
+        return 0
+    actor = Actor(f"cli:{getpass.getuser()}", Role.admin)
+    database = await open_database(settings)
+    try:
+        kb = KnowledgeBase(database.sessions)
+        curation = Curation(database.sessions)
+        if args.command == "import":
+            entries = _load(Path(args.path))
+            count = await curation.import_entries(actor, entries, publish=args.publish)
+            print(f"Imported {count} entries" + (" and published them." if args.publish else " as drafts in review."))
+            if args.publish:
+                print("Run `python -m knowledge retrain --reload` if question variants changed.")
+        elif args.command == "export":
+            text = dump_yaml(await kb.export())
+            if args.path:
+                Path(args.path).write_text(text, encoding="utf-8")
+            else:
+                sys.stdout.write(text)
+        elif args.command == "publish":
+            retrain = await curation.publish(actor, args.key)
+            print(f"Published {args.key}." + (" Question variants changed: retrain." if retrain else ""))
+        elif args.command == "retrain":
+            if await validate_data(settings, kb) != 0:
+                print(f"Training data is invalid; see {settings.data_dir}/logs/validate.log", file=sys.stderr)
+                return 1
+            result = await ensure_model(settings, kb)
+            print(f"{'Trained' if result.trained else 'Up to date:'} {result.model.name}"
+                  + (f" in {result.seconds:.0f} s" if result.trained else ""))
+            if args.reload:
+                await load_model(settings, result.model)
+                print("The engine now serves it.")
+    finally:
+        await database.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m knowledge", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    imp = sub.add_parser("import")
+    imp.add_argument("path")
+    imp.add_argument("--publish", action="store_true")
+    exp = sub.add_parser("export")
+    exp.add_argument("path", nargs="?")
+    val = sub.add_parser("validate")
+    val.add_argument("path")
+    pub = sub.add_parser("publish")
+    pub.add_argument("key")
+    ret = sub.add_parser("retrain")
+    ret.add_argument("--reload", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        return asyncio.run(run(args, Settings()))
+    except ValidationError as error:
+        print(f"Invalid entries:\n{error}", file=sys.stderr)
+        return 1
+    except (CurationError, ReloadFailed, ValueError, OSError) as error:
+        print(f"Refused: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
