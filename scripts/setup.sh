@@ -55,4 +55,15 @@ RASA_PY=$(find_python 3.10) || { echo "Python 3.10 is required for rasa==3.6.21 
 
 build_env .venv "$MAIN_PY" "$(stamp_of "$(project_table)")" -e ".[test]"
 build_env .venv-rasa "$RASA_PY" "$(stamp_of engine/requirements.txt)" -r engine/requirements.txt
+# Headless Chromium for the console's browser tests (Debian's package; Playwright drives it, never downloads one).
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "Installing Chromium for the browser tests (Debian package)…"
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >>"$LOG" 2>&1; then
+      tail -n 20 "$LOG"; echo "Installing chromium failed; the full log is $LOG" >&2; exit 1
+    fi
+  else
+    echo "Chromium is missing: the browser tests need it (as root: apt-get install chromium)." >&2
+  fi
+fi
 echo "Environments ready: .venv ($(.venv/bin/python --version)), .venv-rasa ($(.venv-rasa/bin/python --version))."

@@ -10,12 +10,18 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from assistant.bootstrap import knowledge_base
+from assistant.bootstrap import knowledge_base, open_database
 from assistant.launcher import Stack
 from assistant.settings import PROJECT_ROOT, Settings
 from assistant.training import ensure_model
+from console.auth import StaffAuth
+from knowledge.curation import Role
 from telegram_emulator.driver import EmulatorDriver
 from tests.conftest import free_port
+
+
+STAFF = {"erin": Role.editor, "rita": Role.reviewer, "adam": Role.admin}
+STAFF_PASSWORD = "correct horse battery"
 
 
 @dataclass
@@ -23,6 +29,10 @@ class RunningStack:
     settings: Settings
     stack: Stack
     driver: EmulatorDriver
+
+    @property
+    def console_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.console_port}"
 
 
 def e2e_settings(data_dir: Path) -> Settings:
@@ -32,6 +42,7 @@ def e2e_settings(data_dir: Path) -> Settings:
         data_dir=data_dir,
         models_dir=PROJECT_ROOT / "models",  # shared: the model is trained once per fingerprint
         emulator_port=free_port(),
+        console_port=free_port(),
         action_server_port=free_port(),
         engine_port=(engine_port := free_port()),
         engine_url=f"http://127.0.0.1:{engine_port}",
@@ -48,6 +59,14 @@ async def running(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Run
     stack = Stack(settings, result.model, with_emulator=True)
     try:
         await stack.start()
+        settings = stack.settings  # with the engine API token the stack made
+        database = await open_database(settings, seed=False)
+        try:
+            auth = StaffAuth(database.sessions)
+            for name, role in STAFF.items():
+                await auth.create_user(name, STAFF_PASSWORD, role)
+        finally:
+            await database.close()
         async with EmulatorDriver(settings.emulator_url, settings.bot_token) as driver:
             yield RunningStack(settings, stack, driver)
     finally:

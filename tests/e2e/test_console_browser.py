@@ -1,0 +1,114 @@
+"""The staff console in real headless Chromium, against the running assistant: what staff publish is what
+users are answered with, at once."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from telegram_emulator.html_check import parse_html
+from tests.e2e.conftest import STAFF_PASSWORD
+
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
+_users = itertools.count(700_001)
+# As this machine's notes require: no background networking, no sandbox as root, a fresh profile.
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+
+
+def chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert path, "Chromium is not installed: run scripts/setup.sh (it installs Debian's chromium)"
+    return path
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def browser():
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS)
+        yield launched
+        await launched.close()
+
+
+async def logged_in(browser: Browser, base: str, user: str) -> Page:
+    page = await (await browser.new_context()).new_page()
+    await page.goto(f"{base}/entries/visa_evisa_asan")  # a deep link: login first, then back here
+    await expect(page).to_have_url(f"{base}/login?next=/entries/visa_evisa_asan")
+    await page.get_by_label("User name").fill(user)
+    await page.get_by_label("Password").fill(STAFF_PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.locator("h1")).to_have_text("visa_evisa_asan")
+    return page
+
+
+async def test_edit_review_publish_reaches_the_bot(running, browser):
+    base = running.console_url
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    marker = "Staff note: apply at least three working days before your trip."
+
+    editor = await logged_in(browser, base, "erin")
+    answer = editor.locator('textarea[name="en_answer"]')
+    await answer.fill((await answer.input_value()) + "\n" + marker)
+    await editor.get_by_role("button", name="Save and submit for review").click()
+    await expect(editor.locator(".flash")).to_have_text("Saved and submitted for review.")
+    await expect(editor.get_by_text("Waiting for a reviewer")).to_be_visible()
+    await editor.screenshot(path=str(SHOTS / "console-editor.png"), full_page=True)
+
+    # Before publishing, users still get the old answer.
+    user = next(_users)
+    question = "How do I get an electronic visa (ASAN Visa) to Azerbaijan?"
+    (before,) = await running.driver.ask(user, question)
+    assert marker not in parse_html(before["html"]).text
+
+    reviewer = await logged_in(browser, base, "rita")
+    await reviewer.get_by_role("button", name="Publish").click()
+    await expect(reviewer.locator(".flash")).to_contain_text("Published: users get the new answer now.")
+
+    (after,) = await running.driver.ask(user, question)
+    assert marker in parse_html(after["html"]).text
+
+    # History shows who did what, with the change, and any version can be restored as a draft.
+    await reviewer.get_by_role("link", name="History").click()
+    await expect(reviewer.locator("article.revision").first).to_contain_text("publish by rita")
+    await expect(reviewer.locator("pre.diff").first).to_contain_text(marker)
+    oldest = reviewer.locator("article.revision").last
+    await oldest.get_by_role("button", name="Restore this version as a draft").click()
+    await expect(reviewer.locator(".flash")).to_contain_text("That version is now the draft")
+    await reviewer.screenshot(path=str(SHOTS / "console-restored.png"), full_page=True)
+    await reviewer.get_by_role("button", name="Discard the draft").click()
+
+
+async def test_unanswered_question_is_stored_redacted_and_becomes_a_variant(running, browser):
+    user = next(_users)
+    question = "my passport C01234567 expired while I was studying, what now for my stay permission?"
+    replies = await running.driver.ask(user, question, language_code="en")
+    assert replies  # an answer, a "did you mean" or an offer of a person: never silence
+
+    admin = await logged_in(browser, running.console_url, "adam")
+    await admin.goto(f"{running.console_url}/unanswered")
+    group = admin.locator("article.group", has_text="expired while I was studying")
+    await expect(group).to_be_visible()
+    await expect(group).not_to_contain_text("C01234567")
+    await expect(group).to_contain_text("[ID]")
+    await group.get_by_label("Entry").select_option("temporary_residence_documents_extension")
+    await group.get_by_role("button", name="Add as ways to ask this entry").click()
+    await expect(admin.locator(".flash")).to_contain_text("Added 1 question(s) as variants")
+    variants = await admin.locator('textarea[name="en_variants"]').input_value()
+    assert "expired while I was studying" in variants
+    await admin.get_by_role("button", name="Discard the draft").click()
+
+
+async def test_console_refuses_without_login(running, browser):
+    page = await (await browser.new_context()).new_page()
+    await page.goto(f"{running.console_url}/training")
+    await expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    await page.get_by_label("User name").fill("erin")
+    await page.get_by_label("Password").fill("not the password")
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.get_by_role("alert")).to_contain_text("Wrong user name or password")
