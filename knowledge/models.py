@@ -22,8 +22,9 @@ TOPICS = (
     "statelessness",
     "e_services",
     "fees",
+    "processing_times",
     "contacts",
-    "lost_documents",
+    "lost_or_late",  # a lost document or a missed deadline
 )
 # Whether the published facts are confirmed ("published") or flagged for a fact check ("needs_review").
 REVIEW_STATES = ("published", "needs_review")

@@ -139,7 +139,7 @@ async def test_invalid_entry_is_refused_with_reasons_and_input_kept(console_serv
     try:
         page = await (await client.get("/entries/new")).text()
         response = await client.post("/entries/new", data={
-            "csrf": csrf_of(page), "key": "lost_passport_abroad", "topic": "lost_documents",
+            "csrf": csrf_of(page), "key": "lost_passport_abroad", "topic": "lost_or_late",
             "legal_source": "Migration Code", "en_question": "Lost my passport", "en_answer": "short",
             "action": "save"})
         text = await response.text()

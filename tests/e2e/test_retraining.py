@@ -81,8 +81,9 @@ async def test_published_variant_retrains_and_reloads_the_engine(running):
 
 async def test_failed_training_is_reported_and_the_old_model_keeps_serving(running):
     serving = await loaded_model(running.settings)
-    # The same example under two entries makes `rasa data validate` fail: the run must fail cleanly.
-    duplicate = "how to get a work permit"
+    # A staff mistake Rasa's validation catches: a variant that is already an example of another intent
+    # ("thank you very much" means thanks, not citizenship). The run must fail cleanly.
+    duplicate = "thank you very much"
     await publish_variant(running.console_url, duplicate)
     run = await last_run(running)
     assert run.status == "failed" and "invalid" in run.error
