@@ -13,21 +13,27 @@ from assistant import replies
 from knowledge.training_data import RETRIEVAL_INTENT
 
 log = logging.getLogger(__name__)
-# Below this response-selector confidence the answer may be for another question: offer choices instead.
-MIN_ANSWER_CONFIDENCE = 0.5
+# With ~60 entries the selector's probabilities spread out: an answer is given when the top entry is likely
+# in absolute terms, or clearly ahead of the runner-up; otherwise the user chooses ("did you mean").
+CONFIDENT = 0.5
+PLAUSIBLE, MARGIN = 0.25, 2.5
 
 
-def selected_entry(tracker: Tracker) -> tuple[str | None, float]:
-    """The entry the user picked with a button, or the one the response selector chose, with confidence."""
+def selected_entry(tracker: Tracker) -> tuple[str | None, float, bool]:
+    """The entry the user picked with a button, or the selector's choice: (key, confidence, confident)."""
     for entity in tracker.latest_message.get("entities") or []:
         if entity.get("entity") == "entry" and entity.get("value"):
-            return str(entity["value"]), 1.0
+            return str(entity["value"]), 1.0, True
     selector = (tracker.latest_message.get("response_selector") or {}).get(RETRIEVAL_INTENT) or {}
     response = selector.get("response") or {}
     full_key = response.get("intent_response_key") or ""
     if "/" not in full_key:
-        return None, 0.0
-    return full_key.split("/", 1)[1], float(response.get("confidence") or 0.0)
+        return None, 0.0, False
+    confidence = float(response.get("confidence") or 0.0)
+    ranking = selector.get("ranking") or []
+    runner_up = float(ranking[1].get("confidence") or 0.0) if len(ranking) > 1 else 0.0
+    confident = confidence >= CONFIDENT or (confidence >= PLAUSIBLE and confidence >= MARGIN * runner_up)
+    return full_key.split("/", 1)[1], confidence, confident
 
 
 async def suggest(dispatcher: CollectingDispatcher, tracker: Tracker, shared: Resources, language: str,
@@ -53,8 +59,8 @@ class ActionAnswerFaq(Action):
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         shared = await resources()
         language = language_of(tracker, shared.settings.default_language)
-        key, confidence = selected_entry(tracker)
-        found = await shared.kb.answer(key, language) if key and confidence >= MIN_ANSWER_CONFIDENCE else None
+        key, confidence, confident = selected_entry(tracker)
+        found = await shared.kb.answer(key, language) if key and confident else None
         if found is None:
             log.info("FAQ not answered directly (entry %s, confidence %.2f): offering choices", key, confidence)
             await suggest(dispatcher, tracker, shared, language, "low_confidence", confidence)

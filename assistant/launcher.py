@@ -106,7 +106,7 @@ class Stack:
             ))
         services.append(Service(
             "actions",
-            [python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(s.action_server_port)],
+            [python, "-m", "actions"],
             http_ok(f"http://127.0.0.1:{s.action_server_port}/health"), env, 60,
         ))
         endpoints = write_engine_endpoints(s)

@@ -40,5 +40,5 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Third-party request logs would print URLs that contain the bot token.
-    for noisy in ("httpx", "httpcore", "telegram.ext.Updater", "aiohttp.access"):
+    for noisy in ("httpx", "httpcore", "telegram.ext.Updater", "aiohttp.access", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

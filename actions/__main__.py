@@ -1,0 +1,14 @@
+"""`python -m actions`: the rasa-sdk action server, logging through our redacting JSON formatter."""
+
+from rasa_sdk.endpoint import run
+from rasa_sdk.executor import ActionExecutor
+
+from assistant.logs import configure_logging
+from assistant.settings import Settings
+
+settings = Settings()
+configure_logging("actions", settings.log_level)
+executor = ActionExecutor()
+executor.register_package("actions")
+# Only the engine calls the action server, from this machine: no browser origin needs CORS.
+run(executor, port=settings.action_server_port, cors_origins=[])
