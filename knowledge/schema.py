@@ -83,9 +83,21 @@ def load_dir(directory: Path) -> list[EntryData]:
     return entries
 
 
+class BlockDumper(yaml.SafeDumper):
+    """Writes multi-line strings as `|` blocks: readable exports, readable diffs, Rasa's own file style."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+BlockDumper.add_representer(str, _str)
+
+
 def dump_yaml(entries: list[EntryData]) -> str:
     data = [e.model_dump(mode="json", exclude_none=True) for e in entries]
-    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=110)
+    return yaml.dump(data, Dumper=BlockDumper, allow_unicode=True, sort_keys=False, width=1000)
 
 
 SEED_DIR = Path(__file__).resolve().parent / "seed"

@@ -9,21 +9,9 @@ from __future__ import annotations
 
 import yaml
 
-from knowledge.schema import EntryData
+from knowledge.schema import BlockDumper, EntryData
 
 RETRIEVAL_INTENT = "faq"
-
-
-class _BlockDumper(yaml.SafeDumper):
-    """Writes multi-line strings as `|` blocks, the way Rasa's own training files look."""
-
-
-def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_BlockDumper.add_representer(str, _str)
 
 
 def examples_for(entry: EntryData) -> list[str]:
@@ -52,4 +40,4 @@ def render_nlu(entries: list[EntryData]) -> str:
         },
     }
     header = "# Generated from the knowledge base by knowledge.training_data -- do not edit; edit the entries.\n"
-    return header + yaml.dump(document, Dumper=_BlockDumper, allow_unicode=True, sort_keys=False, width=1000)
+    return header + yaml.dump(document, Dumper=BlockDumper, allow_unicode=True, sort_keys=False, width=1000)

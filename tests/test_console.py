@@ -122,6 +122,8 @@ async def test_edit_review_publish_and_history(console_server):
         page = await (await editor.get(f"/entries/{KEY}")).text()
         assert "Waiting for a reviewer" in page
         page = await (await reviewer.get(f"/entries/{KEY}")).text()
+        assert "What this draft changes" in page
+        assert re.search(r"\n\+\s+Edited &lt;b&gt;by staff&lt;/b&gt;\.", page)
         published = await reviewer.post(f"/entries/{KEY}/publish", data={"csrf": csrf_of(page), "comment": "ok"})
         text = await published.text()
         assert "Published" in text and "retrained" in text
