@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -39,15 +41,20 @@ async def console_server(db_settings):
     await server.close()
 
 
-async def client_for(server: TestServer, username: str | None) -> TestClient:
+@asynccontextmanager
+async def client_for(server: TestServer, username: str | None) -> AsyncIterator[TestClient]:
+    """A browser-like client, logged in as `username` (or anonymous)."""
     client = TestClient(server)
     await client.start_server()
-    if username:
-        page = await (await client.get("/login")).text()
-        response = await client.post("/login", data={"username": username, "password": PASSWORD,
-                                                     "csrf": csrf_of(page), "next": "/"})
-        assert response.status == 200 and "Log out" in await response.text()
-    return client
+    try:
+        if username:
+            page = await (await client.get("/login")).text()
+            response = await client.post("/login", data={"username": username, "password": PASSWORD,
+                                                         "csrf": csrf_of(page), "next": "/"})
+            assert response.status == 200 and "Log out" in await response.text()
+        yield client
+    finally:
+        await client.close()
 
 
 def csrf_of(html: str) -> str:
@@ -68,8 +75,7 @@ def form_of(html: str) -> dict[str, str]:
 
 async def test_pages_need_login_and_send_security_headers(console_server):
     server, _ = console_server
-    client = await client_for(server, None)
-    try:
+    async with client_for(server, None) as client:
         response = await client.get("/", allow_redirects=False)
         assert response.status == 303 and response.headers["Location"] == "/login"
         response = await client.get(f"/entries/{KEY}", allow_redirects=False)
@@ -80,37 +86,28 @@ async def test_pages_need_login_and_send_security_headers(console_server):
         assert login.headers["X-Frame-Options"] == "DENY"
         bad = await client.post("/login", data={"username": "erin", "password": "wrong", "csrf": csrf_of(await login.text())})
         assert bad.status == 401 and "Wrong user name or password" in await bad.text()
-    finally:
-        await client.close()
 
 
 async def test_login_locks_out_after_repeated_failures(console_server):
     server, _ = console_server
-    client = await client_for(server, None)
-    try:
+    async with client_for(server, None) as client:
         token = csrf_of(await (await client.get("/login")).text())
         for _ in range(5):
             await client.post("/login", data={"username": "rita", "password": "nope", "csrf": token})
         locked = await client.post("/login", data={"username": "rita", "password": PASSWORD, "csrf": token})
         assert locked.status == 401
-    finally:
-        await client.close()
 
 
 async def test_post_without_csrf_token_is_refused(console_server):
     server, _ = console_server
-    client = await client_for(server, "adam")
-    try:
+    async with client_for(server, "adam") as client:
         response = await client.post(f"/entries/{KEY}/submit", data={"csrf": "forged"})
         assert response.status == 403
-    finally:
-        await client.close()
 
 
 async def test_edit_review_publish_and_history(console_server):
     server, reloaded = console_server
-    editor, reviewer = await client_for(server, "erin"), await client_for(server, "rita")
-    try:
+    async with client_for(server, "erin") as editor, client_for(server, "rita") as reviewer:
         page = await (await editor.get(f"/entries/{KEY}")).text()
         form = form_of(page)
         form["en_answer"] = form["en_answer"] + "\nEdited <b>by staff</b>."
@@ -130,15 +127,11 @@ async def test_edit_review_publish_and_history(console_server):
         assert "Edited &lt;b&gt;by staff&lt;/b&gt;." in text  # shown escaped, never as markup
         history = await (await reviewer.get(f"/entries/{KEY}/history")).text()
         assert "publish by rita" in history and "+  " in history or "+" in history
-    finally:
-        await editor.close()
-        await reviewer.close()
 
 
 async def test_invalid_entry_is_refused_with_reasons_and_input_kept(console_server):
     server, _ = console_server
-    client = await client_for(server, "erin")
-    try:
+    async with client_for(server, "erin") as client:
         page = await (await client.get("/entries/new")).text()
         response = await client.post("/entries/new", data={
             "csrf": csrf_of(page), "key": "lost_passport_abroad", "topic": "lost_or_late",
@@ -148,14 +141,11 @@ async def test_invalid_entry_is_refused_with_reasons_and_input_kept(console_serv
         assert response.status == 400
         assert "missing" in text.lower() or "at least" in text.lower()
         assert 'value="lost_passport_abroad"' in text
-    finally:
-        await client.close()
 
 
 async def test_export_then_import_as_admin(console_server):
     server, _ = console_server
-    client = await client_for(server, "adam")
-    try:
+    async with client_for(server, "adam") as client:
         exported = await (await client.get("/export.yml")).text()
         entries = yaml.safe_load(exported)
         assert len(entries) >= 16
@@ -171,14 +161,11 @@ async def test_export_then_import_as_admin(console_server):
         assert "Imported 1 entries and published them" in await response.text()
         again = yaml.safe_load(await (await client.get("/export.yml")).text())
         assert again[0]["texts"]["en"]["answer"].endswith("Imported change.")
-    finally:
-        await client.close()
 
 
 async def test_only_admins_manage_users(console_server):
     server, _ = console_server
-    editor, admin = await client_for(server, "erin"), await client_for(server, "adam")
-    try:
+    async with client_for(server, "erin") as editor, client_for(server, "adam") as admin:
         assert (await editor.get("/users")).status == 403
         page = await (await admin.get("/users")).text()
         response = await admin.post("/users", data={"csrf": csrf_of(page), "username": "newbie", "role": "editor",
@@ -187,6 +174,3 @@ async def test_only_admins_manage_users(console_server):
         response = await admin.post("/users", data={"csrf": csrf_of(page), "username": "newbie", "role": "editor",
                                                     "password": "a much longer password"})
         assert "newbie" in await response.text()
-    finally:
-        await editor.close()
-        await admin.close()
