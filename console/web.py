@@ -50,6 +50,9 @@ class _Holder:
 
 
 STATE: web.AppKey[_Holder] = web.AppKey("state", _Holder)
+LOGIN: web.RequestKey[Login] = web.RequestKey("login", Login)
+FORM: web.RequestKey[Any] = web.RequestKey("form", object)
+LOGIN_CSRF: web.RequestKey[str] = web.RequestKey("login_csrf", str)
 TEMPLATES: web.AppKey[Environment] = web.AppKey("templates", Environment)
 FLASHES: web.AppKey[dict[str, str]] = web.AppKey("flashes", dict)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -63,7 +66,7 @@ def _console(request: web.Request) -> Console:
 
 
 def _login(request: web.Request) -> Login:
-    return request["login"]
+    return request[LOGIN]
 
 
 def _actor(request: web.Request) -> Actor:
@@ -71,10 +74,10 @@ def _actor(request: web.Request) -> Actor:
 
 
 def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
-    login = request.get("login")
+    login = request.get(LOGIN)
     flash = request.app[FLASHES].pop(request.query.get("flash", ""), None)
     html = request.app[TEMPLATES].get_template(template).render(
-        actor=login.actor if login else None, csrf=login.csrf_token if login else request.get("login_csrf"),
+        actor=login.actor if login else None, csrf=login.csrf_token if login else request.get(LOGIN_CSRF),
         flash=flash, languages=LANGUAGES, topics=TOPICS, review_states=REVIEW_STATES, **context,
     )
     return web.Response(text=html, content_type="text/html", status=status)
@@ -116,12 +119,12 @@ async def require_login(request: web.Request, handler: Handler) -> web.StreamRes
         if request.method == "GET":
             raise web.HTTPSeeOther(f"/login?next={request.path_qs}" if request.path != "/" else "/login")
         raise web.HTTPForbidden(text="Your session has ended: log in again.")
-    request["login"] = login
+    request[LOGIN] = login
     if request.method == "POST":
         form = await request.post()
         if not secrets.compare_digest(str(form.get("csrf", "")), login.csrf_token):
             raise web.HTTPForbidden(text="The form expired or did not come from this console (CSRF check).")
-        request["form"] = form
+        request[FORM] = form
     return await handler(request)
 
 
@@ -130,7 +133,7 @@ async def require_login(request: web.Request, handler: Handler) -> web.StreamRes
 
 async def login_page(request: web.Request) -> web.Response:
     token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
-    request["login_csrf"] = token
+    request[LOGIN_CSRF] = token
     response = render(request, "login.html", next=request.query.get("next", "/"))
     response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict", secure=request.secure)
     return response
@@ -144,7 +147,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     try:
         token = await _console(request).auth.log_in(str(form.get("username", "")), str(form.get("password", "")))
     except LoginRefused as refused:
-        request["login_csrf"] = cookie
+        request[LOGIN_CSRF] = cookie
         return render(request, "login.html", status=401, error=str(refused), next=str(form.get("next", "/")))
     target = str(form.get("next", "/"))
     if not target.startswith("/") or target.startswith("//"):
@@ -224,7 +227,7 @@ async def new_entry_page(request: web.Request) -> web.Response:
 
 async def entry_save(request: web.Request) -> web.StreamResponse:
     console = _console(request)
-    form = request["form"]
+    form = request[FORM]
     key = request.match_info.get("key") or str(form.get("key", "")).strip()
     existing = await console.curation.view(key) if key else None
     if "key" not in request.match_info and existing is not None:
@@ -247,7 +250,7 @@ async def entry_save(request: web.Request) -> web.StreamResponse:
 def _step(name: str) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
         console = _console(request)
-        key, form, actor = request.match_info["key"], request["form"], _actor(request)
+        key, form, actor = request.match_info["key"], request[FORM], _actor(request)
         comment = str(form.get("comment", "")).strip()
         try:
             if name == "submit":
@@ -309,7 +312,7 @@ async def import_page(request: web.Request) -> web.Response:
 
 async def import_submit(request: web.Request) -> web.StreamResponse:
     console = _console(request)
-    form = request["form"]
+    form = request[FORM]
     upload = form.get("file")
     raw = upload.file.read() if hasattr(upload, "file") else str(form.get("text", "")).encode()
     try:
@@ -340,7 +343,7 @@ async def unanswered_page(request: web.Request) -> web.Response:
 
 async def unanswered_attach(request: web.Request) -> web.StreamResponse:
     console = _console(request)
-    form = request["form"]
+    form = request[FORM]
     ids = [int(x) for x in str(form.get("ids", "")).split(",") if x.strip().isdigit()]
     key = str(form.get("key", ""))
     try:
@@ -352,7 +355,7 @@ async def unanswered_attach(request: web.Request) -> web.StreamResponse:
 
 
 async def unanswered_dismiss(request: web.Request) -> web.StreamResponse:
-    ids = [int(x) for x in str(request["form"].get("ids", "")).split(",") if x.strip().isdigit()]
+    ids = [int(x) for x in str(request[FORM].get("ids", "")).split(",") if x.strip().isdigit()]
     await _console(request).unanswered.resolve(ids, None)
     raise redirect(request, "/unanswered", "Dismissed.")
 
@@ -381,7 +384,7 @@ async def users_page(request: web.Request) -> web.Response:
 async def users_create(request: web.Request) -> web.StreamResponse:
     if _actor(request).role is not Role.admin:
         raise web.HTTPForbidden(text="Only admins manage staff accounts.")
-    form = request["form"]
+    form = request[FORM]
     try:
         await _console(request).auth.create_user(str(form.get("username", "")).strip(),
                                                      str(form.get("password", "")), Role(str(form.get("role"))))
