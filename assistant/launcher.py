@@ -104,6 +104,11 @@ class Stack:
                 "emulator", [python, "-m", "telegram_emulator", "--port", str(s.emulator_port)],
                 http_ok(f"{s.emulator_url}/health"), env, 20,
             ))
+        if s.case_api_url.rstrip("/") == f"http://127.0.0.1:{s.case_api_port}":  # the bundled sandbox
+            services.append(Service(
+                "case-api", [python, "-m", "case_api.sandbox"],
+                http_ok(f"http://127.0.0.1:{s.case_api_port}/v1/health"), env, 30,
+            ))
         services.append(Service(
             "actions",
             [python, "-m", "actions"],

@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     engine_api_token: SecretStr | None = None
     secret_key: SecretStr | None = None  # keyed hashes of chat ids; made once under data_dir when unset
 
+    # The migration service's case API (the bundled sandbox by default).
+    case_api_url: str = "http://127.0.0.1:8090"
+    case_api_port: int = 8090
+    case_api_token: SecretStr = SecretStr("sandbox-demo-token")  # the real service's token in production
+    case_api_timeout_s: float = 5.0
+    case_api_retries: int = 2
+
     # Behaviour.
     default_language: Language = "az"
     max_message_chars: int = 1000  # longer messages get a polite "please be brief"

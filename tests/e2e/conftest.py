@@ -43,6 +43,8 @@ def e2e_settings(data_dir: Path) -> Settings:
         models_dir=PROJECT_ROOT / "models",  # shared: the model is trained once per fingerprint
         emulator_port=free_port(),
         console_port=free_port(),
+        case_api_port=(case_port := free_port()),
+        case_api_url=f"http://127.0.0.1:{case_port}",
         action_server_port=free_port(),
         engine_port=(engine_port := free_port()),
         engine_url=f"http://127.0.0.1:{engine_port}",
