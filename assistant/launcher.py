@@ -48,7 +48,8 @@ def write_engine_endpoints(settings: Settings) -> Path:
     path.write_text(
         "# Written by assistant.launcher from the settings; edits are overwritten.\n"
         f"action_endpoint:\n  url: {settings.action_server_url}\n"
-        f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {tracker_db}\n"
+        # Conversations are stored with personal data redacted (engine/tracker_store.py).
+        f"tracker_store:\n  type: engine.tracker_store.RedactingSQLTrackerStore\n  dialect: sqlite\n  db: {tracker_db}\n"
         "lock_store:\n  type: in_memory\n",
         encoding="utf-8",
     )

@@ -118,3 +118,17 @@ async def test_commands_registered_in_every_language(running):
     assert {"default:", "default:az", "default:ru", "default:en"} <= set(info["commands"])
     names = [c["description"] for c in info["commands"]["default:ru"]]
     assert "Сменить язык" in names
+
+
+async def test_personal_data_is_redacted_in_the_engines_stored_conversations(running):
+    import sqlite3
+
+    user = next(_users)
+    secret_passport, secret_fin = "C07654321", "6XK3M8P"
+    await running.driver.ask(user, f"my passport is {secret_passport} and FIN {secret_fin}, how do I register?")
+    database = running.settings.data_dir / "engine_tracker.db"
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute("SELECT data FROM events WHERE sender_id = ?", (str(user),)).fetchall()
+    stored = "\n".join(row[0] for row in rows)
+    assert rows and "[ID]" in stored
+    assert secret_passport not in stored and secret_fin not in stored
