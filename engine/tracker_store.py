@@ -21,7 +21,19 @@ SENSITIVE_SLOTS = frozenset({"application_number", "verification"})
 SENSITIVE_ENTITIES = frozenset({"application_number", "personal_id", "date_of_birth"})
 
 
+def _redact_all(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: _redact_all(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redact_all(item) for item in value]
+    return value
+
+
 def redact_event(data: Dict[Text, Any]) -> Dict[Text, Any]:
+    if data.get("event") == "bot" and isinstance(data.get("data"), dict):
+        data["data"] = _redact_all(data["data"])  # e.g. an application status with its number
     if isinstance(data.get("text"), str):
         data["text"] = redact(data["text"])
     parse = data.get("parse_data")
@@ -33,8 +45,10 @@ def redact_event(data: Dict[Text, Any]) -> Dict[Text, Any]:
                 entity["value"] = "[redacted]"
             elif isinstance(entity.get("value"), str):
                 entity["value"] = redact(entity["value"])
-    if data.get("event") == "slot" and data.get("name") in SENSITIVE_SLOTS and data.get("value") is not None:
-        data["value"] = "[redacted]"
+    value = data.get("value")
+    if data.get("event") == "slot" and data.get("name") in SENSITIVE_SLOTS and value is not None:
+        if not (isinstance(value, str) and value.startswith("ref:")):  # vault references are not personal data
+            data["value"] = "[redacted]"
     return data
 
 

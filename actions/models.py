@@ -1,0 +1,35 @@
+"""Tables of the application-status feature: failed verifications (lockout) and status subscriptions."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import BigInteger, DateTime, String, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from assistant.db import Base
+
+
+class LookupFailure(Base):
+    """One failed verification; five within an hour lock the user's lookups. Users appear as keyed hashes."""
+
+    __tablename__ = "case_lookup_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_hash: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
+
+
+class StatusSubscription(Base):
+    """A user asked to be told when their application's status changes. Holds the case API's access token
+    for that one application (a capability), never the applicant's verification data."""
+
+    __tablename__ = "case_subscriptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    language: Mapped[str] = mapped_column(String(5))
+    access_token: Mapped[str] = mapped_column(String(200))
+    last_status: Mapped[str] = mapped_column(String(30))
+    last_checked: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
