@@ -11,7 +11,11 @@ from dataclasses import dataclass
 
 from rasa_sdk import Tracker
 
+from actions.case_client import CaseApiClient
+from actions.lockout import Lockout
+from actions.vault import Vault
 from assistant.bootstrap import Database, open_database
+from assistant.secret_key import secret_key
 from assistant.i18n import normalize_language
 from assistant.settings import Settings
 from knowledge.search import KnowledgeSearch
@@ -26,6 +30,9 @@ class Resources:
     kb: KnowledgeBase
     search: KnowledgeSearch
     unanswered: UnansweredLog
+    cases: CaseApiClient
+    lockout: Lockout
+    vault: Vault
 
 
 _settings: Settings | None = None
@@ -46,7 +53,10 @@ async def resources() -> Resources:
                 settings = _settings or Settings()
                 database = await open_database(settings, seed=False)
                 kb = KnowledgeBase(database.sessions)
-                _resources = Resources(settings, database, kb, KnowledgeSearch(kb), UnansweredLog(database.sessions))
+                cases = CaseApiClient(settings.case_api_url, settings.case_api_token.get_secret_value(),
+                                      timeout_s=settings.case_api_timeout_s, retries=settings.case_api_retries)
+                _resources = Resources(settings, database, kb, KnowledgeSearch(kb), UnansweredLog(database.sessions),
+                                       cases, Lockout(database.sessions, secret_key(settings)), Vault())
     return _resources
 
 

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 from knowledge.store import Answer
+
+if TYPE_CHECKING:
+    from actions.case_client import ApplicationStatus
 
 
 def say(key: str, *, offer_human: bool = False, **args: Any) -> dict[str, Any]:
@@ -45,3 +50,25 @@ def language_menu() -> dict[str, Any]:
 def did_you_mean(options: list[dict[str, str]]) -> dict[str, Any]:
     """Up to three entries the question may have meant: [{"entry": key, "question": text}]."""
     return {"type": "did_you_mean", "options": options}
+
+
+def case_status(application: ApplicationStatus) -> dict[str, Any]:
+    """An application's status, as codes and dates the gateway renders in the user's language. The case
+    API's access token is deliberately left out: it never leaves the action server."""
+
+    def day(value: Any) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "type": "case_status",
+        "application_number": application.application_number,
+        "service_type": application.service_type,
+        "status": application.status,
+        "submitted_on": day(application.submitted_on),
+        "updated_on": day(application.updated_at.date()),
+        "decision_on": day(application.decision_on),
+        "valid_until": day(application.valid_until),
+        "next_step": application.next_step,
+        "missing_documents": list(application.missing_documents),
+        "office": application.office_name,
+    }

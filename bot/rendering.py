@@ -12,6 +12,10 @@ import html
 from dataclasses import dataclass, field
 from typing import Any
 
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+
 from assistant.i18n import LANGUAGE_NAMES, format_day, gettext
 from bot.texts import TEXTS
 
@@ -46,10 +50,24 @@ def escape(text: Any) -> str:
     return html.escape(str(text), quote=False)
 
 
+BAKU = ZoneInfo("Asia/Baku")
+
+
+def _localize(language: str, name: str, value: Any) -> Any:
+    """Arguments named `until` carry an ISO date-time: shown as day and time in Baku, in the user's language."""
+    if name == "until" and isinstance(value, str):
+        try:
+            moment = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        return format_datetime(moment, "d MMMM HH:mm", tzinfo=BAKU, locale=language)
+    return value
+
+
 def say(language: str, key: str, **args: Any) -> str:
     """A catalog text as safe HTML; unknown keys fall back to the generic error text."""
     template = gettext(language, TEXTS.get(key, TEXTS["error"]))
-    safe_args = {name: escape(value) for name, value in args.items()}
+    safe_args = {name: escape(_localize(language, name, value)) for name, value in args.items()}
     try:
         return escape(template).format(**safe_args) if safe_args else escape(template)
     except (KeyError, IndexError, ValueError):
@@ -95,6 +113,45 @@ def did_you_mean(language: str, payload: dict[str, Any]) -> Outgoing:
     return Outgoing(say(language, "did_you_mean"), rows)
 
 
+def _text(language: str, key: str, fallback: str) -> str:
+    return gettext(language, TEXTS[key]) if key in TEXTS else fallback
+
+
+def render_case_status(language: str, payload: dict[str, Any]) -> str:
+    """An application's status from the case API, in the user's language, with CLDR dates."""
+
+    def day(value: Any) -> str | None:
+        try:
+            return format_day(language, dt.date.fromisoformat(str(value))) if value else None
+        except ValueError:
+            return None
+
+    def line(key: str, **args: Any) -> str:
+        return escape(gettext(language, TEXTS[key])).format(**{k: escape(v) for k, v in args.items()})
+
+    service = str(payload.get("service_type", ""))
+    state = str(payload.get("status", ""))
+    lines = [
+        "<b>" + line("status_title", number=payload.get("application_number", "")) + "</b> · "
+        + escape(_text(language, f"service_{service}", service)),
+        "<b>" + line("status_line", status=_text(language, f"state_{state}", state)) + "</b>",
+    ]
+    for key, field_name in (("status_submitted", "submitted_on"), ("status_updated", "updated_on"),
+                            ("status_decision", "decision_on"), ("status_valid_until", "valid_until")):
+        if (value := day(payload.get(field_name))) is not None:
+            lines.append(line(key, date=value))
+    step = payload.get("next_step")
+    if step and f"next_{step}" in TEXTS:
+        lines += ["", escape(gettext(language, TEXTS[f"next_{step}"]))]
+    missing = [str(d) for d in payload.get("missing_documents") or []]
+    if missing:
+        lines.append(line("status_missing"))
+        lines += ["• " + escape(_text(language, f"document_{d}", d)) for d in missing]
+    if payload.get("office"):
+        lines += ["", line("status_office", office=payload["office"])]
+    return "\n".join(lines)
+
+
 def render_answer(language: str, payload: dict[str, Any]) -> str:
     lines = [f"<b>{escape(payload.get('question', ''))}</b>", "", escape(payload.get("text", ""))]
     source = escape(payload.get("source", ""))
@@ -137,6 +194,8 @@ def render(language: str, engine_messages: list[dict[str, Any]]) -> Rendered:
                 out.append(Outgoing(render_answer(language, custom), buttons or rating_buttons(str(custom.get("entry")))))
             elif kind == "did_you_mean":
                 out.append(did_you_mean(language, custom))
+            elif kind == "case_status":
+                out.append(Outgoing(render_case_status(language, custom), buttons))
             elif kind == "set_language" and custom.get("language") in LANGUAGE_NAMES:
                 new_language = language = custom["language"]
                 out.append(Outgoing(say(language, "language_set")))

@@ -39,10 +39,6 @@ TEXTS: dict[str, str] = {
         "You can talk to a person at the State Migration Service: call the call centre at 919, or visit a "
         "regional migration department or an “ASAN service” centre."
     ),
-    "status_how": N_(
-        "To check the status of your application, use “Follow the application” on migration.gov.az, or "
-        "call 919 with your application number at hand."
-    ),
     "anything_else": N_("All right. What else would you like to know?"),
     "language_menu": N_("Choose the language I should answer in:"),
     "language_set": N_("Done: from now on I will answer in English."),
@@ -67,6 +63,78 @@ TEXTS: dict[str, str] = {
     "talk_to_person": N_("Talk to a person"),
     "none_of_these": N_("None of these"),
     "rate_thanks": N_("Thank you for your feedback!"),
+    # --- application status
+    "ask_application_number": N_(
+        "I can check your application. Please send its number as written on your receipt, for example "
+        "TRP-2026-000123. Send “cancel” to stop at any point."
+    ),
+    "ask_verification": N_(
+        "To make sure it is your application, send your date of birth (for example 12.03.1990) or your "
+        "personal identification number (FIN, 7 letters and digits)."
+    ),
+    "status_number_invalid": N_(
+        "That does not look like an application number. It has three letters, the year and six digits, "
+        "for example TRP-2026-000123."
+    ),
+    "status_verification_invalid": N_(
+        "I could not read that as a date of birth or a FIN. Send a date such as 12.03.1990, or the 7 letters "
+        "and digits of your FIN."
+    ),
+    "status_not_found": N_(
+        "I could not find an application with this number and these details. Please check both and try again. "
+        "After 5 unsuccessful attempts within an hour, checks are paused for a while."
+    ),
+    "status_locked": N_(
+        "For your security, status checks are paused after several unsuccessful attempts. You can try again "
+        "after {until} (Baku time), or call 919."
+    ),
+    "status_unavailable": N_(
+        "The application system is not answering right now. Please try again in a few minutes, check “Follow "
+        "the application” on migration.gov.az, or talk to a person."
+    ),
+    "status_expired": N_("That took too long and I did not keep your details. Please start the check again."),
+    "status_cancelled": N_("Cancelled. I did not keep the details you sent."),
+    "status_title": N_("Application {number}"),
+    "status_line": N_("Status: {status}"),
+    "status_submitted": N_("Submitted: {date}"),
+    "status_updated": N_("Last change: {date}"),
+    "status_decision": N_("Decision: {date}"),
+    "status_valid_until": N_("Valid until: {date}"),
+    "status_office": N_("Office: {office}"),
+    "status_missing": N_("Missing documents:"),
+    "service_registration": N_("registration upon place of stay"),
+    "service_stay_extension": N_("extension of temporary stay"),
+    "service_temporary_residence": N_("temporary residence permit"),
+    "service_permanent_residence": N_("permanent residence permit"),
+    "service_work_permit": N_("work permit"),
+    "service_citizenship": N_("citizenship"),
+    "service_refugee_status": N_("refugee status"),
+    "state_received": N_("received"),
+    "state_under_review": N_("under review"),
+    "state_documents_requested": N_("documents requested"),
+    "state_approved": N_("approved"),
+    "state_rejected": N_("rejected"),
+    "state_ready_for_collection": N_("ready for collection"),
+    "state_issued": N_("issued"),
+    "state_withdrawn": N_("withdrawn"),
+    "next_wait": N_("Next step: nothing for you to do now; the service is working on it."),
+    "next_submit_documents": N_("Next step: submit the missing documents listed below."),
+    "next_pay_fee": N_(
+        "Next step: pay the state fee within 30 days (payment number in “Follow the application” on "
+        "migration.gov.az), or the permit is cancelled."
+    ),
+    "next_collect_card": N_("Next step: collect your card at the office below; bring your passport."),
+    "next_appeal_possible": N_(
+        "Next step: you may appeal this decision; keep the written decision and note the deadline in it."
+    ),
+    "document_passport_copy": N_("copy of the passport"),
+    "document_photos": N_("photos 3.5 × 4.5 cm"),
+    "document_medical_certificate": N_("medical certificate"),
+    "document_housing_document": N_("document on the dwelling"),
+    "document_employment_contract": N_("employment contract"),
+    "document_fee_receipt": N_("state fee receipt"),
+    "document_marriage_certificate": N_("marriage certificate"),
+    "document_birth_certificate": N_("birth certificate"),
     "answer_source": N_("Source: {source}"),
     "answer_reviewed": N_("Last reviewed: {date}"),
     "answer_needs_review": N_(

@@ -31,7 +31,7 @@ def test_every_intent_has_at_least_15_examples_per_language():
 
     from assistant.settings import PROJECT_ROOT
 
-    expected = {"greet", "goodbye", "thanks", "help", "choose_language", "human_handoff", "check_status",
+    expected = {"greet", "goodbye", "thanks", "help", "choose_language", "human_handoff", "check_status", "cancel",
                 "affirm", "deny", "bot_challenge", "out_of_scope"}
     for language in ("az", "ru", "en"):
         document = yaml.safe_load((PROJECT_ROOT / "nlu_data" / f"nlu_{language}.yml").read_text(encoding="utf-8"))

@@ -1,0 +1,114 @@
+"""The application-status conversation: collect the number and verification data, look the case up safely.
+
+Slots hold vault references only (actions/vault.py). Lookups are refused while a user is locked out after
+repeated failed verifications. "Not found" and "wrong verification data" get the same answer. Whatever the
+outcome, the verification data are forgotten after the lookup.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.case_client import Found, NotFound, RateLimited
+from actions.resources import resources
+from actions.verification import parse_verification
+from actions.vault import is_ref
+from assistant import replies
+from case_api.numbers import normalize_application_number
+
+log = logging.getLogger(__name__)
+_NUMBER_IN_TEXT = re.compile(r"[A-Za-zА-Яа-я]{3}[-\s]?\d{4}[-\s]?\d{6}")
+CLEARED = [SlotSet("application_number", None), SlotSet("verification", None)]
+
+
+def find_application_number(text: str) -> str | None:
+    match = _NUMBER_IN_TEXT.search(text)
+    return normalize_application_number(match.group()) if match else normalize_application_number(text)
+
+
+class ValidateStatusForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_status_form"
+
+    async def validate_application_number(self, slot_value: Any, dispatcher: CollectingDispatcher,
+                                          tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
+        if is_ref(slot_value):
+            return {"application_number": slot_value}
+        number = find_application_number(str(slot_value or ""))
+        if number is None:
+            dispatcher.utter_message(json_message=replies.say("status_number_invalid"))
+            return {"application_number": None}
+        shared = await resources()
+        return {"application_number": shared.vault.put(tracker.sender_id, number)}
+
+    async def validate_verification(self, slot_value: Any, dispatcher: CollectingDispatcher,
+                                    tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
+        if is_ref(slot_value):
+            return {"verification": slot_value}
+        verification = parse_verification(str(slot_value or ""))
+        if verification is None:
+            dispatcher.utter_message(json_message=replies.say("status_verification_invalid"))
+            return {"verification": None}
+        encoded = (f"dob:{verification.date_of_birth.isoformat()}" if verification.date_of_birth
+                   else f"fin:{verification.personal_id}")
+        shared = await resources()
+        return {"verification": shared.vault.put(tracker.sender_id, encoded)}
+
+
+class ActionCheckStatus(Action):
+    def name(self) -> str:
+        return "action_check_status"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        shared = await resources()
+        sender = tracker.sender_id
+        number = shared.vault.get(sender, tracker.get_slot("application_number"))
+        verification = shared.vault.get(sender, tracker.get_slot("verification"))
+        shared.vault.forget(sender)  # whatever happens next, the verification data are not kept
+        if number is None or verification is None:
+            dispatcher.utter_message(json_message=replies.say("status_expired"))
+            return CLEARED
+        until = await shared.lockout.locked_until(sender)
+        if until is not None:
+            log.warning("status lookup refused: user locked out after failed verifications")
+            dispatcher.utter_message(json_message=replies.say("status_locked", until=until.isoformat()))
+            return CLEARED
+        kind, value = verification.split(":", 1)
+        result = await shared.cases.lookup(
+            number, date_of_birth=dt.date.fromisoformat(value) if kind == "dob" else None,
+            personal_id=value if kind == "fin" else None,
+        )
+        if isinstance(result, Found):
+            log.info("status lookup succeeded (service %s)", result.application.service_type)
+            dispatcher.utter_message(json_message=replies.case_status(result.application))
+        elif isinstance(result, NotFound):
+            await shared.lockout.record_failure(sender)
+            log.info("status lookup: no match for the number and verification data")
+            dispatcher.utter_message(json_message=replies.say("status_not_found"))
+        elif isinstance(result, RateLimited):
+            dispatcher.utter_message(json_message=replies.say("status_unavailable", offer_human=True))
+        else:
+            log.error("case API unavailable: %s", result.reason)
+            dispatcher.utter_message(json_message=replies.say("status_unavailable", offer_human=True))
+        return CLEARED
+
+
+class ActionCancelStatus(Action):
+    def name(self) -> str:
+        return "action_cancel_status"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        shared = await resources()
+        shared.vault.forget(tracker.sender_id)
+        if tracker.latest_message.get("intent", {}).get("name") == "cancel":
+            dispatcher.utter_message(json_message=replies.say("status_cancelled"))
+        return CLEARED
