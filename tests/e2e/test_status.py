@@ -1,0 +1,132 @@
+"""Checking an application's status through the real stack and the case-API sandbox, in three languages."""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+
+import pytest
+from aiohttp import ClientSession
+
+from telegram_emulator.html_check import parse_html
+
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
+_users = itertools.count(950_001)
+
+ASK = {"az": "müraciətimin statusunu yoxla", "ru": "проверить статус моего заявления", "en": "check my application status"}
+ASKS_NUMBER = {"az": "TRP-2026-000123", "ru": "TRP-2026-000123", "en": "TRP-2026-000123"}
+ASKS_VERIFICATION = {"az": "doğum tarixinizi", "ru": "дату рождения", "en": "date of birth"}
+STATUS_WORD = {"az": "Vəziyyət: baxılır", "ru": "Статус: на рассмотрении", "en": "Status: under review"}
+NOT_FOUND = {"az": "tapa bilmədim", "ru": "Не найдено", "en": "could not find"}
+CANCELLED = {"az": "Ləğv edildi", "ru": "Отменено", "en": "Cancelled"}
+CANCEL = {"az": "ləğv et", "ru": "отмена", "en": "cancel"}
+UNAVAILABLE = {"az": "cavab vermir", "ru": "не отвечает", "en": "not answering"}
+
+
+def text_of(message: dict) -> str:
+    return parse_html(message["html"]).text
+
+
+async def sandbox(running, **switches) -> None:
+    async with ClientSession() as session:
+        await session.post(f"{running.settings.case_api_url}/_sandbox/behaviour", json=switches)
+
+
+async def start(running, user: int, language: str) -> None:
+    (ask_number,) = await running.driver.ask(user, ASK[language], language_code=language)
+    assert ASKS_NUMBER[language] in text_of(ask_number)
+
+
+@pytest.mark.parametrize("language", ["az", "ru", "en"])
+async def test_found_with_typed_variants_of_number_and_date(running, language):
+    user, driver = next(_users), running.driver
+    await start(running, user, language)
+    (ask_verification,) = await driver.ask(user, "trp 2026 000102")  # spaces and lower case are fine
+    assert ASKS_VERIFICATION[language] in text_of(ask_verification)
+    (status,) = await driver.ask(user, "02.11.1985")
+    text = text_of(status)
+    assert "TRP-2026-000102" in text and STATUS_WORD[language] in text
+
+
+async def test_fin_works_as_verification_and_missing_documents_are_listed(running):
+    user, driver = next(_users), running.driver
+    await start(running, user, "en")
+    await driver.ask(user, "WRK-2026-000201")
+    (status,) = await driver.ask(user, "2hb8n5d")
+    text = text_of(status)
+    assert "documents requested" in text and "medical certificate" in text and "photos" in text
+
+
+@pytest.mark.parametrize("language", ["az", "ru", "en"])
+async def test_wrong_verification_and_unknown_number_get_the_same_answer(running, language):
+    driver = running.driver
+    answers = []
+    for number, born in (("TRP-2026-000101", "01.01.1970"), ("TRP-2026-999999", "12.03.1990")):
+        user = next(_users)
+        await start(running, user, language)
+        await driver.ask(user, number)
+        (reply,) = await driver.ask(user, born)
+        answers.append(text_of(reply))
+    assert answers[0] == answers[1] and NOT_FOUND[language] in answers[0]
+
+
+async def test_lockout_after_five_failures(running):
+    user, driver = next(_users), running.driver
+    for _ in range(5):
+        await start(running, user, "en")
+        await driver.ask(user, "TRP-2026-000101")
+        (reply,) = await driver.ask(user, "01.01.1970")
+        assert "could not find" in text_of(reply)
+    await start(running, user, "en")
+    await driver.ask(user, "TRP-2026-000101")
+    (locked,) = await driver.ask(user, "12.03.1990")  # even the right data is refused now
+    assert "paused" in text_of(locked) and "Baku time" in text_of(locked)
+
+
+@pytest.mark.parametrize("language", ["az", "ru", "en"])
+async def test_cancel_at_any_point(running, language):
+    user, driver = next(_users), running.driver
+    await start(running, user, language)
+    (reply,) = await driver.ask(user, CANCEL[language])
+    assert CANCELLED[language] in text_of(reply)
+    (greeting,) = await driver.ask(user, {"az": "salam", "ru": "привет", "en": "hello"}[language])
+    # The conversation goes on normally.
+    assert text_of(greeting).startswith({"az": "Salam!", "ru": "Здравствуйте!", "en": "Hello!"}[language])
+
+
+async def test_invalid_inputs_are_explained_and_asked_again(running):
+    user, driver = next(_users), running.driver
+    await start(running, user, "en")
+    replies = await driver.ask(user, "my number is twelve", expect=2)
+    assert "does not look like an application number" in text_of(replies[0])
+    assert "TRP-2026-000123" in text_of(replies[1])  # asked again
+    await driver.ask(user, "TRP-2026-000102")
+    replies = await driver.ask(user, "31.02.1985", expect=2)
+    assert "could not read that" in text_of(replies[0])
+
+
+@pytest.mark.parametrize("language", ["ru", "en"])
+async def test_case_api_down_gets_a_kind_message_and_a_person(running, language):
+    user, driver = next(_users), running.driver
+    await sandbox(running, fail_status=503, fail_count=-1)
+    try:
+        await start(running, user, language)
+        await driver.ask(user, "TRP-2026-000102")
+        (reply,) = await driver.ask(user, "02.11.1985", timeout=60)
+        assert UNAVAILABLE[language] in text_of(reply)
+        buttons = [b for row in reply["reply_markup"]["inline_keyboard"] for b in row]
+        assert buttons[-1]["callback_data"] == "/human_handoff"
+    finally:
+        await sandbox(running, fail_status=None, fail_count=0)
+
+
+async def test_verification_data_never_reach_the_engines_stored_conversation(running):
+    user, driver = next(_users), running.driver
+    await start(running, user, "en")
+    await driver.ask(user, "TRP-2026-000102")
+    await driver.ask(user, "7QX4M2C")
+    with sqlite3.connect(running.settings.data_dir / "engine_tracker.db") as connection:
+        rows = connection.execute("SELECT data FROM events WHERE sender_id = ?", (str(user),)).fetchall()
+    stored = "\n".join(row[0] for row in rows)
+    assert "TRP-2026-000102" not in stored and "7QX4M2C" not in stored
+    assert "ref:" in stored  # the slots hold vault references
