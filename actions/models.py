@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, DateTime, String, func
+from sqlalchemy import BigInteger, Boolean, DateTime, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from assistant.db import Base
@@ -21,8 +21,9 @@ class LookupFailure(Base):
 
 
 class StatusSubscription(Base):
-    """A user asked to be told when their application's status changes. Holds the case API's access token
-    for that one application (a capability), never the applicant's verification data."""
+    """An offer (after a successful lookup) or a user's request to be told when their application's status
+    changes. Holds the case API's access token for that one application (a capability), never the
+    applicant's verification data. Offers not taken up within a day are deleted."""
 
     __tablename__ = "case_subscriptions"
 
@@ -31,5 +32,6 @@ class StatusSubscription(Base):
     language: Mapped[str] = mapped_column(String(5))
     access_token: Mapped[str] = mapped_column(String(200))
     last_status: Mapped[str] = mapped_column(String(30))
+    active: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     last_checked: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

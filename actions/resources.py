@@ -13,6 +13,7 @@ from rasa_sdk import Tracker
 
 from actions.case_client import CaseApiClient
 from actions.lockout import Lockout
+from actions.subscriptions import Subscriptions
 from actions.vault import Vault
 from assistant.bootstrap import Database, open_database
 from assistant.secret_key import secret_key
@@ -33,6 +34,7 @@ class Resources:
     cases: CaseApiClient
     lockout: Lockout
     vault: Vault
+    subscriptions: Subscriptions
 
 
 _settings: Settings | None = None
@@ -56,7 +58,8 @@ async def resources() -> Resources:
                 cases = CaseApiClient(settings.case_api_url, settings.case_api_token.get_secret_value(),
                                       timeout_s=settings.case_api_timeout_s, retries=settings.case_api_retries)
                 _resources = Resources(settings, database, kb, KnowledgeSearch(kb), UnansweredLog(database.sessions),
-                                       cases, Lockout(database.sessions, secret_key(settings)), Vault())
+                                       cases, Lockout(database.sessions, secret_key(settings)), Vault(),
+                                       Subscriptions(database.sessions))
     return _resources
 
 

@@ -17,7 +17,8 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.case_client import Found, NotFound, RateLimited
-from actions.resources import resources
+from actions.resources import language_of, resources
+from actions.subscriptions import FINAL_STATUSES
 from actions.verification import parse_verification
 from actions.vault import is_ref
 from assistant import replies
@@ -88,7 +89,12 @@ class ActionCheckStatus(Action):
         )
         if isinstance(result, Found):
             log.info("status lookup succeeded (service %s)", result.application.service_type)
-            dispatcher.utter_message(json_message=replies.case_status(result.application))
+            payload = replies.case_status(result.application)
+            if sender.lstrip("-").isdigit() and result.application.status not in FINAL_STATUSES:
+                payload["subscribe"] = await shared.subscriptions.offer(
+                    int(sender), language_of(tracker, shared.settings.default_language),
+                    result.application.access_token, result.application.status)
+            dispatcher.utter_message(json_message=payload)
         elif isinstance(result, NotFound):
             await shared.lockout.record_failure(sender)
             log.info("status lookup: no match for the number and verification data")

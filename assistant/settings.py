@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     case_api_token: SecretStr = SecretStr("sandbox-demo-token")  # the real service's token in production
     case_api_timeout_s: float = 5.0
     case_api_retries: int = 2
+    status_poll_interval_s: float = 300.0  # how often subscribed applications are checked for changes
 
     # Behaviour.
     default_language: Language = "az"

@@ -18,6 +18,8 @@ from telegram.ext import (
     filters,
 )
 
+from actions.case_client import CaseApiClient
+from actions.subscriptions import Subscriptions
 from assistant.bootstrap import open_database
 from assistant.i18n import gettext
 from assistant.secret_key import secret_key
@@ -26,6 +28,7 @@ from bot import handlers
 from bot.engine_client import EngineClient
 from bot.preferences import LanguagePreferences
 from bot.resilient_bot import ResilientExtBot
+from bot.status_notifier import StatusNotifier
 from bot.texts import COMMANDS
 from knowledge.ratings import Ratings
 
@@ -73,7 +76,14 @@ async def _post_init(application: Application) -> None:
         settings=settings, database=database, engine=engine,
         languages=LanguagePreferences(database.sessions, settings.default_language),
         ratings=Ratings(database.sessions, secret_key(settings)),
+        subscriptions=Subscriptions(database.sessions),
     )
+    cases = CaseApiClient(settings.case_api_url, settings.case_api_token.get_secret_value(),
+                          timeout_s=settings.case_api_timeout_s, retries=settings.case_api_retries)
+    notifier = StatusNotifier(application.bot, Subscriptions(database.sessions), cases,
+                              settings.status_poll_interval_s)
+    notifier.start()
+    application.bot_data["notifier"] = notifier
     for language in (None, *LANGUAGES):
         commands = [BotCommand(name, gettext(language or "en", text)) for name, text in COMMANDS.items()]
         await application.bot.set_my_commands(commands, language_code=language)
@@ -81,6 +91,9 @@ async def _post_init(application: Application) -> None:
 
 
 async def _post_shutdown(application: Application) -> None:
+    notifier = application.bot_data.get("notifier")
+    if notifier is not None:
+        await notifier.stop()
     shared = application.bot_data.get(handlers.SERVICES)
     if shared is not None:
         await shared.engine.close()

@@ -18,6 +18,7 @@ from assistant.settings import LANGUAGES, Settings
 from bot.engine_client import EngineClient, EngineUnavailable
 from bot.preferences import LanguagePreferences
 from bot.rendering import Outgoing, language_menu, plain, render, say
+from actions.subscriptions import Subscriptions
 from knowledge.ratings import Ratings
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ class Services:
     engine: EngineClient
     languages: LanguagePreferences
     ratings: Ratings
+    subscriptions: Subscriptions
 
 
 def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
@@ -155,6 +157,14 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         if recorded:
             with contextlib.suppress(TelegramError):
                 await query.edit_message_reply_markup(reply_markup=None)
+    elif data.startswith("sub:") and data[4:].isdigit():
+        subscribed = await services(context).subscriptions.activate(int(data[4:]), chat.id, language)
+        with contextlib.suppress(TelegramError):
+            await query.answer(plain(language, "status_subscribed" if subscribed else "button_expired"))
+        if subscribed:
+            with contextlib.suppress(TelegramError):
+                await query.edit_message_reply_markup(reply_markup=None)
+            await send(context, chat.id, Outgoing(say(language, "status_subscribed")))
     elif data.startswith("/") and len(data) <= 64:
         # An engine button: its payload is what the user "says" (e.g. `/faq{...}`), handled like a message.
         with contextlib.suppress(TelegramError):

@@ -195,6 +195,9 @@ def render(language: str, engine_messages: list[dict[str, Any]]) -> Rendered:
             elif kind == "did_you_mean":
                 out.append(did_you_mean(language, custom))
             elif kind == "case_status":
+                if isinstance(custom.get("subscribe"), int):
+                    buttons = [*buttons, [Button("🔔 " + _title(language, "status_notify_me"),
+                                                 f"sub:{custom['subscribe']}")]]
                 out.append(Outgoing(render_case_status(language, custom), buttons))
             elif kind == "set_language" and custom.get("language") in LANGUAGE_NAMES:
                 new_language = language = custom["language"]

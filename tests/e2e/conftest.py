@@ -49,6 +49,7 @@ def e2e_settings(data_dir: Path) -> Settings:
         engine_port=(engine_port := free_port()),
         engine_url=f"http://127.0.0.1:{engine_port}",
         max_message_chars=1000,
+        status_poll_interval_s=1.0,
         log_level="INFO",
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import sqlite3
 
@@ -130,3 +131,45 @@ async def test_verification_data_never_reach_the_engines_stored_conversation(run
     stored = "\n".join(row[0] for row in rows)
     assert "TRP-2026-000102" not in stored and "7QX4M2C" not in stored
     assert "ref:" in stored  # the slots hold vault references
+
+
+async def test_subscribe_and_be_notified_once_when_the_status_changes(running):
+    import asyncio
+
+    user, driver = next(_users), running.driver
+    await start(running, user, "ru")
+    await driver.ask(user, "REF-2026-000701")
+    (status,) = await driver.ask(user, "19.08.1987")
+    bell = [b for row in status["reply_markup"]["inline_keyboard"] for b in row if b["callback_data"].startswith("sub:")]
+    assert bell and "Сообщить" in bell[0]["text"]
+    await driver.press(user, user, status["message_id"], data=bell[0]["callback_data"])
+    (confirmation,) = await driver.wait_messages(user, 1, after_id=status["message_id"])
+    assert "напишу вам" in text_of(confirmation)
+
+    async with ClientSession() as session:
+        await session.post(f"{running.settings.case_api_url}/_sandbox/applications/REF-2026-000701/status",
+                           json={"status": "approved", "next_step": "collect_card"})
+    (notification,) = await driver.wait_messages(user, 1, after_id=confirmation["message_id"], timeout=30)
+    text = text_of(notification)
+    assert "Статус вашего заявления изменился" in text and "одобрено" in text
+    await asyncio.sleep(3)  # several more polls: no second message for the same change
+    assert await driver.messages(user, after_id=notification["message_id"]) == []
+
+
+async def test_someone_elses_subscription_offer_cannot_be_taken(running):
+    user, driver = next(_users), running.driver
+    await start(running, user, "en")
+    await driver.ask(user, "TRP-2026-000102")
+    (status,) = await driver.ask(user, "02.11.1985")
+    bell = [b for row in status["reply_markup"]["inline_keyboard"] for b in row if b["callback_data"].startswith("sub:")]
+    other = next(_users)
+    await driver.ask(other, "hello")
+    forged_id = int(bell[0]["callback_data"][4:])
+    (menu,) = await driver.ask(other, "/language")
+    pressed = await driver.press(other, other, menu["message_id"], data=f"sub:{forged_id}")
+    for _ in range(50):
+        answer = await driver.callback_answer(pressed["callback_query_id"])
+        if answer["answered"]:
+            break
+        await asyncio.sleep(0.1)
+    assert answer["answer"]["text"] == "This button is no longer active."

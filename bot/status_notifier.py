@@ -1,0 +1,70 @@
+"""Pushes a message when a subscribed application's status changes (polling the case API)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from telegram import Bot
+from telegram.constants import ParseMode
+from telegram.error import Forbidden, TelegramError
+
+from actions.case_client import CaseApiClient, Found, NotFound
+from actions.subscriptions import FINAL_STATUSES, Subscriptions
+from assistant import replies
+from bot.rendering import render_case_status, say, split_html
+
+log = logging.getLogger(__name__)
+
+
+class StatusNotifier:
+    def __init__(self, bot: Bot, subscriptions: Subscriptions, cases: CaseApiClient, interval_s: float) -> None:
+        self.bot, self.subscriptions, self.cases, self.interval_s = bot, subscriptions, cases, interval_s
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.cases.close()
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except Exception:  # noqa: BLE001 - the loop must survive anything and try again later
+                log.exception("status polling failed")
+            await asyncio.sleep(self.interval_s)
+
+    async def run_once(self) -> int:
+        """Checks every active subscription once; returns how many users were notified."""
+        notified = 0
+        for subscription in await self.subscriptions.active():
+            result = await self.cases.status(subscription.access_token)
+            if isinstance(result, NotFound):  # the token was revoked: nothing more to follow
+                await self.subscriptions.remove(subscription.id)
+                continue
+            if not isinstance(result, Found) or result.application.status == subscription.last_status:
+                continue
+            new_status = result.application.status
+            if not await self.subscriptions.claim_change(subscription.id, subscription.last_status, new_status):
+                continue  # another poller told the user already
+            language = subscription.language
+            text = "🔔 " + say(language, "status_changed") + "\n\n" + render_case_status(
+                language, replies.case_status(result.application))
+            try:
+                for part in split_html(text):
+                    await self.bot.send_message(subscription.chat_id, part, parse_mode=ParseMode.HTML)
+                notified += 1
+            except Forbidden:
+                await self.subscriptions.remove(subscription.id)  # the user blocked the bot
+            except TelegramError as error:
+                log.error("could not deliver a status notification: %s", error)
+            if new_status in FINAL_STATUSES:
+                await self.subscriptions.remove(subscription.id)
+        return notified
