@@ -6,9 +6,16 @@ from rasa_sdk.executor import ActionExecutor
 from assistant.logs import configure_logging
 from assistant.settings import Settings
 
-settings = Settings()
-configure_logging("actions", settings.log_level)
-executor = ActionExecutor()
-executor.register_package("actions")
-# Only the engine calls the action server, from this machine: no browser origin needs CORS.
-run(executor, port=settings.action_server_port, cors_origins=[])
+
+def main() -> None:
+    settings = Settings()
+    configure_logging("actions", settings.log_level)
+    executor = ActionExecutor()
+    executor.register_package("actions")
+    # Only the engine calls the action server, from this machine: no browser origin needs CORS.
+    run(executor, port=settings.action_server_port, cors_origins=[])
+
+
+# Sanic's worker processes import this module again: only the real entry point may start a server.
+if __name__ == "__main__":
+    main()

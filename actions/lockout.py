@@ -46,7 +46,8 @@ class Lockout:
         async with self._sessions() as session, session.begin():
             session.add(LookupFailure(user_hash=self.user_hash(user), at=now))
             # Old failures count for nothing: keep the table small.
-            await session.execute(delete(LookupFailure).where(LookupFailure.at < now - 2 * WINDOW))
+            await session.execute(delete(LookupFailure).where(LookupFailure.at < now - 2 * WINDOW)
+                                  .execution_options(synchronize_session=False))
 
     async def failures(self, user: str) -> int:
         async with self._sessions() as session:

@@ -25,10 +25,11 @@ class Subscriptions:
             session.add(row)
             await session.flush()
             offer_id = row.id
+            # synchronize_session=False: evaluate in SQL only (SQLite hands back naive datetimes).
             await session.execute(delete(StatusSubscription).where(
                 StatusSubscription.active.is_(False),
                 StatusSubscription.created_at < dt.datetime.now(dt.UTC) - OFFER_LIFETIME,
-            ))
+            ).execution_options(synchronize_session=False))
             return offer_id
 
     async def activate(self, offer_id: int, chat_id: int, language: str) -> bool:

@@ -85,6 +85,7 @@ class Behaviour:
     fail_count: int = 0  # how many requests fail (-1: all)
     rate_limit_per_minute: int = 120
     requests: int = 0  # served or refused, for tests
+    by_path: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     seen: dict[str, deque] = field(default_factory=lambda: defaultdict(deque))
 
 
@@ -125,6 +126,7 @@ async def guard(request: web.Request, handler) -> web.StreamResponse:
         return await handler(request)
     behaviour = request.app[BEHAVIOUR]
     behaviour.requests += 1
+    behaviour.by_path[request.path] += 1
     if behaviour.latency_ms:
         await asyncio.sleep(behaviour.latency_ms / 1000)
     if behaviour.fail_status and behaviour.fail_count != 0:
@@ -213,9 +215,11 @@ async def set_behaviour(request: web.Request) -> web.Response:
             setattr(behaviour, name, body[name])
     if body.get("reset_counters"):
         behaviour.requests = 0
+        behaviour.by_path.clear()
         behaviour.seen.clear()
     return web.json_response({"latency_ms": behaviour.latency_ms, "fail_status": behaviour.fail_status,
                               "fail_count": behaviour.fail_count, "requests": behaviour.requests,
+                              "by_path": dict(behaviour.by_path),
                               "rate_limit_per_minute": behaviour.rate_limit_per_minute})
 
 

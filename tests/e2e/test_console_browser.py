@@ -86,7 +86,8 @@ async def test_edit_review_publish_reaches_the_bot(running, browser):
 
 async def test_unanswered_question_is_stored_redacted_and_becomes_a_variant(running, browser):
     user = next(_users)
-    question = "my passport C01234567 expired while I was studying, what now for my stay permission?"
+    # Words the assistant cannot place, around a passport number: it must land in the unanswered log.
+    question = "zorbel quantavik C01234567 flimmerstad expired while I was studying"
     replies = await running.driver.ask(user, question, language_code="en")
     assert replies  # an answer, a "did you mean" or an offer of a person: never silence
 

@@ -173,3 +173,27 @@ async def test_someone_elses_subscription_offer_cannot_be_taken(running):
             break
         await asyncio.sleep(0.1)
     assert answer["answer"]["text"] == "This button is no longer active."
+
+
+async def test_after_repeated_failures_the_circuit_opens_and_spares_the_case_api(running):
+    """Last in this module: the action server's breaker stays open for its cool-down afterwards."""
+    driver = running.driver
+    await sandbox(running, fail_status=503, fail_count=-1)
+    try:
+        for _ in range(5):  # each lookup fails after its retries: the breaker counts consecutive failures
+            user = next(_users)
+            await start(running, user, "en")
+            await driver.ask(user, "TRP-2026-000102")
+            (reply,) = await driver.ask(user, "02.11.1985", timeout=60)
+            assert "not answering" in text_of(reply)
+    finally:
+        await sandbox(running, fail_status=None, fail_count=0, reset_counters=True)
+    user = next(_users)
+    await start(running, user, "en")
+    await driver.ask(user, "TRP-2026-000102")
+    (reply,) = await driver.ask(user, "02.11.1985")
+    assert "not answering" in text_of(reply)  # the circuit is open: answered at once, kindly
+    async with ClientSession() as session, session.post(f"{running.settings.case_api_url}/_sandbox/behaviour",
+                                                        json={}) as response:
+        lookups = (await response.json())["by_path"].get("/v1/applications/lookup", 0)
+    assert lookups == 0  # no lookup was sent to the case API
