@@ -94,6 +94,18 @@ class EmulatorDriver:
     async def callback_answer(self, query_id: str) -> dict[str, Any]:
         return await self._get(f"/callbacks/{query_id}")
 
+    async def wait_callback_answer(self, query_id: str, timeout: float = 10.0) -> dict[str, Any]:
+        """Waits until the bot has answered the callback query (answerCallbackQuery) and returns the answer."""
+        import asyncio
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            answer = await self.callback_answer(query_id)
+            if answer["answered"] or time.monotonic() > deadline:
+                return answer
+            await asyncio.sleep(0.05)
+
     async def info(self) -> dict[str, Any]:
         return await self._get("/info")
 

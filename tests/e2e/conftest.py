@@ -74,3 +74,16 @@ async def running(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Run
             yield RunningStack(settings, stack, driver)
     finally:
         await stack.stop()
+
+
+def buttons_of(message: dict) -> list[dict]:
+    return [b for row in (message.get("reply_markup") or {}).get("inline_keyboard", []) for b in row]
+
+
+def stored_conversation(running: RunningStack, user: int) -> str:
+    """Everything the engine stored about one user's conversation (its SQL tracker store), as text."""
+    import sqlite3
+
+    with sqlite3.connect(running.settings.data_dir / "engine_tracker.db") as connection:
+        rows = connection.execute("SELECT data FROM events WHERE sender_id = ?", (str(user),)).fetchall()
+    return "\n".join(row[0] for row in rows)

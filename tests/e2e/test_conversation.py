@@ -7,6 +7,7 @@ import itertools
 import pytest
 
 from telegram_emulator.html_check import parse_html
+from tests.e2e.conftest import stored_conversation
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 _users = itertools.count(500_001)
@@ -103,13 +104,7 @@ async def test_forged_callback_data_gets_a_polite_notice(running):
     driver = running.driver
     (menu,) = await driver.ask(user, "/language", language_code="en")
     pressed = await driver.press(user, user, menu["message_id"], data="DROP TABLE users;--")
-    for _ in range(50):
-        answer = await driver.callback_answer(pressed["callback_query_id"])
-        if answer["answered"]:
-            break
-        import asyncio
-
-        await asyncio.sleep(0.1)
+    answer = await driver.wait_callback_answer(pressed["callback_query_id"])
     assert answer["answer"]["text"] == "This button is no longer active."
 
 
@@ -121,14 +116,9 @@ async def test_commands_registered_in_every_language(running):
 
 
 async def test_personal_data_is_redacted_in_the_engines_stored_conversations(running):
-    import sqlite3
-
     user = next(_users)
     secret_passport, secret_fin = "C07654321", "6XK3M8P"
     await running.driver.ask(user, f"my passport is {secret_passport} and FIN {secret_fin}, how do I register?")
-    database = running.settings.data_dir / "engine_tracker.db"
-    with sqlite3.connect(database) as connection:
-        rows = connection.execute("SELECT data FROM events WHERE sender_id = ?", (str(user),)).fetchall()
-    stored = "\n".join(row[0] for row in rows)
-    assert rows and "[ID]" in stored
+    stored = stored_conversation(running, user)
+    assert "[ID]" in stored
     assert secret_passport not in stored and secret_fin not in stored

@@ -11,6 +11,7 @@ import pytest
 from assistant.bootstrap import open_database
 from knowledge.curation import Curation
 from telegram_emulator.html_check import parse_html
+from tests.e2e.conftest import buttons_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 _users = itertools.count(900_001)
@@ -18,19 +19,6 @@ _users = itertools.count(900_001)
 
 def text_of(message: dict) -> str:
     return parse_html(message["html"]).text
-
-
-def buttons_of(message: dict) -> list[dict]:
-    return [b for row in (message.get("reply_markup") or {}).get("inline_keyboard", []) for b in row]
-
-
-async def answered(driver, query_id: str) -> dict:
-    for _ in range(100):
-        answer = await driver.callback_answer(query_id)
-        if answer["answered"]:
-            return answer
-        await asyncio.sleep(0.1)
-    raise AssertionError("the callback query was never answered")
 
 
 async def test_unsure_question_offers_entries_and_a_person(running):
@@ -60,7 +48,7 @@ async def test_rating_is_thanked_recorded_and_shown_to_staff(running):
     (answer,) = await driver.ask(user, "How do I get an electronic visa (ASAN Visa) to Azerbaijan?")
     thumbs_up = buttons_of(answer)[0]
     pressed = await driver.press(user, user, answer["message_id"], data=thumbs_up["callback_data"])
-    assert (await answered(driver, pressed["callback_query_id"]))["answer"]["text"] == "Thank you for your feedback!"
+    assert (await driver.wait_callback_answer(pressed["callback_query_id"]))["answer"]["text"] == "Thank you for your feedback!"
     for _ in range(50):  # the buttons are removed so the same message is not rated twice
         (current,) = [m for m in await driver.messages(user) if m["message_id"] == answer["message_id"]]
         if not current.get("reply_markup"):
@@ -79,7 +67,7 @@ async def test_forged_rating_for_an_unknown_entry_is_refused(running):
     user, driver = next(_users), running.driver
     (answer,) = await driver.ask(user, "How do I get an electronic visa (ASAN Visa) to Azerbaijan?")
     pressed = await driver.press(user, user, answer["message_id"], data="rate:+:no_such_entry_anywhere")
-    assert (await answered(driver, pressed["callback_query_id"]))["answer"]["text"] == "This button is no longer active."
+    assert (await driver.wait_callback_answer(pressed["callback_query_id"]))["answer"]["text"] == "This button is no longer active."
 
 
 async def test_typed_payloads_are_commands_not_engine_intents(running):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import sqlite3
 
 import pytest
 from aiohttp import ClientSession
 
 from telegram_emulator.html_check import parse_html
+from tests.e2e.conftest import buttons_of, stored_conversation
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 _users = itertools.count(950_001)
@@ -115,8 +115,7 @@ async def test_case_api_down_gets_a_kind_message_and_a_person(running, language)
         await driver.ask(user, "TRP-2026-000102")
         (reply,) = await driver.ask(user, "02.11.1985", timeout=60)
         assert UNAVAILABLE[language] in text_of(reply)
-        buttons = [b for row in reply["reply_markup"]["inline_keyboard"] for b in row]
-        assert buttons[-1]["callback_data"] == "/human_handoff"
+        assert buttons_of(reply)[-1]["callback_data"] == "/human_handoff"
     finally:
         await sandbox(running, fail_status=None, fail_count=0)
 
@@ -126,21 +125,17 @@ async def test_verification_data_never_reach_the_engines_stored_conversation(run
     await start(running, user, "en")
     await driver.ask(user, "TRP-2026-000102")
     await driver.ask(user, "7QX4M2C")
-    with sqlite3.connect(running.settings.data_dir / "engine_tracker.db") as connection:
-        rows = connection.execute("SELECT data FROM events WHERE sender_id = ?", (str(user),)).fetchall()
-    stored = "\n".join(row[0] for row in rows)
+    stored = stored_conversation(running, user)
     assert "TRP-2026-000102" not in stored and "7QX4M2C" not in stored
     assert "ref:" in stored  # the slots hold vault references
 
 
 async def test_subscribe_and_be_notified_once_when_the_status_changes(running):
-    import asyncio
-
     user, driver = next(_users), running.driver
     await start(running, user, "ru")
     await driver.ask(user, "REF-2026-000701")
     (status,) = await driver.ask(user, "19.08.1987")
-    bell = [b for row in status["reply_markup"]["inline_keyboard"] for b in row if b["callback_data"].startswith("sub:")]
+    bell = [b for b in buttons_of(status) if b["callback_data"].startswith("sub:")]
     assert bell and "Сообщить" in bell[0]["text"]
     await driver.press(user, user, status["message_id"], data=bell[0]["callback_data"])
     (confirmation,) = await driver.wait_messages(user, 1, after_id=status["message_id"])
@@ -161,17 +156,13 @@ async def test_someone_elses_subscription_offer_cannot_be_taken(running):
     await start(running, user, "en")
     await driver.ask(user, "TRP-2026-000102")
     (status,) = await driver.ask(user, "02.11.1985")
-    bell = [b for row in status["reply_markup"]["inline_keyboard"] for b in row if b["callback_data"].startswith("sub:")]
+    bell = [b for b in buttons_of(status) if b["callback_data"].startswith("sub:")]
     other = next(_users)
     await driver.ask(other, "hello")
     forged_id = int(bell[0]["callback_data"][4:])
     (menu,) = await driver.ask(other, "/language")
     pressed = await driver.press(other, other, menu["message_id"], data=f"sub:{forged_id}")
-    for _ in range(50):
-        answer = await driver.callback_answer(pressed["callback_query_id"])
-        if answer["answered"]:
-            break
-        await asyncio.sleep(0.1)
+    answer = await driver.wait_callback_answer(pressed["callback_query_id"])
     assert answer["answer"]["text"] == "This button is no longer active."
 
 
