@@ -79,8 +79,8 @@ def fingerprint(settings: Settings) -> str:
     return digest.hexdigest()[:20]
 
 
-def model_for(settings: Settings, print_: str) -> Path:
-    return settings.models_dir / f"model-{print_}.tar.gz"
+def model_for(settings: Settings, digest: str) -> Path:
+    return settings.models_dir / f"model-{digest}.tar.gz"
 
 
 async def run_rasa(settings: Settings, *args: str, log_file: Path | None = None) -> int:
@@ -108,10 +108,10 @@ async def validate_data(settings: Settings, kb: KnowledgeBase) -> int:
 async def ensure_model(settings: Settings, kb: KnowledgeBase, *, force: bool = False) -> TrainingResult:
     """Returns the model for the current data, training it first when no model has its fingerprint."""
     await write_generated_data(settings, kb)
-    print_ = fingerprint(settings)
-    model = model_for(settings, print_)
+    digest = fingerprint(settings)
+    model = model_for(settings, digest)
     if model.exists() and not force:
-        return TrainingResult(model, print_, trained=False, seconds=0.0)
+        return TrainingResult(model, digest, trained=False, seconds=0.0)
     settings.models_dir.mkdir(parents=True, exist_ok=True)
     log_file = settings.data_dir / "logs" / "train.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -133,4 +133,4 @@ async def ensure_model(settings: Settings, kb: KnowledgeBase, *, force: bool = F
     shutil.rmtree(scratch, ignore_errors=True)
     seconds = time.monotonic() - started
     log.info("trained model %s in %.0f s", model.name, seconds)
-    return TrainingResult(model, print_, trained=True, seconds=seconds)
+    return TrainingResult(model, digest, trained=True, seconds=seconds)
