@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 import actions.models  # noqa: F401 - registers the status feature's tables
 import bot.models  # noqa: F401 - registers the gateway's tables
 import console.models  # noqa: F401 - registers the staff console's tables
+import handoff.models  # noqa: F401 - registers the handoff tickets' tables
 import knowledge.models  # noqa: F401 - registers the knowledge base's tables
 from assistant.db import make_engine, sessionmaker
 from assistant.migrations import upgrade

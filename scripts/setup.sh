@@ -29,8 +29,9 @@ find_python() {  # find_python MAJOR.MINOR... : the first working interpreter of
 }
 
 stamp_of() { sha256sum "$@" | sha256sum | cut -c1-16; }
-# Only the [project] table decides what is installed; tool settings may change without a reinstall.
-project_table() { sed -n '/^\[project\]/,/^\[tool\./p' pyproject.toml > var/.project-table; echo var/.project-table; }
+# What decides the installation: everything in pyproject.toml before the pytest settings (the last table),
+# so tuning tests never reinstalls, while new dependencies or packages always do.
+project_table() { sed '/^\[tool\.pytest\.ini_options\]/,$d' pyproject.toml > var/.project-table; echo var/.project-table; }
 
 build_env() {  # build_env DIR PYTHON STAMP INSTALL-ARGS...
   local dir=$1 python=$2 stamp=$3
