@@ -21,6 +21,8 @@ from typing import Any
 
 from aiohttp import ClientError, ClientSession, ClientTimeout
 
+from assistant.settings import Settings
+
 log = logging.getLogger(__name__)
 
 
@@ -126,6 +128,11 @@ class CaseApiClient:
         self.breaker = breaker or CircuitBreaker()
         self._session = session
         self._own_session = session is None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CaseApiClient:
+        return cls(settings.case_api_url, settings.case_api_token.get_secret_value(),
+                   timeout_s=settings.case_api_timeout_s, retries=settings.case_api_retries)
 
     async def close(self) -> None:
         if self._own_session and self._session is not None:

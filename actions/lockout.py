@@ -4,20 +4,16 @@ an hour old. Persisted in the database, so restarts and replicas share it."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from actions.models import LookupFailure
+from assistant.db import as_utc
+from assistant.secret_key import keyed_hash
 
 MAX_FAILURES = 5
 WINDOW = dt.timedelta(hours=1)
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 class Lockout:
@@ -26,7 +22,7 @@ class Lockout:
         self._secret = secret
 
     def user_hash(self, user: str) -> str:
-        return hmac.new(self._secret, f"lookup:{user}".encode(), hashlib.sha256).hexdigest()
+        return keyed_hash(self._secret, f"lookup:{user}")
 
     async def locked_until(self, user: str, now: dt.datetime | None = None) -> dt.datetime | None:
         """When lookups are allowed again, or None if they are allowed now."""
@@ -39,7 +35,7 @@ class Lockout:
             )).all()
         if len(recent) < MAX_FAILURES:
             return None
-        return _aware(recent[-MAX_FAILURES]) + WINDOW
+        return as_utc(recent[-MAX_FAILURES]) + WINDOW
 
     async def record_failure(self, user: str, now: dt.datetime | None = None) -> None:
         now = now or dt.datetime.now(dt.UTC)

@@ -55,8 +55,7 @@ async def resources() -> Resources:
                 settings = _settings or Settings()
                 database = await open_database(settings, seed=False)
                 kb = KnowledgeBase(database.sessions)
-                cases = CaseApiClient(settings.case_api_url, settings.case_api_token.get_secret_value(),
-                                      timeout_s=settings.case_api_timeout_s, retries=settings.case_api_retries)
+                cases = CaseApiClient.from_settings(settings)
                 _resources = Resources(settings, database, kb, KnowledgeSearch(kb), UnansweredLog(database.sessions),
                                        cases, Lockout(database.sessions, secret_key(settings)), Vault(),
                                        Subscriptions(database.sessions))

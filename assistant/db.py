@@ -6,6 +6,7 @@ write to the same file from two processes. PostgreSQL needs nothing special.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from sqlalchemy import event
@@ -15,6 +16,11 @@ from sqlalchemy.orm import DeclarativeBase
 
 class Base(DeclarativeBase):
     pass
+
+
+def as_utc(moment: dt.datetime) -> dt.datetime:
+    """A stored DateTime(timezone=True) as an aware UTC time: SQLite hands it back without its zone."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def make_engine(url: str) -> AsyncEngine:

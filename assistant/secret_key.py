@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 
@@ -22,3 +24,8 @@ def secret_key(settings: Settings) -> bytes:
         except FileExistsError:
             pass
     return path.read_text().strip().encode()
+
+
+def keyed_hash(secret: bytes, text: str) -> str:
+    """A stable pseudonym for an identifier (a chat id): countable, not reversible without the secret."""
+    return hmac.new(secret, text.encode(), hashlib.sha256).hexdigest()

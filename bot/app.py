@@ -78,9 +78,8 @@ async def _post_init(application: Application) -> None:
         ratings=Ratings(database.sessions, secret_key(settings)),
         subscriptions=Subscriptions(database.sessions),
     )
-    cases = CaseApiClient(settings.case_api_url, settings.case_api_token.get_secret_value(),
-                          timeout_s=settings.case_api_timeout_s, retries=settings.case_api_retries)
-    notifier = StatusNotifier(application.bot, Subscriptions(database.sessions), cases,
+    shared = application.bot_data[handlers.SERVICES]
+    notifier = StatusNotifier(application.bot, shared.subscriptions, CaseApiClient.from_settings(settings),
                               settings.status_poll_interval_s)
     notifier.start()
     application.bot_data["notifier"] = notifier

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from assistant.db import as_utc
 from console.models import StaffSession, StaffUser
 from knowledge.curation import Actor, Role
 
@@ -45,10 +46,6 @@ _DUMMY_HASH = hash_password("timing-equaliser")
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)  # SQLite drops the zone
 
 
 def _token_hash(token: str) -> str:
@@ -95,7 +92,7 @@ class StaffAuth:
             user = await session.scalar(select(StaffUser).where(StaffUser.username == username))
             if user is None or not user.active:
                 verify_password(password, _DUMMY_HASH)  # same time as a real check: no user enumeration
-            elif user.locked_until is not None and _aware(user.locked_until) > _now():
+            elif user.locked_until is not None and as_utc(user.locked_until) > _now():
                 pass
             elif not verify_password(password, user.password_hash):
                 user.failed_logins += 1
@@ -117,7 +114,7 @@ class StaffAuth:
             return None
         async with self._sessions() as session:
             row = await session.get(StaffSession, _token_hash(token))
-            if row is None or _aware(row.expires_at) < _now():
+            if row is None or as_utc(row.expires_at) < _now():
                 return None
             user = await session.get(StaffUser, row.user_id)
             if user is None or not user.active:

@@ -213,9 +213,8 @@ async def entry_page(request: web.Request) -> web.Response:
     if view is None:
         raise web.HTTPNotFound(text="No such entry.")
     shown = view.draft or view.live
-    votes = [r for r in await console.curation.list_entries() if r.key == key]
     changes = diff(view.live, view.draft) if view.draft is not None else ""
-    return render(request, "entry.html", view=view, data=shown, key=key, votes=votes[0] if votes else None,
+    return render(request, "entry.html", view=view, data=shown, key=key, votes=await console.curation.votes(key),
                   changes=changes,
                   stale=view.draft is not None and view.live is not None and view.draft_base_version != view.version)
 

@@ -14,6 +14,7 @@ from statistics import median
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from assistant.db import as_utc
 from assistant.privacy import redact
 from handoff.models import QUEUES, REASONS, Ticket, TicketMessage
 
@@ -31,12 +32,6 @@ class Timing:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _aware(moment: dt.datetime | None) -> dt.datetime | None:
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 class Handoff:
@@ -134,7 +129,7 @@ class Handoff:
             tickets = (await session.scalars(stmt)).all()
             return [{
                 "id": t.id, "queue": t.queue, "state": t.state, "language": t.language, "reason": t.reason,
-                "assignee": t.assignee, "created_at": _aware(t.created_at),
+                "assignee": t.assignee, "created_at": as_utc(t.created_at),
                 "preview": [(m.author, redact(m.text)) for m in t.messages[-3:]],
             } for t in tickets]
 
@@ -142,9 +137,9 @@ class Handoff:
         """Median seconds to the first staff reply and to resolution, over all tickets that have them."""
         async with self._sessions() as session:
             tickets = (await session.scalars(select(Ticket))).all()
-        first = [(_aware(t.first_response_at) - _aware(t.created_at)).total_seconds()
+        first = [(as_utc(t.first_response_at) - as_utc(t.created_at)).total_seconds()
                  for t in tickets if t.first_response_at]
-        resolved = [(_aware(t.resolved_at) - _aware(t.created_at)).total_seconds() for t in tickets if t.resolved_at]
+        resolved = [(as_utc(t.resolved_at) - as_utc(t.created_at)).total_seconds() for t in tickets if t.resolved_at]
         return Timing(len(tickets), median(first) if first else None, median(resolved) if resolved else None)
 
     async def _ticket(self, session, ticket_id: int) -> Ticket:

@@ -60,6 +60,12 @@ class EntryRow:
     thumbs_down: int
 
 
+@dataclass(frozen=True)
+class Votes:
+    thumbs_up: int
+    thumbs_down: int
+
+
 @dataclass
 class EntryView:
     key: str
@@ -104,12 +110,7 @@ class Curation:
                 stmt = stmt.where(or_(Entry.key.like(like), Entry.id.in_(matching)))
             entries = (await session.scalars(stmt.order_by(Entry.topic, Entry.key))).all()
             drafts = {d.key: d for d in (await session.scalars(select(Draft))).all()}
-            votes = dict(
-                ((key, value), count)
-                for key, value, count in (
-                    await session.execute(select(Rating.key, Rating.value, func.count()).group_by(Rating.key, Rating.value))
-                ).all()
-            )
+            votes = await self._vote_counts(session)
             rows = []
             for entry in entries:
                 english = next((t for t in entry.texts if t.language == "en"), entry.texts[0] if entry.texts else None)
@@ -127,6 +128,19 @@ class Curation:
                     rows.append(EntryRow(draft.key, data.topic, data.texts["en"].question, None, 0, draft.state,
                                          draft.author, 0, 0))
             return rows
+
+    async def votes(self, key: str) -> Votes:
+        async with self._sessions() as session:
+            counts = await self._vote_counts(session, key)
+        return Votes(counts.get((key, 1), 0), counts.get((key, -1), 0))
+
+    @staticmethod
+    async def _vote_counts(session, key: str | None = None) -> dict[tuple[str, int], int]:
+        """(entry key, +1 or -1) -> number of ratings, for one entry or all."""
+        stmt = select(Rating.key, Rating.value, func.count()).group_by(Rating.key, Rating.value)
+        if key is not None:
+            stmt = stmt.where(Rating.key == key)
+        return {(k, value): count for k, value, count in (await session.execute(stmt)).all()}
 
     async def view(self, key: str) -> EntryView | None:
         async with self._sessions() as session:

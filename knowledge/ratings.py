@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from assistant.secret_key import keyed_hash
 from knowledge.models import Entry, Rating
 
 
@@ -17,7 +15,7 @@ class Ratings:
         self._secret = secret
 
     def _chat_hash(self, chat_id: int) -> str:
-        return hmac.new(self._secret, str(chat_id).encode(), hashlib.sha256).hexdigest()
+        return keyed_hash(self._secret, str(chat_id))
 
     async def record(self, key: str, language: str, value: int, chat_id: int, message_id: int) -> bool:
         """Stores (or changes) the vote on one answer message; False for an unknown entry (forged data)."""
