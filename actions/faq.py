@@ -6,8 +6,10 @@ import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.handoff import FAILED_TURN, failure_marked, second_failure_in_a_row
 from actions.resources import Resources, language_of, resources
 from assistant import replies
 from knowledge.training_data import RETRIEVAL_INTENT
@@ -37,18 +39,26 @@ def selected_entry(tracker: Tracker) -> tuple[str | None, float, bool]:
 
 
 async def suggest(dispatcher: CollectingDispatcher, tracker: Tracker, shared: Resources, language: str,
-                  reason: str, confidence: float) -> None:
-    """Offers the closest entries as buttons, or says nothing fits and offers a person; logs the question."""
+                  reason: str, confidence: float) -> list[dict[str, Any]]:
+    """Offers the closest entries as buttons, or says nothing fits and offers a person; logs the question.
+
+    The second message in a row that is not understood goes to people instead.
+    """
     text = str(tracker.latest_message.get("text") or "")
     hits = await shared.search.search(text, language, limit=3) if text else []
     if text and not text.startswith("/"):
         await shared.unanswered.record(text, language, reason, confidence, [hit.key for hit in hits])
+    if second_failure_in_a_row(tracker):
+        log.info("not understood twice in a row: handing the chat to people")
+        dispatcher.utter_message(json_message=replies.handoff("not_understood"))
+        return [SlotSet(FAILED_TURN, None)]
     if hits:
         dispatcher.utter_message(json_message=replies.did_you_mean(
             [{"entry": hit.key, "question": hit.question} for hit in hits]
         ))
     else:
         dispatcher.utter_message(json_message=replies.say("no_answer", offer_human=True))
+    return failure_marked(tracker)
 
 
 class ActionAnswerFaq(Action):
@@ -63,10 +73,11 @@ class ActionAnswerFaq(Action):
         found = await shared.kb.answer(key, language) if key and confident else None
         if found is None:
             log.info("FAQ not answered directly (entry %s, confidence %.2f): offering choices", key, confidence)
-            await suggest(dispatcher, tracker, shared, language, "low_confidence", confidence)
-            return []
+            return await suggest(dispatcher, tracker, shared, language, "low_confidence", confidence)
         log.info("answered entry %s in %s (confidence %.2f)", key, language, confidence)
         dispatcher.utter_message(json_message=replies.answer(found))
+        if found.needs_person:
+            dispatcher.utter_message(json_message=replies.handoff("sensitive_topic"))
         return []
 
 
@@ -82,5 +93,5 @@ class ActionDidYouMean(Action):
         language = language_of(tracker, shared.settings.default_language)
         ranking = tracker.latest_message.get("intent_ranking") or []
         runner_up = next((i for i in ranking if i.get("name") != "nlu_fallback"), {})
-        await suggest(dispatcher, tracker, shared, language, "fallback", float(runner_up.get("confidence") or 0.0))
-        return []
+        return await suggest(dispatcher, tracker, shared, language, "fallback",
+                             float(runner_up.get("confidence") or 0.0))

@@ -25,6 +25,10 @@ from assistant.settings import PROJECT_ROOT, Settings
 from assistant.training import rasa_bin, rasa_env
 
 
+DEMO_SUPPORT_CHAT, DEMO_OFFICERS_CHAT = -1001000000001, -1001000000002
+DEMO_STAFF_MEMBER = 100_002  # the terminal chat's `:staff` speaks as this member
+
+
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that makes a child process build the same `Settings`."""
     env = dict(os.environ)
@@ -94,6 +98,11 @@ class Stack:
             self.settings = self.settings.model_copy(
                 update={"engine_api_token": SecretStr(secrets.token_urlsafe(32))}
             )
+        # With the emulator, the staff groups are in it too: handing chats to people works in the demo.
+        if self.with_emulator and self.settings.staff_support_chat_id is None:
+            self.settings = self.settings.model_copy(update={
+                "staff_support_chat_id": DEMO_SUPPORT_CHAT, "staff_officers_chat_id": DEMO_OFFICERS_CHAT,
+            })
 
     def plan(self) -> list[Service]:
         s = self.settings
@@ -155,6 +164,19 @@ class Stack:
                 progress(f"starting {service.name}…")
                 await self._spawn(service, logs)
                 await self._wait_ready(service, session)
+                if service.name == "emulator":
+                    await self._demo_staff_groups(session)
+
+    async def _demo_staff_groups(self, session: ClientSession) -> None:
+        """The support and officers' forum groups in the emulator, each with one demo staff member."""
+        base = f"{self.settings.emulator_url}/_emulator/{self.settings.bot_token}/chats"
+        for chat_id, title in ((self.settings.staff_support_chat_id, "Support"),
+                               (self.settings.staff_officers_chat_id, "Officers")):
+            if chat_id is None:
+                continue
+            body = {"id": chat_id, "title": title, "is_forum": True, "members": [DEMO_STAFF_MEMBER]}
+            async with session.post(base, json=body) as response:
+                response.raise_for_status()
 
     async def _spawn(self, service: Service, logs: Path) -> None:
         service.log_path = logs / f"{service.name}.log"

@@ -39,6 +39,11 @@ def answer(found: Answer) -> dict[str, Any]:
     }
 
 
+def handoff(reason: str) -> dict[str, Any]:
+    """Hands the chat to people; the gateway opens the ticket and its staff topic (reason: see handoff.models)."""
+    return {"type": "handoff", "reason": reason}
+
+
 def set_language(language: str) -> dict[str, Any]:
     return {"type": "set_language", "language": language}
 

@@ -58,6 +58,14 @@ class Settings(BaseSettings):
     case_api_retries: int = 2
     status_poll_interval_s: float = 300.0  # how often subscribed applications are checked for changes
 
+    # People behind the bot: forum supergroups where staff answer the chats handed over to them; one topic
+    # per ticket. Without a support group the bot gives the call centre's contacts instead.
+    staff_support_chat_id: int | None = None
+    staff_officers_chat_id: int | None = None  # where escalated tickets go; the support group when unset
+    staff_language: Language = "en"  # the bot's own words in the staff groups
+    support_hours: str = "Mon-Fri 09:00-18:00"  # when people answer, in support_timezone
+    support_timezone: str = "Asia/Baku"
+
     # Behaviour.
     default_language: Language = "az"
     max_message_chars: int = 1000  # longer messages get a polite "please be brief"

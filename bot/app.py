@@ -26,10 +26,13 @@ from assistant.secret_key import secret_key
 from assistant.settings import LANGUAGES, Settings
 from bot import handlers
 from bot.engine_client import EngineClient
+from bot.handoff_desk import HandoffDesk
 from bot.preferences import LanguagePreferences
+from bot.recent import RecentLines
 from bot.resilient_bot import ResilientExtBot
 from bot.status_notifier import StatusNotifier
 from bot.texts import COMMANDS
+from handoff.service import Handoff
 from knowledge.ratings import Ratings
 
 log = logging.getLogger(__name__)
@@ -71,14 +74,18 @@ async def _post_init(application: Application) -> None:
     settings: Settings = application.bot_data["settings"]
     database = await open_database(settings)
     engine = EngineClient(settings.engine_url, timeout_s=settings.engine_timeout_s, retries=settings.engine_retries)
+    recent = RecentLines()
     await engine.start()
     application.bot_data[handlers.SERVICES] = handlers.Services(
         settings=settings, database=database, engine=engine,
         languages=LanguagePreferences(database.sessions, settings.default_language),
         ratings=Ratings(database.sessions, secret_key(settings)),
         subscriptions=Subscriptions(database.sessions),
+        desk=HandoffDesk(application.bot, Handoff(database.sessions), settings, recent),
+        recent=recent,
     )
     shared = application.bot_data[handlers.SERVICES]
+    shared.desk.start()
     notifier = StatusNotifier(application.bot, shared.subscriptions, CaseApiClient.from_settings(settings),
                               settings.status_poll_interval_s)
     notifier.start()
@@ -95,6 +102,7 @@ async def _post_shutdown(application: Application) -> None:
         await notifier.stop()
     shared = application.bot_data.get(handlers.SERVICES)
     if shared is not None:
+        await shared.desk.stop()
         await shared.engine.close()
         await shared.database.close()
 
@@ -122,12 +130,16 @@ def build_application(settings: Settings) -> Application:
     application.add_handler(CommandHandler("start", handlers.on_start, filters=private))
     application.add_handler(CommandHandler("help", handlers.on_help, filters=private))
     application.add_handler(CommandHandler("language", handlers.on_language, filters=private))
+    application.add_handler(CommandHandler("person", handlers.on_person, filters=private))
     application.add_handler(CallbackQueryHandler(handlers.on_callback))
     application.add_handler(
         MessageHandler(private & filters.UpdateType.MESSAGE & filters.COMMAND, handlers.on_unknown_command)
     )
     application.add_handler(MessageHandler(private & filters.UpdateType.MESSAGE & filters.TEXT, handlers.on_text))
     application.add_handler(MessageHandler(private & filters.UpdateType.MESSAGE & ~filters.TEXT, handlers.on_non_text))
+    # Staff groups: what staff write in a ticket's topic goes to its user (bot/handoff_desk.py).
+    application.add_handler(MessageHandler(filters.ChatType.SUPERGROUP & filters.UpdateType.MESSAGE,
+                                           handlers.on_staff_message))
     application.add_error_handler(handlers.on_error)
     return application
 

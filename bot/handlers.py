@@ -3,27 +3,27 @@
 from __future__ import annotations
 
 import contextlib
-import html
 import logging
-import re
 from dataclasses import dataclass
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
-from telegram.constants import ChatAction, ParseMode
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram import Update
+from telegram.constants import ChatAction
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
+from actions.subscriptions import Subscriptions
 from assistant.bootstrap import Database
 from assistant.settings import LANGUAGES, Settings
+from bot.delivery import as_plain, deliver
 from bot.engine_client import EngineClient, EngineUnavailable
+from bot.handoff_desk import RATING_BUTTON, TICKET_BUTTON, HandoffDesk
+from bot.recent import RecentLines
 from bot.preferences import LanguagePreferences
-from bot.rendering import Outgoing, language_menu, plain, render, say
-from actions.subscriptions import Subscriptions
+from bot.rendering import HUMAN_PAYLOAD, Button, Outgoing, language_menu, plain, render, say
 from knowledge.ratings import Ratings
 
 log = logging.getLogger(__name__)
 SERVICES = "services"
-_TAG = re.compile(r"<[^>]+>")
 
 
 @dataclass
@@ -34,36 +34,16 @@ class Services:
     languages: LanguagePreferences
     ratings: Ratings
     subscriptions: Subscriptions
+    desk: HandoffDesk
+    recent: RecentLines
 
 
 def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
     return context.application.bot_data[SERVICES]
 
 
-def _markup(outgoing: Outgoing) -> InlineKeyboardMarkup | None:
-    if not outgoing.buttons:
-        return None
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b.title, callback_data=b.data) for b in row] for row in outgoing.buttons]
-    )
-
-
 async def send(context: ContextTypes.DEFAULT_TYPE, chat_id: int, outgoing: Outgoing) -> None:
-    try:
-        await context.bot.send_message(
-            chat_id, outgoing.html, parse_mode=ParseMode.HTML, reply_markup=_markup(outgoing),
-            link_preview_options=LinkPreviewOptions(is_disabled=True),
-        )
-    except BadRequest as error:
-        if "parse entities" not in str(error).lower():
-            raise
-        # Our rendering escapes everything, so this should never happen; if it does, the user still gets
-        # the words, without formatting.
-        log.error("Telegram rejected our HTML (%s); sending plain text", error)
-        plain = html.unescape(_TAG.sub("", outgoing.html))
-        await context.bot.send_message(chat_id, plain, reply_markup=_markup(outgoing))
-    except Forbidden:
-        log.info("chat %s has blocked the bot; reply dropped", chat_id)
+    await deliver(context.bot, chat_id, outgoing)
 
 
 async def _language(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str | None) -> str:
@@ -83,14 +63,31 @@ async def _converse(update: Update, context: ContextTypes.DEFAULT_TYPE, text: st
         replies = await shared.engine.send(str(chat_id), text, {"language": language})
     except EngineUnavailable as error:
         log.error("engine unavailable for a message: %s", error)
-        await send(context, chat_id, Outgoing(say(language, "engine_down")))
+        if text == HUMAN_PAYLOAD:  # people can be reached even when the engine is down
+            for outgoing in await shared.desk.open(chat_id, language, "asked"):
+                await send(context, chat_id, outgoing)
+            return
+        buttons = [[Button(plain(language, "talk_to_person"), HUMAN_PAYLOAD)]] if shared.desk.available else []
+        await send(context, chat_id, Outgoing(say(language, "engine_down"), buttons))
         return
     rendered = render(language, replies)
     if rendered.new_language:
         await shared.languages.set(chat_id, rendered.new_language, explicit=True)
-    messages = rendered.messages or [Outgoing(say(language, "not_understood"))]
+        language = rendered.new_language
+    messages = rendered.messages or ([] if rendered.handoff else [Outgoing(say(language, "not_understood"))])
+    if not text.startswith("/"):
+        shared.recent.add(chat_id, "user", text)
     for outgoing in messages:
+        shared.recent.add(chat_id, "bot", as_plain(outgoing.html))
         await send(context, chat_id, outgoing)
+    if rendered.handoff:
+        for outgoing in await shared.desk.open(chat_id, language, rendered.handoff):
+            await send(context, chat_id, outgoing)
+
+
+async def _relayed(update: Update, context: ContextTypes.DEFAULT_TYPE, language: str) -> bool:
+    """While people handle the chat, everything the user sends goes to them and the bot stays silent."""
+    return await services(context).desk.relay_from_user(update.effective_message, language)
 
 
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -98,6 +95,8 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     language = await _language(update, context, text)
     limit = services(context).settings.max_message_chars
     chat_id = update.effective_chat.id
+    if await _relayed(update, context, language):
+        return
     if not text.strip():
         await send(context, chat_id, Outgoing(say(language, "empty")))
     elif len(text) > limit:
@@ -108,28 +107,46 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     language = await _language(update, context, None)
+    if await _relayed(update, context, language):
+        return
     greeting = Outgoing(say(language, "greet"), language_menu(language).buttons)
     await send(context, update.effective_chat.id, greeting)
 
 
 async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     language = await _language(update, context, None)
+    if await _relayed(update, context, language):
+        return
     await send(context, update.effective_chat.id, Outgoing(say(language, "help")))
 
 
 async def on_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     language = await _language(update, context, None)
+    if await _relayed(update, context, language):
+        return
     await send(context, update.effective_chat.id, language_menu(language))
+
+
+async def on_person(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/person: straight to people (through the engine, so an open form is closed first)."""
+    language = await _language(update, context, None)
+    if await _relayed(update, context, language):
+        return
+    await _converse(update, context, HUMAN_PAYLOAD, language)
 
 
 async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     language = await _language(update, context, None)
+    if await _relayed(update, context, language):
+        return
     await send(context, update.effective_chat.id, Outgoing(say(language, "unknown_command")))
 
 
 async def on_non_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     caption = update.effective_message.caption
     language = await _language(update, context, caption)
+    if await _relayed(update, context, language):
+        return
     await send(context, update.effective_chat.id, Outgoing(say(language, "non_text")))
 
 
@@ -141,8 +158,19 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         with contextlib.suppress(TelegramError):
             await query.answer()
         return
+    shared = services(context)
+    if data.startswith(TICKET_BUTTON):
+        await shared.desk.on_button(update)
+        return
     language = await _language(update, context, None)
-    if data.startswith("lang:") and data[5:] in LANGUAGES:
+    if data.startswith(RATING_BUTTON):
+        recorded = await shared.desk.rate(chat.id, data)
+        with contextlib.suppress(TelegramError):
+            await query.answer(plain(language, "rate_thanks" if recorded else "button_expired"))
+        if recorded:
+            with contextlib.suppress(TelegramError):
+                await query.edit_message_reply_markup(reply_markup=None)
+    elif data.startswith("lang:") and data[5:] in LANGUAGES:
         new_language = data[5:]
         await services(context).languages.set(chat.id, new_language, explicit=True)
         with contextlib.suppress(TelegramError):
@@ -165,6 +193,9 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
             with contextlib.suppress(TelegramError):
                 await query.edit_message_reply_markup(reply_markup=None)
             await send(context, chat.id, Outgoing(say(language, "status_subscribed")))
+    elif data.startswith("/") and len(data) <= 64 and await shared.desk.has_open_ticket(chat.id):
+        with contextlib.suppress(TelegramError):  # people have the chat: old bot buttons do nothing
+            await query.answer(plain(language, "handoff_busy_button"))
     elif data.startswith("/") and len(data) <= 64:
         # An engine button: its payload is what the user "says" (e.g. `/faq{...}`), handled like a message.
         with contextlib.suppress(TelegramError):
@@ -174,6 +205,10 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         log.warning("unknown or forged callback data (%d bytes)", len(data.encode("utf-8")))
         with contextlib.suppress(TelegramError):
             await query.answer(plain(language, "button_expired"))
+
+
+async def on_staff_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await services(context).desk.from_staff(update.effective_message)
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -18,6 +18,7 @@ from babel.dates import format_datetime
 
 from assistant.i18n import LANGUAGE_NAMES, format_day, gettext
 from bot.texts import TEXTS
+from handoff.models import REASONS as HANDOFF_REASONS
 
 TELEGRAM_LIMIT = 4096
 MAX_CALLBACK_BYTES = 64
@@ -40,6 +41,7 @@ class Outgoing:
 class Rendered:
     messages: list[Outgoing]
     new_language: str | None = None  # set when the engine switched the conversation language
+    handoff: str | None = None  # set when the engine hands the chat to people (the reason)
 
 
 def utf16_len(text: str) -> int:
@@ -176,6 +178,7 @@ def render(language: str, engine_messages: list[dict[str, Any]]) -> Rendered:
     """Turns the engine's reply list into Telegram messages in `language` (or the language it switches to)."""
     out: list[Outgoing] = []
     new_language: str | None = None
+    handoff: str | None = None
     for message in engine_messages:
         custom = message.get("custom")
         buttons = [
@@ -204,10 +207,12 @@ def render(language: str, engine_messages: list[dict[str, Any]]) -> Rendered:
                 out.append(Outgoing(say(language, "language_set")))
             elif kind == "language_menu":
                 out.append(language_menu(language))
+            elif kind == "handoff" and custom.get("reason") in HANDOFF_REASONS:
+                handoff = custom["reason"]
             continue
         if message.get("text"):
             out.append(Outgoing(escape(message["text"]), buttons))
-    return Rendered(split_all(out), new_language)
+    return Rendered(split_all(out), new_language, handoff)
 
 
 def split_all(messages: list[Outgoing]) -> list[Outgoing]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
 from telegram import Bot
@@ -13,6 +11,7 @@ from telegram.error import Forbidden, TelegramError
 from actions.case_client import CaseApiClient, Found, NotFound
 from actions.subscriptions import FINAL_STATUSES, Subscriptions
 from assistant import replies
+from bot.periodic import Periodic
 from bot.rendering import render_case_status, say, split_html
 
 log = logging.getLogger(__name__)
@@ -20,26 +19,15 @@ log = logging.getLogger(__name__)
 
 class StatusNotifier:
     def __init__(self, bot: Bot, subscriptions: Subscriptions, cases: CaseApiClient, interval_s: float) -> None:
-        self.bot, self.subscriptions, self.cases, self.interval_s = bot, subscriptions, cases, interval_s
-        self._task: asyncio.Task | None = None
+        self.bot, self.subscriptions, self.cases = bot, subscriptions, cases
+        self._poller = Periodic("status polling", self.run_once, interval_s)
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._loop())
+        self._poller.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._poller.stop()
         await self.cases.close()
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception:  # noqa: BLE001 - the loop must survive anything and try again later
-                log.exception("status polling failed")
-            await asyncio.sleep(self.interval_s)
 
     async def run_once(self) -> int:
         """Checks every active subscription once; returns how many users were notified."""

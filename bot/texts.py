@@ -35,10 +35,6 @@ TEXTS: dict[str, str] = {
     "not_understood": N_(
         "Sorry, I did not understand that. Could you ask in other words? Type /help to see what I can answer."
     ),
-    "contact_people": N_(
-        "You can talk to a person at the State Migration Service: call the call centre at 919, or visit a "
-        "regional migration department or an “ASAN service” centre."
-    ),
     "anything_else": N_("All right. What else would you like to know?"),
     "language_menu": N_("Choose the language I should answer in:"),
     "language_set": N_("Done: from now on I will answer in English."),
@@ -138,6 +134,65 @@ TEXTS: dict[str, str] = {
     "document_fee_receipt": N_("state fee receipt"),
     "document_marriage_certificate": N_("marriage certificate"),
     "document_birth_certificate": N_("birth certificate"),
+    # --- handing the chat to people
+    "handoff_opened": N_(
+        "I am passing our conversation to a person from the State Migration Service. They will answer you "
+        "here, in this chat. Everything you write now goes to them."
+    ),
+    "handoff_not_understood": N_(
+        "I still did not understand, sorry. I am passing our conversation to a person from the State "
+        "Migration Service: they will answer you here. Everything you write now goes to them."
+    ),
+    "handoff_sensitive": N_(
+        "Your situation may need personal help, so I am also passing our conversation to a person from the "
+        "State Migration Service. They will answer you here. In an emergency call 112."
+    ),
+    "handoff_hours_open": N_("People answer during working hours ({hours}, Baku time), usually within minutes."),
+    "handoff_hours_closed": N_(
+        "Our staff work {hours} (Baku time). It is outside working hours now, so a person will answer from "
+        "{when}. Your messages are kept until then."
+    ),
+    "handoff_already": N_("You are already talking with our staff: write here and they will answer you."),
+    "handoff_escalated": N_(
+        "Your question has been passed to a migration officer, who will answer you here. Your earlier "
+        "messages went with it."
+    ),
+    "handoff_resolved": N_(
+        "The conversation with our staff has ended, and I am the assistant again: ask me anything. How "
+        "helpful was the person who answered you?"
+    ),
+    "handoff_not_delivered": N_(
+        "Sorry, your message could not be passed on to our staff just now. Please send it again in a minute."
+    ),
+    "handoff_busy_button": N_("You are talking with our staff now: write to them here."),
+    "handoff_unavailable": N_(
+        "Nobody can take over this chat right now. You can talk to a person at the State Migration Service: "
+        "call the call centre at 919, or visit a regional migration department or an “ASAN service” centre."
+    ),
+    # --- the bot's words in the staff groups (in the staff's language)
+    "staff_ticket_title": N_("Ticket {number}"),
+    "staff_reason_asked": N_("the user asked for a person"),
+    "staff_reason_not_understood": N_("the assistant did not understand twice"),
+    "staff_reason_sensitive_topic": N_("a situation that needs a person"),
+    "staff_ticket_header": N_("Language: {user_language} · Reason: {reason} · Queue: {queue}"),
+    "staff_transcript": N_("Conversation so far:"),
+    "staff_no_transcript": N_("(no earlier messages)"),
+    "staff_escalation_note": N_("Note from support: {note}"),
+    "staff_how_to": N_(
+        "Whatever you write in this topic goes to the user. To pass the ticket to officers, write "
+        "/escalate and a note. Commands and messages starting with “!” stay here."
+    ),
+    "staff_take": N_("Take"),
+    "staff_escalate": N_("Escalate to officers"),
+    "staff_resolve": N_("Resolve"),
+    "staff_taken_by": N_("{name} has taken this ticket."),
+    "staff_escalated_by": N_("{name} passed this ticket to the officers: {note}"),
+    "staff_resolved_by": N_("{name} resolved this ticket; the assistant answers the user again."),
+    "staff_only": N_("Only members of the staff groups can act on tickets."),
+    "staff_escalate_how": N_("Write /escalate and a note for the officers in this topic."),
+    "staff_user_blocked": N_("The user has blocked the bot: this message was not delivered."),
+    "staff_not_delivered": N_("This message could not be delivered to the user; please send it again."),
+    "staff_ticket_closed": N_("This ticket is closed; nothing written here reaches the user."),
     "answer_source": N_("Source: {source}"),
     "answer_reviewed": N_("Last reviewed: {date}"),
     "answer_needs_review": N_(
@@ -149,4 +204,5 @@ COMMANDS: dict[str, str] = {
     "start": N_("Start the conversation"),
     "help": N_("What I can answer"),
     "language": N_("Change the language"),
+    "person": N_("Talk to a person"),
 }

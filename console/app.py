@@ -13,6 +13,7 @@ from assistant.engine_admin import load_model
 from assistant.settings import Settings
 from console.auth import StaffAuth
 from console.web import Console, make_app
+from handoff.service import Handoff
 from knowledge.curation import Actor, Curation
 from knowledge.retraining import Reload, Retrainer
 from knowledge.store import KnowledgeBase
@@ -35,7 +36,8 @@ async def open_console(settings: Settings, reload: Reload | None = None) -> Asyn
     await retrainer.start()
     try:
         yield Console(settings, StaffAuth(database.sessions), Curation(database.sessions, on_published),
-                      KnowledgeBase(database.sessions), retrainer, UnansweredLog(database.sessions))
+                      KnowledgeBase(database.sessions), retrainer, UnansweredLog(database.sessions),
+                      Handoff(database.sessions))
     finally:
         await retrainer.stop()
         await database.close()

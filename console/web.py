@@ -14,14 +14,18 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import yaml
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
 
+from assistant.db import as_utc
 from assistant.settings import LANGUAGES, Settings
 from console.auth import Login, LoginRefused, StaffAuth
+from handoff.models import QUEUES, STATES
+from handoff.service import Handoff
 from knowledge.curation import Actor, Curation, CurationError, Role, diff
 from knowledge.models import REVIEW_STATES, TOPICS
 from knowledge.retraining import Retrainer
@@ -29,6 +33,7 @@ from knowledge.schema import EntryData, dump_yaml
 from knowledge.store import KnowledgeBase
 from knowledge.unanswered import UnansweredLog
 
+BAKU = ZoneInfo("Asia/Baku")
 COOKIE = "staff_session"
 LOGIN_CSRF_COOKIE = "login_csrf"
 HERE = Path(__file__).resolve().parent
@@ -42,6 +47,7 @@ class Console:
     kb: KnowledgeBase
     retrainer: Retrainer
     unanswered: UnansweredLog
+    tickets: Handoff
 
 
 @dataclass
@@ -194,6 +200,7 @@ def _form_to_data(form: Any, key: str) -> EntryData:
         "reviewed_on": form.get("reviewed_on") or dt.date.today().isoformat(),
         "review_state": form.get("review_state", "published"),
         "review_note": str(form.get("review_note", "")).strip() or None,
+        "needs_person": form.get("needs_person") == "on",
         "texts": texts,
     })
 
@@ -374,6 +381,42 @@ async def training_request(request: web.Request) -> web.StreamResponse:
     raise redirect(request, "/training", "Training queued.")
 
 
+def duration(seconds: float | None) -> str:
+    """1 h 05 min, 4 min 10 s, 12 s; an em dash when there is nothing to measure yet."""
+    if seconds is None:
+        return "—"
+    seconds = round(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    if seconds >= 60:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds} s"
+
+
+def baku_time(moment: dt.datetime | None) -> str:
+    return moment.astimezone(BAKU).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+async def tickets_page(request: web.Request) -> web.Response:
+    """Tickets handed to people, by queue and state, with response and resolution times."""
+    tickets = _console(request).tickets
+    queue = request.query.get("queue") if request.query.get("queue") in QUEUES else None
+    state = request.query.get("state") if request.query.get("state") in STATES else None
+    timings = {name: await tickets.timing(name) for name in QUEUES}
+    timings["all"] = await tickets.timing()
+    return render(request, "tickets.html", tickets=list(reversed(await tickets.listing(queue, state))),
+                  timings=timings, queue=queue, state=state, queues=QUEUES, states=STATES,
+                  duration=duration, baku_time=baku_time)
+
+
+async def ticket_page(request: web.Request) -> web.Response:
+    found = await _console(request).tickets.transcript(int(request.match_info["ticket"]))
+    if found is None:
+        raise web.HTTPNotFound(text="No such ticket.")
+    ticket, lines = found
+    return render(request, "ticket.html", ticket=ticket, lines=lines, baku_time=baku_time, duration=duration)
+
+
 async def users_page(request: web.Request) -> web.Response:
     if _actor(request).role is not Role.admin:
         raise web.HTTPForbidden(text="Only admins manage staff accounts.")
@@ -411,6 +454,7 @@ def make_app(open_console: Callable[[], AbstractAsyncContextManager[Console]]) -
     app[FLASHES] = {}
     app[TEMPLATES] = Environment(loader=FileSystemLoader(HERE / "templates"),
                                  autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+    app[TEMPLATES].filters["as_utc"] = lambda moment: as_utc(moment) if moment else moment
     app.add_routes([
         web.get("/health", health),
         web.get("/login", login_page),
@@ -435,6 +479,8 @@ def make_app(open_console: Callable[[], AbstractAsyncContextManager[Console]]) -
         web.post("/unanswered/dismiss", unanswered_dismiss),
         web.get("/training", training_page),
         web.post("/training", training_request),
+        web.get("/tickets", tickets_page),
+        web.get(r"/tickets/{ticket:\d+}", ticket_page),
         web.get("/users", users_page),
         web.post("/users", users_create),
         web.static("/static", HERE / "static"),

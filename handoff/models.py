@@ -30,6 +30,7 @@ class Ticket(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     first_response_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    rating: Mapped[int | None] = mapped_column(Integer)  # the user's 👍 (1) or 👎 (-1) for the people's help
 
     messages: Mapped[list[TicketMessage]] = relationship(back_populates="ticket", cascade="all, delete-orphan",
                                                          lazy="selectin", order_by="TicketMessage.id")
@@ -42,7 +43,7 @@ class TicketMessage(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("handoff_tickets.id", ondelete="CASCADE"), index=True)
-    author: Mapped[str] = mapped_column(String(20))  # user | bot | staff:<name> | system
+    author: Mapped[str] = mapped_column(String(80))  # user | bot | staff:<name> | system
     kind: Mapped[str] = mapped_column(String(20), default="text")  # text | photo | document | voice ...
     text: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

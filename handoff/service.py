@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from statistics import median
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from assistant.db import as_utc
@@ -63,10 +63,26 @@ class Handoff:
         async with self._sessions() as session:
             return await session.get(Ticket, ticket_id)
 
-    async def set_topic(self, ticket_id: int, staff_chat_id: int, topic_id: int) -> None:
+    async def claim_topic(self, ticket_id: int, staff_chat_id: int, topic_id: int) -> bool:
+        """Gives the ticket this topic unless it already has one (another process may have made it first)."""
         async with self._sessions() as session, session.begin():
-            ticket = await self._ticket(session, ticket_id)
-            ticket.staff_chat_id, ticket.topic_id = staff_chat_id, topic_id
+            result = await session.execute(
+                update(Ticket).where(Ticket.id == ticket_id, Ticket.topic_id.is_(None), Ticket.state != "resolved")
+                .values(staff_chat_id=staff_chat_id, topic_id=topic_id)
+            )
+            return result.rowcount == 1
+
+    async def forget_topic(self, ticket_id: int, topic_id: int) -> None:
+        """The topic is gone (deleted or closed by hand in Telegram): the next relay makes a new one."""
+        async with self._sessions() as session, session.begin():
+            await session.execute(update(Ticket).where(Ticket.id == ticket_id, Ticket.topic_id == topic_id)
+                                  .values(staff_chat_id=None, topic_id=None))
+
+    async def without_topic(self) -> list[int]:
+        """Open tickets that still need their staff topic (Telegram failed when they were opened)."""
+        async with self._sessions() as session:
+            rows = await session.scalars(select(Ticket.id).where(Ticket.state != "resolved", Ticket.topic_id.is_(None)))
+            return list(rows)
 
     async def by_topic(self, staff_chat_id: int, topic_id: int) -> Ticket | None:
         async with self._sessions() as session:
@@ -74,13 +90,13 @@ class Handoff:
                                                             Ticket.topic_id == topic_id))
 
     async def add_message(self, ticket_id: int, author: str, text: str, kind: str = "text") -> None:
-        """Records a line; the first line from staff sets the first-response time."""
+        """Records a line; the first line from staff to the user (not a staff note) sets the first-response time."""
         async with self._sessions() as session, session.begin():
             ticket = await self._ticket(session, ticket_id)
             if ticket.state == "resolved":
                 raise HandoffError("This ticket is resolved.")
             session.add(TicketMessage(ticket_id=ticket.id, author=author, text=text, kind=kind))
-            if author.startswith("staff:") and ticket.first_response_at is None:
+            if author.startswith("staff:") and kind != "note" and ticket.first_response_at is None:
                 ticket.first_response_at = _now()
 
     async def take(self, ticket_id: int, staff: str) -> Ticket:
@@ -104,6 +120,7 @@ class Handoff:
             if ticket.queue == "officers":
                 raise HandoffError("This ticket is already with the officers.")
             ticket.queue, ticket.state, ticket.assignee, ticket.escalation_note = "officers", "waiting", None, note
+            ticket.staff_chat_id = ticket.topic_id = None  # the officers' group gives it a topic of its own
             session.add(TicketMessage(ticket_id=ticket.id, author="system", text=f"escalated by {staff}: {note}"))
             return ticket
 
@@ -115,6 +132,25 @@ class Handoff:
             ticket.state, ticket.resolved_at = "resolved", _now()
             ticket.assignee = ticket.assignee or staff
             return ticket
+
+    async def rate(self, ticket_id: int, chat_id: int, value: int) -> bool:
+        """The user's rating of the people's help: once, only by the ticket's own chat, only when resolved."""
+        if value not in (1, -1):
+            return False
+        async with self._sessions() as session, session.begin():
+            ticket = await session.get(Ticket, ticket_id)
+            if ticket is None or ticket.chat_id != chat_id or ticket.state != "resolved" or ticket.rating:
+                return False
+            ticket.rating = value
+            return True
+
+    async def transcript(self, ticket_id: int) -> tuple[Ticket, list[tuple[str, str, str, dt.datetime]]] | None:
+        """A ticket and its whole transcript, redacted: (author, kind, text, when) per line."""
+        async with self._sessions() as session:
+            ticket = await session.get(Ticket, ticket_id)
+            if ticket is None:
+                return None
+            return ticket, [(m.author, m.kind, redact(m.text), as_utc(m.created_at)) for m in ticket.messages]
 
     async def listing(self, queue: str | None = None, state: str | None = None) -> list[dict]:
         """Tickets for the queue view, with the transcript's last lines redacted."""
@@ -129,14 +165,17 @@ class Handoff:
             tickets = (await session.scalars(stmt)).all()
             return [{
                 "id": t.id, "queue": t.queue, "state": t.state, "language": t.language, "reason": t.reason,
-                "assignee": t.assignee, "created_at": as_utc(t.created_at),
+                "assignee": t.assignee, "created_at": as_utc(t.created_at), "rating": t.rating,
+                "first_response_at": as_utc(t.first_response_at) if t.first_response_at else None,
+                "resolved_at": as_utc(t.resolved_at) if t.resolved_at else None,
                 "preview": [(m.author, redact(m.text)) for m in t.messages[-3:]],
             } for t in tickets]
 
-    async def timing(self) -> Timing:
-        """Median seconds to the first staff reply and to resolution, over all tickets that have them."""
+    async def timing(self, queue: str | None = None) -> Timing:
+        """Median seconds to the first staff reply and to resolution, over the tickets that have them."""
         async with self._sessions() as session:
-            tickets = (await session.scalars(select(Ticket))).all()
+            stmt = select(Ticket) if queue is None else select(Ticket).where(Ticket.queue == queue)
+            tickets = (await session.scalars(stmt)).all()
         first = [(as_utc(t.first_response_at) - as_utc(t.created_at)).total_seconds()
                  for t in tickets if t.first_response_at]
         resolved = [(as_utc(t.resolved_at) - as_utc(t.created_at)).total_seconds() for t in tickets if t.resolved_at]

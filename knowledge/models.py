@@ -6,7 +6,8 @@ import datetime as dt
 
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy import (JSON, Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint,
+                        false, func)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from assistant.db import Base
@@ -42,6 +43,9 @@ class Entry(Base):
     reviewed_on: Mapped[dt.date] = mapped_column(Date)
     review_state: Mapped[str] = mapped_column(String(20), default="published")
     review_note: Mapped[str | None] = mapped_column(Text)
+    # Situations where an answer is not enough (detention, violence, a lost passport): the chat also goes
+    # to a person.
+    needs_person: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     version: Mapped[int] = mapped_column(Integer, default=1)
     published_by: Mapped[str | None] = mapped_column(String(80))
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),

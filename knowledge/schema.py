@@ -38,6 +38,7 @@ class EntryData(BaseModel):
     reviewed_on: dt.date
     review_state: str = "published"
     review_note: str | None = None
+    needs_person: bool = False  # the chat also goes to a person (detention, violence, lost documents…)
     texts: dict[str, LanguageText]
 
     @field_validator("topic")

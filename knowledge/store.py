@@ -23,6 +23,7 @@ class Answer:
     source_url: str | None
     reviewed_on: dt.date
     review_state: str
+    needs_person: bool = False
 
 
 def to_data(entry: Entry) -> EntryData:
@@ -34,7 +35,7 @@ def to_data(entry: Entry) -> EntryData:
     return EntryData(
         key=entry.key, topic=entry.topic, legal_source=entry.legal_source, source_url=entry.source_url,
         reviewed_on=entry.reviewed_on, review_state=entry.review_state, review_note=entry.review_note,
-        texts=texts,
+        needs_person=entry.needs_person, texts=texts,
     )
 
 
@@ -50,6 +51,7 @@ async def write_entry(session: AsyncSession, item: EntryData, actor: str) -> Ent
     entry.reviewed_on = item.reviewed_on
     entry.review_state = item.review_state
     entry.review_note = item.review_note
+    entry.needs_person = item.needs_person
     entry.version = (entry.version or 0) + 1
     entry.published_by = actor
     # Update texts in place: replacing the rows would insert before deleting and hit the
@@ -89,7 +91,7 @@ class KnowledgeBase:
             return Answer(
                 key=entry.key, topic=entry.topic, language=text.language, question=text.question,
                 text=text.answer, legal_source=text.source or entry.legal_source, source_url=entry.source_url,
-                reviewed_on=entry.reviewed_on, review_state=entry.review_state,
+                reviewed_on=entry.reviewed_on, review_state=entry.review_state, needs_person=entry.needs_person,
             )
 
     async def upsert(self, items: list[EntryData], actor: str = "system") -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 from aiohttp import ClientSession, ClientTimeout
@@ -66,6 +68,9 @@ class EmulatorDriver:
         return await self._post("/chats", {"id": chat_id, "title": title, "is_forum": is_forum,
                                            "members": members or []})
 
+    async def set_members(self, chat_id: int, *, add: list[int] = (), remove: list[int] = ()) -> list[int]:
+        return await self._post(f"/chats/{chat_id}/members", {"add": list(add), "remove": list(remove)})
+
     async def block(self, chat_id: int, blocked: bool = True) -> None:
         await self._post("/block", {"chat_id": chat_id, "blocked": blocked})
 
@@ -88,6 +93,16 @@ class EmulatorDriver:
         sent = await self.send_text(user_id, text, **extra)
         return await self.wait_messages(user_id, expect, after_id=sent["message"]["message_id"], timeout=timeout)
 
+    async def topic_messages(self, chat_id: int, topic: int, count: int = 1,
+                             timeout: float = 20.0) -> list[dict[str, Any]]:
+        """Waits until the bot has posted at least `count` messages in a forum topic; returns all of them."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [m for m in await self.messages(chat_id) if m.get("message_thread_id") == topic]
+            if len(found) >= count or time.monotonic() > deadline:
+                return found
+            await asyncio.sleep(0.05)
+
     async def topics(self, chat_id: int) -> dict[str, Any]:
         return await self._get(f"/chats/{chat_id}/topics")
 
@@ -96,9 +111,6 @@ class EmulatorDriver:
 
     async def wait_callback_answer(self, query_id: str, timeout: float = 10.0) -> dict[str, Any]:
         """Waits until the bot has answered the callback query (answerCallbackQuery) and returns the answer."""
-        import asyncio
-        import time
-
         deadline = time.monotonic() + timeout
         while True:
             answer = await self.callback_answer(query_id)

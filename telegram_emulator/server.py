@@ -202,6 +202,10 @@ async def _forward_message(app, state: BotState, params):
     return await state.copy_like(params, forward=True)
 
 
+async def _get_chat_member(app, state: BotState, params):
+    return state.chat_member(params)
+
+
 async def _log_out(app, state: BotState, params):
     return True
 
@@ -225,6 +229,7 @@ _METHODS: dict[str, Callable[[web.Application, BotState, dict[str, Any]], Awaita
     "reopenforumtopic": _reopen_forum_topic,
     "copymessage": _copy_message,
     "forwardmessage": _forward_message,
+    "getchatmember": _get_chat_member,
     "logout": _log_out,
     "close": _log_out,
 }
@@ -362,8 +367,14 @@ async def drv_send(request: web.Request) -> web.Response:
     if chat_id is None or int(chat_id) == user["id"]:
         chat = state.ensure_private_chat(user)
     else:
-        chat = state.chats[int(chat_id)]
-        chat.members.add(user["id"])
+        chat = state.chats.get(int(chat_id))
+        if chat is None:
+            raise web.HTTPBadRequest(text="chat not found")
+        if user["id"] not in chat.members:
+            # As in a private group: only members can post (a test may let the user join first).
+            if not body.get("join"):
+                raise web.HTTPBadRequest(text="user is not a member of the chat")
+            chat.members.add(user["id"])
         state.users[user["id"]] = user
     kind = body.get("kind", "text")
     if kind == "text":
@@ -406,6 +417,18 @@ async def drv_create_chat(request: web.Request) -> web.Response:
     chat = state.create_group(int(body["id"]), body.get("title", "Staff"), is_forum=bool(body.get("is_forum")),
                               members=[int(m) for m in body.get("members", [])])
     return web.json_response(chat.public())
+
+
+async def drv_members(request: web.Request) -> web.Response:
+    """Changes a group's members: {"add": [user ids], "remove": [user ids]}."""
+    state = _state(request.app, request.match_info["token"])
+    chat = state.chats.get(int(request.match_info["chat_id"]))
+    if chat is None:
+        raise web.HTTPNotFound(text="no such chat")
+    body = await _json(request)
+    chat.members |= {int(m) for m in body.get("add", [])}
+    chat.members -= {int(m) for m in body.get("remove", [])}
+    return web.json_response(sorted(chat.members))
 
 
 async def drv_block(request: web.Request) -> web.Response:
@@ -491,6 +514,7 @@ def make_app() -> web.Application:
         web.post(prefix + "/press", drv_press),
         web.post(prefix + "/updates", drv_raw_update),
         web.post(prefix + "/chats", drv_create_chat),
+        web.post(prefix + "/chats/{chat_id}/members", drv_members),
         web.post(prefix + "/block", drv_block),
         web.get(prefix + "/chats/{chat_id}/messages", drv_messages),
         web.get(prefix + "/chats/{chat_id}/topics", drv_topics),

@@ -418,6 +418,23 @@ class BotState:
             self.changed.notify_all()
         return {"message_thread_id": thread_id, "name": name, "icon_color": 7322096}
 
+    def chat_member(self, params: dict[str, Any]) -> dict[str, Any]:
+        """getChatMember: "member" for members of a group (and the user of a private chat), else "left"."""
+        chat = self.chat(params.get("chat_id"))
+        try:
+            user_id = int(params.get("user_id"))
+        except (TypeError, ValueError):
+            raise bad_request("invalid user_id specified") from None
+        if user_id == self.user["id"]:
+            return {"status": "administrator", "user": self.user, "can_be_edited": False,
+                    "can_manage_chat": True, "can_delete_messages": True, "can_manage_video_chats": False,
+                    "can_restrict_members": False, "can_promote_members": False, "can_change_info": False,
+                    "can_invite_users": True, "is_anonymous": False, "can_post_stories": False,
+                    "can_edit_stories": False, "can_delete_stories": False, "can_manage_topics": True}
+        user = self.users.get(user_id) or {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"}
+        member = user_id in chat.members if chat.type != "private" else user_id == chat.id
+        return {"status": "member" if member else "left", "user": user}
+
     def set_topic_closed(self, params: dict[str, Any], closed: bool) -> bool:
         chat = self.chat(params.get("chat_id"))
         topic = chat.topics.get(int(params.get("message_thread_id", 0)))

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import aiohttp
 import pytest
 import yaml
 from aiohttp.test_utils import TestClient, TestServer
@@ -174,3 +175,53 @@ async def test_only_admins_manage_users(console_server):
         response = await admin.post("/users", data={"csrf": csrf_of(page), "username": "newbie", "role": "editor",
                                                     "password": "a much longer password"})
         assert "newbie" in await response.text()
+
+
+async def test_tickets_by_queue_and_state_with_times_and_redacted_transcripts(console_server):
+    server, _ = console_server
+    from console.web import STATE
+
+    tickets = server.app[STATE].console.tickets
+    waiting, _ = await tickets.open_ticket(501, "ru", "asked", [("user", "мой паспорт C01234567, помогите")])
+    escalated, _ = await tickets.open_ticket(502, "en", "not_understood", [("user", "asdf")])
+    await tickets.add_message(escalated.id, "staff:rita", "Hello, how can I help?")
+    await tickets.escalate(escalated.id, "rita", "needs an officer")
+    await tickets.resolve(escalated.id, "omar")
+    await tickets.rate(escalated.id, 502, 1)
+
+    async with client_for(server, "erin") as client:
+        async with aiohttp.ClientSession() as anonymous:
+            response = await anonymous.get(server.make_url("/tickets"), allow_redirects=False)
+            assert response.status == 303, "tickets need a login"
+        page = await (await client.get("/tickets")).text()
+        assert f"#{waiting.id}" in page and f"#{escalated.id}" in page
+        assert "C01234567" not in page and "[ID]" in page
+        assert "👍" in page and "not understood" in page
+        assert page.count("<td>—</td>") >= 2, "no first response in the support queue's only ticket yet"
+        only_officers = await (await client.get("/tickets?queue=officers&state=resolved")).text()
+        assert f"#{escalated.id}" in only_officers and f'href="/tickets/{waiting.id}"' not in only_officers
+        detail = await (await client.get(f"/tickets/{escalated.id}")).text()
+        assert "needs an officer" in detail and "Hello, how can I help?" in detail and "staff:rita" in detail
+        assert "escalated by rita" in detail
+        detail = await (await client.get(f"/tickets/{waiting.id}")).text()
+        assert "C01234567" not in detail and "[ID]" in detail
+        assert (await client.get("/tickets/99999")).status == 404
+
+
+async def test_staff_mark_entries_that_also_need_a_person(console_server):
+    server, _ = console_server
+    from console.web import STATE
+
+    kb = server.app[STATE].console.kb
+    async with client_for(server, "erin") as editor, client_for(server, "rita") as reviewer:
+        page = await (await editor.get("/entries/contacts_emergency_help")).text()
+        assert re.search(r'<input type="checkbox" name="needs_person"\s+checked>', page), "seeded as needing a person"
+        page = await (await editor.get(f"/entries/{KEY}")).text()
+        assert re.search(r'<input type="checkbox" name="needs_person"\s+>', page)
+        form = form_of(page)
+        form.update(needs_person="on", action="submit", comment="registration problems need people", csrf=csrf_of(page))
+        await editor.post(f"/entries/{KEY}/save", data=form)
+        page = await (await reviewer.get(f"/entries/{KEY}")).text()
+        await reviewer.post(f"/entries/{KEY}/publish", data={"csrf": csrf_of(page), "comment": "ok"})
+    assert (await kb.answer(KEY, "en")).needs_person
+    assert not (await kb.answer("visa_evisa_asan", "en")).needs_person

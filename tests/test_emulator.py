@@ -116,6 +116,20 @@ async def test_scripted_429_and_blocked_user(bot, driver):
         await bot.send_message(12, "blocked")
 
 
+async def test_group_membership_decides_who_may_post_and_what_get_chat_member_says(bot, driver):
+    await driver.create_chat(-100600, "Staff", is_forum=True, members=[1])
+    assert (await bot.get_chat_member(-100600, 1)).status == "member"
+    assert (await bot.get_chat_member(-100600, 2)).status == "left"
+    with pytest.raises(RuntimeError, match="not a member"):
+        await driver.send_text(2, "let me in", chat_id=-100600)
+    await driver.set_members(-100600, add=[2])
+    await driver.send_text(2, "now I am in", chat_id=-100600)
+    assert (await bot.get_chat_member(-100600, 2)).status == "member"
+    await driver.set_members(-100600, remove=[2])
+    assert (await bot.get_chat_member(-100600, 2)).status == "left"
+    assert (await bot.get_chat_member(-100600, bot.id)).status == "administrator"
+
+
 async def test_forum_topics_and_commands(bot, driver):
     await driver.create_chat(-100500, "Staff", is_forum=True, members=[1])
     topic = await bot.create_forum_topic(-100500, "Ticket 1")

@@ -1,58 +1,24 @@
-"""The gateway (real python-telegram-bot Application, in process) against the emulator and a fake engine.
-
-The fake engine is a small aiohttp server speaking the engine's channel protocol, so failures (down, slow,
-garbage, silence) can be produced on demand; the real engine is exercised in tests/e2e.
-"""
+"""The gateway (real python-telegram-bot Application, in process) against the emulator and a fake engine
+(tests/gateway_support.py); the real engine is exercised in tests/e2e."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 
 import pytest
-from aiohttp import web
-from telegram import Update
 
 from assistant.settings import Settings
-from bot.app import _post_init, _post_shutdown, build_application
 from telegram_emulator.driver import EmulatorDriver
 from telegram_emulator.html_check import parse_html
 from tests.conftest import TOKEN, free_port
-
-
-class FakeEngine:
-    def __init__(self) -> None:
-        self.mode = "echo"  # echo | slow | garbage | silent | error
-        self.delays: dict[str, float] = {}
-        self.received: list[dict] = []
-
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json()
-        self.received.append(body)
-        await asyncio.sleep(self.delays.get(body["message"], 0))
-        if self.mode == "slow":
-            await asyncio.sleep(5)
-        if self.mode == "garbage":
-            return web.Response(text="<html>oops</html>")
-        if self.mode == "error":
-            return web.Response(status=500)
-        if self.mode == "silent":
-            return web.json_response([])
-        return web.json_response([{"recipient_id": body["sender"], "text": f"echo: {body['message']}"}])
+from tests.gateway_support import FakeEngine, running_gateway, serve_fake_engine
 
 
 @pytest.fixture
 async def fake_engine() -> AsyncIterator[tuple[FakeEngine, str]]:
-    engine = FakeEngine()
-    app = web.Application()
-    app.router.add_post("/webhooks/gateway/webhook", engine.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield engine, f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+    async with serve_fake_engine() as served:
+        yield served
 
 
 @pytest.fixture
@@ -60,17 +26,8 @@ async def gateway(emulator, fake_engine, tmp_path):
     engine, engine_url = fake_engine
     settings = Settings(_env_file=None, telegram_bot_token=TOKEN, telegram_api_url=emulator, data_dir=tmp_path,
                         engine_url=engine_url, engine_timeout_s=1.0, engine_retries=1, max_message_chars=200)
-    application = build_application(settings)
-    await application.initialize()
-    await _post_init(application)
-    await application.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES)
-    await application.start()
-    async with EmulatorDriver(emulator, TOKEN) as driver:
+    async with running_gateway(settings), EmulatorDriver(emulator, TOKEN) as driver:
         yield engine, driver
-    await application.updater.stop()
-    await application.stop()
-    await _post_shutdown(application)
-    await application.shutdown()
 
 
 def text_of(message: dict) -> str:
@@ -98,20 +55,9 @@ async def test_engine_trouble_gets_a_kind_apology(gateway, mode):
 async def test_engine_down_gets_a_kind_apology_in_the_users_language(emulator, tmp_path):
     settings = Settings(_env_file=None, telegram_bot_token=TOKEN, telegram_api_url=emulator, data_dir=tmp_path,
                         engine_url=f"http://127.0.0.1:{free_port()}", engine_retries=1)
-    application = build_application(settings)
-    await application.initialize()
-    await _post_init(application)
-    await application.updater.start_polling(poll_interval=0, timeout=1)
-    await application.start()
-    try:
-        async with EmulatorDriver(emulator, TOKEN) as driver:
-            (reply,) = await driver.ask(3, "Salam, qeydiyyat üçün nə lazımdır?", timeout=10)
-            assert "texniki problem" in text_of(reply)
-    finally:
-        await application.updater.stop()
-        await application.stop()
-        await _post_shutdown(application)
-        await application.shutdown()
+    async with running_gateway(settings), EmulatorDriver(emulator, TOKEN) as driver:
+        (reply,) = await driver.ask(3, "Salam, qeydiyyat üçün nə lazımdır?", timeout=10)
+        assert "texniki problem" in text_of(reply)
 
 
 async def test_silent_engine_still_answers(gateway):

@@ -58,6 +58,26 @@ async def test_listing_redacts_personal_data(handoff):
 
 async def test_topics_map_back_to_tickets(handoff):
     ticket, _ = await handoff.open_ticket(11, "en", "asked")
-    await handoff.set_topic(ticket.id, -100123, 55)
+    assert await handoff.without_topic() == [ticket.id]
+    assert await handoff.claim_topic(ticket.id, -100123, 55)
+    assert not await handoff.claim_topic(ticket.id, -100123, 57), "a second process must not re-map the ticket"
     assert (await handoff.by_topic(-100123, 55)).id == ticket.id
     assert await handoff.by_topic(-100123, 56) is None
+    assert await handoff.without_topic() == []
+    await handoff.forget_topic(ticket.id, 55)
+    assert await handoff.by_topic(-100123, 55) is None and await handoff.without_topic() == [ticket.id]
+
+
+async def test_escalation_moves_the_ticket_out_of_its_topic_and_ratings_are_the_users_own(handoff):
+    ticket, _ = await handoff.open_ticket(12, "ru", "asked")
+    await handoff.claim_topic(ticket.id, -100123, 60)
+    await handoff.add_message(ticket.id, "staff:rita", "internal", kind="note")
+    assert (await handoff.get(ticket.id)).first_response_at is None, "a staff note is not a response"
+    escalated = await handoff.escalate(ticket.id, "rita", "needs an officer")
+    assert escalated.topic_id is None and escalated.queue == "officers"
+    assert not await handoff.rate(ticket.id, 12, 1), "only a resolved ticket is rated"
+    await handoff.resolve(ticket.id, "omar")
+    assert not await handoff.rate(ticket.id, 99, 1), "another chat cannot rate it"
+    assert await handoff.rate(ticket.id, 12, -1)
+    assert not await handoff.rate(ticket.id, 12, 1), "rated once"
+    assert (await handoff.get(ticket.id)).rating == -1

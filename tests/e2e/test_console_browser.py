@@ -113,3 +113,38 @@ async def test_console_refuses_without_login(running, browser):
     await page.get_by_label("Password").fill("not the password")
     await page.get_by_role("button", name="Log in").click()
     await expect(page.get_by_role("alert")).to_contain_text("Wrong user name or password")
+
+
+async def test_staff_follow_handed_over_chats_on_the_tickets_page(running, browser):
+    from assistant.launcher import DEMO_STAFF_MEMBER, DEMO_SUPPORT_CHAT
+    from tests.e2e.test_handoff import topic_of
+
+    from assistant.bootstrap import open_database
+    from handoff.service import Handoff
+
+    user, driver = next(_users), running.driver
+    await driver.ask(user, "my passport is C01234567, how long can I stay without a visa?", language_code="en",
+                     timeout=60)
+    await driver.ask(user, "/person")
+    topic = await topic_of(running, user)
+    database = await open_database(running.settings, seed=False)
+    try:
+        ticket = await Handoff(database.sessions).open_ticket_for(user)
+    finally:
+        await database.close()
+    await driver.send_text(DEMO_STAFF_MEMBER, "We will help you with the police certificate.",
+                           chat_id=DEMO_SUPPORT_CHAT, message_thread_id=topic)
+    await driver.wait_messages(user, 1)
+
+    page = await logged_in(browser, running.console_url, "rita")
+    await page.get_by_role("link", name="Tickets").click()
+    await expect(page.locator("h1")).to_have_text("Chats handed to people")
+    await page.get_by_role("link", name="support", exact=True).click()
+    row = page.locator("tbody tr", has=page.get_by_role("link", name=f"#{ticket.id}", exact=True))
+    await expect(row).to_contain_text("assigned")
+    await expect(page.locator("body")).not_to_contain_text("C01234567")
+    await row.get_by_role("link", name=f"#{ticket.id}").click()
+    await expect(page.locator("table.transcript")).to_contain_text("We will help you with the police certificate.")
+    await expect(page.locator("table.transcript")).to_contain_text("[ID]")
+    await expect(page.locator("dl.facts")).to_contain_text("First response after")
+    await page.screenshot(path=str(SHOTS / "ticket.png"), full_page=True)

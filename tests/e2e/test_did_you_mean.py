@@ -37,10 +37,10 @@ async def test_unsure_question_offers_entries_and_a_person(running):
     assert entry_buttons[0]["text"].rstrip("…") in text_of(answer)
     assert [b["text"] for b in buttons_of(answer)] == ["👍", "👎"]
 
-    # "None of these" reaches the way to a person.
+    # "None of these" hands the chat to a person (tests/e2e/test_handoff.py follows that path further).
     await driver.press(user, user, menu["message_id"], data="/human_handoff")
     (people,) = await driver.wait_messages(user, 1, after_id=answer["message_id"])
-    assert "919" in text_of(people)
+    assert "passing our conversation to a person" in text_of(people)
 
 
 async def test_rating_is_thanked_recorded_and_shown_to_staff(running):

@@ -1,0 +1,76 @@
+"""The gateway (the real python-telegram-bot Application, in process) and a fake engine, for tests.
+
+The fake engine is a small aiohttp server speaking the engine's channel protocol, so failures (down, slow,
+garbage, silence) and any engine reply can be produced on demand; the real engine is exercised in tests/e2e.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+from telegram import Update
+from telegram.ext import Application
+
+from assistant.settings import Settings
+from bot.app import _post_init, _post_shutdown, build_application
+from tests.conftest import free_port
+
+
+class FakeEngine:
+    def __init__(self) -> None:
+        self.mode = "echo"  # echo | slow | garbage | silent | error
+        self.delays: dict[str, float] = {}
+        self.scripted: dict[str, list[dict[str, Any]]] = {}  # message -> the engine's replies
+        self.received: list[dict] = []
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.received.append(body)
+        await asyncio.sleep(self.delays.get(body["message"], 0))
+        if self.mode == "slow":
+            await asyncio.sleep(5)
+        if self.mode == "garbage":
+            return web.Response(text="<html>oops</html>")
+        if self.mode == "error":
+            return web.Response(status=500)
+        if self.mode == "silent":
+            return web.json_response([])
+        if body["message"] in self.scripted:
+            return web.json_response([{"recipient_id": body["sender"], **r} for r in self.scripted[body["message"]]])
+        return web.json_response([{"recipient_id": body["sender"], "text": f"echo: {body['message']}"}])
+
+
+@contextlib.asynccontextmanager
+async def serve_fake_engine() -> AsyncIterator[tuple[FakeEngine, str]]:
+    engine = FakeEngine()
+    app = web.Application()
+    app.router.add_post("/webhooks/gateway/webhook", engine.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield engine, f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def running_gateway(settings: Settings) -> AsyncIterator[Application]:
+    """The gateway polling the emulator, as `python -m bot` runs it; stopped cleanly on exit."""
+    application = build_application(settings)
+    await application.initialize()
+    await _post_init(application)
+    await application.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES)
+    await application.start()
+    try:
+        yield application
+    finally:
+        await application.updater.stop()
+        await application.stop()
+        await _post_shutdown(application)
+        await application.shutdown()
