@@ -1,0 +1,336 @@
+"""NLU accuracy on the held-out test set, per language: our pipeline vs Rasa's default vs TF-IDF + LR.
+
+    .venv/bin/python -m benchmarks.nlu_accuracy                 # full run (~30 min on 2 cores)
+    .venv/bin/python -m benchmarks.nlu_accuracy --smoke         # tiny: 1 epoch, 2 folds, a few examples
+
+For each pipeline it trains on the shipped training data (nlu_data/ and the knowledge base's seed entries),
+parses every held-out example (nlu_test/, never trained on) and reports, per language: intent accuracy and
+macro-F1 (the final intent, after the fallback classifier: a fallback on an in-scope message counts as
+wrong), FAQ retrieval top-1 and top-3 (the response selector's ranking), out-of-scope precision and recall,
+application-number entity F1 and parse time. Dates and FINs are read by the status form's parser
+(actions/verification.py), scored on nlu_test/verification.yml. Then k-fold cross-validation of our
+pipeline on the training data. Prints tables, writes var/benchmarks/nlu_accuracy.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import hashlib
+import json
+import random
+import re
+import shutil
+import statistics
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from actions.verification import parse_verification
+from assistant.settings import LANGUAGES, PROJECT_ROOT, Settings
+from assistant.training import NLU_DIR, rasa_bin, rasa_env
+from benchmarks.heldout import Example, heldout, normalized, read_examples, verification_cases
+from benchmarks.metrics import accuracy, f1, fmt, macro_f1, percentile, precision_recall, table, write_report
+from knowledge.schema import EntryData, load_dir
+from knowledge.training_data import render_nlu
+
+SEED = PROJECT_ROOT / "knowledge" / "seed"
+PIPELINES = {"ours": PROJECT_ROOT / "config.yml", "rasa-default": PROJECT_ROOT / "benchmarks/configs/rasa_default.yml"}
+WORK = PROJECT_ROOT / "var" / "benchmarks" / "nlu"
+
+
+# ------------------------------------------------------------------ data
+
+def training_examples(entries: list[EntryData]) -> list[Example]:
+    examples = [e for lang in LANGUAGES for e in read_examples(NLU_DIR / f"nlu_{lang}.yml", lang)]
+    for entry in entries:
+        for lang, text in entry.texts.items():
+            for line in dict.fromkeys([text.question, *text.variants]):
+                examples.append(Example(lang, " ".join(line.split()), "faq", entry.key))
+    return examples
+
+
+def write_full_training_data(target: Path, entries: list[EntryData]) -> Path:
+    """Exactly what the engine is trained on, minus the dialogue rules."""
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    for path in NLU_DIR.glob("*.yml"):
+        if path.name != "rules.yml":
+            shutil.copy(path, target / path.name)
+    (target / "faq.yml").write_text(render_nlu(entries), encoding="utf-8")
+    return target
+
+
+def write_fold_training_data(target: Path, examples: list[Example], entries: list[EntryData]) -> Path:
+    """A fold's training data: its examples (annotations are not needed: entities come from regexes)."""
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    for name in ("regex.yml", "synonyms.yml"):
+        shutil.copy(NLU_DIR / name, target / name)
+    by_label: dict[str, list[str]] = defaultdict(list)
+    for example in examples:
+        by_label[f"faq/{example.entry}" if example.entry else example.intent].append(example.text)
+    document = {
+        "version": "3.1",
+        "nlu": [{"intent": label, "examples": "".join(f"- {t}\n" for t in dict.fromkeys(texts))}
+                for label, texts in by_label.items()],
+        "responses": {f"utter_faq/{e.key}": [{"custom": {"type": "faq_ref", "entry": e.key}}] for e in entries
+                      if f"faq/{e.key}" in by_label},
+    }
+    (target / "data.yml").write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return target
+
+
+def folds(examples: list[Example], k: int, seed: int = 7) -> list[list[Example]]:
+    """Stratified by label: each fold gets every label's examples in turn."""
+    by_label: dict[str, list[Example]] = defaultdict(list)
+    for example in examples:
+        by_label[example.entry or example.intent].append(example)
+    result: list[list[Example]] = [[] for _ in range(k)]
+    rng = random.Random(seed)
+    offset = 0
+    for label in sorted(by_label):
+        group = by_label[label][:]
+        rng.shuffle(group)
+        for i, example in enumerate(group):
+            result[(offset + i) % k].append(example)
+        offset += len(group)
+    return result
+
+
+# ------------------------------------------------------------------ running Rasa and the baseline
+
+def _config(base: Path, epochs: int | None, work: Path) -> Path:
+    if epochs is None:
+        return base
+    config = yaml.safe_load(base.read_text(encoding="utf-8"))
+    for component in config["pipeline"]:
+        if "epochs" in component or component["name"] in ("DIETClassifier", "ResponseSelector"):
+            component["epochs"] = epochs
+    config["policies"] = []
+    path = work / f"{base.stem}-epochs{epochs}.yml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _digest(*paths: Path) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        for file in sorted(path.rglob("*.yml")) if path.is_dir() else [path]:
+            digest.update(file.name.encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+async def _run(settings: Settings, *args: str, python: bool = False) -> None:
+    executable = settings.rasa_venv / "bin" / "python" if python else rasa_bin(settings)
+    env = rasa_env(settings)
+    env["PYTHONPATH"] = str(PROJECT_ROOT)  # benchmarks/rasa_predict.py, tfidf_baseline.py
+    process = await asyncio.create_subprocess_exec(str(executable), *args, cwd=PROJECT_ROOT, env=env,
+                                                   stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    output, _ = await process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(args[:3])} failed:\n{output.decode(errors='replace')[-3000:]}")
+
+
+async def train(settings: Settings, config: Path, data: Path, work: Path) -> tuple[Path, float, bool]:
+    """(model, seconds, trained): models are cached in `work` by the digest of config and data."""
+    name = f"{config.stem}-{_digest(config, data)}"
+    model = work / "models" / f"{name}.tar.gz"
+    if model.exists():
+        return model, 0.0, False
+    started = time.monotonic()
+    await _run(settings, "train", "nlu", "--config", str(config), "--nlu", str(data), "--out",
+               str(work / "models"), "--fixed-model-name", name)
+    return model, time.monotonic() - started, True
+
+
+async def predict(settings: Settings, model: Path, texts: list[str], work: Path) -> list[dict]:
+    source, target = work / "texts.json", work / "predictions.json"
+    source.write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
+    await _run(settings, "-m", "benchmarks.rasa_predict", "--model", str(model), "--input", str(source),
+               "--output", str(target), python=True)
+    return json.loads(target.read_text(encoding="utf-8"))
+
+
+async def tfidf(settings: Settings, train_examples: list[Example], texts: list[str], work: Path) -> list[dict]:
+    train_file, source, target = work / "tfidf-train.json", work / "texts.json", work / "tfidf-predictions.json"
+    train_file.write_text(json.dumps([{"text": e.text, "intent": e.intent, "entry": e.entry} for e in train_examples],
+                                     ensure_ascii=False), encoding="utf-8")
+    source.write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
+    await _run(settings, "-m", "benchmarks.tfidf_baseline", "--train", str(train_file), "--input", str(source),
+               "--output", str(target), python=True)
+    return json.loads(target.read_text(encoding="utf-8"))
+
+
+# ------------------------------------------------------------------ scoring
+
+def _number(value: str) -> str:
+    return re.sub(r"[\s\-]", "", value).upper()
+
+
+def score(examples: list[Example], predictions: list[dict]) -> dict[str, Any]:
+    truth = [e.intent for e in examples]
+    predicted = [p["intent"] for p in predictions]
+    faq = [(e, p) for e, p in zip(examples, predictions) if e.entry]
+    oos_p, oos_r = precision_recall(truth, predicted, "out_of_scope")
+    tp = fp = fn = 0
+    for example, prediction in zip(examples, predictions):
+        gold = {_number(v) for k, v in example.entities if k == "application_number"}
+        found = {_number(v) for k, v in prediction["entities"] if k == "application_number"}
+        tp, fp, fn = tp + len(gold & found), fp + len(found - gold), fn + len(gold - found)
+    return {
+        "examples": len(examples),
+        "intent_accuracy": accuracy(truth, predicted),
+        "intent_macro_f1": macro_f1(truth, predicted),
+        "fallbacks": sum(p == "nlu_fallback" for p in predicted),
+        "faq_top1": sum(p["faq_ranking"][:1] == [e.entry] for e, p in faq) / len(faq) if faq else float("nan"),
+        "faq_top3": sum(e.entry in p["faq_ranking"][:3] for e, p in faq) / len(faq) if faq else float("nan"),
+        "oos_precision": oos_p,
+        "oos_recall": oos_r,
+        "application_number_f1": f1(tp, fp, fn),
+        "parse_ms_p50": percentile([p["ms"] for p in predictions], 50),
+        "confusions": _confusions(truth, predicted),
+    }
+
+
+def _confusions(truth: list[str], predicted: list[str], top: int = 8) -> list[list[Any]]:
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for t, p in zip(truth, predicted):
+        if t != p:
+            counts[(t, p)] += 1
+    return [[t, p, n] for (t, p), n in sorted(counts.items(), key=lambda x: -x[1])[:top]]
+
+
+def score_by_language(examples: list[Example], predictions: list[dict]) -> dict[str, dict[str, Any]]:
+    result = {}
+    for lang in sorted({e.language for e in examples}):
+        pairs = [(e, p) for e, p in zip(examples, predictions) if e.language == lang]
+        result[lang] = score([e for e, _ in pairs], [p for _, p in pairs])
+    result["all"] = score(examples, predictions)
+    return result
+
+
+def score_verification(cases: list[dict], today: dt.date) -> dict[str, dict[str, float]]:
+    """Date-of-birth and FIN extraction F1 per language, with the status form's parser."""
+    result = {}
+    for lang in sorted({c["lang"] for c in cases}):
+        counts = {"date": [0, 0, 0], "fin": [0, 0, 0]}  # tp, fp, fn
+        for case in (c for c in cases if c["lang"] == lang):
+            found = parse_verification(str(case["text"]), today)
+            got = {"date": found.date_of_birth if found else None, "fin": found.personal_id if found else None}
+            for kind in ("date", "fin"):
+                gold = case.get(kind)
+                gold = dt.date.fromisoformat(str(gold)) if kind == "date" and gold else gold
+                value = got[kind]
+                if gold is not None and value == gold:
+                    counts[kind][0] += 1
+                else:
+                    counts[kind][1] += value is not None
+                    counts[kind][2] += gold is not None
+        result[lang] = {f"{kind}_f1": f1(*counts[kind]) for kind in counts}
+    return result
+
+
+# ------------------------------------------------------------------ the run
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    settings = Settings()
+    work = args.work
+    work.mkdir(parents=True, exist_ok=True)
+    entries = load_dir(SEED)
+    test = heldout(tuple(args.languages))
+    train_examples = training_examples(entries)
+    if args.smoke:
+        test = [e for i, e in enumerate(test) if i % 15 == 0]
+    texts = [e.text for e in test]
+    overlap = {normalized(e.text) for e in test} & {normalized(e.text) for e in train_examples}
+    report: dict[str, Any] = {"held_out_examples": len(test), "training_examples": len(train_examples),
+                              "overlap_with_training": sorted(overlap), "pipelines": {}, "epochs": args.epochs}
+    data = write_full_training_data(work / "train-full", entries)
+    for name in args.pipelines:
+        print(f"· {name}: training and parsing {len(texts)} held-out examples…", flush=True)
+        if name == "tfidf-lr":
+            started = time.monotonic()
+            predictions = await tfidf(settings, train_examples, texts, work)
+            seconds, trained = time.monotonic() - started, True
+        else:
+            config = _config(PIPELINES[name], args.epochs, work)
+            model, seconds, trained = await train(settings, config, data, work)
+            predictions = await predict(settings, model, texts, work)
+        report["pipelines"][name] = {"train_seconds": round(seconds, 1) if trained else "cached",
+                                     "scores": score_by_language(test, predictions)}
+    report["verification"] = score_verification(verification_cases(), dt.date(2026, 11, 24))
+    if args.folds > 1:
+        report["cross_validation"] = await cross_validate(settings, args, entries, train_examples, work)
+    return report
+
+
+async def cross_validate(settings: Settings, args: argparse.Namespace, entries: list[EntryData],
+                         examples: list[Example], work: Path) -> dict[str, Any]:
+    parts = folds(examples, args.folds)
+    if args.smoke:
+        parts = [part[::10] for part in parts]
+    config = _config(PIPELINES["ours"], args.epochs, work)
+    per_fold = []
+    for i, held in enumerate(parts):
+        print(f"· cross-validation fold {i + 1}/{len(parts)}…", flush=True)
+        rest = [e for j, part in enumerate(parts) if j != i for e in part]
+        data = write_fold_training_data(work / f"train-fold{i}", rest, entries)
+        model, _, _ = await train(settings, config, data, work)
+        predictions = await predict(settings, model, [e.text for e in held], work)
+        per_fold.append(score(held, predictions))
+    keys = ("intent_accuracy", "intent_macro_f1", "faq_top1", "faq_top3")
+    return {"folds": len(parts), **{k: {"mean": statistics.fmean(f[k] for f in per_fold),
+                                        "sd": statistics.pstdev(f[k] for f in per_fold)} for k in keys}}
+
+
+def print_report(report: dict[str, Any]) -> None:
+    print(f"\nHeld-out test set: {report['held_out_examples']} examples never trained on "
+          f"({report['training_examples']} training examples; {len(report['overlap_with_training'])} overlaps)")
+    headers = ["pipeline / language", "intent acc", "macro-F1", "fallbacks", "FAQ top-1", "FAQ top-3",
+               "OOS prec", "OOS rec", "app-no F1", "parse ms p50"]
+    rows = []
+    for name, result in report["pipelines"].items():
+        for lang, s in result["scores"].items():
+            rows.append([f"{name} / {lang}", s["intent_accuracy"], s["intent_macro_f1"], s["fallbacks"],
+                         s["faq_top1"], s["faq_top3"], s["oos_precision"], s["oos_recall"],
+                         s["application_number_f1"], round(s["parse_ms_p50"], 1)])
+    print(table(headers, rows))
+    print("\nTraining time (s): " + ", ".join(f"{n} {r['train_seconds']}" for n, r in report["pipelines"].items()))
+    print("\nDates of birth and FINs (actions/verification.py on nlu_test/verification.yml):")
+    print(table(["language", "date F1", "FIN F1"],
+                [[lang, s["date_f1"], s["fin_f1"]] for lang, s in report["verification"].items()]))
+    if "cross_validation" in report:
+        cv = report["cross_validation"]
+        print(f"\n{cv['folds']}-fold cross-validation of our pipeline on the training data (mean ± sd):")
+        print("  " + ", ".join(f"{k} {fmt(v['mean'])} ± {fmt(v['sd'])}" for k, v in cv.items() if isinstance(v, dict)))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pipelines", default="ours,rasa-default,tfidf-lr",
+                        type=lambda s: [p for p in s.split(",") if p])
+    parser.add_argument("--languages", default=",".join(LANGUAGES), type=lambda s: s.split(","))
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=None, help="override DIET/ResponseSelector epochs")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: 1 epoch, 2 folds, 1 in 15 examples")
+    parser.add_argument("--work", type=Path, default=WORK)
+    parser.add_argument("--report", type=Path, default=None)
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.epochs, args.folds = args.epochs or 1, min(args.folds, 2)
+    unknown = [p for p in args.pipelines if p not in (*PIPELINES, "tfidf-lr")]
+    if unknown:
+        parser.error(f"unknown pipelines {unknown}")
+    report = asyncio.run(run(args))
+    print_report(report)
+    print(f"\nreport: {write_report('nlu_accuracy' + ('-smoke' if args.smoke else ''), report, args.report)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""Runs inside the engine's environment (.venv-rasa): parses texts with a trained Rasa model.
+
+    .venv-rasa/bin/python -m benchmarks.rasa_predict --model M.tar.gz --input texts.json --output preds.json
+
+Input: a JSON list of texts. Output: one object per text with the final intent (after the fallback
+classifier), the intent ranking, the FAQ entries ranked by the response selector, the entities, and the
+parse time in milliseconds. Imports nothing of ours: this environment has Rasa's pinned libraries only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+async def predict(model: str, texts: list[str]) -> list[dict]:
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(model)
+    results = []
+    for text in texts:
+        started = time.perf_counter()
+        parsed = await agent.parse_message(text)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        selector = (parsed.get("response_selector") or {}).get("faq") or {}
+        ranking = [r.get("intent_response_key", "").partition("/")[2] for r in selector.get("ranking") or []]
+        results.append({
+            "intent": (parsed.get("intent") or {}).get("name"),
+            "confidence": (parsed.get("intent") or {}).get("confidence"),
+            "ranking": [[r.get("name"), r.get("confidence")] for r in parsed.get("intent_ranking") or []][:5],
+            "faq_ranking": [key for key in ranking if key][:5],
+            "entities": [[e.get("entity"), str(e.get("value"))] for e in parsed.get("entities") or []],
+            "ms": elapsed_ms,
+        })
+    return results
+
+
+def run_cli(predict_all, **options: str) -> None:
+    """--input texts.json --output predictions.json plus `options` (name -> help); shared with the baseline."""
+    parser = argparse.ArgumentParser()
+    for name, help_text in {**options, "input": "JSON list of texts", "output": "where predictions go"}.items():
+        parser.add_argument(f"--{name}", required=True, help=help_text)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    with open(args.input, encoding="utf-8") as f:
+        texts = json.load(f)
+    results = predict_all(args, texts)
+    with open(args.output, "w", encoding="utf-8") as f:
+        json.dump(results, f, ensure_ascii=False)
+
+
+def main() -> None:
+    run_cli(lambda args, texts: asyncio.run(predict(args.model, texts)), model="a trained model (.tar.gz)")
+
+
+if __name__ == "__main__":
+    main()

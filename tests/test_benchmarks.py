@@ -1,0 +1,103 @@
+"""The benchmarks' arithmetic, and a smoke run of each benchmark with tiny sizes so they do not rot
+(no timing is asserted: the numbers are the benchmarks' output, not a test's)."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from assistant.settings import PROJECT_ROOT
+from benchmarks.heldout import Example, strip_annotations
+from benchmarks.metrics import REPORTS, accuracy, macro_f1, percentile, precision_recall
+from benchmarks.nlu_accuracy import SEED, folds, score, training_examples, write_fold_training_data
+from knowledge.schema import load_dir
+
+
+def test_metrics_match_hand_computed_values():
+    truth = ["a", "a", "b", "c"]
+    predicted = ["a", "b", "b", "b"]
+    assert accuracy(truth, predicted) == 0.5
+    # F1: a = 2/3, b = 2/(2+2+0) = 0.5 (tp 1, fp 2), c = 0
+    assert macro_f1(truth, predicted) == pytest.approx((2 / 3 + 0.5 + 0) / 3)
+    assert precision_recall(truth, predicted, "b") == (pytest.approx(1 / 3), 1.0)
+    assert percentile([1, 2, 3, 4], 50) == 2.5 and percentile([5], 99) == 5 and math.isnan(percentile([], 50))
+
+
+def test_annotations_are_stripped_and_kept_as_entities():
+    text, entities = strip_annotations("status of [TRP-2026-000102](application_number) please")
+    assert text == "status of TRP-2026-000102 please"
+    assert entities == (("application_number", "TRP-2026-000102"),)
+
+
+def test_scores_count_fallbacks_as_wrong_and_rank_faq_entries():
+    examples = [Example("en", "x", "faq", "visa_free_stay"), Example("en", "y", "greet"),
+                Example("en", "z", "check_status", entities=(("application_number", "TRP-2026-000102"),))]
+    predictions = [
+        {"intent": "faq", "faq_ranking": ["visa_evisa_asan", "visa_free_stay"], "entities": [], "ms": 5.0},
+        {"intent": "nlu_fallback", "faq_ranking": [], "entities": [], "ms": 6.0},
+        {"intent": "check_status", "faq_ranking": [], "entities": [["application_number", "trp 2026 000102"]],
+         "ms": 7.0},
+    ]
+    scores = score(examples, predictions)
+    assert scores["intent_accuracy"] == pytest.approx(2 / 3) and scores["fallbacks"] == 1
+    assert scores["faq_top1"] == 0.0 and scores["faq_top3"] == 1.0
+    assert scores["application_number_f1"] == 1.0
+
+
+def test_cross_validation_folds_are_stratified_disjoint_and_trainable(tmp_path):
+    entries = load_dir(Path(SEED))
+    examples = training_examples(entries)
+    parts = folds(examples, 5)
+    assert sum(len(p) for p in parts) == len(examples)
+    assert max(len(p) for p in parts) - min(len(p) for p in parts) <= 1
+    assert all({e.intent for e in p} >= {"greet", "faq", "check_status"} for p in parts)
+    data = write_fold_training_data(tmp_path / "fold", [e for p in parts[1:] for e in p], entries)
+    document = yaml.safe_load((data / "data.yml").read_text(encoding="utf-8"))
+    labels = {block["intent"] for block in document["nlu"]}
+    assert "faq/visa_free_stay" in labels and "greet" in labels
+    assert set(document["responses"]) == {f"utter_{label}" for label in labels if label.startswith("faq/")}
+
+
+def _run(*args: str) -> str:
+    completed = subprocess.run([sys.executable, "-m", *args], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                               timeout=900)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    return completed.stdout
+
+
+@pytest.mark.e2e
+def test_nlu_accuracy_smoke(tmp_path):
+    report = tmp_path / "nlu.json"
+    out = _run("benchmarks.nlu_accuracy", "--smoke", "--pipelines", "ours,tfidf-lr", "--folds", "0",
+               "--work", str(tmp_path / "work"), "--report", str(report))
+    assert "FAQ top-3" in out and "date F1" in out
+    data = json.loads(report.read_text(encoding="utf-8"))
+    assert set(data["pipelines"]) == {"ours", "tfidf-lr"}
+    assert data["overlap_with_training"] == []
+    for pipeline in data["pipelines"].values():
+        assert set(pipeline["scores"]) == {"az", "ru", "en", "all"}
+        assert 0.0 <= pipeline["scores"]["all"]["intent_accuracy"] <= 1.0
+
+
+@pytest.mark.e2e
+def test_latency_smoke():
+    out = _run("benchmarks.latency", "--smoke")
+    assert "p95 ms" in out
+    data = json.loads((REPORTS / "latency-smoke.json").read_text(encoding="utf-8"))
+    assert [r["users"] for r in data["runs"]] == [2, 3]
+    assert all(r["answered"] + r["errors"] >= 1 for r in data["runs"])
+    assert data["engine_parse_ms"]["sequential"]["n"] == 10
+
+
+@pytest.mark.e2e
+def test_resources_smoke():
+    out = _run("benchmarks.resources", "--smoke")
+    assert "RSS idle MB" in out
+    data = json.loads((REPORTS / "resources-smoke.json").read_text(encoding="utf-8"))
+    assert {"engine", "gateway", "actions"} <= set(data["rss_idle_mb"]) and data["model_mb"] > 0

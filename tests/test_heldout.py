@@ -1,0 +1,44 @@
+"""The held-out test set stays a fair test: big enough in every language, covering every knowledge-base
+entry, and never trained on."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from assistant.settings import LANGUAGES
+from benchmarks.heldout import heldout, normalized, verification_cases
+from benchmarks.nlu_accuracy import SEED, training_examples
+from knowledge.schema import load_dir
+
+INTENTS = {"greet", "goodbye", "thanks", "help", "choose_language", "human_handoff", "check_status", "affirm",
+           "deny", "bot_challenge", "out_of_scope"}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_at_least_20_examples_per_intent_and_2_per_entry(language):
+    examples = heldout((language,))
+    per_intent = Counter(e.intent for e in examples)
+    assert {i: n for i, n in per_intent.items() if i in INTENTS and n < 20} == {}
+    assert INTENTS <= set(per_intent)
+    per_entry = Counter(e.entry for e in examples if e.entry)
+    entries = {e.key for e in load_dir(Path(SEED))}
+    assert {k: per_entry.get(k, 0) for k in entries if per_entry.get(k, 0) < 2} == {}
+    assert set(per_entry) <= entries, "held-out examples for entries that do not exist"
+    numbers = [e for e in examples if any(kind == "application_number" for kind, _ in e.entities)]
+    assert len(numbers) >= 3
+
+
+def test_nothing_held_out_is_trained_on():
+    trained = {normalized(e.text) for e in training_examples(load_dir(Path(SEED)))}
+    overlap = sorted({e.text for e in heldout() if normalized(e.text) in trained})
+    assert overlap == []
+
+
+def test_verification_cases_cover_every_language_and_both_kinds():
+    cases = verification_cases()
+    assert {c["lang"] for c in cases} == set(LANGUAGES)
+    assert all(("date" in c) or ("fin" in c) for c in cases)
+    assert sum(1 for c in cases if c.get("date")) >= 15 and sum(1 for c in cases if c.get("fin")) >= 5
