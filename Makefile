@@ -1,7 +1,7 @@
 # One command to try it, one to test it. Everything else is a step of those.
 PY := .venv/bin/python
 
-.PHONY: run test setup train validate chat i18n clean
+.PHONY: run test setup train validate chat i18n bench clean
 
 run: setup            ## set up, train if needed, start everything, chat in the terminal
 	$(PY) -m assistant run
@@ -26,6 +26,11 @@ i18n: setup           ## re-extract texts and update the az/ru/en catalogs
 		-o assistant/locales/messages.pot .
 	.venv/bin/pybabel update -i assistant/locales/messages.pot -d assistant/locales -w 120 \
 		--ignore-obsolete --no-fuzzy-matching
+
+bench: setup          ## every benchmark at full size (about an hour on 2 cores)
+	$(PY) -m benchmarks.nlu_accuracy
+	$(PY) -m benchmarks.latency
+	$(PY) -m benchmarks.resources
 
 clean:
 	rm -rf var models .rasa

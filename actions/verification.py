@@ -52,10 +52,28 @@ def _year(text: str, today: dt.date) -> int:
     return year
 
 
+# The same shapes inside a sentence ("my date of birth is 12.03.1990", "родился 7.11.1983").
+_IN_SENTENCE = [re.compile(r"(?<![\w.])" + p.pattern[1:-1] + r"(?![\w])")
+                for p in (_ISO, _NUMERIC_DMY, _DAY_MONTH_YEAR, _MONTH_DAY_YEAR)]
+
+
 def parse_birth_date(text: str, today: dt.date | None = None) -> dt.date | None:
-    """A plausible birth date (not in the future, not more than 120 years ago), or None."""
+    """A plausible birth date (not in the future, not more than 120 years ago), or None.
+
+    The whole message is read as a date first; failing that, the first date written inside it."""
     today = today or dt.date.today()
     cleaned = " ".join(text.strip().lower().split())
+    born = _exact_date(cleaned, today)
+    if born is not None:
+        return born
+    for pattern in _IN_SENTENCE:
+        for match in pattern.finditer(cleaned):
+            if (born := _exact_date(match.group(0), today)) is not None:
+                return born
+    return None
+
+
+def _exact_date(cleaned: str, today: dt.date) -> dt.date | None:
     candidate: tuple[int, int, int] | None = None
     if match := _ISO.match(cleaned):
         candidate = (int(match.group(1)), int(match.group(2)), int(match.group(3)))
@@ -88,8 +106,10 @@ def parse_verification(text: str, today: dt.date | None = None) -> Verification 
     if born is not None:
         return Verification(date_of_birth=born)
     compact = re.sub(r"\s+", "", text)
-    if re.search(r"\d", compact) and re.search(r"[^\W\d_]", compact):  # a FIN mixes letters and digits
-        personal_id = normalize_personal_id(compact)
-        if personal_id is not None:
-            return Verification(personal_id=personal_id)
+    # A FIN mixes letters and digits; typed alone (spaces allowed) or as one word of a sentence ("FİN: 5ZK2L9B").
+    for candidate in [compact, *re.findall(r"[^\W_]+", text)]:
+        if re.search(r"\d", candidate) and re.search(r"[^\W\d_]", candidate):
+            personal_id = normalize_personal_id(candidate)
+            if personal_id is not None:
+                return Verification(personal_id=personal_id)
     return None

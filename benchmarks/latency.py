@@ -5,7 +5,7 @@
     .venv/bin/python -m benchmarks.latency --smoke               # tiny, for CI
 
 Users write held-out questions in az/ru/en through the Telegram emulator → gateway → engine → action
-server → knowledge base, wait for the answer, think 1–3 s, and write again. Latency is measured from
+server → knowledge base, wait for the answer, read it for 5–15 s (`--think`), and write again. Latency is measured from
 sending to the first reply arriving in the chat (what a user feels, minus Telegram's own network).
 Also the engine's own parse latency (its HTTP API, no dialogue, no actions). Prints a table and writes
 var/benchmarks/latency.json.
@@ -14,6 +14,7 @@ var/benchmarks/latency.json.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import asyncio
 import itertools
 import shutil
@@ -22,7 +23,8 @@ from typing import Any
 
 from aiohttp import ClientSession
 
-from benchmarks.load import PeakMemory, driver_for, message_pool, rss_by_service, running_stack, simulate
+from benchmarks.load import (PeakMemory, cpu_by_service, driver_for, message_pool, rss_by_service, running_stack,
+                             simulate)
 from benchmarks.metrics import REPORTS, summary, table, write_report
 
 
@@ -61,14 +63,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         async with driver_for(stack.settings) as driver:
             for users in args.users:
                 print(f"· {users} users × {args.messages} messages…", flush=True)
+                cpu_before = cpu_by_service(stack)
                 async with PeakMemory(stack) as memory:
                     result = await simulate(driver, users, args.messages, tuple(args.think), next_user)
+                cpu_after = cpu_by_service(stack)
+                answered = max(len(result.latencies_ms), 1)
                 next_user += users
                 report["runs"].append({
                     "users": users, "messages": result.messages, "answered": len(result.latencies_ms),
-                    "errors": result.errors, "handed_over": result.handed_over,
+                    "errors": result.errors, "handed_over": result.handed_over, "unanswered": result.unanswered,
                     "seconds": round(result.seconds, 1), "messages_per_s": round(result.throughput, 2),
                     "latency_ms": summary(result.latencies_ms), "peak_rss_mb": memory.peak,
+                    "cpu_ms_per_answer": {name: round((cpu_after.get(name, 0) - cpu_before.get(name, 0)) * 1000
+                                                      / answered, 1) for name in cpu_after},
                 })
     return report
 
@@ -81,6 +88,9 @@ def print_report(report: dict[str, Any]) -> None:
              r["peak_rss_mb"].get("engine", 0.0)] for r in report["runs"]]
     print(table(["users", "messages", "p50 ms", "p95 ms", "p99 ms", "max ms", "msg/s", "errors", "handed over",
                  "engine RSS MB"], rows))
+    print("CPU per answered message (ms), by process: " + "; ".join(
+        f"{r['users']} users: " + ", ".join(f"{n} {v}" for n, v in r["cpu_ms_per_answer"].items())
+        for r in report["runs"]))
     for mode, s in report["engine_parse_ms"].items():
         print(f"engine /model/parse ({mode}, {s['n']} texts): p50 {s['p50']:.1f} ms, p95 {s['p95']:.1f} ms, "
               f"p99 {s['p99']:.1f} ms")
@@ -90,16 +100,17 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", default=[10, 100, 500], type=lambda s: [int(x) for x in s.split(",")])
     parser.add_argument("--messages", type=int, default=5, help="messages per user")
-    parser.add_argument("--think", default=[1.0, 3.0], type=lambda s: [float(x) for x in s.split(",")],
+    parser.add_argument("--think", default=[5.0, 15.0], type=lambda s: [float(x) for x in s.split(",")],
                         help="min,max seconds a user reads before writing again")
     parser.add_argument("--parse", type=int, default=300, help="texts for the engine's parse latency")
+    parser.add_argument("--report", type=Path, default=None, help="where the JSON report goes")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
     args = parser.parse_args(argv)
     if args.smoke:
         args.users, args.messages, args.think, args.parse = [2, 3], 2, [0.1, 0.3], 10
     report = asyncio.run(run(args))
     print_report(report)
-    print(f"\nreport: {write_report('latency' + ('-smoke' if args.smoke else ''), report)}")
+    print(f"\nreport: {write_report('latency' + ('-smoke' if args.smoke else ''), report, args.report)}")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from assistant.settings import PROJECT_ROOT, Settings
 from assistant.training import ensure_model
 from benchmarks.heldout import heldout
 from bot.texts import TEXTS
+from knowledge.schema import load_dir
 from telegram_emulator.driver import EmulatorDriver
 from telegram_emulator.html_check import parse_html
 
@@ -75,15 +76,18 @@ async def driver_for(settings: Settings) -> AsyncIterator[EmulatorDriver]:
 
 
 def message_pool(languages: tuple[str, ...] = ("az", "ru", "en")) -> dict[str, list[str]]:
-    """Held-out texts per language (never trained on, so the engine works for real)."""
+    """Held-out texts per language (never trained on, so the engine works for real), without questions
+    whose answer also hands the chat to people (the bot is silent after that)."""
+    to_people = {entry.key for entry in load_dir(PROJECT_ROOT / "knowledge" / "seed") if entry.needs_person}
     pool: dict[str, list[str]] = {lang: [] for lang in languages}
     for example in heldout(languages):
-        if example.intent in CONVERSATIONAL:
+        if example.intent in CONVERSATIONAL and example.entry not in to_people:
             pool[example.language].append(example.text)
     return pool
 
 
 def _handoff_markers() -> set[str]:
+    """The start of "I still did not understand, I am passing you to a person" in every language."""
     return {parse_html(gettext(lang, TEXTS["handoff_not_understood"])).text[:40] for lang in ("az", "ru", "en")}
 
 
@@ -94,6 +98,7 @@ class LoadResult:
     latencies_ms: list[float] = field(default_factory=list)
     errors: int = 0  # no answer within the timeout, or the emulator refused
     handed_over: int = 0  # conversations handed to people (the bot then stays silent: not errors)
+    unanswered: list[str] = field(default_factory=list)  # texts that got no reply (the first 20)
     seconds: float = 0.0
 
     @property
@@ -127,6 +132,8 @@ async def simulate(driver: EmulatorDriver, users: int, messages: int, think_s: t
             result.messages += 1
             if not replies:
                 result.errors += 1
+                if len(result.unanswered) < 20:
+                    result.unanswered.append(f"{language}: {text}")
                 continue
             result.latencies_ms.append((time.perf_counter() - started) * 1000)
             if any(parse_html(r["html"]).text.startswith(tuple(markers)) for r in replies if r.get("html")):
@@ -155,6 +162,25 @@ def _process_groups() -> dict[int, list[int]]:
             continue
         groups.setdefault(int(fields[2]), []).append(int(entry))  # fields[2]: the process group
     return groups
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_s(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime + stime
+
+
+def cpu_by_service(stack: Stack) -> dict[str, float]:
+    """CPU seconds used so far by each service's process group (compare two readings)."""
+    groups = _process_groups()
+    return {service.name: round(sum(_cpu_s(pid) for pid in groups.get(service.process.pid, [])), 2)
+            for service in stack.services if service.process is not None and service.process.returncode is None}
 
 
 def _rss_mb(pid: int) -> float:

@@ -319,11 +319,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=None, help="override DIET/ResponseSelector epochs")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: 1 epoch, 2 folds, 1 in 15 examples")
+    parser.add_argument("--candidate", type=Path, action="append", default=[],
+                        help="another Rasa config to compare (named by its file name); repeatable")
     parser.add_argument("--work", type=Path, default=WORK)
     parser.add_argument("--report", type=Path, default=None)
     args = parser.parse_args(argv)
     if args.smoke:
         args.epochs, args.folds = args.epochs or 1, min(args.folds, 2)
+    for candidate in args.candidate:
+        PIPELINES[candidate.stem] = candidate.resolve()
+        args.pipelines.append(candidate.stem)
     unknown = [p for p in args.pipelines if p not in (*PIPELINES, "tfidf-lr")]
     if unknown:
         parser.error(f"unknown pipelines {unknown}")

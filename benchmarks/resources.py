@@ -11,6 +11,7 @@ Prints a table and writes var/benchmarks/resources.json.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import asyncio
 import shutil
 import time
@@ -69,13 +70,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--messages", type=int, default=3)
     parser.add_argument("--settle", type=float, default=5.0, help="seconds idle before the idle sample")
     parser.add_argument("--no-train", dest="train", action="store_false")
+    parser.add_argument("--report", type=Path, default=None, help="where the JSON report goes")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, no training, for CI")
     args = parser.parse_args(argv)
     if args.smoke:
         args.users, args.messages, args.settle, args.train = 3, 1, 0.5, False
     report = asyncio.run(run(args))
     print_report(report)
-    print(f"\nreport: {write_report('resources' + ('-smoke' if args.smoke else ''), report)}")
+    print(f"\nreport: {write_report('resources' + ('-smoke' if args.smoke else ''), report, args.report)}")
 
 
 if __name__ == "__main__":

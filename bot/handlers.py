@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from knowledge.ratings import Ratings
 
 log = logging.getLogger(__name__)
 SERVICES = "services"
+TYPING_AFTER_S, TYPING_MAX_IN_FLIGHT = 0.8, 10
 
 
 @dataclass
@@ -36,6 +38,7 @@ class Services:
     subscriptions: Subscriptions
     desk: HandoffDesk
     recent: RecentLines
+    in_flight: int = 0  # messages waiting for the engine right now
 
 
 def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
@@ -57,8 +60,12 @@ async def _converse(update: Update, context: ContextTypes.DEFAULT_TYPE, text: st
     """Sends one user text to the engine and delivers its replies."""
     shared = services(context)
     chat_id = update.effective_chat.id
-    with contextlib.suppress(TelegramError):
-        await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
+    # "typing…" only when the answer is slow to come, and not when many are waiting: every Bot API call
+    # counts against Telegram's 30 per second, which the answers themselves need then.
+    typing = asyncio.get_running_loop().create_task(
+        _typing_after(context, chat_id, TYPING_AFTER_S) if shared.in_flight < TYPING_MAX_IN_FLIGHT
+        else asyncio.sleep(0))
+    shared.in_flight += 1
     try:
         replies = await shared.engine.send(str(chat_id), text, {"language": language})
     except EngineUnavailable as error:
@@ -70,6 +77,9 @@ async def _converse(update: Update, context: ContextTypes.DEFAULT_TYPE, text: st
         buttons = [[Button(plain(language, "talk_to_person"), HUMAN_PAYLOAD)]] if shared.desk.available else []
         await send(context, chat_id, Outgoing(say(language, "engine_down"), buttons))
         return
+    finally:
+        typing.cancel()
+        shared.in_flight -= 1
     rendered = render(language, replies)
     if rendered.new_language:
         await shared.languages.set(chat_id, rendered.new_language, explicit=True)
@@ -83,6 +93,12 @@ async def _converse(update: Update, context: ContextTypes.DEFAULT_TYPE, text: st
     if rendered.handoff:
         for outgoing in await shared.desk.open(chat_id, language, rendered.handoff):
             await send(context, chat_id, outgoing)
+
+
+async def _typing_after(context: ContextTypes.DEFAULT_TYPE, chat_id: int, delay_s: float) -> None:
+    await asyncio.sleep(delay_s)
+    with contextlib.suppress(TelegramError):
+        await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
 
 
 async def _relayed(update: Update, context: ContextTypes.DEFAULT_TYPE, language: str) -> bool:

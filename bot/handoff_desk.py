@@ -9,6 +9,7 @@ lines of recent chats (see bot/recent.py).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import logging
@@ -74,6 +75,7 @@ class HandoffDesk:
         self.officers_chat = settings.staff_officers_chat_id or settings.staff_support_chat_id
         self.staff_language = settings.staff_language
         self._sweeper = Periodic("handoff topic sweep", self.sweep, 30.0)
+        self._background: set[asyncio.Task] = set()
 
     @property
     def available(self) -> bool:
@@ -93,12 +95,19 @@ class HandoffDesk:
         if not created:
             return [Outgoing(say(language, "handoff_already"))]
         log.info("ticket %s opened (reason %s, language %s)", ticket.id, reason, language)
-        try:
-            await self._ensure_topic(ticket.id)
-        except TelegramError as error:  # the sweeper makes the topic later; the user is not kept waiting
-            log.error("could not create the staff topic of ticket %s yet: %s", ticket.id, error)
+        # The topic is made in the background: Telegram allows a group 20 bot messages a minute, so a busy
+        # staff group must not hold up the user's reply. If it fails, the sweeper tries again.
+        task = asyncio.get_running_loop().create_task(self._topic_for_new_ticket(ticket.id))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
         return [Outgoing(say(language, OPENED_TEXT.get(reason, "handoff_opened")) + "\n\n"
                          + self.hours_text(language, now))]
+
+    async def _topic_for_new_ticket(self, ticket_id: int) -> None:
+        try:
+            await self._ensure_topic(ticket_id)
+        except Exception as error:  # noqa: BLE001 - the sweeper makes the topic later
+            log.error("could not create the staff topic of ticket %s yet: %s", ticket_id, error)
 
     def hours_text(self, language: str, now: dt.datetime | None = None) -> str:
         now = now or dt.datetime.now(dt.UTC)
@@ -331,6 +340,8 @@ class HandoffDesk:
 
     async def stop(self) -> None:
         await self._sweeper.stop()
+        for task in list(self._background):
+            task.cancel()
 
     async def sweep(self) -> None:
         """Makes the topics Telegram refused earlier, so no ticket waits unseen."""

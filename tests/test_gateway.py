@@ -41,7 +41,16 @@ async def test_text_goes_to_the_engine_with_the_language_and_comes_back_escaped(
     assert engine.received[-1]["metadata"] == {"language": "ru"}
     assert engine.received[-1]["sender"] == "1"
     info = await driver.info()
-    assert any(a["chat_id"] == 1 and a["action"] == "typing" for a in info["chat_actions"])
+    assert not any(a["chat_id"] == 1 for a in info["chat_actions"]), "a quick answer needs no typing indicator"
+
+
+async def test_a_slow_answer_shows_typing_first(gateway):
+    engine, driver = gateway
+    engine.delays = {"a slow question": 0.95}  # under the engine timeout, over the typing delay
+    (reply,) = await driver.ask(11, "a slow question")
+    assert text_of(reply) == "echo: a slow question"
+    info = await driver.info()
+    assert any(a["chat_id"] == 11 and a["action"] == "typing" for a in info["chat_actions"])
 
 
 @pytest.mark.parametrize("mode", ["slow", "garbage", "error"])

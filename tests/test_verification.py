@@ -38,3 +38,15 @@ def test_two_digit_years_pivot_on_today():
 ])
 def test_verification_is_a_date_or_a_fin(typed, expected):
     assert parse_verification(typed, TODAY) == expected
+
+
+@pytest.mark.parametrize(("typed", "expected"), [
+    ("my date of birth is 12.03.1990", Verification(date_of_birth=BORN)),
+    ("родился 12 марта 1990", Verification(date_of_birth=BORN)),
+    ("doğum tarixim 12.03.1990", Verification(date_of_birth=BORN)),
+    ("FİN kodum 5ZK2L9B", Verification(personal_id="5ZK2L9B")),
+    ("my fin is 5zk2l9b, thanks", Verification(personal_id="5ZK2L9B")),
+    ("my number is TRP-2026-000102", None), ("born in 1990", None), ("version 1.2.3", None),
+])
+def test_a_date_or_fin_inside_a_sentence(typed, expected):
+    assert parse_verification(typed, TODAY) == expected
