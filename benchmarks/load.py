@@ -87,8 +87,9 @@ def message_pool(languages: tuple[str, ...] = ("az", "ru", "en")) -> dict[str, l
 
 
 def _handoff_markers() -> set[str]:
-    """The start of "I still did not understand, I am passing you to a person" in every language."""
-    return {parse_html(gettext(lang, TEXTS["handoff_not_understood"])).text[:40] for lang in ("az", "ru", "en")}
+    """The start of "I am passing our conversation to a person" (every reason) in every language."""
+    return {parse_html(gettext(lang, TEXTS[key])).text[:40] for lang in ("az", "ru", "en")
+            for key in ("handoff_opened", "handoff_not_understood", "handoff_sensitive")}
 
 
 @dataclass
@@ -136,6 +137,8 @@ async def simulate(driver: EmulatorDriver, users: int, messages: int, think_s: t
                     result.unanswered.append(f"{language}: {text}")
                 continue
             result.latencies_ms.append((time.perf_counter() - started) * 1000)
+            with contextlib.suppress(Exception):  # a second reply (e.g. "…and a person will help too")
+                replies += await driver.wait_messages(user_id, 1, timeout=0.5)
             if any(parse_html(r["html"]).text.startswith(tuple(markers)) for r in replies if r.get("html")):
                 result.handed_over += 1
                 return  # people have the chat now

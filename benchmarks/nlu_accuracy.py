@@ -34,7 +34,8 @@ from actions.verification import parse_verification
 from assistant.settings import LANGUAGES, PROJECT_ROOT, Settings
 from assistant.training import NLU_DIR, rasa_bin, rasa_env
 from benchmarks.heldout import Example, heldout, normalized, read_examples, verification_cases
-from benchmarks.metrics import accuracy, f1, fmt, macro_f1, percentile, precision_recall, table, write_report
+from benchmarks.metrics import (REPORTS, accuracy, f1, fmt, macro_f1, percentile, precision_recall, table,
+                                write_report)
 from knowledge.schema import EntryData, load_dir
 from knowledge.training_data import render_nlu
 
@@ -264,6 +265,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             predictions = await predict(settings, model, texts, work)
         report["pipelines"][name] = {"train_seconds": round(seconds, 1) if trained else "cached",
                                      "scores": score_by_language(test, predictions)}
+        write_report("nlu_accuracy", report, args.report)  # partial results survive an interrupted run
     report["verification"] = score_verification(verification_cases(), dt.date(2026, 11, 24))
     if args.folds > 1:
         report["cross_validation"] = await cross_validate(settings, args, entries, train_examples, work)
@@ -332,9 +334,10 @@ def main(argv: list[str] | None = None) -> None:
     unknown = [p for p in args.pipelines if p not in (*PIPELINES, "tfidf-lr")]
     if unknown:
         parser.error(f"unknown pipelines {unknown}")
+    args.report = args.report or REPORTS / f"nlu_accuracy{'-smoke' if args.smoke else ''}.json"
     report = asyncio.run(run(args))
     print_report(report)
-    print(f"\nreport: {write_report('nlu_accuracy' + ('-smoke' if args.smoke else ''), report, args.report)}")
+    print(f"\nreport: {write_report('nlu_accuracy', report, args.report)}")
 
 
 if __name__ == "__main__":

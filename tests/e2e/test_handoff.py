@@ -97,13 +97,23 @@ async def test_from_request_to_officers_and_back_to_the_bot(running):
 
 async def test_two_messages_not_understood_in_a_row_go_to_a_person(running):
     user, driver = next(_users), running.driver
-    (first,) = await driver.ask(user, "zxqv blorft wuggle", language_code="en", timeout=60)
-    assert OPENED["en"] not in text_of(first)
-    (second,) = await driver.ask(user, "plimbo snarf quazzle")
+    # The model may take some gibberish for "out of scope" (understood, not ours): go on until a message is
+    # not understood, then one more.
+    gibberish = iter(["zxqv blorft wuggle", "plimbo snarf quazzle", "grix vump dooble tazz", "qwop fleeb nurk"])
+    not_understood = ("not sure I understood", "could not find an answer")
+    for _ in range(3):
+        text = next(gibberish)
+        (reply,) = await driver.ask(user, text, language_code="en", timeout=60)
+        assert OPENED["en"] not in text_of(reply)
+        if any(marker in text_of(reply) for marker in not_understood):
+            break
+    else:
+        pytest.fail("three gibberish messages and none was 'not understood'")
+    (second,) = await driver.ask(user, next(gibberish))
     assert "I still did not understand" in text_of(second)
     topic = await topic_of(running, user)
     (header,) = await driver.topic_messages(DEMO_SUPPORT_CHAT, topic, 1)
-    assert "zxqv blorft wuggle" in text_of(header) and "did not understand twice" in text_of(header)
+    assert text in text_of(header) and "did not understand twice" in text_of(header)
 
 
 async def test_a_situation_that_needs_a_person_is_answered_and_handed_over(running):
