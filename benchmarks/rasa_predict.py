@@ -28,7 +28,9 @@ async def predict(model: str, texts: list[str]) -> list[dict]:
         started = time.perf_counter()
         parsed = await agent.parse_message(text)
         elapsed_ms = (time.perf_counter() - started) * 1000
-        selector = (parsed.get("response_selector") or {}).get("faq") or {}
+        selectors = parsed.get("response_selector") or {}
+        # Our config names the retrieval intent; Rasa's default pipeline trains one selector called "default".
+        selector = selectors.get("faq") or selectors.get("default") or {}
         ranking = [r.get("intent_response_key", "").partition("/")[2] for r in selector.get("ranking") or []]
         results.append({
             "intent": (parsed.get("intent") or {}).get("name"),
