@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -40,27 +41,35 @@ class ValidateStatusForm(FormValidationAction):
 
     async def validate_application_number(self, slot_value: Any, dispatcher: CollectingDispatcher,
                                           tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
-        if is_ref(slot_value):
-            return {"application_number": slot_value}
-        number = find_application_number(str(slot_value or ""))
-        if number is None:
-            dispatcher.utter_message(json_message=replies.say("status_number_invalid"))
-            return {"application_number": None}
-        shared = await resources()
-        return {"application_number": shared.vault.put(tracker.sender_id, number)}
+        return await _into_vault("application_number", slot_value, find_application_number,
+                                 "status_number_invalid", dispatcher, tracker)
 
     async def validate_verification(self, slot_value: Any, dispatcher: CollectingDispatcher,
                                     tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
-        if is_ref(slot_value):
-            return {"verification": slot_value}
-        verification = parse_verification(str(slot_value or ""))
-        if verification is None:
-            dispatcher.utter_message(json_message=replies.say("status_verification_invalid"))
-            return {"verification": None}
-        encoded = (f"dob:{verification.date_of_birth.isoformat()}" if verification.date_of_birth
-                   else f"fin:{verification.personal_id}")
-        shared = await resources()
-        return {"verification": shared.vault.put(tracker.sender_id, encoded)}
+        return await _into_vault("verification", slot_value, _encoded_verification,
+                                 "status_verification_invalid", dispatcher, tracker)
+
+
+def _encoded_verification(text: str) -> str | None:
+    verification = parse_verification(text)
+    if verification is None:
+        return None
+    if verification.date_of_birth:
+        return f"dob:{verification.date_of_birth.isoformat()}"
+    return f"fin:{verification.personal_id}"
+
+
+async def _into_vault(slot: str, slot_value: Any, read: Callable[[str], str | None], invalid_key: str,
+                      dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
+    """A form slot's value as a vault reference; what cannot be read is refused with `invalid_key`."""
+    if is_ref(slot_value):
+        return {slot: slot_value}
+    value = read(str(slot_value or ""))
+    if value is None:
+        dispatcher.utter_message(json_message=replies.say(invalid_key))
+        return {slot: None}
+    shared = await resources()
+    return {slot: shared.vault.put(tracker.sender_id, value)}
 
 
 class ActionCheckStatus(Action):

@@ -10,6 +10,7 @@ import datetime as dt
 import io
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date, format_time
@@ -70,4 +71,5 @@ def format_number(language: str, number: float) -> str:
     return format_decimal(number, locale=locale(language))
 
 
+BAKU = ZoneInfo("Asia/Baku")  # the service's time: lockouts, staff pages; users are told "Baku time"
 LANGUAGE_NAMES = {"az": "Azərbaycanca", "ru": "Русский", "en": "English"}

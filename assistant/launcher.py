@@ -12,11 +12,13 @@ import contextlib
 import os
 import secrets
 import signal
+import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aiohttp import ClientError, ClientSession, ClientTimeout
 from pydantic import SecretStr
@@ -27,6 +29,24 @@ from assistant.training import rasa_bin, rasa_env
 
 DEMO_SUPPORT_CHAT, DEMO_OFFICERS_CHAT = -1001000000001, -1001000000002
 DEMO_STAFF_MEMBER = 100_002  # the terminal chat's `:staff` speaks as this member
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def loopback_settings(data_dir: Path, **overrides: Any) -> Settings:
+    """A whole stack of its own on free loopback ports, with the emulator (tests, benchmarks): several can
+    run at once on one machine. Models are shared, so each fingerprint is trained once."""
+    engine_port, case_port = free_port(), free_port()
+    return Settings(
+        _env_file=None, telegram_bot_token=None, data_dir=data_dir, models_dir=PROJECT_ROOT / "models",
+        emulator_port=free_port(), console_port=free_port(), case_api_port=case_port,
+        case_api_url=f"http://127.0.0.1:{case_port}", action_server_port=free_port(), engine_port=engine_port,
+        engine_url=f"http://127.0.0.1:{engine_port}", **overrides,
+    )
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

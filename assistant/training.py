@@ -83,11 +83,13 @@ def model_for(settings: Settings, digest: str) -> Path:
     return settings.models_dir / f"model-{digest}.tar.gz"
 
 
-async def run_rasa(settings: Settings, *args: str, log_file: Path | None = None) -> int:
+async def run_rasa(settings: Settings, *args: str, log_file: Path | None = None, python: bool = False) -> int:
+    """Runs `rasa ARGS` (or, with `python`, `python ARGS`) in the engine's environment; the exit code."""
+    program = settings.rasa_venv / "bin" / "python" if python else rasa_bin(settings)
     out = open(log_file, "ab") if log_file else asyncio.subprocess.DEVNULL  # noqa: SIM115
     try:
         process = await asyncio.create_subprocess_exec(
-            str(rasa_bin(settings)), *args, cwd=PROJECT_ROOT, env=rasa_env(settings),
+            str(program), *args, cwd=PROJECT_ROOT, env=rasa_env(settings),
             stdout=out, stderr=asyncio.subprocess.STDOUT,
         )
         return await process.wait()

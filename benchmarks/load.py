@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import os
 import random
-import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from aiohttp import ClientSession, ClientTimeout, TCPConnector
 
 from assistant.bootstrap import knowledge_base
 from assistant.i18n import gettext
-from assistant.launcher import Stack
+from assistant.launcher import Stack, loopback_settings
 from assistant.settings import PROJECT_ROOT, Settings
 from assistant.training import ensure_model
 from benchmarks.heldout import heldout
@@ -35,20 +34,8 @@ from telegram_emulator.html_check import parse_html
 CONVERSATIONAL = {"faq", "greet", "thanks", "help", "goodbye", "bot_challenge", "out_of_scope", "affirm", "deny"}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def stack_settings(data_dir: Path) -> Settings:
-    engine_port, case_port = free_port(), free_port()
-    return Settings(
-        _env_file=None, telegram_bot_token=None, data_dir=data_dir, models_dir=PROJECT_ROOT / "models",
-        emulator_port=free_port(), console_port=free_port(), case_api_port=case_port,
-        case_api_url=f"http://127.0.0.1:{case_port}", action_server_port=free_port(), engine_port=engine_port,
-        engine_url=f"http://127.0.0.1:{engine_port}", log_level="WARNING",
-    )
+    return loopback_settings(data_dir, log_level="WARNING")
 
 
 @contextlib.asynccontextmanager

@@ -32,7 +32,7 @@ import yaml
 
 from actions.verification import parse_verification
 from assistant.settings import LANGUAGES, PROJECT_ROOT, Settings
-from assistant.training import NLU_DIR, rasa_bin, rasa_env
+from assistant.training import NLU_DIR, run_rasa
 from benchmarks.heldout import Example, heldout, normalized, read_examples, verification_cases
 from benchmarks.metrics import (REPORTS, accuracy, f1, fmt, macro_f1, percentile, precision_recall, table,
                                 write_report)
@@ -127,15 +127,12 @@ def _digest(*paths: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-async def _run(settings: Settings, *args: str, python: bool = False) -> None:
-    executable = settings.rasa_venv / "bin" / "python" if python else rasa_bin(settings)
-    env = rasa_env(settings)
-    env["PYTHONPATH"] = str(PROJECT_ROOT)  # benchmarks/rasa_predict.py, tfidf_baseline.py
-    process = await asyncio.create_subprocess_exec(str(executable), *args, cwd=PROJECT_ROOT, env=env,
-                                                   stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    output, _ = await process.communicate()
-    if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(args[:3])} failed:\n{output.decode(errors='replace')[-3000:]}")
+async def _run(settings: Settings, work: Path, *args: str, python: bool = False) -> None:
+    log_file = work / "rasa.log"
+    log_file.unlink(missing_ok=True)
+    if await run_rasa(settings, *args, log_file=log_file, python=python) != 0:
+        output = log_file.read_text(encoding="utf-8", errors="replace")
+        raise RuntimeError(f"{' '.join(args[:3])} failed:\n{output[-3000:]}")
 
 
 async def train(settings: Settings, config: Path, data: Path, work: Path) -> tuple[Path, float, bool]:
@@ -145,7 +142,7 @@ async def train(settings: Settings, config: Path, data: Path, work: Path) -> tup
     if model.exists():
         return model, 0.0, False
     started = time.monotonic()
-    await _run(settings, "train", "nlu", "--config", str(config), "--nlu", str(data), "--out",
+    await _run(settings, work, "train", "nlu", "--config", str(config), "--nlu", str(data), "--out",
                str(work / "models"), "--fixed-model-name", name)
     return model, time.monotonic() - started, True
 
@@ -153,7 +150,7 @@ async def train(settings: Settings, config: Path, data: Path, work: Path) -> tup
 async def predict(settings: Settings, model: Path, texts: list[str], work: Path) -> list[dict]:
     source, target = work / "texts.json", work / "predictions.json"
     source.write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
-    await _run(settings, "-m", "benchmarks.rasa_predict", "--model", str(model), "--input", str(source),
+    await _run(settings, work, "-m", "benchmarks.rasa_predict", "--model", str(model), "--input", str(source),
                "--output", str(target), python=True)
     return json.loads(target.read_text(encoding="utf-8"))
 
@@ -163,7 +160,7 @@ async def tfidf(settings: Settings, train_examples: list[Example], texts: list[s
     train_file.write_text(json.dumps([{"text": e.text, "intent": e.intent, "entry": e.entry} for e in train_examples],
                                      ensure_ascii=False), encoding="utf-8")
     source.write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
-    await _run(settings, "-m", "benchmarks.tfidf_baseline", "--train", str(train_file), "--input", str(source),
+    await _run(settings, work, "-m", "benchmarks.tfidf_baseline", "--train", str(train_file), "--input", str(source),
                "--output", str(target), python=True)
     return json.loads(target.read_text(encoding="utf-8"))
 

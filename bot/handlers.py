@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from telegram import Update
 from telegram.constants import ChatAction
 from telegram.error import TelegramError
-from telegram.ext import ContextTypes
+from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from actions.subscriptions import Subscriptions
 from assistant.bootstrap import Database
@@ -101,9 +101,18 @@ async def _typing_after(context: ContextTypes.DEFAULT_TYPE, chat_id: int, delay_
         await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
 
 
-async def _relayed(update: Update, context: ContextTypes.DEFAULT_TYPE, language: str) -> bool:
-    """While people handle the chat, everything the user sends goes to them and the bot stays silent."""
-    return await services(context).desk.relay_from_user(update.effective_message, language)
+async def relay_to_people(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Runs before every other handler of a private message: while people handle the chat, everything the
+    user sends (commands included) goes to them, and no other handler runs, so the bot stays silent."""
+    message = update.effective_message
+    # The language hint the handlers below use: a command's text says nothing about the language.
+    hint = None if message.text and message.text.startswith("/") else (message.text or message.caption)
+
+    async def language() -> str:
+        return await _language(update, context, hint)
+
+    if await services(context).desk.relay_from_user(message, language):
+        raise ApplicationHandlerStop
 
 
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -111,8 +120,6 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     language = await _language(update, context, text)
     limit = services(context).settings.max_message_chars
     chat_id = update.effective_chat.id
-    if await _relayed(update, context, language):
-        return
     if not text.strip():
         await send(context, chat_id, Outgoing(say(language, "empty")))
     elif len(text) > limit:
@@ -123,46 +130,34 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     language = await _language(update, context, None)
-    if await _relayed(update, context, language):
-        return
     greeting = Outgoing(say(language, "greet"), language_menu(language).buttons)
     await send(context, update.effective_chat.id, greeting)
 
 
 async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     language = await _language(update, context, None)
-    if await _relayed(update, context, language):
-        return
     await send(context, update.effective_chat.id, Outgoing(say(language, "help")))
 
 
 async def on_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     language = await _language(update, context, None)
-    if await _relayed(update, context, language):
-        return
     await send(context, update.effective_chat.id, language_menu(language))
 
 
 async def on_person(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/person: straight to people (through the engine, so an open form is closed first)."""
     language = await _language(update, context, None)
-    if await _relayed(update, context, language):
-        return
     await _converse(update, context, HUMAN_PAYLOAD, language)
 
 
 async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     language = await _language(update, context, None)
-    if await _relayed(update, context, language):
-        return
     await send(context, update.effective_chat.id, Outgoing(say(language, "unknown_command")))
 
 
 async def on_non_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     caption = update.effective_message.caption
     language = await _language(update, context, caption)
-    if await _relayed(update, context, language):
-        return
     await send(context, update.effective_chat.id, Outgoing(say(language, "non_text")))
 
 
@@ -180,34 +175,21 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     language = await _language(update, context, None)
     if data.startswith(RATING_BUTTON):
-        recorded = await shared.desk.rate(chat.id, data)
-        with contextlib.suppress(TelegramError):
-            await query.answer(plain(language, "rate_thanks" if recorded else "button_expired"))
-        if recorded:
-            with contextlib.suppress(TelegramError):
-                await query.edit_message_reply_markup(reply_markup=None)
+        await _acknowledge(query, language, await shared.desk.rate(chat.id, data), "rate_thanks")
     elif data.startswith("lang:") and data[5:] in LANGUAGES:
         new_language = data[5:]
-        await services(context).languages.set(chat.id, new_language, explicit=True)
+        await shared.languages.set(chat.id, new_language, explicit=True)
         with contextlib.suppress(TelegramError):
             await query.answer()
         await send(context, chat.id, Outgoing(say(new_language, "language_set")))
     elif data.startswith(("rate:+:", "rate:-:")) and query.message is not None:
         value = 1 if data[5] == "+" else -1
-        recorded = await services(context).ratings.record(data[7:], language, value, chat.id,
-                                                          query.message.message_id)
-        with contextlib.suppress(TelegramError):
-            await query.answer(plain(language, "rate_thanks" if recorded else "button_expired"))
-        if recorded:
-            with contextlib.suppress(TelegramError):
-                await query.edit_message_reply_markup(reply_markup=None)
+        recorded = await shared.ratings.record(data[7:], language, value, chat.id, query.message.message_id)
+        await _acknowledge(query, language, recorded, "rate_thanks")
     elif data.startswith("sub:") and data[4:].isdigit():
-        subscribed = await services(context).subscriptions.activate(int(data[4:]), chat.id, language)
-        with contextlib.suppress(TelegramError):
-            await query.answer(plain(language, "status_subscribed" if subscribed else "button_expired"))
+        subscribed = await shared.subscriptions.activate(int(data[4:]), chat.id, language)
+        await _acknowledge(query, language, subscribed, "status_subscribed")
         if subscribed:
-            with contextlib.suppress(TelegramError):
-                await query.edit_message_reply_markup(reply_markup=None)
             await send(context, chat.id, Outgoing(say(language, "status_subscribed")))
     elif data.startswith("/") and len(data) <= 64 and await shared.desk.has_open_ticket(chat.id):
         with contextlib.suppress(TelegramError):  # people have the chat: old bot buttons do nothing
@@ -221,6 +203,15 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         log.warning("unknown or forged callback data (%d bytes)", len(data.encode("utf-8")))
         with contextlib.suppress(TelegramError):
             await query.answer(plain(language, "button_expired"))
+
+
+async def _acknowledge(query, language: str, done: bool, thanks_key: str) -> None:
+    """Answers a one-time button (rating, subscription): thanks and the buttons go, or "no longer active"."""
+    with contextlib.suppress(TelegramError):
+        await query.answer(plain(language, thanks_key if done else "button_expired"))
+    if done:
+        with contextlib.suppress(TelegramError):
+            await query.edit_message_reply_markup(reply_markup=None)
 
 
 async def on_staff_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

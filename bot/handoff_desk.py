@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import Bot, Message, Update, User
@@ -117,11 +118,15 @@ class HandoffDesk:
         when = self.hours.format_moment(self.hours.next_opening(now), language)
         return say(language, "handoff_hours_closed", hours=hours, when=when)
 
-    async def relay_from_user(self, message: Message, language: str) -> bool:
-        """Passes the message to the chat's open ticket; False when the chat has none (the bot answers)."""
+    async def relay_from_user(self, message: Message, language_of: Callable[[], Awaitable[str]]) -> bool:
+        """Passes the message to the chat's open ticket; False when the chat has none (the bot answers).
+
+        `language_of` resolves the user's language; it is only asked when there is a ticket, since otherwise
+        the handler that answers resolves it anyway."""
         ticket = await self.tickets.open_ticket_for(message.chat_id)
         if ticket is None:
             return False
+        language = await language_of()
         kind, words = describe(message)
         try:
             await self._copy_to_topic(ticket.id, message)

@@ -12,11 +12,9 @@ import html
 from dataclasses import dataclass, field
 from typing import Any
 
-from zoneinfo import ZoneInfo
-
 from babel.dates import format_datetime
 
-from assistant.i18n import LANGUAGE_NAMES, format_day, gettext
+from assistant.i18n import BAKU, LANGUAGE_NAMES, format_day, gettext
 from bot.texts import TEXTS
 from handoff.models import REASONS as HANDOFF_REASONS
 
@@ -52,7 +50,6 @@ def escape(text: Any) -> str:
     return html.escape(str(text), quote=False)
 
 
-BAKU = ZoneInfo("Asia/Baku")
 
 
 def _localize(language: str, name: str, value: Any) -> Any:

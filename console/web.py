@@ -14,7 +14,6 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import yaml
 from aiohttp import web
@@ -22,6 +21,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
 
 from assistant.db import as_utc
+from assistant.i18n import BAKU
 from assistant.settings import LANGUAGES, Settings
 from console.auth import Login, LoginRefused, StaffAuth
 from handoff.models import QUEUES, STATES
@@ -33,7 +33,6 @@ from knowledge.schema import EntryData, dump_yaml
 from knowledge.store import KnowledgeBase
 from knowledge.unanswered import UnansweredLog
 
-BAKU = ZoneInfo("Asia/Baku")
 COOKIE = "staff_session"
 LOGIN_CSRF_COOKIE = "login_csrf"
 HERE = Path(__file__).resolve().parent

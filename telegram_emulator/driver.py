@@ -8,6 +8,20 @@ from typing import Any
 
 from aiohttp import ClientSession, ClientTimeout
 
+from telegram_emulator.html_check import parse_html
+
+
+def text_of(message: dict[str, Any]) -> str:
+    """What the user reads: HTML messages parsed as Telegram renders them, others (plain, copies) as sent."""
+    if message.get("parse_mode") == "HTML":
+        return parse_html(message["html"]).text
+    return message.get("text", "")
+
+
+def buttons_of(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """A message's inline buttons, row after row."""
+    return [b for row in (message.get("reply_markup") or {}).get("inline_keyboard", []) for b in row]
+
 
 class EmulatorDriver:
     def __init__(self, base_url: str, token: str, session: ClientSession | None = None) -> None:

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
 
+from assistant.launcher import free_port  # noqa: F401 - the tests' import of it
 from assistant.settings import Settings
 from telegram_emulator.server import make_app
 
 TOKEN = "123456789:test-token-for-the-emulator"
 POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -9,8 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from assistant.settings import Settings
-from telegram_emulator.driver import EmulatorDriver
-from telegram_emulator.html_check import parse_html
+from telegram_emulator.driver import EmulatorDriver, text_of
 from tests.conftest import TOKEN, free_port
 from tests.gateway_support import FakeEngine, running_gateway, serve_fake_engine
 
@@ -29,9 +28,6 @@ async def gateway(emulator, fake_engine, tmp_path):
     async with running_gateway(settings), EmulatorDriver(emulator, TOKEN) as driver:
         yield engine, driver
 
-
-def text_of(message: dict) -> str:
-    return parse_html(message["html"]).text
 
 
 async def test_text_goes_to_the_engine_with_the_language_and_comes_back_escaped(gateway):

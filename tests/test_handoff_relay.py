@@ -16,7 +16,7 @@ from assistant.bootstrap import open_database
 from assistant.settings import Settings
 from handoff.hours import WorkingHours
 from handoff.service import Handoff
-from telegram_emulator.driver import EmulatorDriver
+from telegram_emulator.driver import EmulatorDriver, buttons_of, text_of
 from telegram_emulator.html_check import parse_html
 from tests.conftest import TOKEN
 from tests.gateway_support import running_gateway, serve_fake_engine
@@ -26,12 +26,6 @@ SUPPORT_AGENT, OFFICER, STRANGER = 501, 601, 777
 HANDOFF = [{"custom": {"type": "handoff", "reason": "asked"}}]
 
 
-def text_of(message: dict) -> str:
-    return parse_html(message["html"]).text if message.get("html") else message.get("text", "")
-
-
-def buttons_of(message: dict) -> list[dict]:
-    return [b for row in (message.get("reply_markup") or {}).get("inline_keyboard", []) for b in row]
 
 
 async def only_topic(driver: EmulatorDriver, chat_id: int) -> int:

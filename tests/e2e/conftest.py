@@ -11,13 +11,12 @@ import pytest
 import pytest_asyncio
 
 from assistant.bootstrap import knowledge_base, open_database
-from assistant.launcher import Stack
-from assistant.settings import PROJECT_ROOT, Settings
+from assistant.launcher import Stack, loopback_settings
+from assistant.settings import Settings
 from assistant.training import ensure_model
 from console.auth import StaffAuth
 from knowledge.curation import Role
 from telegram_emulator.driver import EmulatorDriver
-from tests.conftest import free_port
 
 
 STAFF = {"erin": Role.editor, "rita": Role.reviewer, "adam": Role.admin}
@@ -36,22 +35,7 @@ class RunningStack:
 
 
 def e2e_settings(data_dir: Path) -> Settings:
-    return Settings(
-        _env_file=None,
-        telegram_bot_token=None,
-        data_dir=data_dir,
-        models_dir=PROJECT_ROOT / "models",  # shared: the model is trained once per fingerprint
-        emulator_port=free_port(),
-        console_port=free_port(),
-        case_api_port=(case_port := free_port()),
-        case_api_url=f"http://127.0.0.1:{case_port}",
-        action_server_port=free_port(),
-        engine_port=(engine_port := free_port()),
-        engine_url=f"http://127.0.0.1:{engine_port}",
-        max_message_chars=1000,
-        status_poll_interval_s=1.0,
-        log_level="INFO",
-    )
+    return loopback_settings(data_dir, max_message_chars=1000, status_poll_interval_s=1.0, log_level="INFO")
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -74,10 +58,6 @@ async def running(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Run
             yield RunningStack(settings, stack, driver)
     finally:
         await stack.stop()
-
-
-def buttons_of(message: dict) -> list[dict]:
-    return [b for row in (message.get("reply_markup") or {}).get("inline_keyboard", []) for b in row]
 
 
 def stored_conversation(running: RunningStack, user: int) -> str:

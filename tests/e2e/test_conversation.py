@@ -6,6 +6,7 @@ import itertools
 
 import pytest
 
+from telegram_emulator.driver import text_of
 from telegram_emulator.html_check import parse_html
 from tests.e2e.conftest import stored_conversation
 
@@ -24,9 +25,6 @@ SOURCE_NAME = {"az": "Miqrasiya Məcəlləsi", "ru": "Миграционный �
 NON_TEXT = {"az": "mətn", "ru": "текстовые", "en": "text messages"}
 TOO_LONG = {"az": "çox uzundur", "ru": "слишком длинное", "en": "too long"}
 
-
-def text_of(message: dict) -> str:
-    return parse_html(message["html"]).text if message.get("parse_mode") == "HTML" else message["text"]
 
 
 @pytest.mark.parametrize("language", ["az", "ru", "en"])

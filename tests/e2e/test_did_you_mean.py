@@ -10,15 +10,11 @@ import pytest
 
 from assistant.bootstrap import open_database
 from knowledge.curation import Curation
-from telegram_emulator.html_check import parse_html
-from tests.e2e.conftest import buttons_of
+from telegram_emulator.driver import buttons_of, text_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 _users = itertools.count(900_001)
 
-
-def text_of(message: dict) -> str:
-    return parse_html(message["html"]).text
 
 
 async def test_unsure_question_offers_entries_and_a_person(running):

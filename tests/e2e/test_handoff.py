@@ -13,17 +13,14 @@ import pytest
 from assistant.bootstrap import open_database
 from assistant.launcher import DEMO_OFFICERS_CHAT, DEMO_STAFF_MEMBER, DEMO_SUPPORT_CHAT
 from handoff.service import Handoff
-from telegram_emulator.html_check import parse_html
-from tests.e2e.conftest import buttons_of, stored_conversation
+from telegram_emulator.driver import buttons_of, text_of
+from tests.e2e.conftest import stored_conversation
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 _users = itertools.count(980_001)
 OPENED = {"en": "passing our conversation to a person", "ru": "Передаю наш разговор сотруднику",
           "az": "Söhbətimizi Dövlət Miqrasiya Xidmətinin əməkdaşına ötürürəm"}
 
-
-def text_of(message: dict) -> str:
-    return parse_html(message["html"]).text if message.get("html") else message.get("text", "")
 
 
 async def topic_of(running, user: int, chat_id: int = DEMO_SUPPORT_CHAT) -> int:

@@ -8,8 +8,8 @@ import itertools
 import pytest
 from aiohttp import ClientSession
 
-from telegram_emulator.html_check import parse_html
-from tests.e2e.conftest import buttons_of, stored_conversation
+from telegram_emulator.driver import buttons_of, text_of
+from tests.e2e.conftest import stored_conversation
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 _users = itertools.count(950_001)
@@ -23,9 +23,6 @@ CANCELLED = {"az": "Ləğv edildi", "ru": "Отменено", "en": "Cancelled"}
 CANCEL = {"az": "ləğv et", "ru": "отмена", "en": "cancel"}
 UNAVAILABLE = {"az": "cavab vermir", "ru": "не отвечает", "en": "not answering"}
 
-
-def text_of(message: dict) -> str:
-    return parse_html(message["html"]).text
 
 
 async def sandbox(running, **switches) -> None:
