@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     models_dir: Path = PROJECT_ROOT / "models"
     rasa_venv: Path = PROJECT_ROOT / ".venv-rasa"
     database_url: str | None = None  # default: SQLite under data_dir
+    # Scale-out: Redis shared by replicas (de-duplication, per-chat order, flood control, short-lived data)
+    # and Rasa's lock store. Unset: all of that stays in each process, which is right for one replica.
+    redis_url: str | None = None
+    redis_namespace: str = "ma"
     engine_url: str = "http://127.0.0.1:5005"
     engine_port: int = 5005
     action_server_port: int = 5055
@@ -71,6 +75,8 @@ class Settings(BaseSettings):
     max_message_chars: int = 1000  # longer messages get a polite "please be brief"
     engine_timeout_s: float = 15.0
     engine_retries: int = 1
+    flood_messages: int = 6  # more messages than this from one chat within flood_window_s are not answered…
+    flood_window_s: float = 10.0  # …but the chat is told once, politely, to slow down
 
     log_level: str = "INFO"
 

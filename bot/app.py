@@ -21,6 +21,7 @@ from telegram.ext import (
 from actions.case_client import CaseApiClient
 from actions.subscriptions import Subscriptions
 from assistant.bootstrap import open_database
+from assistant.coordination import coordination_from
 from assistant.i18n import gettext
 from assistant.secret_key import secret_key
 from assistant.settings import LANGUAGES, Settings
@@ -31,11 +32,13 @@ from bot.preferences import LanguagePreferences
 from bot.recent import RecentLines
 from bot.resilient_bot import ResilientExtBot
 from bot.status_notifier import StatusNotifier
+from bot.webhook import serve
 from bot.texts import COMMANDS
 from handoff.service import Handoff
 from knowledge.ratings import Ratings
 
 log = logging.getLogger(__name__)
+COORDINATION = "coordination"
 
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):
@@ -74,7 +77,8 @@ async def _post_init(application: Application) -> None:
     settings: Settings = application.bot_data["settings"]
     database = await open_database(settings)
     engine = EngineClient(settings.engine_url, timeout_s=settings.engine_timeout_s, retries=settings.engine_retries)
-    recent = RecentLines()
+    coordination = application.bot_data[COORDINATION]
+    recent = RecentLines(coordination)
     await engine.start()
     application.bot_data[handlers.SERVICES] = handlers.Services(
         settings=settings, database=database, engine=engine,
@@ -82,7 +86,7 @@ async def _post_init(application: Application) -> None:
         ratings=Ratings(database.sessions, secret_key(settings)),
         subscriptions=Subscriptions(database.sessions),
         desk=HandoffDesk(application.bot, Handoff(database.sessions), settings, recent),
-        recent=recent,
+        recent=recent, coordination=coordination,
     )
     shared = application.bot_data[handlers.SERVICES]
     shared.desk.start()
@@ -105,6 +109,7 @@ async def _post_shutdown(application: Application) -> None:
         await shared.desk.stop()
         await shared.engine.close()
         await shared.database.close()
+        await shared.coordination.close()
 
 
 def build_application(settings: Settings) -> Application:
@@ -126,7 +131,9 @@ def build_application(settings: Settings) -> Application:
         .build()
     )
     application.bot_data["settings"] = settings
+    application.bot_data[COORDINATION] = coordination_from(settings, settings.redis_namespace)
     private = filters.ChatType.PRIVATE
+    application.add_handler(MessageHandler(private & filters.UpdateType.MESSAGE, handlers.flood_guard), group=-2)
     # Group -1 runs first: a chat that people are handling goes to them, and no handler below answers. It
     # sees what the handlers below see: new messages, and edited commands (CommandHandler takes those too).
     application.add_handler(MessageHandler(
@@ -152,12 +159,7 @@ def build_application(settings: Settings) -> Application:
 def run(settings: Settings) -> None:
     application = build_application(settings)
     if settings.webhook_url:
-        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-        path = "telegram"
-        application.run_webhook(
-            listen=settings.webhook_listen, port=settings.webhook_port, url_path=path,
-            webhook_url=f"{settings.webhook_url.rstrip('/')}/{path}", secret_token=secret,
-            allowed_updates=Update.ALL_TYPES,
-        )
+        # Our own webhook server (bot/webhook.py): replicas share the work through the coordination store.
+        asyncio.run(serve(application, settings, application.bot_data[COORDINATION], _post_init, _post_shutdown))
     else:
         application.run_polling(allowed_updates=Update.ALL_TYPES)

@@ -14,6 +14,8 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from actions.subscriptions import Subscriptions
 from assistant.bootstrap import Database
+from assistant.coordination import Coordination
+from assistant.metrics import FLOOD_LIMITED
 from assistant.settings import LANGUAGES, Settings
 from bot.delivery import as_plain, deliver
 from bot.engine_client import EngineClient, EngineUnavailable
@@ -38,6 +40,7 @@ class Services:
     subscriptions: Subscriptions
     desk: HandoffDesk
     recent: RecentLines
+    coordination: Coordination
     in_flight: int = 0  # messages waiting for the engine right now
 
 
@@ -86,9 +89,9 @@ async def _converse(update: Update, context: ContextTypes.DEFAULT_TYPE, text: st
         language = rendered.new_language
     messages = rendered.messages or ([] if rendered.handoff else [Outgoing(say(language, "not_understood"))])
     if not text.startswith("/"):
-        shared.recent.add(chat_id, "user", text)
+        await shared.recent.add(chat_id, "user", text)
     for outgoing in messages:
-        shared.recent.add(chat_id, "bot", as_plain(outgoing.html))
+        await shared.recent.add(chat_id, "bot", as_plain(outgoing.html))
         await send(context, chat_id, outgoing)
     if rendered.handoff:
         for outgoing in await shared.desk.open(chat_id, language, rendered.handoff):
@@ -99,6 +102,26 @@ async def _typing_after(context: ContextTypes.DEFAULT_TYPE, chat_id: int, delay_
     await asyncio.sleep(delay_s)
     with contextlib.suppress(TelegramError):
         await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
+
+
+async def flood_guard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Runs first: a chat sending more than `flood_messages` within `flood_window_s` is told once to slow
+    down, and the rest of the burst is not answered, so one user cannot take the others' share of the
+    engine or of Telegram's 30 messages a second. Fails open: trouble with the store never silences anyone."""
+    shared = services(context)
+    settings = shared.settings
+    try:
+        count = await shared.coordination.hits(f"flood:{update.effective_chat.id}", settings.flood_window_s)
+    except Exception as error:  # noqa: BLE001
+        log.warning("flood control unavailable (%s): message let through", type(error).__name__)
+        return
+    if count <= settings.flood_messages:
+        return
+    FLOOD_LIMITED.inc()
+    if count == settings.flood_messages + 1:
+        language = await _language(update, context, update.effective_message.text)
+        await send(context, update.effective_chat.id, Outgoing(say(language, "flood")))
+    raise ApplicationHandlerStop
 
 
 async def relay_to_people(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

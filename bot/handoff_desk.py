@@ -92,7 +92,7 @@ class HandoffDesk:
         """Opens (or finds) the chat's ticket and returns what to tell the user."""
         if not self.available:
             return [Outgoing(say(language, "handoff_unavailable"))]
-        ticket, created = await self.tickets.open_ticket(chat_id, language, reason, self.recent.take(chat_id))
+        ticket, created = await self.tickets.open_ticket(chat_id, language, reason, await self.recent.take(chat_id))
         if not created:
             return [Outgoing(say(language, "handoff_already"))]
         log.info("ticket %s opened (reason %s, language %s)", ticket.id, reason, language)

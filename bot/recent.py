@@ -1,37 +1,31 @@
-"""The last lines of each chat, kept briefly in memory so a ticket starts with the conversation so far.
+"""The last lines of each chat, kept briefly so a ticket starts with the conversation so far.
 
-Only the gateway's memory holds them (never logs, never the engine's tracker), for at most `ttl_s` after a
-chat's last line; a ticket copies them into its transcript when the chat is handed to people.
+Only the coordination store holds them (this process's memory, or Redis shared by the gateway replicas;
+never logs, never the engine's tracker), for at most `ttl_s` after a chat's last line; a ticket copies them
+into its transcript when the chat is handed to people, and they are deleted then.
 """
 
 from __future__ import annotations
 
-import time
-from collections import deque
+import json
+
+from assistant.coordination import Coordination
 
 
 class RecentLines:
-    def __init__(self, max_lines: int = 12, ttl_s: float = 3600.0, max_chars: int = 600) -> None:
+    def __init__(self, store: Coordination, max_lines: int = 12, ttl_s: float = 3600.0,
+                 max_chars: int = 600) -> None:
+        self.store = store
         self.max_lines, self.ttl_s, self.max_chars = max_lines, ttl_s, max_chars
-        self._chats: dict[int, tuple[float, deque[tuple[str, str]]]] = {}
 
-    def add(self, chat_id: int, author: str, text: str) -> None:
-        self._expire()
+    async def add(self, chat_id: int, author: str, text: str) -> None:
         text = text if len(text) <= self.max_chars else text[: self.max_chars - 1] + "…"
-        _, lines = self._chats.pop(chat_id, (0.0, deque(maxlen=self.max_lines)))
-        lines.append((author, text))
-        self._chats[chat_id] = (time.monotonic(), lines)  # re-inserted: the dict stays ordered by last use
+        await self.store.append(f"recent:{chat_id}", json.dumps([author, text], ensure_ascii=False),
+                                self.max_lines, self.ttl_s)
 
-    def take(self, chat_id: int) -> list[tuple[str, str]]:
-        """The chat's lines, forgotten here once handed over."""
-        self._expire()
-        _, lines = self._chats.pop(chat_id, (0.0, deque()))
-        return list(lines)
-
-    def _expire(self) -> None:
-        cutoff = time.monotonic() - self.ttl_s
-        while self._chats:
-            chat_id, (last, _) = next(iter(self._chats.items()))
-            if last >= cutoff:
-                break
-            del self._chats[chat_id]
+    async def take(self, chat_id: int) -> list[tuple[str, str]]:
+        """The chat's lines, forgotten once handed over."""
+        key = f"recent:{chat_id}"
+        lines = [tuple(json.loads(item)) for item in await self.store.items(key)]
+        await self.store.delete(key)
+        return lines  # type: ignore[return-value]

@@ -44,6 +44,10 @@ TEXTS: dict[str, str] = {
         "characters."
     ),
     "empty": N_("Your message is empty. Please type your question."),
+    "flood": N_(
+        "You are sending messages faster than I can read them. I answered the first ones; please wait a few "
+        "seconds, then send your question again."
+    ),
     "engine_down": N_(
         "Sorry, I cannot answer right now because of a technical problem. Please try again in a few "
         "minutes; for urgent questions call 919."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 
 import pytest
@@ -54,3 +55,36 @@ async def _drop_all(settings: Settings) -> None:
         await connection.run_sync(Base.metadata.drop_all)
         await connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
     await engine.dispose()
+
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def coordination(request: pytest.FixtureRequest) -> AsyncIterator:
+    """Both coordination backends: in-process, and the machine's real Redis under a namespace of this test's
+    own (removed afterwards), so tests never see each other's keys."""
+    from assistant.coordination import MemoryCoordination, RedisCoordination
+
+    if request.param == "memory":
+        yield MemoryCoordination()
+        return
+    namespace = f"test-{secrets.token_hex(6)}"
+    store = RedisCoordination(REDIS_URL, namespace)
+    try:
+        yield store
+    finally:
+        await redis_cleanup(namespace)
+        await store.close()
+
+
+async def redis_cleanup(namespace: str) -> None:
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(REDIS_URL)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{namespace}:*", count=1000)]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()

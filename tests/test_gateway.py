@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
@@ -112,3 +113,19 @@ async def test_unknown_update_types_and_edits_do_not_crash(gateway):
     assert text_of(reply) == "echo: still alive?"
     assert [m["message"] for m in engine.received if m["sender"] == "9"] == ["still alive?"]
     json.dumps(engine.received)  # everything the engine got was plain JSON
+
+
+async def test_a_flood_from_one_user_is_slowed_politely_and_others_are_unaffected(gateway):
+    engine, driver = gateway
+    flood = [driver.send_text(30, f"please tell me about question number {i}", language_code="en") for i in range(50)]
+    await asyncio.gather(*flood, driver.send_text(31, "an ordinary question"))
+    (other,) = await driver.wait_messages(31, 1, timeout=10)
+    assert text_of(other) == "echo: an ordinary question"
+    replies = await driver.wait_messages(30, 7, timeout=15)
+    await asyncio.sleep(0.5)  # nothing more is coming
+    texts = [text_of(r) for r in await driver.messages(30)]
+    assert len(texts) == 7, texts
+    assert sum(t.startswith("echo: please tell me") for t in texts) == 6  # Settings.flood_messages
+    assert sum("faster than I can read" in t for t in texts) == 1
+    assert len([m for m in engine.received if m["sender"] == "30"]) == 6
+    assert replies

@@ -264,10 +264,11 @@ def test_working_hours_in_the_users_language():
 
 def test_the_user_is_told_when_people_are_back(tmp_path):
     from bot.handoff_desk import HandoffDesk
+    from assistant.coordination import MemoryCoordination
     from bot.recent import RecentLines
 
     settings = Settings(_env_file=None, data_dir=tmp_path, staff_support_chat_id=SUPPORT)
-    desk = HandoffDesk(None, None, settings, RecentLines())  # type: ignore[arg-type]
+    desk = HandoffDesk(None, None, settings, RecentLines(MemoryCoordination()))  # type: ignore[arg-type]
     saturday = dt.datetime(2026, 11, 28, 8, 0, tzinfo=dt.UTC)
     text = parse_html(desk.hours_text("ru", saturday)).text
     assert "понедельник, 30 ноября, 09:00" in text

@@ -51,6 +51,23 @@ async def test_webhook_with_secret(emulator, fake_engine, tmp_path):  # noqa: F8
                 assert response.status == 403
             async with session.post(f"http://127.0.0.1:{port}/telegram", json=forged) as response:
                 assert response.status == 403
+            # Telegram retrying a delivery it thinks failed: answered once.
+            retried = {**forged, "update_id": 5_000_001, "message": {**forged["message"], "text": "only once"}}
+            for _ in range(3):
+                async with session.post(f"http://127.0.0.1:{port}/telegram", json=retried,
+                                        headers={"X-Telegram-Bot-Api-Secret-Token": "a-long-secret_token"}) as response:
+                    assert response.status == 200
+            async with session.post(f"http://127.0.0.1:{port}/telegram", data=b"\x00garbage",
+                                    headers={"X-Telegram-Bot-Api-Secret-Token": "a-long-secret_token"}) as response:
+                assert response.status == 400
+            async with session.get(f"http://127.0.0.1:{port}/health") as response:
+                assert response.status == 200
+            async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
+                assert "assistant_duplicate_updates_total 2.0" in await response.text()
+        async with EmulatorDriver(emulator, TOKEN) as driver:
+            await asyncio.sleep(1.0)
+            assert [parse_html(m["html"]).text for m in await driver.messages(21)
+                    if "only once" in parse_html(m["html"]).text] == ["echo: only once"]
     finally:
         process.terminate()
         await asyncio.wait_for(process.wait(), 20)

@@ -1,0 +1,24 @@
+"""Prometheus metrics of our processes. Each process serves its own at GET /metrics (the gateway on its
+webhook server or ASSISTANT_METRICS_PORT, the action server, the console); Prometheus adds the instance.
+Labels are small fixed sets: never a chat id, a text or anything personal."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+
+MESSAGES = Counter("assistant_messages_total", "Updates received from users, by kind", ["kind"])
+REPLY_SECONDS = Histogram(
+    "assistant_reply_seconds", "From a user's message to the assistant's answer being sent",
+    buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10, 20, 60),
+)
+FALLBACKS = Counter("assistant_fallbacks_total", "Messages the assistant did not understand", ["language"])
+HANDOFFS = Counter("assistant_handoffs_total", "Chats handed to people, by reason", ["reason"])
+ENGINE_ERRORS = Counter("assistant_engine_errors_total", "Engine calls that failed, by kind", ["kind"])
+CASE_API_ERRORS = Counter("assistant_case_api_errors_total", "Case API calls that failed, by kind", ["kind"])
+DUPLICATES = Counter("assistant_duplicate_updates_total", "Webhook deliveries of an update seen before")
+FLOOD_LIMITED = Counter("assistant_flood_limited_total", "Messages not answered because a chat sent too fast")
+
+
+async def metrics_response(request: web.Request) -> web.Response:
+    return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
