@@ -1,5 +1,7 @@
 """`python -m actions`: the rasa-sdk action server, logging through our redacting JSON formatter."""
 
+import os
+
 from rasa_sdk.endpoint import run
 from rasa_sdk.executor import ActionExecutor
 
@@ -12,7 +14,9 @@ def main() -> None:
     configure_logging("actions", settings.log_level)
     executor = ActionExecutor()
     executor.register_package("actions")
-    # Only the engine calls the action server, from this machine: no browser origin needs CORS.
+    # Only the engine calls the action server: no browser origin needs CORS, and it listens on loopback
+    # unless told otherwise (rasa-sdk would listen on every interface).
+    os.environ["SANIC_HOST"] = settings.action_server_listen
     run(executor, port=settings.action_server_port, cors_origins=[])
 
 

@@ -16,6 +16,7 @@ from actions.lockout import Lockout
 from actions.subscriptions import Subscriptions
 from actions.vault import Vault
 from assistant.bootstrap import Database, open_database
+from assistant.coordination import coordination_from
 from assistant.secret_key import secret_key
 from assistant.i18n import normalize_language
 from assistant.settings import Settings
@@ -57,7 +58,8 @@ async def resources() -> Resources:
                 kb = KnowledgeBase(database.sessions)
                 cases = CaseApiClient.from_settings(settings)
                 _resources = Resources(settings, database, kb, KnowledgeSearch(kb), UnansweredLog(database.sessions),
-                                       cases, Lockout(database.sessions, secret_key(settings)), Vault(),
+                                       cases, Lockout(database.sessions, secret_key(settings)),
+                                       Vault(coordination_from(settings, settings.redis_namespace)),
                                        Subscriptions(database.sessions))
     return _resources
 

@@ -69,7 +69,7 @@ async def _into_vault(slot: str, slot_value: Any, read: Callable[[str], str | No
         dispatcher.utter_message(json_message=replies.say(invalid_key))
         return {slot: None}
     shared = await resources()
-    return {slot: shared.vault.put(tracker.sender_id, value)}
+    return {slot: await shared.vault.put(tracker.sender_id, value)}
 
 
 class ActionCheckStatus(Action):
@@ -80,9 +80,9 @@ class ActionCheckStatus(Action):
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         shared = await resources()
         sender = tracker.sender_id
-        number = shared.vault.get(sender, tracker.get_slot("application_number"))
-        verification = shared.vault.get(sender, tracker.get_slot("verification"))
-        shared.vault.forget(sender)  # whatever happens next, the verification data are not kept
+        number = await shared.vault.get(sender, tracker.get_slot("application_number"))
+        verification = await shared.vault.get(sender, tracker.get_slot("verification"))
+        await shared.vault.forget(sender)  # whatever happens next, the verification data are not kept
         if number is None or verification is None:
             dispatcher.utter_message(json_message=replies.say("status_expired"))
             return CLEARED
@@ -123,7 +123,7 @@ class ActionCancelStatus(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         shared = await resources()
-        shared.vault.forget(tracker.sender_id)
+        await shared.vault.forget(tracker.sender_id)
         if tracker.latest_message.get("intent", {}).get("name") == "cancel":
             dispatcher.utter_message(json_message=replies.say("status_cancelled"))
         return CLEARED

@@ -2,51 +2,39 @@
 
 The application number and the verification data are needed for one lookup, a few turns after they are
 typed. Keeping them in Rasa slots would store them in the tracker; here the slots get `ref:<random>` and
-the values stay in this process's memory for at most `ttl_s`, and are deleted after the lookup.
-(The scale-out configuration replaces this with Redis and the same interface.)
+the values stay in the coordination store (this process's memory, or Redis shared by action-server
+replicas) for at most `ttl_s`, and are deleted after the lookup.
 """
 
 from __future__ import annotations
 
 import secrets
-import time
-from dataclasses import dataclass
+
+from assistant.coordination import Coordination
 
 REF_PREFIX = "ref:"
-
-
-@dataclass
-class _Item:
-    owner: str
-    value: str
-    expires: float
+MAX_REFS = 16  # per conversation: a form collects two; more means an abandoned form was filled again
 
 
 class Vault:
-    def __init__(self, ttl_s: float = 900.0) -> None:
-        self.ttl_s = ttl_s
-        self._items: dict[str, _Item] = {}
+    def __init__(self, store: Coordination, ttl_s: float = 900.0) -> None:
+        self.store, self.ttl_s = store, ttl_s
 
-    def put(self, owner: str, value: str) -> str:
-        self._expire()
-        ref = REF_PREFIX + secrets.token_urlsafe(12)
-        self._items[ref] = _Item(owner, value, time.monotonic() + self.ttl_s)
-        return ref
+    async def put(self, owner: str, value: str) -> str:
+        token = secrets.token_urlsafe(12)
+        await self.store.put(f"vault:{owner}:{token}", value, self.ttl_s)
+        await self.store.append(f"vault-refs:{owner}", token, MAX_REFS, self.ttl_s)
+        return REF_PREFIX + token
 
-    def get(self, owner: str, ref: str | None) -> str | None:
+    async def get(self, owner: str, ref: str | None) -> str | None:
         """The value behind `ref`, only for the conversation that stored it."""
-        self._expire()
-        item = self._items.get(ref or "")
-        return item.value if item is not None and item.owner == owner else None
+        if not is_ref(ref):
+            return None
+        return await self.store.get(f"vault:{owner}:{ref[len(REF_PREFIX):]}")
 
-    def forget(self, owner: str) -> None:
-        for ref in [ref for ref, item in self._items.items() if item.owner == owner]:
-            del self._items[ref]
-
-    def _expire(self) -> None:
-        now = time.monotonic()
-        for ref in [ref for ref, item in self._items.items() if item.expires < now]:
-            del self._items[ref]
+    async def forget(self, owner: str) -> None:
+        tokens = await self.store.items(f"vault-refs:{owner}")
+        await self.store.delete(*(f"vault:{owner}:{t}" for t in tokens), f"vault-refs:{owner}")
 
 
 def is_ref(value: object) -> bool:

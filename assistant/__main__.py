@@ -14,13 +14,15 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import os
 import signal
 import sys
+from pathlib import Path
 
 from assistant.bootstrap import knowledge_base, open_database
 from assistant.launcher import Stack
 from assistant.logs import configure_logging
-from assistant.settings import Settings
+from assistant.settings import PROJECT_ROOT, Settings
 from assistant.terminal_chat import TerminalChat
 from assistant.training import ensure_model, validate_data
 from console.auth import StaffAuth
@@ -111,6 +113,22 @@ async def ensure_demo_admin(settings: Settings) -> str | None:
         await database.close()
 
 
+SERVICES = ("case-api", "actions", "engine", "console", "gateway")
+
+
+async def cmd_serve(settings: Settings, name: str) -> int:
+    """One service in the foreground, exactly as `run` would start it (containers: one service each)."""
+    model = (await _model(settings)).model if name == "engine" else Path("unused")
+    stack = Stack(settings, model, with_emulator=False)
+    service = next((s for s in stack.plan() if s.name == name), None)
+    if service is None:
+        say(f"{name} is not part of this configuration (e.g. the case-API sandbox only runs when "
+            "ASSISTANT_CASE_API_URL points at it)")
+        return 2
+    os.chdir(PROJECT_ROOT)
+    os.execvpe(service.argv[0], service.argv, service.env)  # replaces this process: signals go straight to it
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m assistant", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -121,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--force", action="store_true")
     sub.add_parser("validate", help="rasa data validate")
     sub.add_parser("chat", help="terminal chat against a running emulator")
+    serve = sub.add_parser("serve", help="run one service in the foreground (containers)")
+    serve.add_argument("service", choices=SERVICES)
     args = parser.parse_args(argv)
 
     settings = Settings()
@@ -132,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(cmd_train(settings, args.force))
     if args.command == "validate":
         return asyncio.run(cmd_validate(settings))
+    if args.command == "serve":
+        return asyncio.run(cmd_serve(settings, args.service))
     return asyncio.run(cmd_chat(settings))
 
 

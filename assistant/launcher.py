@@ -19,9 +19,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import yaml
 from aiohttp import ClientError, ClientSession, ClientTimeout
 from pydantic import SecretStr
+from sqlalchemy.engine import make_url
 
 from assistant.settings import PROJECT_ROOT, Settings
 from assistant.training import rasa_bin, rasa_env
@@ -64,19 +67,37 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 
 def write_engine_endpoints(settings: Settings) -> Path:
-    """Rasa's endpoints file, from our settings (action server, tracker store, lock store)."""
+    """Rasa's endpoints file, from our settings (action server, tracker store, lock store).
+
+    Embedded: SQLite conversations and in-process locks. Scale-out: conversations in our PostgreSQL (Rasa's
+    own `events` table) and the per-conversation lock in Redis, so any engine replica can take any message
+    and two replicas never work on one conversation at once."""
     folder = settings.data_dir / "engine"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "endpoints.yml"
-    tracker_db = settings.data_dir / "engine_tracker.db"
-    path.write_text(
-        "# Written by assistant.launcher from the settings; edits are overwritten.\n"
-        f"action_endpoint:\n  url: {settings.action_server_url}\n"
-        # Conversations are stored with personal data redacted (engine/tracker_store.py).
-        f"tracker_store:\n  type: engine.tracker_store.RedactingSQLTrackerStore\n  dialect: sqlite\n  db: {tracker_db}\n"
-        "lock_store:\n  type: in_memory\n",
-        encoding="utf-8",
-    )
+    endpoints: dict[str, Any] = {"action_endpoint": {"url": settings.action_server_url}}
+    # Conversations are stored with personal data redacted (engine/tracker_store.py).
+    tracker: dict[str, Any] = {"type": "engine.tracker_store.RedactingSQLTrackerStore"}
+    url = make_url(settings.sqlalchemy_url)
+    if url.get_backend_name() == "postgresql":
+        tracker.update(dialect="postgresql", host=url.host or "127.0.0.1", port=url.port or 5432,
+                       db=url.database, username=url.username, password=url.password)
+        tracker = {k: v for k, v in tracker.items() if v is not None}
+    else:
+        tracker.update(dialect="sqlite", db=str(settings.data_dir / "engine_tracker.db"))
+    endpoints["tracker_store"] = tracker
+    if settings.redis_url:
+        redis = urlsplit(settings.redis_url)
+        endpoints["lock_store"] = {k: v for k, v in {
+            "type": "redis", "url": redis.hostname or "127.0.0.1", "port": redis.port or 6379,
+            "db": int(redis.path.strip("/") or 0), "password": redis.password,
+            "key_prefix": f"{settings.redis_namespace}_engine",
+        }.items() if v is not None}
+    else:
+        endpoints["lock_store"] = {"type": "in_memory"}
+    path.write_text("# Written by assistant.launcher from the settings; edits are overwritten.\n"
+                    + yaml.safe_dump(endpoints, sort_keys=False), encoding="utf-8")
+    path.chmod(0o600)  # it may hold a database password
     return path
 
 
@@ -146,21 +167,45 @@ class Stack:
         ))
         endpoints = write_engine_endpoints(s)
         token = s.engine_api_token.get_secret_value() if s.engine_api_token else ""
-        services.append(Service(
-            "engine",
-            [str(rasa_bin(s)), "run", "--model", str(self.model), "--port", str(s.engine_port),
-             "--interface", "127.0.0.1", "--credentials", str(PROJECT_ROOT / "credentials.yml"),
-             "--endpoints", str(endpoints), "--enable-api", "--auth-token", token],
-            http_ok(f"http://127.0.0.1:{s.engine_port}/"), rasa_env(s), 180,
-        ))
+        engine_ports = [s.engine_port] if s.engine_replicas == 1 else [free_port() for _ in range(s.engine_replicas)]
+        for i, port in enumerate(engine_ports):
+            services.append(Service(
+                "engine" if len(engine_ports) == 1 else f"engine-{i + 1}",
+                [str(rasa_bin(s)), "run", "--model", str(self.model), "--port", str(port),
+                 "--interface", s.engine_listen, "--credentials", str(PROJECT_ROOT / "credentials.yml"),
+                 "--endpoints", str(endpoints), "--enable-api", "--auth-token", token],
+                http_ok(f"http://127.0.0.1:{port}/"), rasa_env(s), 180,
+            ))
+        if len(engine_ports) > 1:
+            services.append(_balancer("engine-balancer", s.engine_port, engine_ports, "/", env))
         services.append(Service(
             "console", [python, "-m", "console", "serve"],
             http_ok(f"http://127.0.0.1:{s.console_port}/health"), env, 60,
         ))
-        services.append(Service(
-            "gateway", [python, "-m", "bot"], self._gateway_ready, env, 60,
-        ))
+        if s.gateway_replicas == 1:
+            ready = http_ok(f"http://127.0.0.1:{s.webhook_port}/health") if s.webhook_url else self._gateway_ready
+            services.append(Service("gateway", [python, "-m", "bot"], ready, env, 60))
+        else:
+            ports = [free_port() for _ in range(s.gateway_replicas)]
+            for i, port in enumerate(ports):
+                services.append(Service(
+                    f"gateway-{i + 1}", [python, "-m", "bot"], http_ok(f"http://127.0.0.1:{port}/health"),
+                    {**env, "ASSISTANT_WEBHOOK_PORT": str(port)}, 60,
+                ))
+            services.append(_balancer("gateway-balancer", s.webhook_port, ports, "/health", env))
         return services
+
+    def check_scale_out(self) -> None:
+        """Replicas only work with the shared stores; refuse a configuration that would answer wrongly."""
+        s = self.settings
+        if s.engine_replicas > 1 or s.gateway_replicas > 1:
+            missing = [name for name, ok in (("ASSISTANT_REDIS_URL", s.redis_url),
+                                             ("a PostgreSQL ASSISTANT_DATABASE_URL",
+                                              s.sqlalchemy_url.startswith("postgresql"))) if not ok]
+            if missing:
+                raise ValueError(f"replicas need {' and '.join(missing)}")
+        if s.gateway_replicas > 1 and not s.webhook_url:
+            raise ValueError("gateway replicas need webhook mode (ASSISTANT_WEBHOOK_URL)")
 
     async def _gateway_ready(self, session: ClientSession) -> bool:
         """Ready once it has registered its commands (the last step of its start-up)."""
@@ -176,6 +221,7 @@ class Stack:
             return False
 
     async def start(self, progress: Callable[[str], None] = lambda _: None) -> None:
+        self.check_scale_out()
         logs = self.settings.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         self.services = self.plan()
@@ -238,6 +284,13 @@ class Stack:
         # The gateway first, so nothing new comes in while the others go down.
         for service in reversed(self.services):
             await _terminate(service, 15.0)
+
+
+def _balancer(name: str, port: int, upstreams: list[int], health: str, env: dict[str, str]) -> Service:
+    argv = [sys.executable, "-m", "assistant.balancer", "--listen", f"127.0.0.1:{port}", "--health", health]
+    for upstream in upstreams:
+        argv += ["--upstream", f"http://127.0.0.1:{upstream}"]
+    return Service(name, argv, http_ok(f"http://127.0.0.1:{port}{health}"), env, 20)
 
 
 async def _terminate(service: Service, timeout_s: float) -> None:

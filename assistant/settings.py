@@ -44,9 +44,18 @@ class Settings(BaseSettings):
     # and Rasa's lock store. Unset: all of that stays in each process, which is right for one replica.
     redis_url: str | None = None
     redis_namespace: str = "ma"
+    # Replicas `python -m assistant run` starts behind its loopback balancer (assistant/balancer.py); more
+    # than one needs Redis and PostgreSQL, and gateway replicas need webhook mode.
+    engine_replicas: int = Field(default=1, ge=1, le=8)
+    gateway_replicas: int = Field(default=1, ge=1, le=8)
     engine_url: str = "http://127.0.0.1:5005"
     engine_port: int = 5005
+    # Where the services listen, and where the engine finds the action server. Loopback by default; in
+    # containers (deploy/) they listen on 0.0.0.0 and find each other by name.
+    engine_listen: str = "127.0.0.1"
     action_server_port: int = 5055
+    action_server_listen: str = "127.0.0.1"
+    action_server_host: str = "127.0.0.1"
     emulator_port: int = 8081
     console_host: str = "127.0.0.1"
     console_port: int = 8080
@@ -88,7 +97,7 @@ class Settings(BaseSettings):
 
     @property
     def action_server_url(self) -> str:
-        return f"http://127.0.0.1:{self.action_server_port}/webhook"
+        return f"http://{self.action_server_host}:{self.action_server_port}/webhook"
 
     @property
     def emulator_url(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 
 from telegram import Update
@@ -15,7 +16,7 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 from actions.subscriptions import Subscriptions
 from assistant.bootstrap import Database
 from assistant.coordination import Coordination
-from assistant.metrics import FLOOD_LIMITED
+from assistant.metrics import ENGINE_ERRORS, FALLBACKS, FLOOD_LIMITED, MESSAGES, REPLY_SECONDS
 from assistant.settings import LANGUAGES, Settings
 from bot.delivery import as_plain, deliver
 from bot.engine_client import EngineClient, EngineUnavailable
@@ -69,10 +70,12 @@ async def _converse(update: Update, context: ContextTypes.DEFAULT_TYPE, text: st
         _typing_after(context, chat_id, TYPING_AFTER_S) if shared.in_flight < TYPING_MAX_IN_FLIGHT
         else asyncio.sleep(0))
     shared.in_flight += 1
+    started = time.monotonic()
     try:
         replies = await shared.engine.send(str(chat_id), text, {"language": language})
     except EngineUnavailable as error:
         log.error("engine unavailable for a message: %s", error)
+        ENGINE_ERRORS.labels(type(error.__cause__ or error).__name__).inc()
         if text == HUMAN_PAYLOAD:  # people can be reached even when the engine is down
             for outgoing in await shared.desk.open(chat_id, language, "asked"):
                 await send(context, chat_id, outgoing)
@@ -88,6 +91,8 @@ async def _converse(update: Update, context: ContextTypes.DEFAULT_TYPE, text: st
         await shared.languages.set(chat_id, rendered.new_language, explicit=True)
         language = rendered.new_language
     messages = rendered.messages or ([] if rendered.handoff else [Outgoing(say(language, "not_understood"))])
+    if rendered.not_understood:
+        FALLBACKS.labels(language).inc()
     if not text.startswith("/"):
         await shared.recent.add(chat_id, "user", text)
     for outgoing in messages:
@@ -96,6 +101,7 @@ async def _converse(update: Update, context: ContextTypes.DEFAULT_TYPE, text: st
     if rendered.handoff:
         for outgoing in await shared.desk.open(chat_id, language, rendered.handoff):
             await send(context, chat_id, outgoing)
+    REPLY_SECONDS.observe(time.monotonic() - started)
 
 
 async def _typing_after(context: ContextTypes.DEFAULT_TYPE, chat_id: int, delay_s: float) -> None:
@@ -105,9 +111,13 @@ async def _typing_after(context: ContextTypes.DEFAULT_TYPE, chat_id: int, delay_
 
 
 async def flood_guard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Runs first: a chat sending more than `flood_messages` within `flood_window_s` is told once to slow
+    """Also counts every private message by kind (metrics).
+    Runs first: a chat sending more than `flood_messages` within `flood_window_s` is told once to slow
     down, and the rest of the burst is not answered, so one user cannot take the others' share of the
     engine or of Telegram's 30 messages a second. Fails open: trouble with the store never silences anyone."""
+    message = update.effective_message
+    MESSAGES.labels("command" if (message.text or "").startswith("/") else "text" if message.text
+                    else "other").inc()
     shared = services(context)
     settings = shared.settings
     try:

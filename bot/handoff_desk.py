@@ -24,6 +24,7 @@ from assistant.settings import Settings
 from bot.delivery import deliver
 from bot.periodic import Periodic
 from bot.recent import RecentLines
+from assistant.metrics import HANDOFFS
 from bot.rendering import Button, Outgoing, escape, say, split_html
 from bot.texts import TEXTS
 from handoff.hours import WorkingHours
@@ -96,6 +97,7 @@ class HandoffDesk:
         if not created:
             return [Outgoing(say(language, "handoff_already"))]
         log.info("ticket %s opened (reason %s, language %s)", ticket.id, reason, language)
+        HANDOFFS.labels(reason).inc()
         # The topic is made in the background: Telegram allows a group 20 bot messages a minute, so a busy
         # staff group must not hold up the user's reply. If it fails, the sweeper tries again.
         task = asyncio.get_running_loop().create_task(self._topic_for_new_ticket(ticket.id))

@@ -35,11 +35,15 @@ class Outgoing:
     buttons: list[list[Button]] = field(default_factory=list)
 
 
+NOT_UNDERSTOOD_KEYS = frozenset({"no_answer", "not_understood"})
+
+
 @dataclass
 class Rendered:
     messages: list[Outgoing]
     new_language: str | None = None  # set when the engine switched the conversation language
     handoff: str | None = None  # set when the engine hands the chat to people (the reason)
+    not_understood: bool = False  # the engine offered choices or said it has no answer (metrics)
 
 
 def utf16_len(text: str) -> int:
@@ -176,6 +180,7 @@ def render(language: str, engine_messages: list[dict[str, Any]]) -> Rendered:
     out: list[Outgoing] = []
     new_language: str | None = None
     handoff: str | None = None
+    not_understood = False
     for message in engine_messages:
         custom = message.get("custom")
         buttons = [
@@ -186,6 +191,7 @@ def render(language: str, engine_messages: list[dict[str, Any]]) -> Rendered:
         if isinstance(custom, dict):
             kind = custom.get("type")
             if kind == "say":
+                not_understood = not_understood or custom.get("key") in NOT_UNDERSTOOD_KEYS
                 args = custom.get("args") if isinstance(custom.get("args"), dict) else {}
                 if custom.get("offer_human"):
                     buttons = [*buttons, [Button(_title(language, "talk_to_person"), HUMAN_PAYLOAD)]]
@@ -193,6 +199,7 @@ def render(language: str, engine_messages: list[dict[str, Any]]) -> Rendered:
             elif kind == "answer":
                 out.append(Outgoing(render_answer(language, custom), buttons or rating_buttons(str(custom.get("entry")))))
             elif kind == "did_you_mean":
+                not_understood = True
                 out.append(did_you_mean(language, custom))
             elif kind == "case_status":
                 if isinstance(custom.get("subscribe"), int):
@@ -209,7 +216,7 @@ def render(language: str, engine_messages: list[dict[str, Any]]) -> Rendered:
             continue
         if message.get("text"):
             out.append(Outgoing(escape(message["text"]), buttons))
-    return Rendered(split_all(out), new_language, handoff)
+    return Rendered(split_all(out), new_language, handoff, not_understood or not out and handoff is None)
 
 
 def split_all(messages: list[Outgoing]) -> list[Outgoing]:

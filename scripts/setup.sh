@@ -57,7 +57,8 @@ RASA_PY=$(find_python 3.10) || { echo "Python 3.10 is required for rasa==3.6.21 
 build_env .venv "$MAIN_PY" "$(stamp_of "$(project_table)")" -e ".[test]"
 build_env .venv-rasa "$RASA_PY" "$(stamp_of engine/requirements.txt)" -r engine/requirements.txt
 # Headless Chromium for the console's browser tests (Debian's package; Playwright drives it, never downloads one).
-if ! command -v chromium >/dev/null 2>&1; then
+# Production images (deploy/Dockerfile) set SKIP_CHROMIUM=1: they run no tests.
+if [ "${SKIP_CHROMIUM:-0}" != 1 ] && ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "Installing Chromium for the browser tests (Debian package)…"
     if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >>"$LOG" 2>&1; then

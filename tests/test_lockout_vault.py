@@ -1,3 +1,4 @@
+import asyncio
 import datetime as dt
 
 from actions.lockout import MAX_FAILURES, Lockout
@@ -25,17 +26,22 @@ async def test_five_failures_in_an_hour_lock_until_the_oldest_expires(db_setting
         await database.close()
 
 
-def test_vault_keeps_values_per_conversation_and_forgets():
-    vault = Vault(ttl_s=60)
-    ref = vault.put("chat-1", "TRP-2026-000101")
+async def test_vault_keeps_values_per_conversation_and_forgets(coordination):
+    vault = Vault(coordination, ttl_s=60)
+    ref = await vault.put("chat-1", "TRP-2026-000101")
+    other = await vault.put("chat-1", "dob:1990-03-12")
+    kept = await vault.put("chat-2", "TRP-2026-000102")
     assert is_ref(ref) and "TRP" not in ref
-    assert vault.get("chat-1", ref) == "TRP-2026-000101"
-    assert vault.get("chat-2", ref) is None  # another conversation cannot read it
-    vault.forget("chat-1")
-    assert vault.get("chat-1", ref) is None
+    assert await vault.get("chat-1", ref) == "TRP-2026-000101"
+    assert await vault.get("chat-2", ref) is None  # another conversation cannot read it
+    assert await vault.get("chat-1", "TRP-2026-000101") is None  # only references are read
+    await vault.forget("chat-1")
+    assert await vault.get("chat-1", ref) is None and await vault.get("chat-1", other) is None
+    assert await vault.get("chat-2", kept) == "TRP-2026-000102"
 
 
-def test_vault_values_expire():
-    vault = Vault(ttl_s=-1)
-    ref = vault.put("chat-1", "1990-03-12")
-    assert vault.get("chat-1", ref) is None
+async def test_vault_values_expire(coordination):
+    vault = Vault(coordination, ttl_s=0.05)
+    ref = await vault.put("chat-1", "1990-03-12")
+    await asyncio.sleep(0.12)
+    assert await vault.get("chat-1", ref) is None

@@ -72,3 +72,12 @@ def test_long_payloads_become_short_callback_data():
     assert callback_data("/faq") == "/faq"
     long = callback_data("/" + "x" * 200)
     assert len(long.encode()) <= 64 and long.startswith("ref:")
+
+
+def test_not_understood_is_flagged_for_the_metrics():
+    choices = {"custom": {"type": "did_you_mean", "options": [{"entry": "visa_free_stay", "question": "?"}]}}
+    assert render("en", [choices]).not_understood
+    assert render("en", [{"custom": {"type": "say", "key": "no_answer"}}]).not_understood
+    assert render("en", []).not_understood  # nothing to say is also not understanding
+    assert not render("en", [{"custom": {"type": "say", "key": "greet"}}]).not_understood
+    assert not render("en", [{"custom": {"type": "handoff", "reason": "asked"}}]).not_understood
