@@ -77,6 +77,7 @@ def _state(app: web.Application, token: str) -> BotState:
 
 async def bot_api(request: web.Request) -> web.Response:
     token, method = request.match_info["token"], request.match_info["method"]
+    fault = state = None
     try:
         state = _state(request.app, token)
         state.calls[method.lower()] += 1
@@ -91,6 +92,8 @@ async def bot_api(request: web.Request) -> web.Response:
             raise ApiError(404, "Not Found: method not found")
         result = await handler(request.app, state, params)
     except ApiError as error:
+        if state is not None and not (fault and fault.error_code):  # a refusal the bot earned, not one a test scripted
+            state.refusals.append({"method": method, "error_code": error.code, "description": error.description})
         return web.json_response(error.payload(), status=error.code)
     return web.json_response({"ok": True, "result": result})
 
@@ -476,6 +479,7 @@ async def drv_info(request: web.Request) -> web.Response:
         "commands": {f"{scope}:{lang}": cmds for (scope, lang), cmds in state.commands.items()},
         "chat_actions": state.chat_actions[-200:],
         "bot_messages_sent": state.bot_messages_sent,
+        "refusals": state.refusals[-200:],
     })
 
 

@@ -125,6 +125,7 @@ class BotState:
         self.faults: list[Fault] = []
         self.calls: dict[str, int] = defaultdict(int)
         self.bot_messages_sent = 0
+        self.refusals: list[dict[str, Any]] = []  # Bot API calls refused as invalid (bad HTML, too long…)
 
     # ----- users and chats (the driver side) -----
 

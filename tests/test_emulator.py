@@ -70,6 +70,8 @@ async def test_send_message_html_rules(bot, driver):
         await bot.send_message(9, "<b></b>", parse_mode="HTML")
     with pytest.raises(BadRequest, match="(?i)chat not found"):
         await bot.send_message(424242, "nobody")
+    refusals = (await driver.info())["refusals"]  # what tests check to know every reply was valid
+    assert len(refusals) == 8 and refusals[0]["method"] == "sendMessage" and refusals[0]["error_code"] == 400
     # 4096 UTF-16 units is the limit: 2048 emoji fit, 2049 do not.
     await bot.send_message(9, "😀" * 2048)
     with pytest.raises(BadRequest, match="(?i)too long"):
