@@ -88,3 +88,21 @@ async def redis_cleanup(namespace: str) -> None:
             await client.delete(*keys)
     finally:
         await client.aclose()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fails the run if any process of any test logged personal data in clear (tests/log_scan.py)."""
+    from tests.log_scan import findings, log_files
+
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is None:
+        return
+    files = log_files(factory.getbasetemp())
+    found = findings(files)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"log scan: {len(files)} log files of this run, {len(found)} lines with personal data")
+        for line in found[:20]:
+            reporter.write_line(f"  {line}", red=True)
+    if found:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
