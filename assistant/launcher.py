@@ -80,7 +80,8 @@ def write_engine_endpoints(settings: Settings) -> Path:
     tracker: dict[str, Any] = {"type": "engine.tracker_store.RedactingSQLTrackerStore"}
     url = make_url(settings.sqlalchemy_url)
     if url.get_backend_name() == "postgresql":
-        tracker.update(dialect="postgresql", host=url.host or "127.0.0.1", port=url.port or 5432,
+        # Rasa passes a custom store its endpoint `url` as `host`.
+        tracker.update(dialect="postgresql", url=url.host or "127.0.0.1", port=url.port or 5432,
                        db=url.database, username=url.username, password=url.password)
         tracker = {k: v for k, v in tracker.items() if v is not None}
     else:

@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 RASA_VERSION = "3.6.21"
 DOMAIN = PROJECT_ROOT / "domain.yml"
 CONFIG = PROJECT_ROOT / "config.yml"
+# Custom pipeline components: a change to their code is a change to the model.
+ENGINE_CODE = (PROJECT_ROOT / "engine" / "lexical.py", PROJECT_ROOT / "engine" / "blend.py")
 NLU_DIR = PROJECT_ROOT / "nlu_data"
 
 
@@ -73,7 +75,7 @@ def data_files(settings: Settings) -> list[Path]:
 
 def fingerprint(settings: Settings) -> str:
     digest = hashlib.sha256(RASA_VERSION.encode())
-    for path in [DOMAIN, CONFIG, *data_files(settings)]:
+    for path in [DOMAIN, CONFIG, *ENGINE_CODE, *data_files(settings)]:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:20]

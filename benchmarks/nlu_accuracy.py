@@ -33,6 +33,7 @@ import yaml
 from actions.verification import parse_verification
 from assistant.settings import LANGUAGES, PROJECT_ROOT, Settings
 from assistant.training import NLU_DIR, run_rasa
+from engine.blend import mix
 from benchmarks.heldout import Example, heldout, normalized, read_examples, verification_cases
 from benchmarks.metrics import (REPORTS, accuracy, f1, fmt, macro_f1, percentile, precision_recall, table,
                                 write_report)
@@ -105,17 +106,24 @@ def folds(examples: list[Example], k: int, seed: int = 7) -> list[list[Example]]
 
 # ------------------------------------------------------------------ running Rasa and the baseline
 
-def _config(base: Path, epochs: int | None, work: Path) -> Path:
-    if epochs is None:
+def _config(base: Path, epochs: int | None, work: Path, drop: tuple[str, ...] = ()) -> Path:
+    """`base` with other epochs and/or without the components named in `drop` (policies are not needed)."""
+    if epochs is None and not drop:
         return base
     config = yaml.safe_load(base.read_text(encoding="utf-8"))
+    config["pipeline"] = [c for c in config["pipeline"] if c["name"].rsplit(".", 1)[-1] not in drop]
     for component in config["pipeline"]:
-        if "epochs" in component or component["name"] in ("DIETClassifier", "ResponseSelector"):
+        if epochs is not None and ("epochs" in component or component["name"] in ("DIETClassifier", "ResponseSelector")):
             component["epochs"] = epochs
     config["policies"] = []
-    path = work / f"{base.stem}-epochs{epochs}.yml"
+    path = work / f"{base.stem}{'-epochs' + str(epochs) if epochs else ''}{''.join('-no' + d for d in drop)}.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return path
+
+
+def _component(config: Path, name: str) -> dict[str, Any]:
+    pipeline = yaml.safe_load(config.read_text(encoding="utf-8"))["pipeline"]
+    return next((c for c in pipeline if c["name"].rsplit(".", 1)[-1] == name), {})
 
 
 def _digest(*paths: Path) -> str:
@@ -269,23 +277,69 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
+def blended(learned: dict, lexical: dict, intent_weight: float, entry_weight: float,
+            fallback: dict[str, Any]) -> dict:
+    """What LexicalBlend and then FallbackClassifier make of the two models' predictions (engine/blend.py)."""
+    ranking = mix(learned["intent_scores"], lexical["intent_scores"], intent_weight)
+    entries = mix(learned["faq_scores"], lexical["faq_scores"], entry_weight)
+    top = ranking[0][1]
+    second = ranking[1][1] if len(ranking) > 1 else 0.0
+    unsure = top < fallback.get("threshold", 0.3) or top - second < fallback.get("ambiguity_threshold", 0.1)
+    return {**learned, "intent": "nlu_fallback" if unsure else ranking[0][0],
+            "faq_ranking": [k for k, _ in entries[:5]]}
+
+
 async def cross_validate(settings: Settings, args: argparse.Namespace, entries: list[EntryData],
                          examples: list[Example], work: Path) -> dict[str, Any]:
+    """k folds of the training data. Each fold trains the learned part (the pipeline without LexicalBlend)
+    and the lexical model separately, so one run scores both alone and every mixture of them: the weights in
+    config.yml are the grid's best here, not on the held-out set."""
     parts = folds(examples, args.folds)
     if args.smoke:
         parts = [part[::10] for part in parts]
-    config = _config(PIPELINES["ours"], args.epochs, work)
-    per_fold = []
+    base = PIPELINES["ours"]
+    config = _config(base, args.epochs, work, drop=("LexicalBlend",))
+    fallback = _component(base, "FallbackClassifier")
+    runs = []
     for i, held in enumerate(parts):
         print(f"· cross-validation fold {i + 1}/{len(parts)}…", flush=True)
         rest = [e for j, part in enumerate(parts) if j != i for e in part]
         data = write_fold_training_data(work / f"train-fold{i}", rest, entries)
         model, _, _ = await train(settings, config, data, work)
-        predictions = await predict(settings, model, [e.text for e in held], work)
-        per_fold.append(score(held, predictions))
+        texts = [e.text for e in held]
+        runs.append((held, await predict(settings, model, texts, work), await tfidf(settings, rest, texts, work)))
+
+    # Every fold's predictions, for analysis without retraining (models are cached too).
+    (work / "cv-predictions.json").write_text(json.dumps(
+        [{"examples": [e.__dict__ for e in held], "learned": learned, "lexical": lexical}
+         for held, learned, lexical in runs], ensure_ascii=False), encoding="utf-8")
     keys = ("intent_accuracy", "intent_macro_f1", "faq_top1", "faq_top3")
-    return {"folds": len(parts), **{k: {"mean": statistics.fmean(f[k] for f in per_fold),
-                                        "sd": statistics.pstdev(f[k] for f in per_fold)} for k in keys}}
+
+    def summary(scored: list[dict[str, Any]]) -> dict[str, Any]:
+        return {k: {"mean": statistics.fmean(f[k] for f in scored), "sd": statistics.pstdev(f[k] for f in scored)}
+                for k in keys}
+
+    def mixed(wi: float, we: float) -> list[dict[str, Any]]:
+        return [score(held, [blended(a, b, wi, we, fallback) for a, b in zip(learned, lexical)])
+                for held, learned, lexical in runs]
+
+    blend = _component(base, "LexicalBlend")
+    grid = [round(x / 10, 1) for x in range(11)]
+    by_intent_weight = {w: summary(mixed(w, 0.5)) for w in grid}
+    by_entry_weight = {w: summary(mixed(0.5, w)) for w in grid}
+    return {
+        "folds": len(parts),
+        "learned": summary([score(h, a) for h, a, _ in runs]),
+        "lexical": summary([score(h, b) for h, _, b in runs]),
+        "blend": {"intent_weight": blend.get("intent_weight"), "entry_weight": blend.get("entry_weight"),
+                  **summary(mixed(blend.get("intent_weight", 0.5), blend.get("entry_weight", 0.5)))},
+        "intent_weight_grid": {str(w): v["intent_accuracy"]["mean"] for w, v in by_intent_weight.items()},
+        "entry_weight_grid": {str(w): [v["faq_top1"]["mean"], v["faq_top3"]["mean"]]
+                              for w, v in by_entry_weight.items()},
+        "best_intent_weight": max(grid, key=lambda w: by_intent_weight[w]["intent_accuracy"]["mean"]),
+        "best_entry_weight": max(grid, key=lambda w: (by_entry_weight[w]["faq_top3"]["mean"],
+                                                      by_entry_weight[w]["faq_top1"]["mean"])),
+    }
 
 
 def print_report(report: dict[str, Any]) -> None:
@@ -306,8 +360,16 @@ def print_report(report: dict[str, Any]) -> None:
                 [[lang, s["date_f1"], s["fin_f1"]] for lang, s in report["verification"].items()]))
     if "cross_validation" in report:
         cv = report["cross_validation"]
-        print(f"\n{cv['folds']}-fold cross-validation of our pipeline on the training data (mean ± sd):")
-        print("  " + ", ".join(f"{k} {fmt(v['mean'])} ± {fmt(v['sd'])}" for k, v in cv.items() if isinstance(v, dict)))
+        print(f"\n{cv['folds']}-fold cross-validation on the training data (mean ± sd):")
+        for part in ("learned", "lexical", "blend"):
+            print(f"  {part:8} " + ", ".join(f"{k} {fmt(v['mean'])} ± {fmt(v['sd'])}"
+                                          for k, v in cv[part].items() if isinstance(v, dict)))
+        print("  blend weights — intent accuracy by DIET's share: "
+              + ", ".join(f"{w}: {fmt(a)}" for w, a in cv["intent_weight_grid"].items()))
+        print("  blend weights — FAQ top-1/top-3 by the selector's share: "
+              + ", ".join(f"{w}: {fmt(a)}/{fmt(b)}" for w, (a, b) in cv["entry_weight_grid"].items()))
+        print(f"  best: intent_weight {cv['best_intent_weight']}, entry_weight {cv['best_entry_weight']} "
+              f"(config.yml: {cv['blend']['intent_weight']}, {cv['blend']['entry_weight']})")
 
 
 def main(argv: list[str] | None = None) -> None:

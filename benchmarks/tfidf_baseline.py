@@ -1,5 +1,6 @@
-"""The baseline: TF-IDF (word and character n-grams) + logistic regression, one model for intents and one
-for the FAQ entries. Runs in .venv-rasa, which has scikit-learn.
+"""The baseline: TF-IDF (word and character n-grams) + logistic regression, the very model the engine's
+LexicalBlend component mixes in (engine/lexical.py): one classifier over every intent and every FAQ entry
+(`faq/<entry>`). Runs in .venv-rasa, which has scikit-learn.
 
     .venv-rasa/bin/python -m benchmarks.tfidf_baseline --train train.json --input texts.json --output preds.json
 
@@ -12,37 +13,27 @@ import json
 import time
 
 from benchmarks.rasa_predict import run_cli
-
-
-def build():
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline, make_union
-
-    features = make_union(
-        TfidfVectorizer(analyzer="word", lowercase=True, ngram_range=(1, 2), sublinear_tf=True),
-        TfidfVectorizer(analyzer="char_wb", lowercase=True, ngram_range=(2, 4), sublinear_tf=True),
-    )
-    return make_pipeline(features, LogisticRegression(C=10.0, max_iter=2000))
+from engine.blend import split_fine
+from engine.lexical import build
 
 
 def predict_all(args, texts: list[str]) -> list[dict]:
     with open(args.train, encoding="utf-8") as f:
         train = json.load(f)
-    intents = build().fit([t["text"] for t in train], [t["intent"] for t in train])
-    faq = [t for t in train if t.get("entry")]
-    entries = build().fit([t["text"] for t in faq], [t["entry"] for t in faq])
+    model = build().fit([t["text"] for t in train], [f"faq/{t['entry']}" if t.get("entry") else t["intent"]
+                                                     for t in train])
     results = []
     for text in texts:
         started = time.perf_counter()
-        intent_p = intents.predict_proba([text])[0]
-        entry_p = entries.predict_proba([text])[0]
+        row = model.predict_proba([text])[0]
         elapsed_ms = (time.perf_counter() - started) * 1000
-        ranked = sorted(zip(intents.classes_, intent_p), key=lambda x: -x[1])[:5]
-        ranked_entries = [k for k, _ in sorted(zip(entries.classes_, entry_p), key=lambda x: -x[1])[:5]]
+        intents, entries = split_fine(dict(zip(model.classes_, (float(p) for p in row))))
+        ranked = sorted(intents.items(), key=lambda x: -x[1])
         results.append({
-            "intent": ranked[0][0], "confidence": float(ranked[0][1]),
-            "ranking": [[k, float(p)] for k, p in ranked], "faq_ranking": ranked_entries,
+            "intent": ranked[0][0], "confidence": ranked[0][1],
+            "ranking": [[k, p] for k, p in ranked[:5]],
+            "faq_ranking": [k for k, _ in sorted(entries.items(), key=lambda x: -x[1])[:5]],
+            "intent_scores": intents, "faq_scores": entries,
             "entities": [], "ms": elapsed_ms,
         })
     return results

@@ -15,7 +15,8 @@ import yaml
 from assistant.settings import PROJECT_ROOT
 from benchmarks.heldout import Example, strip_annotations
 from benchmarks.metrics import REPORTS, accuracy, macro_f1, percentile, precision_recall
-from benchmarks.nlu_accuracy import SEED, folds, score, training_examples, write_fold_training_data
+from benchmarks.nlu_accuracy import SEED, blended, folds, score, training_examples, write_fold_training_data
+from engine.blend import mix, split_fine
 from knowledge.schema import load_dir
 
 
@@ -48,6 +49,34 @@ def test_scores_count_fallbacks_as_wrong_and_rank_faq_entries():
     assert scores["intent_accuracy"] == pytest.approx(2 / 3) and scores["fallbacks"] == 1
     assert scores["faq_top1"] == 0.0 and scores["faq_top3"] == 1.0
     assert scores["application_number_f1"] == 1.0
+
+
+def test_lexical_fine_labels_split_into_intents_and_a_normalised_entry_ranking():
+    intents, entries = split_fine({"greet": 0.2, "faq/visa_free_stay": 0.6, "faq/visa_evisa_asan": 0.2})
+    assert intents == {"greet": 0.2, "faq": pytest.approx(0.8)}
+    assert entries == {"visa_free_stay": pytest.approx(0.75), "visa_evisa_asan": pytest.approx(0.25)}
+    assert split_fine({"greet": 1.0}) == ({"greet": 1.0}, {})
+
+
+def test_mixing_weights_the_two_opinions_over_the_union_of_labels():
+    learned, lexical = {"faq": 0.6, "greet": 0.4}, {"greet": 0.7, "thanks": 0.3}
+    assert mix(learned, lexical, 1.0)[:2] == [("faq", 0.6), ("greet", 0.4)]
+    assert mix(learned, lexical, 0.0)[0] == ("greet", 0.7)
+    mixed = dict(mix(learned, lexical, 0.5))
+    assert mixed == {"faq": pytest.approx(0.3), "greet": pytest.approx(0.55), "thanks": pytest.approx(0.15)}
+
+
+def test_the_benchmark_blends_like_the_engine_then_applies_the_fallback_rule():
+    learned = {"intent": "faq", "entities": [], "ms": 1.0, "intent_scores": {"faq": 0.5, "greet": 0.5},
+               "faq_scores": {"a": 0.6, "b": 0.4}}
+    lexical = {"intent_scores": {"greet": 0.9, "faq": 0.1}, "faq_scores": {"b": 0.9, "c": 0.1}}
+    fallback = {"threshold": 0.45, "ambiguity_threshold": 0.05}
+    assert blended(learned, lexical, 0.5, 0.5, fallback)["intent"] == "greet"  # 0.7 vs 0.3
+    assert blended(learned, lexical, 0.5, 0.5, fallback)["faq_ranking"] == ["b", "a", "c"]
+    assert blended(learned, lexical, 1.0, 1.0, fallback)["intent"] == "nlu_fallback"  # a tie is ambiguous
+    # thanks 0.5 against faq and greet at 0.25 each: sure enough
+    assert blended(learned, {"intent_scores": {"thanks": 1.0}, "faq_scores": {}}, 0.5, 0.5,
+                   fallback)["intent"] == "thanks"
 
 
 def test_cross_validation_folds_are_stratified_disjoint_and_trainable(tmp_path):

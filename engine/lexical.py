@@ -1,0 +1,150 @@
+"""A Rasa NLU component: TF-IDF + logistic regression, mixed into DIET's intents and the FAQ selector's ranking.
+
+Why: on our data the two make different mistakes. DIET generalises over phrasing; word and character n-grams
+with a linear model hold on to the exact terms of a question (fees, permit names, "FIN"), which is what tells
+sixty FAQ entries apart. The mixture weights are chosen by cross-validation (benchmarks/nlu_accuracy.py),
+never on the held-out set. Place it after DIETClassifier and ResponseSelector, before FallbackClassifier.
+
+The model is saved with skops (no pickle), and loading refuses types outside scikit-learn, SciPy and NumPy.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from engine.blend import mix, split_fine
+
+log = logging.getLogger(__name__)
+_TRUSTED_MODULES = ("sklearn.", "scipy.", "numpy.", "builtins.")
+
+
+def build(c: float = 10.0):
+    """The lexical model; also the benchmark's TF-IDF + LR baseline (benchmarks/tfidf_baseline.py)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline, make_union
+
+    features = make_union(
+        TfidfVectorizer(analyzer="word", lowercase=True, ngram_range=(1, 2), sublinear_tf=True),
+        TfidfVectorizer(analyzer="char_wb", lowercase=True, ngram_range=(2, 4), sublinear_tf=True),
+    )
+    return make_pipeline(features, LogisticRegression(C=c, max_iter=2000))
+
+
+def fine_label(message: Message) -> Optional[str]:
+    """`faq/<entry>` for knowledge-base questions, the intent otherwise."""
+    return message.get("intent_response_key") or message.get("intent")
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
+class LexicalBlend(GraphComponent):
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            "intent_weight": 0.5,  # DIET's share of the intent probabilities
+            "entry_weight": 0.5,  # the ResponseSelector's share of the FAQ entry ranking
+            "retrieval_intent": "faq",
+            "C": 10.0,
+            "ranking_length": 10,  # 0: report every label
+        }
+
+    @staticmethod
+    def required_packages() -> List[Text]:
+        return ["sklearn", "skops"]
+
+    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+                 model: Any = None, responses: Optional[Dict[Text, Any]] = None) -> None:
+        self._config = {**self.get_default_config(), **config}
+        self._storage, self._resource = model_storage, resource
+        self._model = model
+        self._responses = responses or {}
+
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "LexicalBlend":
+        return cls(config, model_storage, resource)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        import skops.io as sio
+
+        examples = [m for m in training_data.intent_examples if m.get("text") and fine_label(m)]
+        if len({fine_label(m) for m in examples}) < 2:
+            log.warning("LexicalBlend: fewer than two labels to learn; the component will pass messages through")
+            return self._resource
+        self._model = build(self._config["C"]).fit([m.get("text") for m in examples],
+                                                   [fine_label(m) for m in examples])
+        prefix = f"utter_{self._config['retrieval_intent']}/"
+        self._responses = {k[len("utter_"):]: v for k, v in training_data.responses.items() if k.startswith(prefix)}
+        with self._storage.write_to(self._resource) as directory:
+            sio.dump(self._model, directory / "lexical.skops")
+            (directory / "responses.json").write_text(json.dumps(self._responses, ensure_ascii=False),
+                                                      encoding="utf-8")
+        return self._resource
+
+    @classmethod
+    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> "LexicalBlend":
+        import skops.io as sio
+
+        try:
+            with model_storage.read_from(resource) as directory:
+                path = directory / "lexical.skops"
+                untrusted = sio.get_untrusted_types(file=path)
+                foreign = [t for t in untrusted if not t.startswith(_TRUSTED_MODULES)]
+                if foreign:
+                    raise ValueError(f"refusing to load types {foreign}")
+                model = sio.load(path, trusted=untrusted)
+                responses = json.loads((directory / "responses.json").read_text(encoding="utf-8"))
+        except (ValueError, FileNotFoundError) as error:
+            log.warning("LexicalBlend not loaded (%s): passing DIET's predictions through", error)
+            return cls(config, model_storage, resource)
+        return cls(config, model_storage, resource, model, responses)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        if self._model is None:
+            return messages
+        texts = [m.get("text") or "" for m in messages]
+        probabilities = self._model.predict_proba(texts)
+        labels = list(self._model.classes_)
+        for message, text, row in zip(messages, texts, probabilities):
+            if text.strip() and not text.startswith("/"):
+                self._blend(message, dict(zip(labels, (float(p) for p in row))))
+        return messages
+
+    def _blend(self, message: Message, fine: Dict[str, float]) -> None:
+        retrieval = self._config["retrieval_intent"]
+        lexical_intents, lexical_entries = split_fine(fine, retrieval)
+        learned = {i["name"]: float(i["confidence"]) for i in message.get("intent_ranking") or []}
+        if not learned and message.get("intent"):
+            learned = {message.get("intent")["name"]: float(message.get("intent")["confidence"])}
+        ranking = mix(learned, lexical_intents, self._config["intent_weight"])
+        length = self._config["ranking_length"] or None
+        message.set("intent", {"name": ranking[0][0], "confidence": ranking[0][1]}, add_to_output=True)
+        message.set("intent_ranking", [{"name": k, "confidence": v} for k, v in ranking[:length]],
+                    add_to_output=True)
+
+        selectors = message.get("response_selector") or {}
+        selector = selectors.get(retrieval)
+        if not selector:
+            return
+        prefix = f"{retrieval}/"
+        selected = {r["intent_response_key"][len(prefix):]: float(r["confidence"])
+                    for r in selector.get("ranking") or [] if str(r.get("intent_response_key")).startswith(prefix)}
+        entries = mix(selected, lexical_entries, self._config["entry_weight"])
+        key, confidence = entries[0]
+        full_key = f"{prefix}{key}"
+        selector["ranking"] = [{"intent_response_key": f"{prefix}{k}", "confidence": v} for k, v in entries[:length]]
+        selector["response"] = {**(selector.get("response") or {}), "intent_response_key": full_key,
+                                "confidence": confidence, "utter_action": f"utter_{full_key}",
+                                "responses": self._responses.get(full_key, [])}
+        message.set("response_selector", {**selectors, retrieval: selector}, add_to_output=True)
+
