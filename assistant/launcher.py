@@ -92,7 +92,7 @@ def write_engine_endpoints(settings: Settings) -> Path:
         endpoints["lock_store"] = {k: v for k, v in {
             "type": "redis", "url": redis.hostname or "127.0.0.1", "port": redis.port or 6379,
             "db": int(redis.path.strip("/") or 0), "password": redis.password,
-            "key_prefix": f"{settings.redis_namespace}_engine",
+            "key_prefix": "".join(c for c in f"{settings.redis_namespace}engine" if c.isalnum()),  # Rasa's rule
         }.items() if v is not None}
     else:
         endpoints["lock_store"] = {"type": "in_memory"}

@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aiohttp import ClientSession, ClientTimeout, TCPConnector
 
@@ -34,14 +35,14 @@ from telegram_emulator.html_check import parse_html
 CONVERSATIONAL = {"faq", "greet", "thanks", "help", "goodbye", "bot_challenge", "out_of_scope", "affirm", "deny"}
 
 
-def stack_settings(data_dir: Path) -> Settings:
-    return loopback_settings(data_dir, log_level="WARNING")
+def stack_settings(data_dir: Path, **overrides: Any) -> Settings:
+    return loopback_settings(data_dir, **{"log_level": "WARNING", **overrides})
 
 
 @contextlib.asynccontextmanager
-async def running_stack(data_dir: Path) -> AsyncIterator[tuple[Stack, float]]:
+async def running_stack(data_dir: Path, **overrides: Any) -> AsyncIterator[tuple[Stack, float]]:
     """The whole assistant as `make run` starts it; yields (stack, seconds from start to the first answer)."""
-    settings = stack_settings(data_dir)
+    settings = stack_settings(data_dir, **overrides)
     async with knowledge_base(settings) as kb:
         model = (await ensure_model(settings, kb)).model
     stack = Stack(settings, model, with_emulator=True)

@@ -76,7 +76,8 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
 async def _post_init(application: Application) -> None:
     settings: Settings = application.bot_data["settings"]
     database = await open_database(settings)
-    engine = EngineClient(settings.engine_url, timeout_s=settings.engine_timeout_s, retries=settings.engine_retries)
+    engine = EngineClient(settings.engine_url, timeout_s=settings.engine_timeout_s, retries=settings.engine_retries,
+                          actions_health_url=settings.action_server_url.rsplit("/", 1)[0] + "/health")
     coordination = application.bot_data[COORDINATION]
     recent = RecentLines(coordination)
     await engine.start()

@@ -16,9 +16,11 @@ class EngineUnavailable(Exception):
 
 
 class EngineClient:
-    def __init__(self, base_url: str, *, timeout_s: float, retries: int, session: ClientSession | None = None) -> None:
+    def __init__(self, base_url: str, *, timeout_s: float, retries: int, session: ClientSession | None = None,
+                 actions_health_url: str | None = None) -> None:
         self.url = f"{base_url.rstrip('/')}/webhooks/gateway/webhook"
         self.status_url = f"{base_url.rstrip('/')}/"
+        self.actions_health_url = actions_health_url
         self.timeout = ClientTimeout(total=timeout_s)
         self.retries = retries
         self._session = session
@@ -60,6 +62,17 @@ class EngineClient:
                 await asyncio.sleep(0.5 * attempt)
             except (ClientError, ValueError) as error:
                 raise EngineUnavailable(f"engine call failed: {type(error).__name__}") from error
+
+    async def actions_down(self) -> bool:
+        """True when the engine's action server does not answer its health check. The engine answers
+        nothing at all when an action fails, which must not be passed off as "I did not understand"."""
+        if self.actions_health_url is None or self._session is None:
+            return False
+        try:
+            async with self._session.get(self.actions_health_url, timeout=ClientTimeout(total=1.5)) as response:
+                return response.status != 200
+        except (ClientError, TimeoutError):
+            return True
 
     async def ready(self) -> bool:
         assert self._session is not None

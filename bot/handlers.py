@@ -90,6 +90,11 @@ async def _converse(update: Update, context: ContextTypes.DEFAULT_TYPE, text: st
     if rendered.new_language:
         await shared.languages.set(chat_id, rendered.new_language, explicit=True)
         language = rendered.new_language
+    if not rendered.messages and not rendered.handoff and await shared.engine.actions_down():
+        log.error("the engine answered nothing and its action server is down")
+        ENGINE_ERRORS.labels("actions_down").inc()
+        await send(context, chat_id, Outgoing(say(language, "engine_down")))
+        return
     messages = rendered.messages or ([] if rendered.handoff else [Outgoing(say(language, "not_understood"))])
     if rendered.not_understood:
         FALLBACKS.labels(language).inc()

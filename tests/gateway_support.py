@@ -26,6 +26,10 @@ class FakeEngine:
         self.delays: dict[str, float] = {}
         self.scripted: dict[str, list[dict[str, Any]]] = {}  # message -> the engine's replies
         self.received: list[dict] = []
+        self.actions_up = True  # the engine's action server, as the gateway's health check sees it
+
+    async def actions_health(self, request: web.Request) -> web.StreamResponse:
+        return web.Response(status=200 if self.actions_up else 503)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
@@ -49,6 +53,7 @@ async def serve_fake_engine() -> AsyncIterator[tuple[FakeEngine, str]]:
     engine = FakeEngine()
     app = web.Application()
     app.router.add_post("/webhooks/gateway/webhook", engine.handle)
+    app.router.add_get("/health", engine.actions_health)  # stands in for the action server's health check
     runner = web.AppRunner(app)
     await runner.setup()
     port = free_port()

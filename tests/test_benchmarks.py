@@ -130,3 +130,16 @@ def test_resources_smoke():
     assert "RSS idle MB" in out
     data = json.loads((REPORTS / "resources-smoke.json").read_text(encoding="utf-8"))
     assert {"engine", "gateway", "actions"} <= set(data["rss_idle_mb"]) and data["model_mb"] > 0
+
+
+@pytest.mark.e2e
+def test_reliability_under_faults_smoke(tmp_path):
+    """The fault run at small size, asserting what must hold whatever the timing: with the action server,
+    an engine and a gateway killed and Redis killed mid-run, no answer is lost, doubled or reordered."""
+    report = tmp_path / "reliability.json"
+    out = _run("benchmarks.reliability", "--smoke", "--report", str(report), "--work", str(tmp_path / "run"))
+    assert "out of order" in out
+    data = json.loads(report.read_text(encoding="utf-8"))
+    assert data["messages"] == 36 and len(data["faults"]) == 4
+    assert (data["lost"], data["doubled"], data["out_of_order"], data["wrong"]) == (0, 0, 0, 0), data
+    assert data["answered"] + data["apologies"] == 36

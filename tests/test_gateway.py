@@ -25,7 +25,8 @@ async def fake_engine() -> AsyncIterator[tuple[FakeEngine, str]]:
 async def gateway(emulator, fake_engine, tmp_path):
     engine, engine_url = fake_engine
     settings = Settings(_env_file=None, telegram_bot_token=TOKEN, telegram_api_url=emulator, data_dir=tmp_path,
-                        engine_url=engine_url, engine_timeout_s=1.0, engine_retries=1, max_message_chars=200)
+                        engine_url=engine_url, engine_timeout_s=1.0, engine_retries=1, max_message_chars=200,
+                        action_server_port=int(engine_url.rsplit(":", 1)[1]))
     async with running_gateway(settings), EmulatorDriver(emulator, TOKEN) as driver:
         yield engine, driver
 
@@ -71,6 +72,10 @@ async def test_silent_engine_still_answers(gateway):
     engine.mode = "silent"
     (reply,) = await driver.ask(4, "hello")
     assert "did not understand" in text_of(reply)
+    # Nothing at all because the action server is down: that is a technical problem, said so.
+    engine.actions_up = False
+    (reply,) = await driver.ask(4, "hello again")
+    assert "technical problem" in text_of(reply)
 
 
 async def test_replies_keep_the_order_of_a_chats_messages(gateway):

@@ -15,7 +15,7 @@ from assistant.bootstrap import knowledge_base
 from assistant.launcher import Stack, free_port, loopback_settings
 from assistant.training import ensure_model
 from telegram_emulator.driver import EmulatorDriver, text_of
-from tests.services import RedisServer, private_redis, scratch_database
+from benchmarks.services import RedisServer, private_redis, scratch_database
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 SECRET = "scale-out-secret_token"
