@@ -60,3 +60,23 @@ class RedactingFilter(logging.Filter):
             record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
         return True
+
+
+def redact_every_record() -> None:
+    """Redacts every log record of this process as it is created, whichever handler prints it later.
+
+    For processes whose logging we do not configure (the Rasa engine installs its own handlers, and logs
+    a failed message with its text): a handler filter would be lost when they replace the handlers.
+    """
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "redacting", False):
+        return
+    redacting = RedactingFilter()
+
+    def factory(*args, **kwargs) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        redacting.filter(record)
+        return record
+
+    factory.redacting = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)

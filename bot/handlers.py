@@ -16,6 +16,7 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 from actions.subscriptions import Subscriptions
 from assistant.bootstrap import Database
 from assistant.coordination import Coordination
+from assistant.i18n import normalize_language
 from assistant.metrics import ENGINE_ERRORS, FALLBACKS, FLOOD_LIMITED, MESSAGES, REPLY_SECONDS
 from assistant.settings import LANGUAGES, Settings
 from bot.delivery import as_plain, deliver
@@ -257,8 +258,16 @@ async def on_staff_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The apology when a handler failed. It must not depend on what may have failed (the database holds
+    the language preference): then the language comes from Telegram's hint or the default."""
     log.error("error while handling an update", exc_info=context.error)
-    if isinstance(update, Update) and update.effective_chat is not None:
-        with contextlib.suppress(Exception):
-            language = await _language(update, context, None)
-            await send(context, update.effective_chat.id, Outgoing(say(language, "error")))
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    try:
+        language = await _language(update, context, None)
+    except Exception:  # noqa: BLE001
+        user = update.effective_user
+        language = normalize_language(user.language_code if user else None,
+                                      services(context).settings.default_language)
+    with contextlib.suppress(Exception):
+        await send(context, update.effective_chat.id, Outgoing(say(language, "error")))

@@ -101,6 +101,12 @@ class Inbox:
             self.kick(queue)
 
     async def _drain(self, queue: str) -> None:
+        try:
+            await self._drain_once(queue)
+        except Exception as error:  # noqa: BLE001 - the store is down: the queue waits for the sweeper
+            log.warning("draining %s stopped (%s); the sweep will take it up again", queue, type(error).__name__)
+
+    async def _drain_once(self, queue: str) -> None:
         lock = f"lock:{queue}"
         token = await self._coordination.acquire(lock, self._lock_ttl_s)
         if token is None:

@@ -134,3 +134,19 @@ async def test_a_flood_from_one_user_is_slowed_politely_and_others_are_unaffecte
     assert sum("faster than I can read" in t for t in texts) == 1
     assert len([m for m in engine.received if m["sender"] == "30"]) == 6
     assert replies
+
+
+async def test_with_the_database_down_the_user_still_gets_an_apology(emulator, fake_engine, tmp_path):
+    """The apology for a failed handler must not need the database (the language preference lives there)."""
+    from bot.handlers import SERVICES
+
+    _, engine_url = fake_engine
+    settings = Settings(_env_file=None, telegram_bot_token=TOKEN, telegram_api_url=emulator, data_dir=tmp_path,
+                        engine_url=engine_url)
+    async with running_gateway(settings) as application, EmulatorDriver(emulator, TOKEN) as driver:
+        async def database_down(*args, **kwargs):
+            raise ConnectionRefusedError("Connect call failed ('127.0.0.1', 5432)")
+
+        application.bot_data[SERVICES].languages.resolve = database_down
+        (reply,) = await driver.ask(40, "hello", language_code="ru", timeout=10)
+        assert "что-то пошло не так" in text_of(reply), text_of(reply)

@@ -47,3 +47,20 @@ def test_log_records_are_redacted_including_arguments_and_exceptions():
     line = JsonFormatter("test").format(record)
     assert "C01234567" not in line and "12.03.1990" not in line and "5ZK2L9B" not in line
     assert "ValueError" in line
+
+
+def test_every_record_of_a_process_can_be_redacted_at_creation():
+    """The engine's way: Rasa installs its own handlers, so the records themselves are redacted."""
+    import logging
+
+    from assistant.privacy import redact_every_record
+
+    original = logging.getLogRecordFactory()
+    try:
+        redact_every_record()
+        redact_every_record()  # once is enough; a second call does not wrap twice
+        record = logging.getLogger("rasa.core.channels.rest").makeRecord(
+            "rasa", logging.ERROR, __file__, 1, "message %s failed", ("my FIN is 5ZK2L9B",), None)
+        assert record.getMessage() == "message my FIN is [ID] failed"
+    finally:
+        logging.setLogRecordFactory(original)
