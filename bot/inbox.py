@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -119,13 +120,28 @@ class Inbox:
                         await self._process(json.loads(raw))
                     except Exception:  # noqa: BLE001 - one bad update must not block the chat forever
                         log.exception("update %s could not be processed; dropped", position)
-                await self._coordination.dequeue(queue, position)
+                await self._dequeue_surely(queue, position)
         finally:
             await self._coordination.release(lock, token)
         # Something may have arrived between the last look and the release, while another replica's kick
         # found the lock taken.
         if await self._coordination.head(queue) is not None:
             asyncio.get_running_loop().call_soon(self.kick, queue)
+
+    async def _dequeue_surely(self, queue: str, position: int) -> None:
+        """Removes an answered update, retrying while the store is briefly away: leaving it queued would
+        make it answered again once the store is back (the lock is still ours for a while)."""
+        deadline = time.monotonic() + self._lock_ttl_s / 2
+        delay = 0.1
+        while True:
+            try:
+                await self._coordination.dequeue(queue, position)
+                return
+            except Exception:  # noqa: BLE001
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
 
     @contextlib.asynccontextmanager
     async def _holding(self, lock: str, token: str):

@@ -130,3 +130,31 @@ async def test_a_delivery_without_an_update_id_is_refused(coordination):
     inbox = Inbox(coordination, Recorder().replica("a"))
     with pytest.raises(ValueError):
         await inbox.receive({"message": {}})
+
+
+async def test_an_answered_update_is_removed_even_if_the_store_blinks(caplog):
+    """Redis gone for a moment right after an answer: the update must not stay queued (and be answered
+    again once Redis is back)."""
+    from assistant.coordination import MemoryCoordination
+
+    class Blinking(MemoryCoordination):
+        failures = 3
+
+        async def dequeue(self, queue: str, position: int) -> None:
+            if self.failures:
+                self.failures -= 1
+                raise ConnectionError("Redis is restarting")
+            await super().dequeue(queue, position)
+
+    store = Blinking()
+    recorder = Recorder()
+    inbox = Inbox(store, recorder.replica("a"), sweep_every_s=0.05)
+    inbox.start()
+    try:
+        assert await inbox.receive(message(1, 5))
+        assert await inbox.receive(message(2, 5))
+        await wait_until(lambda: recorder.answered.get("5") == [1, 2])
+        await asyncio.sleep(0.3)  # sweeps come and go: nothing is answered twice
+    finally:
+        await inbox.stop()
+    assert recorder.answered["5"] == [1, 2] and store.failures == 0
