@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     max_message_chars: int = 1000  # longer messages get a polite "please be brief"
     engine_timeout_s: float = 15.0
     engine_retries: int = 1
-    flood_messages: int = 6  # more messages than this from one chat within flood_window_s are not answered…
+    flood_messages: int = 10  # more messages than this from one chat within flood_window_s are not answered…
     flood_window_s: float = 10.0  # …but the chat is told once, politely, to slow down
 
     log_level: str = "INFO"

@@ -134,12 +134,13 @@ def build_application(settings: Settings) -> Application:
     application.bot_data["settings"] = settings
     application.bot_data[COORDINATION] = coordination_from(settings, settings.redis_namespace)
     private = filters.ChatType.PRIVATE
-    application.add_handler(MessageHandler(private & filters.UpdateType.MESSAGE, handlers.flood_guard), group=-2)
-    # Group -1 runs first: a chat that people are handling goes to them, and no handler below answers. It
+    # Group -2 runs first: a chat that people are handling goes to them, and no handler below answers. It
     # sees what the handlers below see: new messages, and edited commands (CommandHandler takes those too).
     application.add_handler(MessageHandler(
         private & (filters.UpdateType.MESSAGE | (filters.UpdateType.EDITED_MESSAGE & filters.COMMAND)),
-        handlers.relay_to_people), group=-1)
+        handlers.relay_to_people), group=-2)
+    # Then flood control, for what would go to the engine: what users send to people is never held back.
+    application.add_handler(MessageHandler(private & filters.UpdateType.MESSAGE, handlers.flood_guard), group=-1)
     application.add_handler(CommandHandler("start", handlers.on_start, filters=private))
     application.add_handler(CommandHandler("help", handlers.on_help, filters=private))
     application.add_handler(CommandHandler("language", handlers.on_language, filters=private))
