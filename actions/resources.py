@@ -59,7 +59,7 @@ async def resources() -> Resources:
                 cases = CaseApiClient.from_settings(settings)
                 _resources = Resources(settings, database, kb, KnowledgeSearch(kb), UnansweredLog(database.sessions),
                                        cases, Lockout(database.sessions, secret_key(settings)),
-                                       Vault(coordination_from(settings, settings.redis_namespace)),
+                                       Vault(coordination_from(settings)),
                                        Subscriptions(database.sessions))
     return _resources
 

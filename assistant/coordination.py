@@ -10,7 +10,6 @@ personal data (recent chat lines, vault entries), so they must not outlive their
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import time
 from collections import deque
@@ -280,19 +279,8 @@ def _ms(seconds: float) -> int:
     return max(1, int(seconds * 1000))
 
 
-def coordination_from(settings: Settings, namespace: str = "ma") -> Coordination:
+def coordination_from(settings: Settings) -> Coordination:
     if settings.redis_url:
-        return RedisCoordination(settings.redis_url, namespace)
+        return RedisCoordination(settings.redis_url, settings.redis_namespace)
     return MemoryCoordination()
 
-
-async def wait_for_lock(coordination: Coordination, name: str, ttl_s: float, timeout_s: float) -> str | None:
-    """Polls for a lock until `timeout_s`: the token, or None."""
-    deadline = time.monotonic() + timeout_s
-    delay = 0.01
-    while True:
-        token = await coordination.acquire(name, ttl_s)
-        if token is not None or time.monotonic() >= deadline:
-            return token
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 0.2)

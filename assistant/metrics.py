@@ -1,6 +1,6 @@
-"""Prometheus metrics of our processes. Each process serves its own at GET /metrics (the gateway on its
-webhook server or ASSISTANT_METRICS_PORT, the action server, the console); Prometheus adds the instance.
-Labels are small fixed sets: never a chat id, a text or anything personal."""
+"""Prometheus metrics of the gateway, served at GET /metrics on its webhook server (webhook mode); each
+replica serves its own and Prometheus adds the instance. Labels are small fixed sets: never a chat id, a
+text or anything personal."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ REPLY_SECONDS = Histogram(
 FALLBACKS = Counter("assistant_fallbacks_total", "Messages the assistant did not understand", ["language"])
 HANDOFFS = Counter("assistant_handoffs_total", "Chats handed to people, by reason", ["reason"])
 ENGINE_ERRORS = Counter("assistant_engine_errors_total", "Engine calls that failed, by kind", ["kind"])
-CASE_API_ERRORS = Counter("assistant_case_api_errors_total", "Case API calls that failed, by kind", ["kind"])
 DUPLICATES = Counter("assistant_duplicate_updates_total", "Webhook deliveries of an update seen before")
 FLOOD_LIMITED = Counter("assistant_flood_limited_total", "Messages not answered because a chat sent too fast")
 

@@ -100,6 +100,10 @@ class Settings(BaseSettings):
         return f"http://{self.action_server_host}:{self.action_server_port}/webhook"
 
     @property
+    def action_server_health_url(self) -> str:
+        return f"http://{self.action_server_host}:{self.action_server_port}/health"
+
+    @property
     def emulator_url(self) -> str:
         return f"http://127.0.0.1:{self.emulator_port}"
 

@@ -77,7 +77,7 @@ async def _post_init(application: Application) -> None:
     settings: Settings = application.bot_data["settings"]
     database = await open_database(settings)
     engine = EngineClient(settings.engine_url, timeout_s=settings.engine_timeout_s, retries=settings.engine_retries,
-                          actions_health_url=settings.action_server_url.rsplit("/", 1)[0] + "/health")
+                          actions_health_url=settings.action_server_health_url)
     coordination = application.bot_data[COORDINATION]
     recent = RecentLines(coordination)
     await engine.start()
@@ -132,7 +132,7 @@ def build_application(settings: Settings) -> Application:
         .build()
     )
     application.bot_data["settings"] = settings
-    application.bot_data[COORDINATION] = coordination_from(settings, settings.redis_namespace)
+    application.bot_data[COORDINATION] = coordination_from(settings)
     private = filters.ChatType.PRIVATE
     # Group -2 runs first: a chat that people are handling goes to them, and no handler below answers. It
     # sees what the handlers below see: new messages, and edited commands (CommandHandler takes those too).

@@ -117,10 +117,11 @@ async def _typing_after(context: ContextTypes.DEFAULT_TYPE, chat_id: int, delay_
 
 
 async def flood_guard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Also counts every private message by kind (metrics).
-    Runs first: a chat sending more than `flood_messages` within `flood_window_s` is told once to slow
-    down, and the rest of the burst is not answered, so one user cannot take the others' share of the
-    engine or of Telegram's 30 messages a second. Fails open: trouble with the store never silences anyone."""
+    """Runs after the relay to people, before the handlers that answer: a chat sending more than
+    `flood_messages` within `flood_window_s` is told once to slow down, and the rest of the burst is not
+    answered, so one user cannot take the others' share of the engine or of Telegram's 30 messages a
+    second. Fails open: trouble with the store never silences anyone. Also counts, by kind, every message
+    the assistant itself handles (metrics)."""
     message = update.effective_message
     MESSAGES.labels("command" if (message.text or "").startswith("/") else "text" if message.text
                     else "other").inc()

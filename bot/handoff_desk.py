@@ -20,11 +20,11 @@ from telegram import Bot, Message, Update, User
 from telegram.error import BadRequest, Forbidden, TelegramError
 
 from assistant.i18n import LANGUAGE_NAMES, gettext
+from assistant.metrics import HANDOFFS
 from assistant.settings import Settings
 from bot.delivery import deliver
 from bot.periodic import Periodic
 from bot.recent import RecentLines
-from assistant.metrics import HANDOFFS
 from bot.rendering import Button, Outgoing, escape, say, split_html
 from bot.texts import TEXTS
 from handoff.hours import WorkingHours

@@ -92,9 +92,7 @@ class Inbox:
 
     def kick(self, queue: str) -> None:
         if queue not in self._draining and not self._stopping:
-            task = asyncio.create_task(self._drain(queue), name=f"drain {queue}")
-            self._draining[queue] = task
-            task.add_done_callback(lambda _: self._draining.pop(queue, None))
+            self._draining[queue] = asyncio.create_task(self._drain(queue), name=f"drain {queue}")
 
     async def sweep(self) -> None:
         """Queues whose drainer died or finished just before something arrived."""
@@ -103,15 +101,27 @@ class Inbox:
 
     async def _drain(self, queue: str) -> None:
         try:
-            await self._drain_once(queue)
+            drained = await self._drain_once(queue)
         except Exception as error:  # noqa: BLE001 - the store is down: the queue waits for the sweeper
             log.warning("draining %s stopped (%s); the sweep will take it up again", queue, type(error).__name__)
+            return
+        finally:
+            self._draining.pop(queue, None)
+        # Something may have arrived between the last look and the release, while another replica's kick
+        # found the lock taken (this task is unregistered first, or the kick would find it still draining).
+        # Only a drainer looks again: one that found the lock taken leaves it to the holder.
+        try:
+            if drained and await self._coordination.head(queue) is not None:
+                self.kick(queue)
+        except Exception:  # noqa: BLE001 - the sweep will see it
+            pass
 
-    async def _drain_once(self, queue: str) -> None:
+    async def _drain_once(self, queue: str) -> bool:
+        """Answers the queue's updates in order while holding its lock; False if someone else holds it."""
         lock = f"lock:{queue}"
         token = await self._coordination.acquire(lock, self._lock_ttl_s)
         if token is None:
-            return  # another replica is draining it, and will look again before it lets go
+            return False  # another replica is draining it, and will look again before it lets go
         try:
             while not self._stopping and (head := await self._coordination.head(queue)) is not None:
                 position, raw = head
@@ -123,10 +133,7 @@ class Inbox:
                 await self._dequeue_surely(queue, position)
         finally:
             await self._coordination.release(lock, token)
-        # Something may have arrived between the last look and the release, while another replica's kick
-        # found the lock taken.
-        if await self._coordination.head(queue) is not None:
-            asyncio.get_running_loop().call_soon(self.kick, queue)
+        return True
 
     async def _dequeue_surely(self, queue: str, position: int) -> None:
         """Removes an answered update, retrying while the store is briefly away: leaving it queued would

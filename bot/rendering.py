@@ -54,8 +54,6 @@ def escape(text: Any) -> str:
     return html.escape(str(text), quote=False)
 
 
-
-
 def _localize(language: str, name: str, value: Any) -> Any:
     """Arguments named `until` carry an ISO date-time: shown as day and time in Baku, in the user's language."""
     if name == "until" and isinstance(value, str):
@@ -216,7 +214,7 @@ def render(language: str, engine_messages: list[dict[str, Any]]) -> Rendered:
             continue
         if message.get("text"):
             out.append(Outgoing(escape(message["text"]), buttons))
-    return Rendered(split_all(out), new_language, handoff, not_understood or not out and handoff is None)
+    return Rendered(split_all(out), new_language, handoff, not_understood or (not out and handoff is None))
 
 
 def split_all(messages: list[Outgoing]) -> list[Outgoing]:
