@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import itertools
 import logging
 import time
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from aiohttp import ClientConnectorError, ClientError, ClientSession, ClientTimeout, web
 
 from assistant.logs import configure_logging
+from assistant.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
@@ -100,10 +100,7 @@ class Balancer:
         self._checker = asyncio.create_task(self._check())
 
     async def stop(self, app: web.Application) -> None:
-        if self._checker is not None:
-            self._checker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._checker
+        await cancel_and_wait(self._checker)
         if self._session is not None:
             await self._session.close()
 

@@ -128,6 +128,7 @@ class MemoryCoordination:
             self._values.pop(key, None)
             self._lists.pop(key, None)
             self._expiry.pop(key, None)
+            self._queues.pop(key, None)
 
     async def append(self, key: str, value: str, keep: int, ttl_s: float) -> None:
         self._sweep()
@@ -174,12 +175,33 @@ class MemoryCoordination:
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 _EXTEND = ("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) "
            "else return 0 end")
+# Non-empty queues are listed in an index set (KEYS[3]), so finding them costs the number of queues, not a
+# SCAN of the whole keyspace (which holds a "seen" key per update for a day).
 _ENQUEUE = """
 if redis.call('set', KEYS[2], '1', 'NX', 'PX', ARGV[3]) then
   redis.call('zadd', KEYS[1], ARGV[1], ARGV[2])
+  redis.call('sadd', KEYS[3], ARGV[4])
   return 1
 end
 return 0
+"""
+_DEQUEUE = """
+redis.call('zremrangebyscore', KEYS[1], ARGV[1], ARGV[1])
+if redis.call('zcard', KEYS[1]) == 0 then redis.call('srem', KEYS[2], ARGV[2]) end
+"""
+# The index's queues under a prefix; an entry whose queue is empty (removed by hand, say) is dropped.
+_QUEUES = """
+local found = {}
+for _, name in ipairs(redis.call('smembers', KEYS[1])) do
+  if string.sub(name, 1, string.len(ARGV[2])) == ARGV[2] then
+    if redis.call('zcard', ARGV[1] .. name) > 0 then
+      table.insert(found, name)
+    else
+      redis.call('srem', KEYS[1], name)
+    end
+  end
+end
+return found
 """
 # Sliding window: one sorted set per key, scored by time; old hits are trimmed on every hit.
 _HITS = """
@@ -203,6 +225,9 @@ class RedisCoordination:
         self._extend = self._redis.register_script(_EXTEND)
         self._hits = self._redis.register_script(_HITS)
         self._enqueue = self._redis.register_script(_ENQUEUE)
+        self._dequeue = self._redis.register_script(_DEQUEUE)
+        self._queues = self._redis.register_script(_QUEUES)
+        self._index = self._k("queues:index")
 
     def _k(self, key: str) -> str:
         return self._ns + key
@@ -246,8 +271,8 @@ class RedisCoordination:
 
     async def enqueue(self, queue: str, position: int, value: str, once_for_s: float) -> bool:
         # The member carries its position, so equal values at different positions stay distinct.
-        return bool(await self._enqueue(keys=[self._k(queue), self._k(f"seen:{queue}:{position}")],
-                                        args=[position, f"{position}:{value}", _ms(once_for_s)]))
+        return bool(await self._enqueue(keys=[self._k(queue), self._k(f"seen:{queue}:{position}"), self._index],
+                                        args=[position, f"{position}:{value}", _ms(once_for_s), queue]))
 
     async def head(self, queue: str) -> tuple[int, str] | None:
         found = await self._redis.zrange(self._k(queue), 0, 0)
@@ -257,13 +282,10 @@ class RedisCoordination:
         return int(position), value
 
     async def dequeue(self, queue: str, position: int) -> None:
-        await self._redis.zremrangebyscore(self._k(queue), position, position)
+        await self._dequeue(keys=[self._k(queue), self._index], args=[position, queue])
 
     async def queues(self, prefix: str) -> list[str]:
-        names = []
-        async for key in self._redis.scan_iter(match=self._k(prefix) + "*", count=500):
-            names.append(key[len(self._ns):])
-        return names
+        return list(await self._queues(keys=[self._index], args=[self._ns, prefix]))
 
     async def ping(self) -> bool:
         try:

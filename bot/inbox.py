@@ -24,6 +24,7 @@ from typing import Any
 
 from assistant.coordination import Coordination
 from assistant.metrics import DUPLICATES
+from assistant.tasks import cancel_and_wait
 from bot.periodic import Periodic
 
 log = logging.getLogger(__name__)
@@ -68,11 +69,7 @@ class Inbox:
         tasks = list(self._draining.values())
         if tasks:
             _, late = await asyncio.wait(tasks, timeout=grace_s)
-            for task in late:
-                task.cancel()
-            for task in late:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await asyncio.gather(*(cancel_and_wait(task) for task in late))
 
     async def receive(self, update: dict[str, Any]) -> bool:
         """Stores a delivered update (raises if it cannot: then the delivery must fail, so it is retried).
@@ -165,6 +162,4 @@ class Inbox:
         try:
             yield
         finally:
-            renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewer
+            await cancel_and_wait(renewer)

@@ -8,7 +8,6 @@ marks the run failed with the reason, and the engine keeps serving the model it 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import time
@@ -19,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from assistant.settings import Settings
+from assistant.tasks import cancel_and_wait
 from assistant.training import ensure_model, validate_data
 from knowledge.models import TrainingRun
 from knowledge.store import KnowledgeBase
@@ -56,10 +56,7 @@ class Retrainer:
         self._wake.set()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def request(self, requested_by: str) -> int:
         async with self._sessions() as session, session.begin():

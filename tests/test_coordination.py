@@ -73,6 +73,15 @@ async def test_queues_are_read_in_position_order_and_take_a_position_once(coordi
         await coordination.dequeue("inbox:7", position)
     assert await coordination.head("inbox:7") is None
     assert await coordination.queues("inbox:") == ["inbox:8"]
+    assert await coordination.queues("other:") == []
+
+
+async def test_a_queue_removed_by_hand_is_no_longer_listed(coordination):
+    assert await coordination.enqueue("inbox:9", 1, "x", 60)
+    await coordination.delete("inbox:9")
+    assert await coordination.queues("inbox:") == []
+    assert await coordination.enqueue("inbox:9", 2, "y", 60)  # and it comes back with its next update
+    assert await coordination.queues("inbox:") == ["inbox:9"]
 
 
 async def test_redis_that_is_not_there_is_reported_not_raised():

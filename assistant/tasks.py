@@ -1,0 +1,30 @@
+"""Stopping background tasks for sure.
+
+A cancelled task can swallow its cancellation: a library may catch CancelledError inside a call (redis-py
+did so here, in a Redis call cancelled mid-flight) and the task carries on to its next `await`. A single
+`cancel()` followed by `await task` then waits forever, which is how a stopping inbox once hung a test run.
+So cancel again until the task is really done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+log = logging.getLogger(__name__)
+
+
+async def cancel_and_wait(task: asyncio.Task | None, *, every_s: float = 0.5) -> None:
+    """Cancels `task` and waits until it has finished, cancelling again if it shrugs the cancellation off."""
+    if task is None:
+        return
+    attempts = 0
+    while not task.done():
+        task.cancel()
+        attempts += 1
+        await asyncio.wait({task}, timeout=every_s)
+    if attempts > 1:
+        log.warning("task %s needed %d cancellations to stop", task.get_name(), attempts)
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        task.result()

@@ -1,0 +1,79 @@
+"""Background jobs stop even when something inside them swallows the cancellation (redis-py did, once:
+a stopping inbox then waited forever for its sweeper)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from assistant.tasks import cancel_and_wait
+from bot.periodic import Periodic
+
+
+async def stubborn(swallow: int, started: asyncio.Event) -> str:
+    """Shrugs off the first `swallow` cancellations, the way a library catching CancelledError would."""
+    started.set()
+    while True:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            if swallow == 0:
+                raise
+            swallow -= 1
+
+
+async def test_a_task_that_swallows_cancellations_is_cancelled_until_it_stops():
+    started = asyncio.Event()
+    task = asyncio.create_task(stubborn(2, started))
+    await started.wait()
+    await asyncio.wait_for(cancel_and_wait(task, every_s=0.05), timeout=5)
+    assert task.cancelled()
+
+
+async def test_cancelling_nothing_or_a_finished_task_is_harmless():
+    await cancel_and_wait(None)
+    done = asyncio.create_task(asyncio.sleep(0))
+    await done
+    await cancel_and_wait(done)
+
+    async def fail() -> None:
+        raise RuntimeError("already failed")
+
+    failed = asyncio.create_task(fail())
+    await asyncio.wait({failed})
+    await cancel_and_wait(failed)  # its exception is retrieved, not raised here
+
+
+async def test_a_periodic_job_whose_call_swallows_the_cancellation_still_stops():
+    calls = 0
+    in_call = asyncio.Event()
+
+    async def job() -> None:
+        nonlocal calls
+        calls += 1
+        in_call.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            return  # swallowed: the loop would go on sleeping and running the job
+
+    periodic = Periodic("stubborn", job, 0.01)
+    periodic.start()
+    await in_call.wait()
+    await asyncio.wait_for(periodic.stop(), timeout=5)
+    assert calls == 1
+
+
+async def test_a_periodic_job_runs_again_after_it_fails(caplog):
+    calls = 0
+
+    async def job() -> None:
+        nonlocal calls
+        calls += 1
+        raise RuntimeError("not yet")
+
+    periodic = Periodic("failing", job, 0.01)
+    periodic.start()
+    while calls < 3:
+        await asyncio.sleep(0.01)
+    await periodic.stop()
+    assert "failing failed" in caplog.text
