@@ -260,10 +260,13 @@ async def on_staff_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The apology when a handler failed. It must not depend on what may have failed (the database holds
-    the language preference): then the language comes from Telegram's hint or the default."""
+    the language preference): then the language comes from Telegram's hint or the default.
+
+    It ends the update's handling: otherwise PTB goes on to the next handler group, and a failure in an early
+    group (the relay to people, with the database down) gave an apology and then an answer, or two apologies."""
     log.error("error while handling an update", exc_info=context.error)
     if not isinstance(update, Update) or update.effective_chat is None:
-        return
+        raise ApplicationHandlerStop
     try:
         language = await _language(update, context, None)
     except Exception:  # noqa: BLE001
@@ -272,3 +275,4 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
                                       services(context).settings.default_language)
     with contextlib.suppress(Exception):
         await send(context, update.effective_chat.id, Outgoing(say(language, "error")))
+    raise ApplicationHandlerStop
