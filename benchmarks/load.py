@@ -23,6 +23,7 @@ from assistant.bootstrap import knowledge_base
 from assistant.i18n import gettext
 from assistant.launcher import Stack, loopback_settings
 from assistant.settings import PROJECT_ROOT, Settings
+from assistant.tasks import cancel_and_wait
 from assistant.training import ensure_model
 from benchmarks.heldout import heldout
 from bot.texts import TEXTS
@@ -208,10 +209,7 @@ class PeakMemory:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def _sample(self) -> None:
         while True:

@@ -28,12 +28,12 @@ class Periodic:
         self._task = None
 
     async def _loop(self) -> None:
-        while not self._stopping:
+        while True:
             try:
                 await self.job()
             except Exception:  # noqa: BLE001 - the loop must survive anything and try again later
-                if self._stopping:
-                    return  # the job's failure may be a swallowed cancellation
-                log.exception("%s failed; trying again in %.0f s", self.name, self.interval_s)
-            if not self._stopping:
-                await asyncio.sleep(self.interval_s)
+                if not self._stopping:  # while stopping, the failure may be a swallowed cancellation
+                    log.exception("%s failed; trying again in %.0f s", self.name, self.interval_s)
+            if self._stopping:
+                return
+            await asyncio.sleep(self.interval_s)

@@ -136,36 +136,36 @@ async def test_a_flood_from_one_user_is_slowed_politely_and_others_are_unaffecte
     assert replies
 
 
-async def test_with_the_database_down_the_user_still_gets_an_apology(emulator, fake_engine, tmp_path):
-    """The apology for a failed handler must not need the database (the language preference lives there)."""
+@pytest.fixture
+async def gateway_services(emulator, fake_engine, tmp_path):
+    """A gateway whose services a test can break, and a driver to talk to it."""
     from bot.handlers import SERVICES
 
     _, engine_url = fake_engine
     settings = Settings(_env_file=None, telegram_bot_token=TOKEN, telegram_api_url=emulator, data_dir=tmp_path,
                         engine_url=engine_url)
     async with running_gateway(settings) as application, EmulatorDriver(emulator, TOKEN) as driver:
-        async def database_down(*args, **kwargs):
-            raise ConnectionRefusedError("Connect call failed ('127.0.0.1', 5432)")
-
-        application.bot_data[SERVICES].languages.resolve = database_down
-        (reply,) = await driver.ask(40, "hello", language_code="ru", timeout=10)
-        assert "что-то пошло не так" in text_of(reply), text_of(reply)
+        yield application.bot_data[SERVICES], driver
 
 
-async def test_a_failure_before_the_answer_gets_one_apology_and_nothing_else(emulator, fake_engine, tmp_path):
+async def database_down(*args, **kwargs):
+    raise ConnectionRefusedError("Connect call failed ('127.0.0.1', 5432)")
+
+
+async def test_with_the_database_down_the_user_still_gets_an_apology(gateway_services):
+    """The apology for a failed handler must not need the database (the language preference lives there)."""
+    services, driver = gateway_services
+    services.languages.resolve = database_down
+    (reply,) = await driver.ask(40, "hello", language_code="ru", timeout=10)
+    assert "что-то пошло не так" in text_of(reply), text_of(reply)
+
+
+async def test_a_failure_before_the_answer_gets_one_apology_and_nothing_else(gateway_services):
     """The relay to people runs first; when it fails (the tickets' database restarting), the user gets one
     apology, not an apology and then an answer (found by benchmarks.reliability at a PostgreSQL restart)."""
-    from bot.handlers import SERVICES
-
-    _, engine_url = fake_engine
-    settings = Settings(_env_file=None, telegram_bot_token=TOKEN, telegram_api_url=emulator, data_dir=tmp_path,
-                        engine_url=engine_url)
-    async with running_gateway(settings) as application, EmulatorDriver(emulator, TOKEN) as driver:
-        async def database_down(*args, **kwargs):
-            raise ConnectionRefusedError("Connect call failed ('127.0.0.1', 5432)")
-
-        application.bot_data[SERVICES].desk.tickets.open_ticket_for = database_down
-        (reply,) = await driver.ask(41, "hello", language_code="en", timeout=10)
-        await asyncio.sleep(0.5)  # a second reply would arrive now
-        assert [text_of(m) for m in await driver.messages(41)] == [text_of(reply)]
-        assert "went wrong" in text_of(reply), text_of(reply)
+    services, driver = gateway_services
+    services.desk.tickets.open_ticket_for = database_down
+    (reply,) = await driver.ask(41, "hello", language_code="en", timeout=10)
+    await asyncio.sleep(0.5)  # a second reply would arrive now
+    assert [text_of(m) for m in await driver.messages(41)] == [text_of(reply)]
+    assert "went wrong" in text_of(reply), text_of(reply)
