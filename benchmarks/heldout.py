@@ -1,4 +1,6 @@
-"""The held-out test set (nlu_test/): examples never trained on, in every language, with their labels.
+"""The held-out test set (nlu_test/) and the development set (nlu_dev/): examples never trained on, in every
+language, with their labels. Choices (training data, thresholds, weights) are made on the development set;
+the held-out set only reports, so its figures stay an honest estimate.
 
 `heldout_<lang>.yml` is Rasa's NLU format: intents, `faq/<entry>` for questions the knowledge base answers,
 and `[value](application_number)` annotations. `verification.yml` holds what applicants type when asked for
@@ -16,6 +18,7 @@ import yaml
 from assistant.settings import LANGUAGES, PROJECT_ROOT
 
 HELDOUT_DIR = PROJECT_ROOT / "nlu_test"
+DEV_DIR = PROJECT_ROOT / "nlu_dev"
 _ANNOTATION = re.compile(r"\[([^\]]+)\]\(([^)]+)\)")
 
 
@@ -52,6 +55,10 @@ def read_examples(path: Path, language: str) -> list[Example]:
 
 def heldout(languages: tuple[str, ...] = LANGUAGES, directory: Path = HELDOUT_DIR) -> list[Example]:
     return [e for lang in languages for e in read_examples(directory / f"heldout_{lang}.yml", lang)]
+
+
+def development(languages: tuple[str, ...] = LANGUAGES, directory: Path = DEV_DIR) -> list[Example]:
+    return [e for lang in languages for e in read_examples(directory / f"dev_{lang}.yml", lang)]
 
 
 def verification_cases(directory: Path = HELDOUT_DIR) -> list[dict]:

@@ -34,7 +34,7 @@ from actions.verification import parse_verification
 from assistant.settings import LANGUAGES, PROJECT_ROOT, Settings
 from assistant.training import NLU_DIR, run_rasa
 from engine.blend import mix
-from benchmarks.heldout import Example, heldout, normalized, read_examples, verification_cases
+from benchmarks.heldout import Example, development, heldout, normalized, read_examples, verification_cases
 from benchmarks.metrics import (REPORTS, accuracy, f1, fmt, macro_f1, percentile, precision_recall, table,
                                 write_report)
 from knowledge.schema import EntryData, load_dir
@@ -244,22 +244,23 @@ def score_verification(cases: list[dict], today: dt.date) -> dict[str, dict[str,
 
 # ------------------------------------------------------------------ the run
 
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     settings = Settings()
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
     entries = load_dir(SEED)
-    test = heldout(tuple(args.languages))
+    test = (development if args.split == "dev" else heldout)(tuple(args.languages))
     train_examples = training_examples(entries)
     if args.smoke:
         test = [e for i, e in enumerate(test) if i % 15 == 0]
     texts = [e.text for e in test]
     overlap = {normalized(e.text) for e in test} & {normalized(e.text) for e in train_examples}
-    report: dict[str, Any] = {"held_out_examples": len(test), "training_examples": len(train_examples),
-                              "overlap_with_training": sorted(overlap), "pipelines": {}, "epochs": args.epochs}
+    report: dict[str, Any] = {"split": args.split, "held_out_examples": len(test),
+                              "training_examples": len(train_examples), "overlap_with_training": sorted(overlap), "pipelines": {}, "epochs": args.epochs}
     data = write_full_training_data(work / "train-full", entries)
     for name in args.pipelines:
-        print(f"· {name}: training and parsing {len(texts)} held-out examples…", flush=True)
+        print(f"· {name}: training and parsing {len(texts)} {args.split} examples…", flush=True)
         if name == "tfidf-lr":
             started = time.monotonic()
             predictions = await tfidf(settings, train_examples, texts, work)
@@ -270,7 +271,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             predictions = await predict(settings, model, texts, work)
         report["pipelines"][name] = {"train_seconds": round(seconds, 1) if trained else "cached",
                                      "scores": score_by_language(test, predictions)}
-        write_report("nlu_accuracy", report, args.report)  # partial results survive an interrupted run
+        write_report('nlu_accuracy', report, args.report)  # partial results survive an interrupted run
     report["verification"] = score_verification(verification_cases(), dt.date(2026, 11, 24))
     if args.folds > 1:
         report["cross_validation"] = await cross_validate(settings, args, entries, train_examples, work)
@@ -343,7 +344,8 @@ async def cross_validate(settings: Settings, args: argparse.Namespace, entries: 
 
 
 def print_report(report: dict[str, Any]) -> None:
-    print(f"\nHeld-out test set: {report['held_out_examples']} examples never trained on "
+    name = "Development set" if report.get("split") == "dev" else "Held-out test set"
+    print(f"\n{name}: {report['held_out_examples']} examples never trained on "
           f"({report['training_examples']} training examples; {len(report['overlap_with_training'])} overlaps)")
     headers = ["pipeline / language", "intent acc", "macro-F1", "fallbacks", "FAQ top-1", "FAQ top-3",
                "OOS prec", "OOS rec", "app-no F1", "parse ms p50"]
@@ -377,6 +379,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pipelines", default="ours,rasa-default,tfidf-lr",
                         type=lambda s: [p for p in s.split(",") if p])
     parser.add_argument("--languages", default=",".join(LANGUAGES), type=lambda s: s.split(","))
+    parser.add_argument("--split", choices=("heldout", "dev"), default="heldout",
+                        help="score on the held-out test set (to report) or the development set (to choose on)")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=None, help="override DIET/ResponseSelector epochs")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: 1 epoch, 2 folds, 1 in 15 examples")
@@ -393,7 +397,8 @@ def main(argv: list[str] | None = None) -> None:
     unknown = [p for p in args.pipelines if p not in (*PIPELINES, "tfidf-lr")]
     if unknown:
         parser.error(f"unknown pipelines {unknown}")
-    args.report = args.report or REPORTS / f"nlu_accuracy{'-smoke' if args.smoke else ''}.json"
+    suffix = ("-dev" if args.split == "dev" else "") + ("-smoke" if args.smoke else "")
+    args.report = args.report or REPORTS / f"nlu_accuracy{suffix}.json"
     report = asyncio.run(run(args))
     print_report(report)
     print(f"\nreport: {write_report('nlu_accuracy', report, args.report)}")

@@ -1,5 +1,6 @@
 """The held-out test set stays a fair test: big enough in every language, covering every knowledge-base
-entry, and never trained on."""
+entry, and never trained on. The development set, on which choices are made, covers the same labels and
+shares nothing with either."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from assistant.settings import LANGUAGES
-from benchmarks.heldout import heldout, normalized, verification_cases
+from benchmarks.heldout import development, heldout, normalized, verification_cases
 from benchmarks.nlu_accuracy import SEED, training_examples
 from knowledge.schema import load_dir
 
@@ -35,6 +36,24 @@ def test_nothing_held_out_is_trained_on():
     trained = {normalized(e.text) for e in training_examples(load_dir(Path(SEED)))}
     overlap = sorted({e.text for e in heldout() if normalized(e.text) in trained})
     assert overlap == []
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_development_set_covers_every_intent_and_entry(language):
+    examples = development((language,))
+    per_intent = Counter(e.intent for e in examples)
+    assert {i: n for i, n in per_intent.items() if i in INTENTS and n < 6} == {}
+    assert INTENTS <= set(per_intent)
+    entries = {e.key for e in load_dir(Path(SEED))}
+    assert {e.entry for e in examples if e.entry} == entries
+
+
+def test_the_development_set_is_neither_trained_on_nor_held_out():
+    trained = {normalized(e.text) for e in training_examples(load_dir(Path(SEED)))}
+    held_out = {normalized(e.text) for e in heldout()}
+    texts = [e.text for e in development()]
+    assert sorted(t for t in texts if normalized(t) in trained) == []
+    assert sorted(t for t in texts if normalized(t) in held_out) == []
 
 
 def test_verification_cases_cover_every_language_and_both_kinds():
