@@ -257,7 +257,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     texts = [e.text for e in test]
     overlap = {normalized(e.text) for e in test} & {normalized(e.text) for e in train_examples}
     report: dict[str, Any] = {"split": args.split, "held_out_examples": len(test),
-                              "training_examples": len(train_examples), "overlap_with_training": sorted(overlap), "pipelines": {}, "epochs": args.epochs}
+                              "training_examples": len(train_examples), "overlap_with_training": sorted(overlap),
+                              "pipelines": {}, "epochs": args.epochs}
     data = write_full_training_data(work / "train-full", entries)
     for name in args.pipelines:
         print(f"· {name}: training and parsing {len(texts)} {args.split} examples…", flush=True)
@@ -273,6 +274,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                                      "scores": score_by_language(test, predictions)}
         write_report('nlu_accuracy', report, args.report)  # partial results survive an interrupted run
     report["verification"] = score_verification(verification_cases(), dt.date(2026, 11, 24))
+    if args.split == "dev":
+        report["tuning"] = await tune_on(settings, args, test, train_examples, data, work)
     if args.folds > 1:
         report["cross_validation"] = await cross_validate(settings, args, entries, train_examples, work)
     return report
@@ -293,14 +296,12 @@ def blended(learned: dict, lexical: dict, intent_weight: float, entry_weight: fl
 async def cross_validate(settings: Settings, args: argparse.Namespace, entries: list[EntryData],
                          examples: list[Example], work: Path) -> dict[str, Any]:
     """k folds of the training data. Each fold trains the learned part (the pipeline without LexicalBlend)
-    and the lexical model separately, so one run scores both alone and every mixture of them: the weights in
-    config.yml are the grid's best here, not on the held-out set."""
+    and the lexical model separately, so one run scores both alone and every mixture of them."""
     parts = folds(examples, args.folds)
     if args.smoke:
         parts = [part[::10] for part in parts]
     base = PIPELINES["ours"]
     config = _config(base, args.epochs, work, drop=("LexicalBlend",))
-    fallback = _component(base, "FallbackClassifier")
     runs = []
     for i, held in enumerate(parts):
         print(f"· cross-validation fold {i + 1}/{len(parts)}…", flush=True)
@@ -314,29 +315,55 @@ async def cross_validate(settings: Settings, args: argparse.Namespace, entries: 
     (work / "cv-predictions.json").write_text(json.dumps(
         [{"examples": [e.__dict__ for e in held], "learned": learned, "lexical": lexical}
          for held, learned, lexical in runs], ensure_ascii=False), encoding="utf-8")
-    keys = ("intent_accuracy", "intent_macro_f1", "faq_top1", "faq_top3")
+    return {"folds": len(parts), **grids(runs, base)}
+
+
+async def tune_on(settings: Settings, args: argparse.Namespace, test: list[Example], examples: list[Example],
+                  data: Path, work: Path) -> dict[str, Any]:
+    """The blend's weights and the fallback threshold scored on the development set: the learned part and the
+    lexical model trained on all the training data, mixed every way (Rasa's cache reuses the components
+    that were just trained for the full pipeline)."""
+    print("· tuning the blend and the fallback threshold on the development set…", flush=True)
+    config = _config(PIPELINES["ours"], args.epochs, work, drop=("LexicalBlend",))
+    model, _, _ = await train(settings, config, data, work)
+    texts = [e.text for e in test]
+    return grids([(test, await predict(settings, model, texts, work), await tfidf(settings, examples, texts, work))],
+                 PIPELINES["ours"])
+
+
+def grids(runs: list[tuple[list[Example], list[dict], list[dict]]], base: Path) -> dict[str, Any]:
+    """Scores of (examples, learned predictions, lexical predictions) runs: each model alone, the mixture in
+    `base`, and grids over the mixture's two weights and the fallback threshold (means over the runs)."""
+    keys = ("intent_accuracy", "intent_macro_f1", "faq_top1", "faq_top3", "fallbacks")
 
     def summary(scored: list[dict[str, Any]]) -> dict[str, Any]:
         return {k: {"mean": statistics.fmean(f[k] for f in scored), "sd": statistics.pstdev(f[k] for f in scored)}
                 for k in keys}
 
-    def mixed(wi: float, we: float) -> list[dict[str, Any]]:
-        return [score(held, [blended(a, b, wi, we, fallback) for a, b in zip(learned, lexical)])
+    fallback = _component(base, "FallbackClassifier")
+
+    def mixed(wi: float, we: float, threshold: float | None = None) -> list[dict[str, Any]]:
+        unsure = {**fallback, **({"threshold": threshold} if threshold is not None else {})}
+        return [score(held, [blended(a, b, wi, we, unsure) for a, b in zip(learned, lexical)])
                 for held, learned, lexical in runs]
 
     blend = _component(base, "LexicalBlend")
+    wi, we = blend.get("intent_weight", 0.5), blend.get("entry_weight", 0.5)
     grid = [round(x / 10, 1) for x in range(11)]
-    by_intent_weight = {w: summary(mixed(w, 0.5)) for w in grid}
-    by_entry_weight = {w: summary(mixed(0.5, w)) for w in grid}
+    thresholds = [round(x / 20, 2) for x in range(2, 15)]
+    by_intent_weight = {w: summary(mixed(w, we)) for w in grid}
+    by_entry_weight = {w: summary(mixed(wi, w)) for w in grid}
+    by_threshold = {t: summary(mixed(wi, we, t)) for t in thresholds}
     return {
-        "folds": len(parts),
         "learned": summary([score(h, a) for h, a, _ in runs]),
         "lexical": summary([score(h, b) for h, _, b in runs]),
-        "blend": {"intent_weight": blend.get("intent_weight"), "entry_weight": blend.get("entry_weight"),
-                  **summary(mixed(blend.get("intent_weight", 0.5), blend.get("entry_weight", 0.5)))},
+        "blend": {"intent_weight": wi, "entry_weight": we, "threshold": fallback.get("threshold"),
+                  **summary(mixed(wi, we))},
         "intent_weight_grid": {str(w): v["intent_accuracy"]["mean"] for w, v in by_intent_weight.items()},
         "entry_weight_grid": {str(w): [v["faq_top1"]["mean"], v["faq_top3"]["mean"]]
                               for w, v in by_entry_weight.items()},
+        "threshold_grid": {str(t): [v["intent_accuracy"]["mean"], v["fallbacks"]["mean"]]
+                           for t, v in by_threshold.items()},
         "best_intent_weight": max(grid, key=lambda w: by_intent_weight[w]["intent_accuracy"]["mean"]),
         "best_entry_weight": max(grid, key=lambda w: (by_entry_weight[w]["faq_top3"]["mean"],
                                                       by_entry_weight[w]["faq_top1"]["mean"])),
@@ -360,18 +387,26 @@ def print_report(report: dict[str, Any]) -> None:
     print("\nDates of birth and FINs (actions/verification.py on nlu_test/verification.yml):")
     print(table(["language", "date F1", "FIN F1"],
                 [[lang, s["date_f1"], s["fin_f1"]] for lang, s in report["verification"].items()]))
+    if "tuning" in report:
+        print_grids("The blend and the fallback threshold on the development set:", report["tuning"])
     if "cross_validation" in report:
         cv = report["cross_validation"]
-        print(f"\n{cv['folds']}-fold cross-validation on the training data (mean ± sd):")
-        for part in ("learned", "lexical", "blend"):
-            print(f"  {part:8} " + ", ".join(f"{k} {fmt(v['mean'])} ± {fmt(v['sd'])}"
-                                          for k, v in cv[part].items() if isinstance(v, dict)))
-        print("  blend weights — intent accuracy by DIET's share: "
-              + ", ".join(f"{w}: {fmt(a)}" for w, a in cv["intent_weight_grid"].items()))
-        print("  blend weights — FAQ top-1/top-3 by the selector's share: "
-              + ", ".join(f"{w}: {fmt(a)}/{fmt(b)}" for w, (a, b) in cv["entry_weight_grid"].items()))
-        print(f"  best: intent_weight {cv['best_intent_weight']}, entry_weight {cv['best_entry_weight']} "
-              f"(config.yml: {cv['blend']['intent_weight']}, {cv['blend']['entry_weight']})")
+        print_grids(f"{cv['folds']}-fold cross-validation on the training data (mean ± sd):", cv)
+
+
+def print_grids(title: str, result: dict[str, Any]) -> None:
+    print(f"\n{title}")
+    for part in ("learned", "lexical", "blend"):
+        print(f"  {part:8} " + ", ".join(f"{k} {fmt(v['mean'])} ± {fmt(v['sd'])}"
+                                      for k, v in result[part].items() if isinstance(v, dict)))
+    print("  blend weights — intent accuracy by DIET's share: "
+          + ", ".join(f"{w}: {fmt(a)}" for w, a in result["intent_weight_grid"].items()))
+    print("  blend weights — FAQ top-1/top-3 by the selector's share: "
+          + ", ".join(f"{w}: {fmt(a)}/{fmt(b)}" for w, (a, b) in result["entry_weight_grid"].items()))
+    print("  fallback threshold — intent accuracy/fallbacks: "
+          + ", ".join(f"{t}: {fmt(a)}/{n:.1f}" for t, (a, n) in result["threshold_grid"].items()))
+    print(f"  best: intent_weight {result['best_intent_weight']}, entry_weight {result['best_entry_weight']} "
+          f"(config.yml: {result['blend']['intent_weight']}, {result['blend']['entry_weight']})")
 
 
 def main(argv: list[str] | None = None) -> None:
