@@ -244,7 +244,6 @@ def score_verification(cases: list[dict], today: dt.date) -> dict[str, dict[str,
 
 # ------------------------------------------------------------------ the run
 
-
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     settings = Settings()
     work = args.work
@@ -272,7 +271,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             predictions = await predict(settings, model, texts, work)
         report["pipelines"][name] = {"train_seconds": round(seconds, 1) if trained else "cached",
                                      "scores": score_by_language(test, predictions)}
-        write_report('nlu_accuracy', report, args.report)  # partial results survive an interrupted run
+        write_report("nlu_accuracy", report, args.report)  # partial results survive an interrupted run
     report["verification"] = score_verification(verification_cases(), dt.date(2026, 11, 24))
     if args.split == "dev":
         report["tuning"] = await tune_on(settings, args, test, train_examples, data, work)
