@@ -259,11 +259,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                               "training_examples": len(train_examples), "overlap_with_training": sorted(overlap),
                               "pipelines": {}, "epochs": args.epochs}
     data = write_full_training_data(work / "train-full", entries)
+    lexical: list[dict] | None = None  # the TF-IDF baseline's predictions, reused by the dev-set tuning
     for name in args.pipelines:
         print(f"· {name}: training and parsing {len(texts)} {args.split} examples…", flush=True)
         if name == "tfidf-lr":
             started = time.monotonic()
-            predictions = await tfidf(settings, train_examples, texts, work)
+            predictions = lexical = await tfidf(settings, train_examples, texts, work)
             seconds, trained = time.monotonic() - started, True
         else:
             config = _config(PIPELINES[name], args.epochs, work)
@@ -274,7 +275,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         write_report("nlu_accuracy", report, args.report)  # partial results survive an interrupted run
     report["verification"] = score_verification(verification_cases(), dt.date(2026, 11, 24))
     if args.split == "dev":
-        report["tuning"] = await tune_on(settings, args, test, train_examples, data, work)
+        report["tuning"] = await tune_on(settings, args, test, train_examples, data, work, lexical)
     if args.folds > 1:
         report["cross_validation"] = await cross_validate(settings, args, entries, train_examples, work)
     return report
@@ -318,16 +319,19 @@ async def cross_validate(settings: Settings, args: argparse.Namespace, entries: 
 
 
 async def tune_on(settings: Settings, args: argparse.Namespace, test: list[Example], examples: list[Example],
-                  data: Path, work: Path) -> dict[str, Any]:
+                  data: Path, work: Path, lexical: list[dict] | None) -> dict[str, Any]:
     """The blend's weights and the fallback threshold scored on the development set: the learned part and the
     lexical model trained on all the training data, mixed every way (Rasa's cache reuses the components
-    that were just trained for the full pipeline)."""
+    that were just trained for the full pipeline; `lexical` is the TF-IDF baseline's run, when there was one:
+    the same model on the same texts)."""
     print("· tuning the blend and the fallback threshold on the development set…", flush=True)
     config = _config(PIPELINES["ours"], args.epochs, work, drop=("LexicalBlend",))
     model, _, _ = await train(settings, config, data, work)
     texts = [e.text for e in test]
-    return grids([(test, await predict(settings, model, texts, work), await tfidf(settings, examples, texts, work))],
-                 PIPELINES["ours"])
+    learned = await predict(settings, model, texts, work)
+    if lexical is None:
+        lexical = await tfidf(settings, examples, texts, work)
+    return grids([(test, learned, lexical)], PIPELINES["ours"])
 
 
 def grids(runs: list[tuple[list[Example], list[dict], list[dict]]], base: Path) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from assistant.settings import LANGUAGES
-from benchmarks.heldout import development, heldout, normalized, verification_cases
+from benchmarks.heldout import Example, development, heldout, normalized, verification_cases
 from benchmarks.nlu_accuracy import SEED, training_examples
 from knowledge.schema import load_dir
 
@@ -18,14 +18,26 @@ INTENTS = {"greet", "goodbye", "thanks", "help", "choose_language", "human_hando
            "deny", "bot_challenge", "out_of_scope"}
 
 
+def intents_short_of(examples: list[Example], minimum: int) -> dict[str, int]:
+    """Intents with fewer than `minimum` examples (a missing intent counts 0)."""
+    per_intent = Counter(e.intent for e in examples)
+    return {i: per_intent[i] for i in INTENTS if per_intent[i] < minimum}
+
+
+def entry_keys() -> set[str]:
+    return {e.key for e in load_dir(Path(SEED))}
+
+
+def trained_texts() -> set[str]:
+    return {normalized(e.text) for e in training_examples(load_dir(Path(SEED)))}
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_at_least_20_examples_per_intent_and_2_per_entry(language):
     examples = heldout((language,))
-    per_intent = Counter(e.intent for e in examples)
-    assert {i: n for i, n in per_intent.items() if i in INTENTS and n < 20} == {}
-    assert INTENTS <= set(per_intent)
+    assert intents_short_of(examples, 20) == {}
     per_entry = Counter(e.entry for e in examples if e.entry)
-    entries = {e.key for e in load_dir(Path(SEED))}
+    entries = entry_keys()
     assert {k: per_entry.get(k, 0) for k in entries if per_entry.get(k, 0) < 2} == {}
     assert set(per_entry) <= entries, "held-out examples for entries that do not exist"
     numbers = [e for e in examples if any(kind == "application_number" for kind, _ in e.entities)]
@@ -33,7 +45,7 @@ def test_at_least_20_examples_per_intent_and_2_per_entry(language):
 
 
 def test_nothing_held_out_is_trained_on():
-    trained = {normalized(e.text) for e in training_examples(load_dir(Path(SEED)))}
+    trained = trained_texts()
     overlap = sorted({e.text for e in heldout() if normalized(e.text) in trained})
     assert overlap == []
 
@@ -41,15 +53,12 @@ def test_nothing_held_out_is_trained_on():
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_the_development_set_covers_every_intent_and_entry(language):
     examples = development((language,))
-    per_intent = Counter(e.intent for e in examples)
-    assert {i: n for i, n in per_intent.items() if i in INTENTS and n < 6} == {}
-    assert INTENTS <= set(per_intent)
-    entries = {e.key for e in load_dir(Path(SEED))}
-    assert {e.entry for e in examples if e.entry} == entries
+    assert intents_short_of(examples, 6) == {}
+    assert {e.entry for e in examples if e.entry} == entry_keys()
 
 
 def test_the_development_set_is_neither_trained_on_nor_held_out():
-    trained = {normalized(e.text) for e in training_examples(load_dir(Path(SEED)))}
+    trained = trained_texts()
     held_out = {normalized(e.text) for e in heldout()}
     texts = [e.text for e in development()]
     assert sorted(t for t in texts if normalized(t) in trained) == []
