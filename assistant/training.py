@@ -25,7 +25,7 @@ RASA_VERSION = "3.6.21"
 DOMAIN = PROJECT_ROOT / "domain.yml"
 CONFIG = PROJECT_ROOT / "config.yml"
 # Custom pipeline components: a change to their code is a change to the model.
-ENGINE_CODE = (PROJECT_ROOT / "engine" / "lexical.py", PROJECT_ROOT / "engine" / "blend.py")
+ENGINE_CODE = tuple(PROJECT_ROOT / "engine" / f"{name}.py" for name in ("tokenizer", "folding", "lexical", "blend"))
 NLU_DIR = PROJECT_ROOT / "nlu_data"
 
 

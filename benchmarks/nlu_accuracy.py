@@ -32,17 +32,19 @@ import yaml
 
 from actions.verification import parse_verification
 from assistant.settings import LANGUAGES, PROJECT_ROOT, Settings
-from assistant.training import NLU_DIR, run_rasa
+from assistant.training import ENGINE_CODE, NLU_DIR, run_rasa
 from engine.blend import mix
 from benchmarks.heldout import Example, development, heldout, normalized, read_examples, verification_cases
 from benchmarks.metrics import (REPORTS, accuracy, f1, fmt, macro_f1, percentile, precision_recall, table,
                                 write_report)
+from benchmarks.typing_noise import noisy_set
 from knowledge.schema import EntryData, load_dir
 from knowledge.training_data import render_nlu
 
 SEED = PROJECT_ROOT / "knowledge" / "seed"
 PIPELINES = {"ours": PROJECT_ROOT / "config.yml", "rasa-default": PROJECT_ROOT / "benchmarks/configs/rasa_default.yml"}
 WORK = PROJECT_ROOT / "var" / "benchmarks" / "nlu"
+SPLITS = {"heldout": heldout, "dev": development, "dev-noisy": lambda languages: noisy_set(development(languages))}
 
 
 # ------------------------------------------------------------------ data
@@ -128,7 +130,7 @@ def _component(config: Path, name: str) -> dict[str, Any]:
 
 def _digest(*paths: Path) -> str:
     digest = hashlib.sha256()
-    for path in paths:
+    for path in (*paths, *ENGINE_CODE):  # the custom components' code is part of the model
         for file in sorted(path.rglob("*.yml")) if path.is_dir() else [path]:
             digest.update(file.name.encode())
             digest.update(file.read_bytes())
@@ -249,7 +251,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
     entries = load_dir(SEED)
-    test = (development if args.split == "dev" else heldout)(tuple(args.languages))
+    test = SPLITS[args.split](tuple(args.languages))
     train_examples = training_examples(entries)
     if args.smoke:
         test = [e for i, e in enumerate(test) if i % 15 == 0]
@@ -274,7 +276,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                                      "scores": score_by_language(test, predictions)}
         write_report("nlu_accuracy", report, args.report)  # partial results survive an interrupted run
     report["verification"] = score_verification(verification_cases(), dt.date(2026, 11, 24))
-    if args.split == "dev":
+    if args.split != "heldout":
         report["tuning"] = await tune_on(settings, args, test, train_examples, data, work, lexical)
     if args.folds > 1:
         report["cross_validation"] = await cross_validate(settings, args, entries, train_examples, work)
@@ -374,7 +376,8 @@ def grids(runs: list[tuple[list[Example], list[dict], list[dict]]], base: Path) 
 
 
 def print_report(report: dict[str, Any]) -> None:
-    name = "Development set" if report.get("split") == "dev" else "Held-out test set"
+    name = {"dev": "Development set", "dev-noisy": "Development set as typed on a phone (typing_noise.py)"}.get(
+        report.get("split"), "Held-out test set")
     print(f"\n{name}: {report['held_out_examples']} examples never trained on "
           f"({report['training_examples']} training examples; {len(report['overlap_with_training'])} overlaps)")
     headers = ["pipeline / language", "intent acc", "macro-F1", "fallbacks", "FAQ top-1", "FAQ top-3",
@@ -417,8 +420,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pipelines", default="ours,rasa-default,tfidf-lr",
                         type=lambda s: [p for p in s.split(",") if p])
     parser.add_argument("--languages", default=",".join(LANGUAGES), type=lambda s: s.split(","))
-    parser.add_argument("--split", choices=("heldout", "dev"), default="heldout",
-                        help="score on the held-out test set (to report) or the development set (to choose on)")
+    parser.add_argument("--split", choices=tuple(SPLITS), default="heldout",
+                        help="score on the held-out test set (to report) or the development set, as written or "
+                             "with typing noise (to choose on)")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=None, help="override DIET/ResponseSelector epochs")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: 1 epoch, 2 folds, 1 in 15 examples")
@@ -435,7 +439,7 @@ def main(argv: list[str] | None = None) -> None:
     unknown = [p for p in args.pipelines if p not in (*PIPELINES, "tfidf-lr")]
     if unknown:
         parser.error(f"unknown pipelines {unknown}")
-    suffix = ("-dev" if args.split == "dev" else "") + ("-smoke" if args.smoke else "")
+    suffix = ("" if args.split == "heldout" else f"-{args.split}") + ("-smoke" if args.smoke else "")
     args.report = args.report or REPORTS / f"nlu_accuracy{suffix}.json"
     report = asyncio.run(run(args))
     print_report(report)

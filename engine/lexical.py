@@ -5,7 +5,9 @@ with a linear model hold on to the exact terms of a question (fees, permit names
 sixty FAQ entries apart. The mixture weights are chosen by cross-validation (benchmarks/nlu_accuracy.py),
 never on the held-out set. Place it after DIETClassifier and ResponseSelector, before FallbackClassifier.
 
-The model is saved with skops (no pickle), and loading refuses types outside scikit-learn, SciPy and NumPy.
+Its vectorizers read the text folded like the engine's tokens (engine/folding.py). The model is saved with
+skops (no pickle), and loading refuses types outside scikit-learn, SciPy and NumPy, and functions other than
+that folding.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from engine.blend import mix, split_fine
+from engine.folding import fold
 
 log = logging.getLogger(__name__)
 _TRUSTED_MODULES = ("sklearn.", "scipy.", "numpy.", "builtins.")
+_TRUSTED_FUNCTIONS = ("engine.folding.fold",)  # the vectorizers' preprocessor
 
 
 def build(c: float = 10.0):
@@ -34,8 +38,8 @@ def build(c: float = 10.0):
     from sklearn.pipeline import make_pipeline, make_union
 
     features = make_union(
-        TfidfVectorizer(analyzer="word", lowercase=True, ngram_range=(1, 2), sublinear_tf=True),
-        TfidfVectorizer(analyzer="char_wb", lowercase=True, ngram_range=(2, 4), sublinear_tf=True),
+        TfidfVectorizer(analyzer="word", preprocessor=fold, ngram_range=(1, 2), sublinear_tf=True),
+        TfidfVectorizer(analyzer="char_wb", preprocessor=fold, ngram_range=(2, 4), sublinear_tf=True),
     )
     return make_pipeline(features, LogisticRegression(C=c, max_iter=2000))
 
@@ -99,7 +103,7 @@ class LexicalBlend(GraphComponent):
             with model_storage.read_from(resource) as directory:
                 path = directory / "lexical.skops"
                 untrusted = sio.get_untrusted_types(file=path)
-                foreign = [t for t in untrusted if not t.startswith(_TRUSTED_MODULES)]
+                foreign = [t for t in untrusted if not t.startswith(_TRUSTED_MODULES) and t not in _TRUSTED_FUNCTIONS]
                 if foreign:
                     raise ValueError(f"refusing to load types {foreign}")
                 model = sio.load(path, trusted=untrusted)

@@ -16,7 +16,9 @@ from assistant.settings import PROJECT_ROOT
 from benchmarks.heldout import Example, strip_annotations
 from benchmarks.metrics import REPORTS, accuracy, macro_f1, percentile, precision_recall
 from benchmarks.nlu_accuracy import SEED, blended, folds, score, training_examples, write_fold_training_data
+from benchmarks.typing_noise import noisy
 from engine.blend import mix, split_fine
+from engine.folding import fold
 from knowledge.schema import load_dir
 
 
@@ -49,6 +51,23 @@ def test_scores_count_fallbacks_as_wrong_and_rank_faq_entries():
     assert scores["intent_accuracy"] == pytest.approx(2 / 3) and scores["fallbacks"] == 1
     assert scores["faq_top1"] == 0.0 and scores["faq_top3"] == 1.0
     assert scores["application_number_f1"] == 1.0
+
+
+def test_folding_makes_azerbaijani_typed_without_its_letters_the_same_text():
+    assert fold("İcazə almaq üçün ŞƏHADƏTNAMƏ") == fold("icaze almaq ucun sehadetname") == "icaze almaq ucun sehadetname"
+    assert fold("Вид на жительство, ещё") == "вид на жительство, еще"
+    # One character for one, so the tokenizer's offsets into the original text stay valid.
+    assert len(fold("İşçi Ğ ı ö ü ç ş ə")) == len("İşçi Ğ ı ö ü ç ş ə")
+
+
+def test_typing_noise_is_repeatable_and_leaves_numbers_exact():
+    example = Example("az", "TRP-2026-003310 nömrəli müraciətimin statusu nədir? Doğum tarixim 12.03.1990",
+                      "check_status", entities=(("application_number", "TRP-2026-003310"),))
+    twin = noisy(example)
+    assert twin == noisy(example) and twin.intent == "check_status" and twin.entities == example.entities
+    assert "trp-2026-003310" in twin.text and "12.03.1990" in twin.text
+    assert not set(twin.text) & set("əığşçöüİ") and twin.text == twin.text.lower()
+    assert noisy(Example("en", "How long can I stay without a visa?", "faq", "visa_free_stay")).text[-1] != "?"
 
 
 def test_lexical_fine_labels_split_into_intents_and_a_normalised_entry_ranking():
