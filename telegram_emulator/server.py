@@ -132,6 +132,7 @@ async def _delete_webhook(app, state: BotState, params):
     task = app[WEBHOOK_TASKS].pop(state.token, None)
     if task:
         task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
     if params.get("drop_pending_updates"):
         state.updates.clear()
     async with state.changed:
@@ -246,7 +247,7 @@ def _restart_delivery(app: web.Application, state: BotState) -> None:
     old = tasks.pop(state.token, None)
     if old:
         old.cancel()
-    tasks[state.token] = asyncio.get_running_loop().create_task(_deliver(app, state))
+    tasks[state.token] = asyncio.get_running_loop().create_task(_deliver(app, state, after=old))
 
 
 def _chat_of(update: dict[str, Any]) -> Any:
@@ -261,9 +262,12 @@ def _chat_of(update: dict[str, Any]) -> Any:
     return None
 
 
-async def _deliver(app: web.Application, state: BotState) -> None:
+async def _deliver(app: web.Application, state: BotState, after: asyncio.Task | None = None) -> None:
     """POSTs pending updates to the webhook: concurrently across chats, in order within a chat, and retrying
-    a failed delivery with backoff, as Telegram does (an update is dropped only once delivered)."""
+    a failed delivery with backoff, as Telegram does (an update is dropped only once delivered). `after`: the
+    previous webhook's deliverer, whose unacknowledged updates must be released before this one starts."""
+    if after is not None:
+        await asyncio.gather(after, return_exceptions=True)
     http = app[HTTP]
     in_flight: set[Any] = set()
     tasks: set[asyncio.Task] = set()
@@ -293,9 +297,22 @@ async def _deliver(app: web.Application, state: BotState) -> None:
                 with contextlib.suppress(ValueError):
                     state.updates.remove(update)
                 state.changed.notify_all()
+        except asyncio.CancelledError:
+            update.pop("_delivering", None)  # not acknowledged: the next webhook gets it, as Telegram does
+            raise
         finally:
             in_flight.discard(chat)
 
+    try:
+        await _deliver_pending(state, in_flight, tasks, post)
+    finally:  # webhook changed or deleted, or the emulator stops: no delivery outlives its deliverer
+        running = list(tasks)
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+
+
+async def _deliver_pending(state: BotState, in_flight: set[Any], tasks: set[asyncio.Task], post: Any) -> None:
     while True:
         async with state.changed:
             hook = state.webhook
@@ -500,8 +517,10 @@ async def health(request: web.Request) -> web.Response:
 async def _http_client(app: web.Application):
     app[HTTP] = ClientSession()
     yield
-    for task in app[WEBHOOK_TASKS].values():
+    tasks = list(app[WEBHOOK_TASKS].values())
+    for task in tasks:
         task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
     await app[HTTP].close()
 
 

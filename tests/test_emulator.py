@@ -147,6 +147,54 @@ async def test_forum_topics_and_commands(bot, driver):
         await bot.set_my_commands([BotCommand("Bad-Name", "x")])
 
 
+async def _serve(handler) -> tuple[web.AppRunner, str]:
+    app = web.Application()
+    app.router.add_post("/hook", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, f"http://127.0.0.1:{port}/hook"
+
+
+async def _until(condition, seconds: float = 10.0) -> None:
+    for _ in range(int(seconds * 10)):
+        if condition():
+            return
+        await asyncio.sleep(0.1)
+
+
+async def test_an_update_in_flight_when_the_webhook_changes_goes_to_the_new_one_in_order(bot, driver):
+    stuck, released = asyncio.Event(), asyncio.Event()
+    received: list[str] = []
+
+    async def old_hook(request: web.Request) -> web.Response:
+        stuck.set()
+        await released.wait()  # no answer while the test runs
+        return web.Response()
+
+    async def new_hook(request: web.Request) -> web.Response:
+        received.append((await request.json())["message"]["text"])
+        return web.Response()
+
+    old_runner, old_url = await _serve(old_hook)
+    new_runner, new_url = await _serve(new_hook)
+    try:
+        assert await bot.set_webhook(old_url)
+        await driver.send_text(14, "first")
+        await asyncio.wait_for(stuck.wait(), 10)
+        await driver.send_text(14, "second")
+        assert await bot.set_webhook(new_url)
+        await _until(lambda: len(received) == 2)
+        assert received == ["first", "second"]
+        assert (await bot.get_webhook_info()).pending_update_count == 0
+    finally:
+        released.set()
+        await bot.delete_webhook()
+        await old_runner.cleanup()
+        await new_runner.cleanup()
+
+
 async def test_webhook_delivery_with_secret_and_retry(bot, driver):
     received: list[tuple[str | None, dict]] = []
     failures = {"left": 1}
@@ -158,22 +206,14 @@ async def test_webhook_delivery_with_secret_and_retry(bot, driver):
         received.append((request.headers.get("X-Telegram-Bot-Api-Secret-Token"), await request.json()))
         return web.Response()
 
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    runner, url = await _serve(hook)
     try:
-        assert await bot.set_webhook(f"http://127.0.0.1:{port}/hook", secret_token="s3cret")
+        assert await bot.set_webhook(url, secret_token="s3cret")
         with pytest.raises(Conflict):
             await bot.get_updates()
         await driver.send_text(13, "first")
         await driver.send_text(13, "second")
-        for _ in range(100):
-            if len(received) == 2:
-                break
-            await asyncio.sleep(0.1)
+        await _until(lambda: len(received) == 2)
         assert [body["message"]["text"] for _, body in received] == ["first", "second"]
         assert {secret for secret, _ in received} == {"s3cret"}
         info = await bot.get_webhook_info()
