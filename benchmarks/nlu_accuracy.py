@@ -257,7 +257,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         test = [e for i, e in enumerate(test) if i % 15 == 0]
     texts = [e.text for e in test]
     overlap = {normalized(e.text) for e in test} & {normalized(e.text) for e in train_examples}
-    report: dict[str, Any] = {"split": args.split, "held_out_examples": len(test),
+    report: dict[str, Any] = {"split": args.split, "examples": len(test),
                               "training_examples": len(train_examples), "overlap_with_training": sorted(overlap),
                               "pipelines": {}, "epochs": args.epochs}
     data = write_full_training_data(work / "train-full", entries)
@@ -378,7 +378,7 @@ def grids(runs: list[tuple[list[Example], list[dict], list[dict]]], base: Path) 
 def print_report(report: dict[str, Any]) -> None:
     name = {"dev": "Development set", "dev-noisy": "Development set as typed on a phone (typing_noise.py)"}.get(
         report.get("split"), "Held-out test set")
-    print(f"\n{name}: {report['held_out_examples']} examples never trained on "
+    print(f"\n{name}: {report['examples']} examples never trained on "
           f"({report['training_examples']} training examples; {len(report['overlap_with_training'])} overlaps)")
     headers = ["pipeline / language", "intent acc", "macro-F1", "fallbacks", "FAQ top-1", "FAQ top-3",
                "OOS prec", "OOS rec", "app-no F1", "parse ms p50"]
@@ -397,13 +397,13 @@ def print_report(report: dict[str, Any]) -> None:
         print_grids("The blend and the fallback threshold on the development set:", report["tuning"])
     if "cross_validation" in report:
         cv = report["cross_validation"]
-        print_grids(f"{cv['folds']}-fold cross-validation on the training data (mean ± sd):", cv)
+        print_grids(f"{cv['folds']}-fold cross-validation on the training data (mean ± sd):", cv, cv["folds"])
 
 
-def print_grids(title: str, result: dict[str, Any]) -> None:
+def print_grids(title: str, result: dict[str, Any], runs: int = 1) -> None:
     print(f"\n{title}")
     for part in ("learned", "lexical", "blend"):
-        print(f"  {part:8} " + ", ".join(f"{k} {fmt(v['mean'])} ± {fmt(v['sd'])}"
+        print(f"  {part:8} " + ", ".join(f"{k} {fmt(v['mean'])}" + (f" ± {fmt(v['sd'])}" if runs > 1 else "")
                                       for k, v in result[part].items() if isinstance(v, dict)))
     print("  blend weights — intent accuracy by DIET's share: "
           + ", ".join(f"{w}: {fmt(a)}" for w, a in result["intent_weight_grid"].items()))
