@@ -345,10 +345,17 @@ class HandoffDesk:
         if self.available:
             self._sweeper.start()
 
-    async def stop(self) -> None:
+    async def stop(self, grace_s: float = 5.0) -> None:
         await self._sweeper.stop()
-        for task in list(self._background):
+        pending = list(self._background)
+        if not pending:
+            return
+        # A topic being made is let finish: cancelled half-way, Telegram could have it and we not, and the
+        # sweeper would make the ticket a second one.
+        _, late = await asyncio.wait(pending, timeout=grace_s)
+        for task in late:
             task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
 
     async def sweep(self) -> None:
         """Makes the topics Telegram refused earlier, so no ticket waits unseen."""

@@ -60,6 +60,20 @@ async def tickets(settings: Settings) -> Handoff:
     return Handoff(database.sessions)
 
 
+async def test_stopping_the_gateway_while_a_topic_is_made_keeps_the_topic(emulator, tmp_path):
+    async with serve_fake_engine() as (engine, engine_url), EmulatorDriver(emulator, TOKEN) as driver:
+        await driver.create_chat(SUPPORT, "Support", is_forum=True, members=[SUPPORT_AGENT])
+        engine.scripted["/human_handoff"] = HANDOFF
+        settings = staff_settings(emulator, engine_url, tmp_path)
+        await driver.add_fault("createForumTopic", delay_s=1.0)
+        async with running_gateway(settings):
+            await driver.ask(43, "/person", language_code="en")
+        # The gateway stopped while Telegram was making the topic: the ticket must know its topic, or the
+        # sweeper would give it a second one after the restart.
+        assert len(await driver.topics(SUPPORT)) == 1
+        assert await (await tickets(settings)).without_topic() == []
+
+
 async def test_a_ticket_from_request_to_rating(desk):
     engine, driver, settings, _ = desk
     await driver.ask(42, "how do I register?", language_code="en")
