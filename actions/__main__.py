@@ -3,8 +3,8 @@
 import os
 
 from rasa_sdk.endpoint import run
-from rasa_sdk.executor import ActionExecutor
 
+from actions.metrics import MeasuredExecutor
 from assistant.logs import configure_logging
 from assistant.settings import Settings
 
@@ -12,7 +12,7 @@ from assistant.settings import Settings
 def main() -> None:
     settings = Settings()
     configure_logging("actions", settings.log_level)
-    executor = ActionExecutor()
+    executor = MeasuredExecutor()  # counts and times every run; brings GET /metrics (actions/metrics.py)
     executor.register_package("actions")
     # Only the engine calls the action server: no browser origin needs CORS, and it listens on loopback
     # unless told otherwise (rasa-sdk would listen on every interface).

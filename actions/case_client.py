@@ -20,10 +20,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import ClientError, ClientSession, ClientTimeout
+from prometheus_client import Counter
 
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+# Served with the action server's metrics (actions/metrics.py): found, notfound, ratelimited, unavailable.
+CASE_API_RESULTS = Counter("assistant_case_api_results_total", "Case API lookups by result (after retries)",
+                           ["result"])
 
 
 @dataclass(frozen=True)
@@ -152,6 +158,11 @@ class CaseApiClient:
         return await self._call("/v1/applications/status", {"access_token": access_token})
 
     async def _call(self, path: str, body: dict[str, Any]) -> Result:
+        result = await self._attempts(path, body)
+        CASE_API_RESULTS.labels(type(result).__name__.lower()).inc()
+        return result
+
+    async def _attempts(self, path: str, body: dict[str, Any]) -> Result:
         if not self.breaker.allow():
             return Unavailable("circuit open")
         if self._session is None:

@@ -12,7 +12,8 @@ import pytest
 import yaml
 from aiohttp import ClientSession, web
 
-from actions.case_client import CaseApiClient, CircuitBreaker, Found, NotFound, RateLimited, Unavailable
+from actions.case_client import (CASE_API_RESULTS, CaseApiClient, CircuitBreaker, Found, NotFound, RateLimited,
+                                 Unavailable)
 from case_api.numbers import normalize_application_number, normalize_personal_id
 from case_api.sandbox import make_app
 from tests.conftest import free_port
@@ -83,6 +84,7 @@ async def test_found_by_birth_date_or_personal_id_and_conforming(sandbox, client
 
 
 async def test_wrong_verification_and_unknown_number_are_the_same_answer(sandbox, client):
+    before = CASE_API_RESULTS.labels("notfound")._value.get()
     assert isinstance(await client.lookup("TRP-2026-000101", date_of_birth=dt.date(1990, 3, 13)), NotFound)
     assert isinstance(await client.lookup("TRP-2026-999999", date_of_birth=dt.date(1990, 3, 12)), NotFound)
     wrong = await raw(sandbox, "/v1/applications/lookup", {"application_number": "TRP-2026-000101",
@@ -94,6 +96,7 @@ async def test_wrong_verification_and_unknown_number_are_the_same_answer(sandbox
     # Both verification fields, one wrong: no match either.
     assert isinstance(await client.lookup("TRP-2026-000101", date_of_birth=dt.date(1990, 3, 12),
                                           personal_id="0000000"), NotFound)
+    assert CASE_API_RESULTS.labels("notfound")._value.get() == before + 3  # served at the action server's /metrics
 
 
 async def test_access_token_reads_the_current_status(sandbox, client):
