@@ -106,6 +106,13 @@ def folds(examples: list[Example], k: int, seed: int = 7) -> list[list[Example]]
     return result
 
 
+def held_and_rest(parts: list[list[Example]], limit: int | None = None) -> list[tuple[list[Example], list[Example]]]:
+    """(held-out fold, training examples) for the first `limit` folds: each trains on all the other folds,
+    whether or not those are scored themselves."""
+    return [(held, [e for j, part in enumerate(parts) if j != i for e in part])
+            for i, held in enumerate(parts[:limit or None])]
+
+
 # ------------------------------------------------------------------ running Rasa and the baseline
 
 def _config(base: Path, epochs: int | None, work: Path, drop: tuple[str, ...] = ()) -> Path:
@@ -165,13 +172,19 @@ async def predict(settings: Settings, model: Path, texts: list[str], work: Path)
     return json.loads(target.read_text(encoding="utf-8"))
 
 
-async def tfidf(settings: Settings, train_examples: list[Example], texts: list[str], work: Path) -> list[dict]:
+def lexical_c(config: Path) -> float:
+    """The inverse regularisation strength of the lexical model in `config` (LexicalBlend's C)."""
+    return float(_component(config, "LexicalBlend").get("C", 10.0))
+
+
+async def tfidf(settings: Settings, train_examples: list[Example], texts: list[str], work: Path,
+                c: float) -> list[dict]:
     train_file, source, target = work / "tfidf-train.json", work / "texts.json", work / "tfidf-predictions.json"
     train_file.write_text(json.dumps([{"text": e.text, "intent": e.intent, "entry": e.entry} for e in train_examples],
                                      ensure_ascii=False), encoding="utf-8")
     source.write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
     await _run(settings, work, "-m", "benchmarks.tfidf_baseline", "--train", str(train_file), "--input", str(source),
-               "--output", str(target), python=True)
+               "--output", str(target), "--C", str(c), python=True)
     return json.loads(target.read_text(encoding="utf-8"))
 
 
@@ -266,7 +279,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"· {name}: training and parsing {len(texts)} {args.split} examples…", flush=True)
         if name == "tfidf-lr":
             started = time.monotonic()
-            predictions = lexical = await tfidf(settings, train_examples, texts, work)
+            # The engine's own lexical model (config.yml's C), so the dev-set tuning can reuse its predictions.
+            predictions = lexical = await tfidf(settings, train_examples, texts, work, lexical_c(PIPELINES["ours"]))
             seconds, trained = time.monotonic() - started, True
         else:
             config = _config(PIPELINES[name], args.epochs, work)
@@ -302,22 +316,23 @@ async def cross_validate(settings: Settings, args: argparse.Namespace, entries: 
     parts = folds(examples, args.folds)
     if args.smoke:
         parts = [part[::10] for part in parts]
-    base = PIPELINES["ours"]
+    base = PIPELINES[args.cv_pipeline]
     config = _config(base, args.epochs, work, drop=("LexicalBlend",))
     runs = []
-    for i, held in enumerate(parts):
-        print(f"· cross-validation fold {i + 1}/{len(parts)}…", flush=True)
-        rest = [e for j, part in enumerate(parts) if j != i for e in part]
+    splits = held_and_rest(parts, args.max_folds)
+    for i, (held, rest) in enumerate(splits):
+        print(f"· cross-validation fold {i + 1}/{len(splits)} (of {len(parts)})…", flush=True)
         data = write_fold_training_data(work / f"train-fold{i}", rest, entries)
         model, _, _ = await train(settings, config, data, work)
         texts = [e.text for e in held]
-        runs.append((held, await predict(settings, model, texts, work), await tfidf(settings, rest, texts, work)))
+        learned = await predict(settings, model, texts, work)
+        runs.append((held, learned, await tfidf(settings, rest, texts, work, lexical_c(base))))
 
     # Every fold's predictions, for analysis without retraining (models are cached too).
     (work / "cv-predictions.json").write_text(json.dumps(
         [{"examples": [e.__dict__ for e in held], "learned": learned, "lexical": lexical}
          for held, learned, lexical in runs], ensure_ascii=False), encoding="utf-8")
-    return {"folds": len(parts), **grids(runs, base)}
+    return {"folds": len(runs), "of": len(parts), **grids(runs, base)}
 
 
 async def tune_on(settings: Settings, args: argparse.Namespace, test: list[Example], examples: list[Example],
@@ -332,7 +347,7 @@ async def tune_on(settings: Settings, args: argparse.Namespace, test: list[Examp
     texts = [e.text for e in test]
     learned = await predict(settings, model, texts, work)
     if lexical is None:
-        lexical = await tfidf(settings, examples, texts, work)
+        lexical = await tfidf(settings, examples, texts, work, lexical_c(PIPELINES["ours"]))
     return grids([(test, learned, lexical)], PIPELINES["ours"])
 
 
@@ -397,7 +412,8 @@ def print_report(report: dict[str, Any]) -> None:
         print_grids("The blend and the fallback threshold on the development set:", report["tuning"])
     if "cross_validation" in report:
         cv = report["cross_validation"]
-        print_grids(f"{cv['folds']}-fold cross-validation on the training data (mean ± sd):", cv, cv["folds"])
+        folds_run = f"{cv['folds']} of {cv['of']} folds" if cv.get("of", cv["folds"]) != cv["folds"] else f"{cv['folds']}-fold"
+        print_grids(f"{folds_run} cross-validation on the training data (mean ± sd):", cv, cv["folds"])
 
 
 def print_grids(title: str, result: dict[str, Any], runs: int = 1) -> None:
@@ -424,6 +440,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="score on the held-out test set (to report) or the development set, as written or "
                              "with typing noise (to choose on)")
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--max-folds", type=int, default=None,
+                        help="score only the first N folds (a quicker, coarser comparison of candidates)")
+    parser.add_argument("--cv-pipeline", default="ours", help="the pipeline to cross-validate (ours or a candidate)")
     parser.add_argument("--epochs", type=int, default=None, help="override DIET/ResponseSelector epochs")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: 1 epoch, 2 folds, 1 in 15 examples")
     parser.add_argument("--candidate", type=Path, action="append", default=[],
@@ -436,7 +455,7 @@ def main(argv: list[str] | None = None) -> None:
     for candidate in args.candidate:
         PIPELINES[candidate.stem] = candidate.resolve()
         args.pipelines.append(candidate.stem)
-    unknown = [p for p in args.pipelines if p not in (*PIPELINES, "tfidf-lr")]
+    unknown = [p for p in (*args.pipelines, args.cv_pipeline) if p not in (*PIPELINES, "tfidf-lr")]
     if unknown:
         parser.error(f"unknown pipelines {unknown}")
     suffix = ("" if args.split == "heldout" else f"-{args.split}") + ("-smoke" if args.smoke else "")

@@ -2,7 +2,7 @@
 LexicalBlend component mixes in (engine/lexical.py): one classifier over every intent and every FAQ entry
 (`faq/<entry>`). Runs in .venv-rasa, which has scikit-learn.
 
-    .venv-rasa/bin/python -m benchmarks.tfidf_baseline --train train.json --input texts.json --output preds.json
+    .venv-rasa/bin/python -m benchmarks.tfidf_baseline --train train.json --C 10 --input texts.json --output preds.json
 
 train.json: [{"text", "intent", "entry"}]; the output has the same shape as benchmarks/rasa_predict.py's.
 """
@@ -20,7 +20,7 @@ from engine.lexical import build
 def predict_all(args, texts: list[str]) -> list[dict]:
     with open(args.train, encoding="utf-8") as f:
         train = json.load(f)
-    model = build().fit([t["text"] for t in train], [f"faq/{t['entry']}" if t.get("entry") else t["intent"]
+    model = build(float(args.C)).fit([t["text"] for t in train], [f"faq/{t['entry']}" if t.get("entry") else t["intent"]
                                                      for t in train])
     results = []
     for text in texts:
@@ -40,7 +40,7 @@ def predict_all(args, texts: list[str]) -> list[dict]:
 
 
 def main() -> None:
-    run_cli(predict_all, train='JSON list of {"text", "intent", "entry"}')
+    run_cli(predict_all, train='JSON list of {"text", "intent", "entry"}', C="the inverse regularisation strength")
 
 
 if __name__ == "__main__":

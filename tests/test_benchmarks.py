@@ -15,7 +15,8 @@ import yaml
 from assistant.settings import PROJECT_ROOT
 from benchmarks.heldout import Example, strip_annotations
 from benchmarks.metrics import REPORTS, accuracy, macro_f1, percentile, precision_recall
-from benchmarks.nlu_accuracy import SEED, blended, folds, score, training_examples, write_fold_training_data
+from benchmarks.nlu_accuracy import (SEED, blended, folds, held_and_rest, score, training_examples,
+                                     write_fold_training_data)
 from benchmarks.typing_noise import noisy
 from engine.blend import mix, split_fine
 from engine.folding import fold
@@ -105,6 +106,10 @@ def test_cross_validation_folds_are_stratified_disjoint_and_trainable(tmp_path):
     assert sum(len(p) for p in parts) == len(examples)
     assert max(len(p) for p in parts) - min(len(p) for p in parts) <= 1
     assert all({e.intent for e in p} >= {"greet", "faq", "check_status"} for p in parts)
+    # --max-folds scores fewer folds, but each still trains on everything else (four fifths, not one)
+    for held, rest in held_and_rest(parts, 2):
+        assert len(held) + len(rest) == len(examples) and not set(map(id, held)) & set(map(id, rest))
+    assert len(held_and_rest(parts, 2)) == 2 and len(held_and_rest(parts)) == 5
     data = write_fold_training_data(tmp_path / "fold", [e for p in parts[1:] for e in p], entries)
     document = yaml.safe_load((data / "data.yml").read_text(encoding="utf-8"))
     labels = {block["intent"] for block in document["nlu"]}
