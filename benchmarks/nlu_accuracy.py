@@ -30,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from actions.faq import answers_directly
 from actions.verification import parse_verification
 from assistant.settings import LANGUAGES, PROJECT_ROOT, Settings
 from assistant.training import ENGINE_CODE, NLU_DIR, run_rasa
@@ -194,6 +195,21 @@ def _number(value: str) -> str:
     return re.sub(r"[\s\-]", "", value).upper()
 
 
+def direct_answers(faq: list[tuple[Example, dict]]) -> tuple[float, float]:
+    """Of the knowledge-base questions, the share answered at once (read as `faq`, the top entry sure enough
+    for actions/faq.py) and the share of those answers that are the right entry."""
+    direct = right = 0
+    for example, prediction in faq:
+        scores = sorted((prediction.get("faq_scores") or {}).items(), key=lambda kv: -(kv[1] or 0.0))
+        if prediction["intent"] != "faq" or not scores:
+            continue
+        runner_up = scores[1][1] if len(scores) > 1 else 0.0
+        if answers_directly(scores[0][1] or 0.0, runner_up or 0.0):
+            direct += 1
+            right += scores[0][0] == example.entry
+    return (direct / len(faq) if faq else float("nan")), (right / direct if direct else float("nan"))
+
+
 def score(examples: list[Example], predictions: list[dict]) -> dict[str, Any]:
     truth = [e.intent for e in examples]
     predicted = [p["intent"] for p in predictions]
@@ -204,6 +220,7 @@ def score(examples: list[Example], predictions: list[dict]) -> dict[str, Any]:
         gold = {_number(v) for k, v in example.entities if k == "application_number"}
         found = {_number(v) for k, v in prediction["entities"] if k == "application_number"}
         tp, fp, fn = tp + len(gold & found), fp + len(found - gold), fn + len(gold - found)
+    direct, direct_right = direct_answers(faq)
     return {
         "examples": len(examples),
         "intent_accuracy": accuracy(truth, predicted),
@@ -211,6 +228,8 @@ def score(examples: list[Example], predictions: list[dict]) -> dict[str, Any]:
         "fallbacks": sum(p == "nlu_fallback" for p in predicted),
         "faq_top1": sum(p["faq_ranking"][:1] == [e.entry] for e, p in faq) / len(faq) if faq else float("nan"),
         "faq_top3": sum(e.entry in p["faq_ranking"][:3] for e, p in faq) / len(faq) if faq else float("nan"),
+        "faq_direct": direct,
+        "faq_direct_precision": direct_right,
         "oos_precision": oos_p,
         "oos_recall": oos_r,
         "application_number_f1": f1(tp, fp, fn),
@@ -306,7 +325,7 @@ def blended(learned: dict, lexical: dict, intent_weight: float, entry_weight: fl
     second = ranking[1][1] if len(ranking) > 1 else 0.0
     unsure = top < fallback.get("threshold", 0.3) or top - second < fallback.get("ambiguity_threshold", 0.1)
     return {**learned, "intent": "nlu_fallback" if unsure else ranking[0][0],
-            "faq_ranking": [k for k, _ in entries[:5]]}
+            "faq_ranking": [k for k, _ in entries[:5]], "faq_scores": dict(entries)}
 
 
 async def cross_validate(settings: Settings, args: argparse.Namespace, entries: list[EntryData],
@@ -396,12 +415,13 @@ def print_report(report: dict[str, Any]) -> None:
     print(f"\n{name}: {report['examples']} examples never trained on "
           f"({report['training_examples']} training examples; {len(report['overlap_with_training'])} overlaps)")
     headers = ["pipeline / language", "intent acc", "macro-F1", "fallbacks", "FAQ top-1", "FAQ top-3",
-               "OOS prec", "OOS rec", "app-no F1", "parse ms p50"]
+               "FAQ direct", "direct right", "OOS prec", "OOS rec", "app-no F1", "parse ms p50"]
     rows = []
     for name, result in report["pipelines"].items():
         for lang, s in result["scores"].items():
             rows.append([f"{name} / {lang}", s["intent_accuracy"], s["intent_macro_f1"], s["fallbacks"],
-                         s["faq_top1"], s["faq_top3"], s["oos_precision"], s["oos_recall"],
+                         s["faq_top1"], s["faq_top3"], s.get("faq_direct", float("nan")),
+                         s.get("faq_direct_precision", float("nan")), s["oos_precision"], s["oos_recall"],
                          s["application_number_f1"], round(s["parse_ms_p50"], 1)])
     print(table(headers, rows))
     print("\nTraining time (s): " + ", ".join(f"{n} {r['train_seconds']}" for n, r in report["pipelines"].items()))

@@ -15,7 +15,7 @@ import yaml
 from assistant.settings import PROJECT_ROOT
 from benchmarks.heldout import Example, strip_annotations
 from benchmarks.metrics import REPORTS, accuracy, macro_f1, percentile, precision_recall
-from benchmarks.nlu_accuracy import (SEED, blended, folds, held_and_rest, score, training_examples,
+from benchmarks.nlu_accuracy import (SEED, blended, direct_answers, folds, held_and_rest, score, training_examples,
                                      write_fold_training_data)
 from benchmarks.typing_noise import noisy
 from engine.blend import mix, split_fine
@@ -97,6 +97,21 @@ def test_the_benchmark_blends_like_the_engine_then_applies_the_fallback_rule():
     # thanks 0.5 against faq and greet at 0.25 each: sure enough
     assert blended(learned, {"intent_scores": {"thanks": 1.0}, "faq_scores": {}}, 0.5, 0.5,
                    fallback)["intent"] == "thanks"
+
+
+def test_direct_answers_use_the_actions_rule_and_count_only_faq_readings():
+    def prediction(intent, scores):
+        return {"intent": intent, "faq_scores": scores}
+
+    faq = [
+        (Example("en", "a?", "faq", "a"), prediction("faq", {"a": 0.62, "b": 0.30})),  # sure, right
+        (Example("en", "b?", "faq", "b"), prediction("faq", {"a": 0.34, "b": 0.11})),  # far ahead, wrong
+        (Example("en", "c?", "faq", "c"), prediction("faq", {"c": 0.34, "b": 0.30})),  # close: choices
+        (Example("en", "d?", "faq", "d"), prediction("greet", {"d": 0.90})),  # not read as a question
+    ]
+    assert direct_answers(faq) == (0.5, 0.5)
+    rate, precision = direct_answers(faq[2:])
+    assert rate == 0.0 and math.isnan(precision)  # nothing answered at once: no precision to speak of
 
 
 def test_cross_validation_folds_are_stratified_disjoint_and_trainable(tmp_path):
