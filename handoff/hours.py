@@ -13,6 +13,18 @@ _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SPEC = re.compile(r"^\s*(?P<days>[A-Za-z,\- ]+?)\s+(?P<opens>\d{1,2}:\d{2})\s*-\s*(?P<closes>\d{1,2}:\d{2})\s*$")
 
 
+# Day names stand inside sentences ("from Monday, 30 November"): Azerbaijani and Russian write them in lower
+# case there. The CLDR data in Babel 2.19 capitalises the Azerbaijani ones, so they are lowered here.
+_LOWER_CASE_DAYS = ("az", "ru")
+
+
+def _day_names(language: str) -> dict[int, str]:
+    names = get_day_names("wide", "stand-alone", language)
+    if language.split("_")[0] in _LOWER_CASE_DAYS:
+        return {day: name[:1].lower() + name[1:] for day, name in names.items()}
+    return dict(names)
+
+
 def _day(name: str) -> int:
     try:
         return _DAYS.index(name.strip().lower()[:3])
@@ -64,7 +76,7 @@ class WorkingHours:
 
     def describe(self, language: str) -> str:
         """E.g. "Monday–Friday, 09:00–18:00", in the user's language."""
-        names = get_day_names("wide", "stand-alone", language)
+        names = _day_names(language)
         days = sorted(self.days)
         if len(days) == 7:
             day_text = "–".join((names[0], names[6]))
@@ -77,4 +89,5 @@ class WorkingHours:
 
     def format_moment(self, moment: dt.datetime, language: str) -> str:
         """A day and time in the service's zone, e.g. "Monday, 30 November, 09:00"."""
-        return format_datetime(moment, "EEEE, d MMMM, HH:mm", tzinfo=self.zone, locale=language)
+        day = _day_names(language)[moment.astimezone(self.zone).weekday()]
+        return f"{day}, {format_datetime(moment, 'd MMMM, HH:mm', tzinfo=self.zone, locale=language)}"

@@ -271,6 +271,8 @@ def test_working_hours_in_the_users_language():
     assert hours.describe("en") == "Monday–Friday, 09:00–18:00"
     assert hours.describe("ru") == "понедельник–пятница, 09:00–18:00"
     assert hours.format_moment(monday, "az") == "bazar ertəsi, 30 noyabr, 09:00"
+    assert hours.format_moment(monday, "en") == "Monday, 30 November, 09:00"
+    assert hours.describe("az") == "bazar ertəsi–cümə, 09:00–18:00"  # lower case whatever CLDR's version
     assert WorkingHours.parse("Sat,Sun 10:00-14:00", "Asia/Baku").describe("en") == "Saturday, Sunday, 10:00–14:00"
     with pytest.raises(ValueError):
         WorkingHours.parse("weekdays 9-6", "Asia/Baku")
