@@ -107,7 +107,8 @@ def folds(examples: list[Example], k: int, seed: int = 7) -> list[list[Example]]
     return result
 
 
-def held_and_rest(parts: list[list[Example]], limit: int | None = None) -> list[tuple[list[Example], list[Example]]]:
+def held_and_rest(parts: list[list[Example]],
+                  limit: int | None = None) -> list[tuple[list[Example], list[Example]]]:
     """(held-out fold, training examples) for the first `limit` folds: each trains on all the other folds,
     whether or not those are scored themselves."""
     return [(held, [e for j, part in enumerate(parts) if j != i for e in part])
@@ -432,7 +433,8 @@ def print_report(report: dict[str, Any]) -> None:
         print_grids("The blend and the fallback threshold on the development set:", report["tuning"])
     if "cross_validation" in report:
         cv = report["cross_validation"]
-        folds_run = f"{cv['folds']} of {cv['of']} folds" if cv.get("of", cv["folds"]) != cv["folds"] else f"{cv['folds']}-fold"
+        partial = cv.get("of", cv["folds"]) != cv["folds"]
+        folds_run = f"{cv['folds']} of {cv['of']} folds" if partial else f"{cv['folds']}-fold"
         print_grids(f"{folds_run} cross-validation on the training data (mean ± sd):", cv, cv["folds"])
 
 

@@ -20,8 +20,8 @@ from engine.lexical import build
 def predict_all(args, texts: list[str]) -> list[dict]:
     with open(args.train, encoding="utf-8") as f:
         train = json.load(f)
-    model = build(float(args.C)).fit([t["text"] for t in train], [f"faq/{t['entry']}" if t.get("entry") else t["intent"]
-                                                     for t in train])
+    labels = [f"faq/{t['entry']}" if t.get("entry") else t["intent"] for t in train]
+    model = build(float(args.C)).fit([t["text"] for t in train], labels)
     results = []
     for text in texts:
         started = time.perf_counter()
