@@ -8,7 +8,6 @@ variables and writes its log to `<data_dir>/logs/<name>.log`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import secrets
 import signal
@@ -27,6 +26,7 @@ from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
 from assistant.settings import PROJECT_ROOT, Settings
+from assistant.tasks import kill_process_group
 from assistant.training import rasa_bin, rasa_env
 
 
@@ -298,11 +298,9 @@ async def _terminate(service: Service, timeout_s: float) -> None:
     process = service.process
     if process is None or process.returncode is not None:
         return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
+    kill_process_group(process, signal.SIGTERM)
     try:
         await asyncio.wait_for(process.wait(), timeout_s)
     except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
+        kill_process_group(process)
         await process.wait()

@@ -4,6 +4,8 @@ A cancelled task can swallow its cancellation: a library may catch CancelledErro
 did so here, in a Redis call cancelled mid-flight) and the task carries on to its next `await`. A single
 `cancel()` followed by `await task` then waits forever, which is how a stopping inbox once hung a test run.
 So cancel again until the task is really done.
+
+A child process does not die with the task that awaited it: `kill_process_group` ends it and its children.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import signal
 
 log = logging.getLogger(__name__)
 
@@ -28,3 +32,10 @@ async def cancel_and_wait(task: asyncio.Task | None, *, every_s: float = 0.5) ->
         log.warning("task %s needed %d cancellations to stop", task.get_name(), attempts)
     with contextlib.suppress(asyncio.CancelledError, Exception):
         task.result()
+
+
+def kill_process_group(process: asyncio.subprocess.Process, sig: int = signal.SIGKILL) -> None:
+    """Signals a child started with `start_new_session=True`, and everything it started; gone is fine."""
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)

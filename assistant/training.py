@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.settings import PROJECT_ROOT, Settings
+from assistant.tasks import kill_process_group
 from knowledge.store import KnowledgeBase
 from knowledge.training_data import render_nlu
 
@@ -86,15 +87,23 @@ def model_for(settings: Settings, digest: str) -> Path:
 
 
 async def run_rasa(settings: Settings, *args: str, log_file: Path | None = None, python: bool = False) -> int:
-    """Runs `rasa ARGS` (or, with `python`, `python ARGS`) in the engine's environment; the exit code."""
+    """Runs `rasa ARGS` (or, with `python`, `python ARGS`) in the engine's environment; the exit code.
+
+    Cancelled (the console stopping mid-training, a test's teardown), the run is killed with its children:
+    an orphaned training would hold both cores for minutes. A killed training leaves no model (ensure_model
+    trains into a scratch folder), so SIGKILL loses nothing."""
     program = settings.rasa_venv / "bin" / "python" if python else rasa_bin(settings)
     out = open(log_file, "ab") if log_file else asyncio.subprocess.DEVNULL  # noqa: SIM115
     try:
         process = await asyncio.create_subprocess_exec(
             str(program), *args, cwd=PROJECT_ROOT, env=rasa_env(settings),
-            stdout=out, stderr=asyncio.subprocess.STDOUT,
+            stdout=out, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
         )
-        return await process.wait()
+        try:
+            return await process.wait()
+        except BaseException:
+            kill_process_group(process)
+            raise
     finally:
         if log_file:
             out.close()

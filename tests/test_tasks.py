@@ -4,8 +4,12 @@ a stopping inbox then waited forever for its sweeper)."""
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 
+from assistant.settings import Settings
 from assistant.tasks import cancel_and_wait
+from assistant.training import run_rasa
 from bot.periodic import Periodic
 
 
@@ -77,3 +81,27 @@ async def test_a_periodic_job_runs_again_after_it_fails(caplog):
         await asyncio.sleep(0.01)
     await periodic.stop()
     assert "failing failed" in caplog.text
+
+
+async def test_a_cancelled_training_run_kills_its_process(tmp_path):
+    # run_rasa starts programs from the engine's environment: here a "venv" whose python is this one.
+    (tmp_path / "venv" / "bin").mkdir(parents=True)
+    (tmp_path / "venv" / "bin" / "python").symlink_to(sys.executable)
+    settings = Settings(_env_file=None, data_dir=tmp_path, rasa_venv=tmp_path / "venv")
+    pid_file = tmp_path / "pid"
+    child = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(120)"
+    task = asyncio.create_task(run_rasa(settings, "-c", child, python=True))
+    for _ in range(200):
+        if pid_file.exists() and pid_file.read_text():
+            break
+        await asyncio.sleep(0.05)
+    pid = int(pid_file.read_text())
+    await asyncio.wait_for(cancel_and_wait(task), timeout=5)
+    assert task.cancelled()
+    for _ in range(100):  # reaped by asyncio's child watcher shortly after the kill
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"training process {pid} outlived its cancelled task")
