@@ -1,7 +1,7 @@
 """NLU accuracy on the held-out test set, per language: our pipeline vs Rasa's default vs TF-IDF + LR.
 
     .venv/bin/python -m benchmarks.nlu_accuracy                 # full run (~30 min on 2 cores)
-    .venv/bin/python -m benchmarks.nlu_accuracy --smoke         # tiny: 1 epoch, 2 folds, a few examples
+    .venv/bin/python -m benchmarks.nlu_accuracy --smoke         # tiny: 1 epoch, 2 folds, a quarter of the data
 
 For each pipeline it trains on the shipped training data (nlu_data/ and the knowledge base's seed entries),
 parses every held-out example (nlu_test/, never trained on) and reports, per language: intent accuracy and
@@ -19,6 +19,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import json
+import math
 import random
 import re
 import shutil
@@ -30,7 +31,7 @@ from typing import Any
 
 import yaml
 
-from actions.faq import answers_directly
+from actions.faq import DIRECT_RULE, DirectRule
 from actions.verification import parse_verification
 from assistant.settings import LANGUAGES, PROJECT_ROOT, Settings
 from assistant.training import ENGINE_CODE, NLU_DIR, run_rasa
@@ -174,19 +175,20 @@ async def predict(settings: Settings, model: Path, texts: list[str], work: Path)
     return json.loads(target.read_text(encoding="utf-8"))
 
 
-def lexical_c(config: Path) -> float:
-    """The inverse regularisation strength of the lexical model in `config` (LexicalBlend's C)."""
-    return float(_component(config, "LexicalBlend").get("C", 10.0))
+def lexical_params(config: Path) -> tuple[float, str]:
+    """The lexical model's settings in `config` (LexicalBlend's C and solver)."""
+    blend = _component(config, "LexicalBlend")
+    return float(blend.get("C", 10.0)), str(blend.get("solver", "lbfgs"))
 
 
 async def tfidf(settings: Settings, train_examples: list[Example], texts: list[str], work: Path,
-                c: float) -> list[dict]:
+                params: tuple[float, str]) -> list[dict]:
     train_file, source, target = work / "tfidf-train.json", work / "texts.json", work / "tfidf-predictions.json"
     train_file.write_text(json.dumps([{"text": e.text, "intent": e.intent, "entry": e.entry} for e in train_examples],
                                      ensure_ascii=False), encoding="utf-8")
     source.write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
     await _run(settings, work, "-m", "benchmarks.tfidf_baseline", "--train", str(train_file), "--input", str(source),
-               "--output", str(target), "--C", str(c), python=True)
+               "--output", str(target), "--C", str(params[0]), "--solver", params[1], python=True)
     return json.loads(target.read_text(encoding="utf-8"))
 
 
@@ -196,16 +198,16 @@ def _number(value: str) -> str:
     return re.sub(r"[\s\-]", "", value).upper()
 
 
-def direct_answers(faq: list[tuple[Example, dict]]) -> tuple[float, float]:
+def direct_answers(faq: list[tuple[Example, dict]], rule: DirectRule = DIRECT_RULE) -> tuple[float, float]:
     """Of the knowledge-base questions, the share answered at once (read as `faq`, the top entry sure enough
-    for actions/faq.py) and the share of those answers that are the right entry."""
+    for actions/faq.py's `rule`) and the share of those answers that are the right entry."""
     direct = right = 0
     for example, prediction in faq:
         scores = sorted((prediction.get("faq_scores") or {}).items(), key=lambda kv: -(kv[1] or 0.0))
         if prediction["intent"] != "faq" or not scores:
             continue
         runner_up = scores[1][1] if len(scores) > 1 else 0.0
-        if answers_directly(scores[0][1] or 0.0, runner_up or 0.0):
+        if rule.answers(scores[0][1] or 0.0, runner_up or 0.0):
             direct += 1
             right += scores[0][0] == example.entry
     return (direct / len(faq) if faq else float("nan")), (right / direct if direct else float("nan"))
@@ -287,20 +289,26 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     test = SPLITS[args.split](tuple(args.languages))
     train_examples = training_examples(entries)
     if args.smoke:
+        # 1 in 15 test texts and a stratified quarter of the training data: the same code path, quickly.
         test = [e for i, e in enumerate(test) if i % 15 == 0]
+        train_examples = folds(train_examples, 4)[0]
     texts = [e.text for e in test]
     overlap = {normalized(e.text) for e in test} & {normalized(e.text) for e in train_examples}
     report: dict[str, Any] = {"split": args.split, "examples": len(test),
                               "training_examples": len(train_examples), "overlap_with_training": sorted(overlap),
                               "pipelines": {}, "epochs": args.epochs}
-    data = write_full_training_data(work / "train-full", entries)
+    if args.smoke:
+        data = write_fold_training_data(work / "train-smoke", train_examples, entries)
+    else:
+        data = write_full_training_data(work / "train-full", entries)
     lexical: list[dict] | None = None  # the TF-IDF baseline's predictions, reused by the dev-set tuning
     for name in args.pipelines:
         print(f"· {name}: training and parsing {len(texts)} {args.split} examples…", flush=True)
         if name == "tfidf-lr":
             started = time.monotonic()
-            # The engine's own lexical model (config.yml's C), so the dev-set tuning can reuse its predictions.
-            predictions = lexical = await tfidf(settings, train_examples, texts, work, lexical_c(PIPELINES["ours"]))
+            # The engine's own lexical model (config.yml's C and solver): the dev-set tuning reuses its predictions.
+            params = lexical_params(PIPELINES["ours"])
+            predictions = lexical = await tfidf(settings, train_examples, texts, work, params)
             seconds, trained = time.monotonic() - started, True
         else:
             config = _config(PIPELINES[name], args.epochs, work)
@@ -346,7 +354,7 @@ async def cross_validate(settings: Settings, args: argparse.Namespace, entries: 
         model, _, _ = await train(settings, config, data, work)
         texts = [e.text for e in held]
         learned = await predict(settings, model, texts, work)
-        runs.append((held, learned, await tfidf(settings, rest, texts, work, lexical_c(base))))
+        runs.append((held, learned, await tfidf(settings, rest, texts, work, lexical_params(base))))
 
     # Every fold's predictions, for analysis without retraining (models are cached too).
     (work / "cv-predictions.json").write_text(json.dumps(
@@ -367,7 +375,7 @@ async def tune_on(settings: Settings, args: argparse.Namespace, test: list[Examp
     texts = [e.text for e in test]
     learned = await predict(settings, model, texts, work)
     if lexical is None:
-        lexical = await tfidf(settings, examples, texts, work, lexical_c(PIPELINES["ours"]))
+        lexical = await tfidf(settings, examples, texts, work, lexical_params(PIPELINES["ours"]))
     return grids([(test, learned, lexical)], PIPELINES["ours"])
 
 
@@ -395,6 +403,9 @@ def grids(runs: list[tuple[list[Example], list[dict], list[dict]]], base: Path) 
     by_entry_weight = {w: summary(mixed(wi, w)) for w in grid}
     by_threshold = {t: summary(mixed(wi, we, t)) for t in thresholds}
     return {
+        "direct_rule_grid": direct_rule_grid(
+            [(held, [blended(a, b, wi, we, fallback) for a, b in zip(learned, lexical)])
+             for held, learned, lexical in runs]),
         "learned": summary([score(h, a) for h, a, _ in runs]),
         "lexical": summary([score(h, b) for h, _, b in runs]),
         "blend": {"intent_weight": wi, "entry_weight": we, "threshold": fallback.get("threshold"),
@@ -408,6 +419,34 @@ def grids(runs: list[tuple[list[Example], list[dict], list[dict]]], base: Path) 
         "best_entry_weight": max(grid, key=lambda w: (by_entry_weight[w]["faq_top3"]["mean"],
                                                       by_entry_weight[w]["faq_top1"]["mean"])),
     }
+
+
+def direct_rule_grid(runs: list[tuple[list[Example], list[dict]]]) -> dict[str, list[float]]:
+    """actions/faq.py's rule for answering at once, gridded on the blend's predictions: for each
+    "confident/plausible/margin", the mean share of knowledge-base questions answered at once and the mean
+    share of those answers that are right."""
+    grid = {}
+    for confident in (0.3, 0.4, 0.5, 0.6, 0.7):
+        for plausible in (0.15, 0.2, 0.25, 0.3, 0.4):
+            for margin in (1.5, 2.0, 2.5, 3.0, 4.0):
+                if plausible >= confident:
+                    continue
+                rule = DirectRule(confident, plausible, margin)
+                shares = [direct_answers([(e, p) for e, p in zip(held, predictions) if e.entry], rule)
+                          for held, predictions in runs]
+                direct = statistics.fmean(d for d, _ in shares)
+                rights = [r for _, r in shares if not math.isnan(r)]
+                grid[f"{confident}/{plausible}/{margin}"] = [direct, statistics.fmean(rights) if rights else math.nan]
+    return grid
+
+
+def best_direct_rules(grid: dict[str, list[float]]) -> list[tuple[str, float, float]]:
+    """The rules no other rule beats on both counts (more answered at once and at least as often right)."""
+    points = [(k, d, r) for k, (d, r) in grid.items() if not math.isnan(r)]
+    front = [(k, d, r) for k, d, r in points
+             if not any((d2 > d and r2 >= r) or (d2 >= d and r2 > r) for _, d2, r2 in points)]
+    unique = {(round(d, 4), round(r, 4)): (k, d, r) for k, d, r in sorted(front, key=lambda x: x[0])}
+    return sorted(unique.values(), key=lambda x: -x[1])
 
 
 def print_report(report: dict[str, Any]) -> None:
@@ -451,6 +490,13 @@ def print_grids(title: str, result: dict[str, Any], runs: int = 1) -> None:
           + ", ".join(f"{t}: {fmt(a)}/{n:.1f}" for t, (a, n) in result["threshold_grid"].items()))
     print(f"  best: intent_weight {result['best_intent_weight']}, entry_weight {result['best_entry_weight']} "
           f"(config.yml: {result['blend']['intent_weight']}, {result['blend']['entry_weight']})")
+    rule = DIRECT_RULE
+    shipped = result["direct_rule_grid"].get(f"{rule.confident}/{rule.plausible}/{rule.margin}")
+    print("  answering at once (actions/faq.py), confident/plausible/margin: share answered at once/right;"
+          f" in use {rule.confident}/{rule.plausible}/{rule.margin}"
+          + (f": {fmt(shipped[0])}/{fmt(shipped[1])}" if shipped else ""))
+    print("    rules no other beats on both: " + ", ".join(
+        f"{k}: {fmt(d)}/{fmt(r)}" for k, d, r in best_direct_rules(result["direct_rule_grid"])))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -466,7 +512,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="score only the first N folds (a quicker, coarser comparison of candidates)")
     parser.add_argument("--cv-pipeline", default="ours", help="the pipeline to cross-validate (ours or a candidate)")
     parser.add_argument("--epochs", type=int, default=None, help="override DIET/ResponseSelector epochs")
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes: 1 epoch, 2 folds, 1 in 15 examples")
+    parser.add_argument("--smoke", action="store_true",
+                        help="tiny sizes: 1 epoch, 2 folds, a quarter of the training data, 1 in 15 test texts")
     parser.add_argument("--candidate", type=Path, action="append", default=[],
                         help="another Rasa config to compare (named by its file name); repeatable")
     parser.add_argument("--work", type=Path, default=WORK)

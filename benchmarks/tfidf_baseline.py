@@ -2,7 +2,8 @@
 LexicalBlend component mixes in (engine/lexical.py): one classifier over every intent and every FAQ entry
 (`faq/<entry>`). Runs in .venv-rasa, which has scikit-learn.
 
-    .venv-rasa/bin/python -m benchmarks.tfidf_baseline --train train.json --C 10 --input texts.json --output preds.json
+    .venv-rasa/bin/python -m benchmarks.tfidf_baseline --train train.json --C 10 --solver lbfgs \
+        --input texts.json --output preds.json
 
 train.json: [{"text", "intent", "entry"}]; the output has the same shape as benchmarks/rasa_predict.py's.
 """
@@ -21,7 +22,7 @@ def predict_all(args, texts: list[str]) -> list[dict]:
     with open(args.train, encoding="utf-8") as f:
         train = json.load(f)
     labels = [f"faq/{t['entry']}" if t.get("entry") else t["intent"] for t in train]
-    model = build(float(args.C)).fit([t["text"] for t in train], labels)
+    model = build(float(args.C), args.solver).fit([t["text"] for t in train], labels)
     results = []
     for text in texts:
         started = time.perf_counter()
@@ -40,7 +41,8 @@ def predict_all(args, texts: list[str]) -> list[dict]:
 
 
 def main() -> None:
-    run_cli(predict_all, train='JSON list of {"text", "intent", "entry"}', C="the inverse regularisation strength")
+    run_cli(predict_all, train='JSON list of {"text", "intent", "entry"}', C="the inverse regularisation strength",
+            solver="scikit-learn's solver (lbfgs: multinomial; liblinear: one-vs-rest)")
 
 
 if __name__ == "__main__":

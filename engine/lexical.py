@@ -31,8 +31,11 @@ _TRUSTED_MODULES = ("sklearn.", "scipy.", "numpy.", "builtins.")
 _TRUSTED_FUNCTIONS = ("engine.folding.fold",)  # the vectorizers' preprocessor
 
 
-def build(c: float = 10.0):
-    """The lexical model; also the benchmark's TF-IDF + LR baseline (benchmarks/tfidf_baseline.py)."""
+def build(c: float = 10.0, solver: str = "lbfgs"):
+    """The lexical model; also the benchmark's TF-IDF + LR baseline (benchmarks/tfidf_baseline.py).
+
+    `lbfgs` fits one multinomial model; `liblinear` one binary model per label, whose scores scikit-learn
+    normalises to sum to one."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline, make_union
@@ -41,7 +44,7 @@ def build(c: float = 10.0):
         TfidfVectorizer(analyzer="word", preprocessor=fold, ngram_range=(1, 2), sublinear_tf=True),
         TfidfVectorizer(analyzer="char_wb", preprocessor=fold, ngram_range=(2, 4), sublinear_tf=True),
     )
-    return make_pipeline(features, LogisticRegression(C=c, max_iter=2000))
+    return make_pipeline(features, LogisticRegression(C=c, solver=solver, max_iter=2000))
 
 
 def fine_label(message: Message) -> Optional[str]:
@@ -58,6 +61,7 @@ class LexicalBlend(GraphComponent):
             "entry_weight": 0.5,  # the ResponseSelector's share of the FAQ entry ranking
             "retrieval_intent": "faq",
             "C": 10.0,
+            "solver": "lbfgs",
             "ranking_length": 10,  # 0: report every label
         }
 
@@ -84,7 +88,7 @@ class LexicalBlend(GraphComponent):
         if len({fine_label(m) for m in examples}) < 2:
             log.warning("LexicalBlend: fewer than two labels to learn; the component will pass messages through")
             return self._resource
-        self._model = build(self._config["C"]).fit([m.get("text") for m in examples],
+        self._model = build(self._config["C"], self._config["solver"]).fit([m.get("text") for m in examples],
                                                    [fine_label(m) for m in examples])
         prefix = f"utter_{self._config['retrieval_intent']}/"
         self._responses = {k[len("utter_"):]: v for k, v in training_data.responses.items() if k.startswith(prefix)}

@@ -15,8 +15,9 @@ import yaml
 from assistant.settings import PROJECT_ROOT
 from benchmarks.heldout import Example, strip_annotations
 from benchmarks.metrics import REPORTS, accuracy, macro_f1, percentile, precision_recall
-from benchmarks.nlu_accuracy import (SEED, blended, direct_answers, folds, held_and_rest, score, training_examples,
-                                     write_fold_training_data)
+from actions.faq import DirectRule
+from benchmarks.nlu_accuracy import (SEED, best_direct_rules, blended, direct_answers, direct_rule_grid, folds,
+                                     held_and_rest, score, training_examples, write_fold_training_data)
 from benchmarks.typing_noise import noisy
 from engine.blend import mix, split_fine
 from engine.folding import fold
@@ -112,6 +113,18 @@ def test_direct_answers_use_the_actions_rule_and_count_only_faq_readings():
     assert direct_answers(faq) == (0.5, 0.5)
     rate, precision = direct_answers(faq[2:])
     assert rate == 0.0 and math.isnan(precision)  # nothing answered at once: no precision to speak of
+    # A looser rule answers the close call too (rightly), a stricter one only the sure answer.
+    assert direct_answers(faq, DirectRule(0.3, 0.2, 1.1)) == (0.75, pytest.approx(2 / 3))
+    assert direct_answers(faq, DirectRule(0.6, 0.5, 2.5)) == (0.25, 1.0)
+    grid = direct_rule_grid([([e for e, _ in faq], [p for _, p in faq])])
+    assert grid["0.5/0.3/2.5"] == [0.5, 0.5] and grid["0.6/0.4/3.0"] == [0.25, 1.0]
+    front = best_direct_rules(grid)
+    # Only rules no other beats on both counts, most answered first; every other rule is dominated.
+    assert [(d, r) for _, d, r in front] == sorted({(d, r) for _, d, r in front}, key=lambda x: -x[0])
+    assert (0.25, 1.0) in [(d, r) for _, d, r in front]
+    assert all(any(d2 >= d and r2 >= r for _, d2, r2 in front) for d, r in grid.values() if not math.isnan(r))
+    assert not any((d2 > d and r2 >= r) or (d2 >= d and r2 > r)
+                   for _, d, r in front for d2, r2 in grid.values() if not math.isnan(r2))
 
 
 def test_cross_validation_folds_are_stratified_disjoint_and_trainable(tmp_path):
