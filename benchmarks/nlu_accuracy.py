@@ -292,15 +292,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         # 1 in 15 test texts and a stratified quarter of the training data: the same code path, quickly.
         test = [e for i, e in enumerate(test) if i % 15 == 0]
         train_examples = folds(train_examples, 4)[0]
+        data = write_fold_training_data(work / "train-smoke", train_examples, entries)
+    else:
+        data = write_full_training_data(work / "train-full", entries)
     texts = [e.text for e in test]
     overlap = {normalized(e.text) for e in test} & {normalized(e.text) for e in train_examples}
     report: dict[str, Any] = {"split": args.split, "examples": len(test),
                               "training_examples": len(train_examples), "overlap_with_training": sorted(overlap),
                               "pipelines": {}, "epochs": args.epochs}
-    if args.smoke:
-        data = write_fold_training_data(work / "train-smoke", train_examples, entries)
-    else:
-        data = write_full_training_data(work / "train-full", entries)
     lexical: list[dict] | None = None  # the TF-IDF baseline's predictions, reused by the dev-set tuning
     for name in args.pipelines:
         print(f"· {name}: training and parsing {len(texts)} {args.split} examples…", flush=True)
@@ -390,10 +389,13 @@ def grids(runs: list[tuple[list[Example], list[dict], list[dict]]], base: Path) 
 
     fallback = _component(base, "FallbackClassifier")
 
-    def mixed(wi: float, we: float, threshold: float | None = None) -> list[dict[str, Any]]:
+    def blends(wi: float, we: float, threshold: float | None = None) -> list[tuple[list[Example], list[dict]]]:
         unsure = {**fallback, **({"threshold": threshold} if threshold is not None else {})}
-        return [score(held, [blended(a, b, wi, we, unsure) for a, b in zip(learned, lexical)])
+        return [(held, [blended(a, b, wi, we, unsure) for a, b in zip(learned, lexical)])
                 for held, learned, lexical in runs]
+
+    def mixed(wi: float, we: float, threshold: float | None = None) -> list[dict[str, Any]]:
+        return [score(held, predictions) for held, predictions in blends(wi, we, threshold)]
 
     blend = _component(base, "LexicalBlend")
     wi, we = blend.get("intent_weight", 0.5), blend.get("entry_weight", 0.5)
@@ -403,9 +405,7 @@ def grids(runs: list[tuple[list[Example], list[dict], list[dict]]], base: Path) 
     by_entry_weight = {w: summary(mixed(wi, w)) for w in grid}
     by_threshold = {t: summary(mixed(wi, we, t)) for t in thresholds}
     return {
-        "direct_rule_grid": direct_rule_grid(
-            [(held, [blended(a, b, wi, we, fallback) for a, b in zip(learned, lexical)])
-             for held, learned, lexical in runs]),
+        "direct_rule_grid": direct_rule_grid(blends(wi, we)),
         "learned": summary([score(h, a) for h, a, _ in runs]),
         "lexical": summary([score(h, b) for h, _, b in runs]),
         "blend": {"intent_weight": wi, "entry_weight": we, "threshold": fallback.get("threshold"),
@@ -419,6 +419,11 @@ def grids(runs: list[tuple[list[Example], list[dict], list[dict]]], base: Path) 
         "best_entry_weight": max(grid, key=lambda w: (by_entry_weight[w]["faq_top3"]["mean"],
                                                       by_entry_weight[w]["faq_top1"]["mean"])),
     }
+
+
+def rule_key(rule: DirectRule) -> str:
+    """A rule's key in the grid: "confident/plausible/margin"."""
+    return f"{rule.confident}/{rule.plausible}/{rule.margin}"
 
 
 def direct_rule_grid(runs: list[tuple[list[Example], list[dict]]]) -> dict[str, list[float]]:
@@ -436,7 +441,7 @@ def direct_rule_grid(runs: list[tuple[list[Example], list[dict]]]) -> dict[str, 
                           for held, predictions in runs]
                 direct = statistics.fmean(d for d, _ in shares)
                 rights = [r for _, r in shares if not math.isnan(r)]
-                grid[f"{confident}/{plausible}/{margin}"] = [direct, statistics.fmean(rights) if rights else math.nan]
+                grid[rule_key(rule)] = [direct, statistics.fmean(rights) if rights else math.nan]
     return grid
 
 
@@ -490,10 +495,9 @@ def print_grids(title: str, result: dict[str, Any], runs: int = 1) -> None:
           + ", ".join(f"{t}: {fmt(a)}/{n:.1f}" for t, (a, n) in result["threshold_grid"].items()))
     print(f"  best: intent_weight {result['best_intent_weight']}, entry_weight {result['best_entry_weight']} "
           f"(config.yml: {result['blend']['intent_weight']}, {result['blend']['entry_weight']})")
-    rule = DIRECT_RULE
-    shipped = result["direct_rule_grid"].get(f"{rule.confident}/{rule.plausible}/{rule.margin}")
+    shipped = result["direct_rule_grid"].get(rule_key(DIRECT_RULE))
     print("  answering at once (actions/faq.py), confident/plausible/margin: share answered at once/right;"
-          f" in use {rule.confident}/{rule.plausible}/{rule.margin}"
+          f" in use {rule_key(DIRECT_RULE)}"
           + (f": {fmt(shipped[0])}/{fmt(shipped[1])}" if shipped else ""))
     print("    rules no other beats on both: " + ", ".join(
         f"{k}: {fmt(d)}/{fmt(r)}" for k, d, r in best_direct_rules(result["direct_rule_grid"])))
