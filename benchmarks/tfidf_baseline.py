@@ -15,20 +15,20 @@ import time
 
 from benchmarks.rasa_predict import run_cli
 from engine.blend import split_fine
-from engine.lexical import build
+from engine.lexical import Scorer, build
 
 
 def predict_all(args, texts: list[str]) -> list[dict]:
     with open(args.train, encoding="utf-8") as f:
         train = json.load(f)
     labels = [f"faq/{t['entry']}" if t.get("entry") else t["intent"] for t in train]
-    model = build(float(args.C), args.solver).fit([t["text"] for t in train], labels)
+    scorer = Scorer(build(float(args.C), args.solver).fit([t["text"] for t in train], labels))
     results = []
     for text in texts:
         started = time.perf_counter()
-        row = model.predict_proba([text])[0]
+        row = scorer([text])[0]
         elapsed_ms = (time.perf_counter() - started) * 1000
-        intents, entries = split_fine(dict(zip(model.classes_, (float(p) for p in row))))
+        intents, entries = split_fine(dict(zip(scorer.labels, (float(p) for p in row))))
         ranked = sorted(intents.items(), key=lambda x: -x[1])
         results.append({
             "intent": ranked[0][0], "confidence": ranked[0][1],

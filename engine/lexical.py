@@ -47,6 +47,37 @@ def build(c: float = 10.0, solver: str = "lbfgs"):
     return make_pipeline(features, LogisticRegression(C=c, solver=solver, max_iter=2000))
 
 
+class Scorer:
+    """`predict_proba` of a fitted `build()` pipeline, without scikit-learn's per-call cost.
+
+    Why: scikit-learn multiplies the features by `coef_.T`, a Fortran-ordered view, and SciPy copies it
+    into C order on every call (24 000+ features x 72 labels, ~17 MB): 3.6 ms of a parse for a product that
+    takes 0.05 ms. The transposed weights are made contiguous once. Multinomial models only (lbfgs over
+    more than two labels); anything else goes through scikit-learn unchanged."""
+
+    def __init__(self, pipeline: Any) -> None:
+        import numpy as np
+
+        self._pipeline = pipeline
+        self.labels = [str(label) for label in pipeline.classes_]
+        model = pipeline[-1]
+        multinomial = model.multi_class == "multinomial" or (
+            model.multi_class == "auto" and model.solver != "liblinear" and len(self.labels) > 2)
+        self._weights = np.ascontiguousarray(model.coef_.T) if multinomial else None
+        self._intercept = model.intercept_
+
+    def __call__(self, texts: List[str]) -> Any:
+        import numpy as np
+
+        if self._weights is None:
+            return self._pipeline.predict_proba(texts)
+        scores = np.asarray(self._pipeline[:-1].transform(texts) @ self._weights) + self._intercept
+        scores -= scores.max(axis=1, keepdims=True)  # softmax, as scikit-learn computes it
+        np.exp(scores, out=scores)
+        scores /= scores.sum(axis=1, keepdims=True)
+        return scores
+
+
 def fine_label(message: Message) -> Optional[str]:
     """`faq/<entry>` for knowledge-base questions, the intent otherwise."""
     return message.get("intent_response_key") or message.get("intent")
@@ -74,6 +105,7 @@ class LexicalBlend(GraphComponent):
         self._config = {**self.get_default_config(), **config}
         self._storage, self._resource = model_storage, resource
         self._model = model
+        self._scorer = Scorer(model) if model is not None else None
         self._responses = responses or {}
 
     @classmethod
@@ -90,6 +122,7 @@ class LexicalBlend(GraphComponent):
             return self._resource
         self._model = build(self._config["C"], self._config["solver"]).fit([m.get("text") for m in examples],
                                                    [fine_label(m) for m in examples])
+        self._scorer = Scorer(self._model)
         prefix = f"utter_{self._config['retrieval_intent']}/"
         self._responses = {k[len("utter_"):]: v for k, v in training_data.responses.items() if k.startswith(prefix)}
         with self._storage.write_to(self._resource) as directory:
@@ -118,11 +151,11 @@ class LexicalBlend(GraphComponent):
         return cls(config, model_storage, resource, model, responses)
 
     def process(self, messages: List[Message]) -> List[Message]:
-        if self._model is None:
+        if self._scorer is None:
             return messages
         texts = [m.get("text") or "" for m in messages]
-        probabilities = self._model.predict_proba(texts)
-        labels = list(self._model.classes_)
+        probabilities = self._scorer(texts)
+        labels = self._scorer.labels
         for message, text, row in zip(messages, texts, probabilities):
             if text.strip() and not text.startswith("/"):
                 self._blend(message, dict(zip(labels, (float(p) for p in row))))

@@ -1,0 +1,18 @@
+"""Runs a snippet in the engine's environment (.venv-rasa: Rasa, TensorFlow, scikit-learn live there, not in
+the test environment) and returns the JSON it prints last."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any
+
+from assistant.settings import Settings
+from assistant.training import PROJECT_ROOT, rasa_env
+
+
+def run_in_engine_env(script: str, timeout_s: float = 300) -> Any:
+    settings = Settings()
+    done = subprocess.run([str(settings.rasa_venv / "bin" / "python"), "-c", script], cwd=PROJECT_ROOT,
+                          env=rasa_env(settings), capture_output=True, text=True, timeout=timeout_s, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
