@@ -169,3 +169,14 @@ async def test_a_failure_before_the_answer_gets_one_apology_and_nothing_else(gat
     await asyncio.sleep(0.5)  # a second reply would arrive now
     assert [text_of(m) for m in await driver.messages(41)] == [text_of(reply)]
     assert "went wrong" in text_of(reply), text_of(reply)
+
+
+async def test_the_http_client_finds_its_async_library_without_a_failed_import():
+    # httpcore asks sniffio which event loop runs, per request; without sniffio installed every request
+    # pays an ImportError that searches the whole path (pyproject.toml lists it for that reason).
+    import sys
+
+    from httpcore._synchronization import current_async_library
+
+    assert current_async_library() == "asyncio"
+    assert "sniffio" in sys.modules
