@@ -198,3 +198,23 @@ def test_reliability_under_faults_smoke(tmp_path):
     assert data["messages"] == 36 and len(data["faults"]) == 4
     assert (data["lost"], data["doubled"], data["out_of_order"], data["wrong"]) == (0, 0, 0, 0), data
     assert data["answered"] + data["apologies"] == 36
+
+
+def test_a_profile_sums_samples_by_function_inclusive_and_self():
+    from benchmarks.profile import summarise
+
+    raw = [
+        'process 7:"python -m engine.serve";serve (sanic/runners.py:10) 50',
+        "serve (sanic/runners.py:10);handle (rasa/processor.py:5);validate (jsonschema/validators.py:1) 30",
+        "serve (sanic/runners.py:10);handle (rasa/processor.py:7);parse (rasa/graph.py:2) 10",
+        "serve (sanic/runners.py:12);walk (x.py:1);walk (x.py:2);walk (x.py:3) 10",
+        "not a stack line",
+    ]
+    profile = summarise(raw, top=3)
+    assert profile["samples"] == 100
+    # serve is in every stack: left out of the inclusive list
+    assert profile["inclusive"] == [("handle (rasa/processor.py)", 0.4), ("validate (jsonschema/validators.py)", 0.3),
+                                    ("parse (rasa/graph.py)", 0.1)]
+    assert profile["self"][:2] == [("serve (sanic/runners.py)", 0.5), ("validate (jsonschema/validators.py)", 0.3)]
+    assert dict(summarise(raw, top=10)["inclusive"])["walk (x.py)"] == 0.1  # recursion counts once per stack
+    assert summarise([])["inclusive"] == []
