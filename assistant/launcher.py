@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 
 from assistant.settings import PROJECT_ROOT, Settings
 from assistant.tasks import kill_process_group
-from assistant.training import rasa_env
+from assistant.training import rasa_env, rasa_python
 
 
 DEMO_SUPPORT_CHAT, DEMO_OFFICERS_CHAT = -1001000000001, -1001000000002
@@ -172,7 +172,7 @@ class Stack:
         for i, port in enumerate(engine_ports):
             services.append(Service(
                 "engine" if len(engine_ports) == 1 else f"engine-{i + 1}",
-                [str(s.rasa_venv / "bin" / "python"), "-m", "engine.serve", "run", "--model", str(self.model), "--port", str(port),
+                [str(rasa_python(s)), "-m", "engine.serve", "run", "--model", str(self.model), "--port", str(port),
                  "--interface", s.engine_listen, "--credentials", str(PROJECT_ROOT / "credentials.yml"),
                  "--endpoints", str(endpoints), "--enable-api", "--auth-token", token],
                 http_ok(f"http://127.0.0.1:{port}/"), rasa_env(s), 180,

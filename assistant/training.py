@@ -60,6 +60,11 @@ def rasa_bin(settings: Settings) -> Path:
     return settings.rasa_venv / "bin" / "rasa"
 
 
+def rasa_python(settings: Settings) -> Path:
+    """The engine environment's interpreter (the engine's entry point, scripts that need Rasa)."""
+    return settings.rasa_venv / "bin" / "python"
+
+
 async def write_generated_data(settings: Settings, kb: KnowledgeBase) -> Path:
     target = generated_dir(settings)
     target.mkdir(parents=True, exist_ok=True)
@@ -92,7 +97,7 @@ async def run_rasa(settings: Settings, *args: str, log_file: Path | None = None,
     Cancelled (the console stopping mid-training, a test's teardown), the run is killed with its children:
     an orphaned training would hold both cores for minutes. A killed training leaves no model (ensure_model
     trains into a scratch folder), so SIGKILL loses nothing."""
-    program = settings.rasa_venv / "bin" / "python" if python else rasa_bin(settings)
+    program = rasa_python(settings) if python else rasa_bin(settings)
     out = open(log_file, "ab") if log_file else asyncio.subprocess.DEVNULL  # noqa: SIM115
     try:
         process = await asyncio.create_subprocess_exec(

@@ -59,6 +59,7 @@ class Scorer:
         import numpy as np
 
         self._pipeline = pipeline
+        self._features = pipeline[:-1]
         self.labels = [str(label) for label in pipeline.classes_]
         model = pipeline[-1]
         multinomial = model.multi_class == "multinomial" or (
@@ -71,7 +72,7 @@ class Scorer:
 
         if self._weights is None:
             return self._pipeline.predict_proba(texts)
-        scores = np.asarray(self._pipeline[:-1].transform(texts) @ self._weights) + self._intercept
+        scores = np.asarray(self._features.transform(texts) @ self._weights) + self._intercept
         scores -= scores.max(axis=1, keepdims=True)  # softmax, as scikit-learn computes it
         np.exp(scores, out=scores)
         scores /= scores.sum(axis=1, keepdims=True)

@@ -8,11 +8,11 @@ import subprocess
 from typing import Any
 
 from assistant.settings import Settings
-from assistant.training import PROJECT_ROOT, rasa_env
+from assistant.training import PROJECT_ROOT, rasa_env, rasa_python
 
 
 def run_in_engine_env(script: str, timeout_s: float = 300) -> Any:
     settings = Settings()
-    done = subprocess.run([str(settings.rasa_venv / "bin" / "python"), "-c", script], cwd=PROJECT_ROOT,
+    done = subprocess.run([str(rasa_python(settings)), "-c", script], cwd=PROJECT_ROOT,
                           env=rasa_env(settings), capture_output=True, text=True, timeout=timeout_s, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
