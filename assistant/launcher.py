@@ -52,6 +52,11 @@ def loopback_settings(data_dir: Path, **overrides: Any) -> Settings:
     )
 
 
+# engine/serve.py reads the engine's API token from here (not importable here: importing `engine` installs
+# the engine's log record factory in this process).
+ENGINE_TOKEN_VARIABLE = "ENGINE_AUTH_TOKEN"
+
+
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that makes a child process build the same `Settings`."""
     env = dict(os.environ)
@@ -174,8 +179,8 @@ class Stack:
                 "engine" if len(engine_ports) == 1 else f"engine-{i + 1}",
                 [str(rasa_python(s)), "-m", "engine.serve", "run", "--model", str(self.model), "--port", str(port),
                  "--interface", s.engine_listen, "--credentials", str(PROJECT_ROOT / "credentials.yml"),
-                 "--endpoints", str(endpoints), "--enable-api", "--auth-token", token],
-                http_ok(f"http://127.0.0.1:{port}/"), rasa_env(s), 180,
+                 "--endpoints", str(endpoints), "--enable-api"],
+                http_ok(f"http://127.0.0.1:{port}/"), {**rasa_env(s), ENGINE_TOKEN_VARIABLE: token}, 180,
             ))
         if len(engine_ports) > 1:
             services.append(_balancer("engine-balancer", s.engine_port, engine_ports, "/", env))

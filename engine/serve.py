@@ -11,10 +11,13 @@ Rasa's code gives (tests/test_engine_serve.py compares them) and hands anything 
 - Rasa joins the featurizers' sparse features with `scipy.sparse.hstack`, a dozen times per message (per
   classifier, per feature type): 7% of the busy CPU, mostly SciPy's generic block handling. Two COO
   matrices are joined here directly, into the same arrays in the same order.
+
+It also takes the API token from `ENGINE_AUTH_TOKEN` rather than the command line (see `with_auth_token`).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any, Dict, Text
 
@@ -56,7 +59,20 @@ def combine_sparse_features_directly() -> None:
     Features._combine_sparse_features = combine
 
 
+# The launcher hands the engine's API token over here rather than on the command line: argv is readable by
+# every local user (`ps`), and a token starting with "-" would read to Rasa's parser as an option.
+TOKEN_VARIABLE = "ENGINE_AUTH_TOKEN"
+
+
+def with_auth_token(argv: list[str], environ: dict[str, str]) -> list[str]:
+    """argv with `--auth-token=<token>` from the environment (which then forgets it), unless argv has one."""
+    token = environ.pop(TOKEN_VARIABLE, "")
+    given = any(arg in ("-t", "--auth-token") or arg.startswith("--auth-token=") for arg in argv)
+    return argv if not token or given else [*argv, f"--auth-token={token}"]
+
+
 def main() -> Any:
+    sys.argv = with_auth_token(sys.argv, os.environ)
     validate_action_results_with_one_validator()
     combine_sparse_features_directly()
     from rasa.__main__ import main as rasa_main

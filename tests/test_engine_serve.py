@@ -1,11 +1,16 @@
 """The engine's entry point (engine/serve.py) replaces two of Rasa's per-message steps with cheaper ones:
 validating action server replies with one reused validator, and joining sparse features without SciPy's
-hstack. Each must give exactly what Rasa's gives. Runs in the engine's environment (Rasa lives there)."""
+hstack. Each must give exactly what Rasa's gives. It also hands Rasa the API token from the environment.
+Runs in the engine's environment (Rasa lives there), all parts in one interpreter (start-up is seconds)."""
 
 from __future__ import annotations
 
-import pytest
+import json
 
+import pytest
+from pydantic import SecretStr
+
+from assistant.launcher import ENGINE_TOKEN_VARIABLE, Stack, loopback_settings
 from tests.engine_env import run_in_engine_env
 
 SCRIPT = """
@@ -35,24 +40,9 @@ def outcomes():
 
 rasa = outcomes()
 validate_action_results_with_one_validator()
-print(json.dumps({"rasa": rasa, "ours": outcomes(),
-                  "replaced": RemoteAction._validate_action_result.__module__ == "engine.serve"}))
+result = {"rasa": rasa, "ours": outcomes(),
+          "replaced": RemoteAction._validate_action_result.__module__ == "engine.serve"}
 """
-
-
-@pytest.fixture(scope="module")
-def outcomes() -> dict:
-    return run_in_engine_env(SCRIPT)
-
-
-def test_the_engine_validates_action_replies_as_rasa_does(outcomes):
-    assert outcomes["replaced"]
-    assert outcomes["ours"] == outcomes["rasa"]
-    assert outcomes["ours"]["empty"] is True and outcomes["ours"]["answer"] is True
-    refused = [name for name, outcome in outcomes["ours"].items() if outcome is not True]
-    assert sorted(refused) == ["events not a list", "response not an object", "unknown event"]
-    assert all("Failed to validate Action server response" in outcomes["ours"][name] for name in refused)
-
 
 FEATURES = """
 import json
@@ -86,13 +76,58 @@ def joined():
 
 rasa = joined()
 combine_sparse_features_directly()
-print(json.dumps({"rasa": rasa, "ours": joined(), "replaced": Features._combine_sparse_features.__module__}))
+result = {"rasa": rasa, "ours": joined(), "replaced": Features._combine_sparse_features.__module__}
+"""
+
+TOKEN = """
+from rasa.__main__ import create_argument_parser
+from engine.serve import TOKEN_VARIABLE, with_auth_token
+
+def token(argv, environ):
+    args = create_argument_parser().parse_args(with_auth_token(argv, environ)[1:])
+    return {"token": args.auth_token, "environ": environ}
+
+run = ["rasa", "run", "--enable-api"]
+result = {
+    "dash": token(run, {TOKEN_VARIABLE: "-Ab_c9", "HOME": "/h"}),
+    "given": token([*run, "--auth-token", "mine"], {TOKEN_VARIABLE: "other"}),
+    "none": token(run, {}),
+}
 """
 
 
 @pytest.fixture(scope="module")
-def joined() -> dict:
-    return run_in_engine_env(FEATURES)
+def engine() -> dict:
+    """Each part's `result`, each part run in its own namespace."""
+    parts = {"validate": SCRIPT, "features": FEATURES, "token": TOKEN}
+    return run_in_engine_env(f"""
+import json
+results = {{}}
+for name, code in json.loads({json.dumps(json.dumps(parts))}).items():
+    namespace = {{}}
+    exec(code, namespace)
+    results[name] = namespace["result"]
+print(json.dumps(results))
+""")
+
+
+@pytest.fixture
+def outcomes(engine) -> dict:
+    return engine["validate"]
+
+
+@pytest.fixture
+def joined(engine) -> dict:
+    return engine["features"]
+
+
+def test_the_engine_validates_action_replies_as_rasa_does(outcomes):
+    assert outcomes["replaced"]
+    assert outcomes["ours"] == outcomes["rasa"]
+    assert outcomes["ours"]["empty"] is True and outcomes["ours"]["answer"] is True
+    refused = [name for name, outcome in outcomes["ours"].items() if outcome is not True]
+    assert sorted(refused) == ["events not a list", "response not an object", "unknown event"]
+    assert all("Failed to validate Action server response" in outcomes["ours"][name] for name in refused)
 
 
 def test_the_engine_joins_sparse_features_as_rasa_does(joined):
@@ -100,3 +135,17 @@ def test_the_engine_joins_sparse_features_as_rasa_does(joined):
     assert joined["ours"] == joined["rasa"]
     assert joined["ours"]["float"]["shape"] == [5, 110] and joined["ours"]["int and float"]["dtype"] == "float64"
     assert "do not match" in joined["ours"]["mismatch"]
+
+
+def test_the_api_token_reaches_rasa_from_the_environment_even_when_it_starts_with_a_dash(engine):
+    # Before: `--auth-token -Ab…` on the command line, which Rasa's parser refused (exit 2, 1 start in 64).
+    assert engine["token"]["dash"] == {"token": "-Ab_c9", "environ": {"HOME": "/h"}}  # and not passed on
+    assert engine["token"]["given"]["token"] == "mine"
+    assert engine["token"]["none"]["token"] is None
+
+
+def test_the_launcher_keeps_the_token_off_the_engine_command_line(tmp_path):
+    settings = loopback_settings(tmp_path, engine_api_token=SecretStr("-s3cret"))
+    engine = next(s for s in Stack(settings, tmp_path / "m.tar.gz", with_emulator=False).plan() if s.name == "engine")
+    assert not any("s3cret" in arg for arg in engine.argv)  # `ps` shows argv to every local user
+    assert engine.env[ENGINE_TOKEN_VARIABLE] == "-s3cret"
