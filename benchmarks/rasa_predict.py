@@ -4,7 +4,8 @@
 
 Input: a JSON list of texts. Output: one object per text with the final intent (after the fallback
 classifier), the intent ranking, the FAQ entries ranked by the response selector, the entities, and the
-parse time in milliseconds. Imports nothing of ours: this environment has Rasa's pinned libraries only.
+parse time in milliseconds. This environment has Rasa's pinned libraries only: of ours, only `engine` (the
+code the engine itself runs), whose Rasa patches apply here as in the engine.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 async def predict(model: str, texts: list[str]) -> list[dict]:
+    from engine.serve import patch_rasa
+
+    patch_rasa()
     from rasa.core.agent import Agent
 
     agent = Agent.load(model)

@@ -1,6 +1,7 @@
-"""The engine's entry point: Rasa's own command line, with two per-message costs taken out.
+"""The engine's entry point: Rasa's own command line, with per-message and start-up costs taken out.
 
     .venv-rasa/bin/python -m engine.serve run --model models/….tar.gz …   # same arguments as `rasa`
+    .venv-rasa/bin/python -m engine.serve train …                         # training goes through it too
 
 Both were found by profiling the engine at 100 users (benchmarks/profile.py); each replacement gives what
 Rasa's code gives (tests/test_engine_serve.py compares them) and hands anything unusual to Rasa's own code.
@@ -71,10 +72,53 @@ def with_auth_token(argv: list[str], environ: dict[str, str]) -> list[str]:
     return argv if not token or given else [*argv, f"--auth-token={token}"]
 
 
-def main() -> Any:
-    sys.argv = with_auth_token(sys.argv, os.environ)
+def load_models_without_a_training_step() -> None:
+    """Rasa builds a loaded DIET/ResponseSelector's weights by fitting it on one example, which traces the
+    whole training step (forward, backward, optimiser): about 40% of the engine's start-up. Prediction
+    needs only the forward variables: they are built by one eager prediction, then the saved weights are
+    restored into them and the model is prepared and traced for prediction as Rasa does. Fine-tuning
+    (which needs the optimiser's state) and calls without a prediction example go to Rasa's code."""
+    from rasa.utils.tensorflow.models import RasaModel
+    from rasa.utils.train_utils import create_data_generators
+    import tensorflow as tf
+
+    rasa_load = RasaModel.load.__func__
+
+    def load(cls, model_file_name, model_data_example, predict_data_example=None, finetune_mode=False,
+             *args: Any, **kwargs: Any) -> RasaModel:
+        if finetune_mode or predict_data_example is None:
+            return rasa_load(cls, model_file_name, model_data_example, predict_data_example, finetune_mode,
+                             *args, **kwargs)
+        model = cls(*args, **kwargs)
+        config = kwargs.get("config", {})
+        model.compile(optimizer=tf.keras.optimizers.Adam(config.get("learning_rate", 0.001)),
+                      run_eagerly=config.get("run_eagerly"))
+        generator, _ = create_data_generators(predict_data_example, batch_sizes=1, epochs=1, shuffle=False)
+        model._training = False
+        model.prepare_for_predict()  # eagerly: builds the label side
+        model.predict_step(next(iter(generator))[0])  # eagerly: builds the text side
+        # The checkpoint also holds training-only state (optimiser slots, masking layers): not needed here.
+        model.load_weights(model_file_name).expect_partial()
+        model.prepared_for_prediction, model._tf_predict_step = False, None  # forget the random-weight run
+        model.run_inference(predict_data_example)  # as Rasa's load ends: prepare and trace for prediction
+        return model
+
+    RasaModel.load = classmethod(load)
+
+
+def patch_rasa() -> None:
+    """Everything above, for any process that runs Rasa's code (the engine, training, the benchmarks)."""
+    # Before Rasa: importing skops looks up NumPy's functions in every loaded module, 6 s once TensorFlow's
+    # thousands of modules are in (the lexical component needs skops anyway).
+    import skops.io  # noqa: F401
     validate_action_results_with_one_validator()
     combine_sparse_features_directly()
+    load_models_without_a_training_step()
+
+
+def main() -> Any:
+    sys.argv = with_auth_token(sys.argv, os.environ)
+    patch_rasa()
     from rasa.__main__ import main as rasa_main
 
     return rasa_main()
