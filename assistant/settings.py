@@ -83,6 +83,12 @@ class Settings(BaseSettings):
     default_language: Language = "az"
     max_message_chars: int = 1000  # longer messages get a polite "please be brief"
     engine_timeout_s: float = 15.0
+    # Retraining after staff publish new ways to ask: a quick update fine-tunes the served model on the new
+    # data for this fraction of the configured epochs (live in a few minutes instead of a whole training),
+    # at most this many times in a row; then, and whenever the labels or the configuration change, it
+    # trains from scratch. 0 turns quick updates off. "Retrain from scratch" in the console always does.
+    finetune_epoch_fraction: float = Field(default=0.3, gt=0.0, le=1.0)
+    finetunes_before_full: int = Field(default=4, ge=0)
     engine_retries: int = 1
     flood_messages: int = 10  # more messages than this from one chat within flood_window_s are not answered…
     flood_window_s: float = 10.0  # …but the chat is told once, politely, to slow down

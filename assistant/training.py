@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import os
 import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 from assistant.settings import PROJECT_ROOT, Settings
 from assistant.tasks import kill_process_group
@@ -36,6 +39,8 @@ class TrainingResult:
     fingerprint: str
     trained: bool  # False when an existing model with the same fingerprint was reused
     seconds: float
+    finetuned_from: str | None = None  # the model a quick update started from; None: trained from scratch
+    # (for a reused model, what its lineage says)
 
 
 def generated_dir(settings: Settings) -> Path:
@@ -87,6 +92,40 @@ def model_for(settings: Settings, digest: str) -> Path:
     return settings.models_dir / f"model-{digest}.tar.gz"
 
 
+def structure(settings: Settings) -> str:
+    """What a fine-tuned model must share with the model it starts from: everything but the examples
+    (configuration, domain, our components' code, Rasa's version and the FAQ entries, which are labels)."""
+    digest = hashlib.sha256(RASA_VERSION.encode())
+    for path in [DOMAIN, CONFIG, *ENGINE_CODE]:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    generated = yaml.safe_load((generated_dir(settings) / "faq.yml").read_text(encoding="utf-8")) or {}
+    digest.update(json.dumps(sorted(generated.get("responses") or {})).encode())
+    return digest.hexdigest()[:20]
+
+
+def lineage_of(model: Path) -> dict:
+    """What a model was made from, written beside it: {"structure", "finetunes" (quick updates in a row
+    since the last training from scratch), "base"}; {} for a model trained before lineages were kept."""
+    try:
+        lineage = json.loads(model.with_name(model.name.removesuffix(".tar.gz") + ".lineage.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return lineage if isinstance(lineage, dict) else {}
+
+
+def write_lineage(model: Path, lineage: dict) -> None:
+    model.with_name(model.name.removesuffix(".tar.gz") + ".lineage.json").write_text(json.dumps(lineage))
+
+
+def can_finetune(settings: Settings, base: Path | None) -> bool:
+    if base is None or not base.exists() or settings.finetunes_before_full == 0:
+        return False
+    lineage = lineage_of(base)
+    return lineage.get("structure") == structure(settings) \
+        and int(lineage.get("finetunes", 0)) < settings.finetunes_before_full
+
+
 async def run_rasa(settings: Settings, *args: str, log_file: Path | None = None, python: bool = False) -> int:
     """Runs `rasa ARGS` (through engine/serve.py, which speeds Rasa up) or, with `python`, `python ARGS`
     in the engine's environment; the exit code.
@@ -121,32 +160,55 @@ async def validate_data(settings: Settings, kb: KnowledgeBase) -> int:
                           "--config", str(CONFIG), "--data", *data, log_file=log_file)
 
 
-async def ensure_model(settings: Settings, kb: KnowledgeBase, *, force: bool = False) -> TrainingResult:
-    """Returns the model for the current data, training it first when no model has its fingerprint."""
+async def ensure_model(settings: Settings, kb: KnowledgeBase, *, force: bool = False,
+                       base: Path | None = None) -> TrainingResult:
+    """Returns the model for the current data, training it first when no model has its fingerprint.
+
+    With `base` (the model being served) the training is a quick update when `can_finetune`: Rasa
+    fine-tunes `base` on the current data for a fraction of the epochs; the vocabularies grow with new
+    words. A fine-tuning that fails falls back to a training from scratch."""
     await write_generated_data(settings, kb)
     digest = fingerprint(settings)
     model = model_for(settings, digest)
     if model.exists() and not force:
-        return TrainingResult(model, digest, trained=False, seconds=0.0)
+        return TrainingResult(model, digest, trained=False, seconds=0.0, finetuned_from=lineage_of(model).get("base"))
     settings.models_dir.mkdir(parents=True, exist_ok=True)
     log_file = settings.data_dir / "logs" / "train.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    # Train into a scratch folder and move the result in, so a failed or interrupted run never leaves
-    # a half-written model under the final name.
+    shape = structure(settings)
+    finetuned_from = None
+    if base is not None and can_finetune(settings, base):
+        if await _train(settings, model, log_file, "--finetune", str(base),
+                        "--epoch-fraction", str(settings.finetune_epoch_fraction)):
+            finetuned_from = base.name
+        else:
+            log.warning("fine-tuning %s failed (see %s); training from scratch", base.name, log_file)
+    if finetuned_from is None and not await _train(settings, model, log_file):
+        raise RuntimeError(f"training failed; see {log_file}")
+    finetunes = int(lineage_of(base).get("finetunes", 0)) + 1 if finetuned_from and base else 0
+    write_lineage(model, {"structure": shape, "finetunes": finetunes, "base": finetuned_from})
+    seconds = time.monotonic() - started
+    log.info("%s model %s in %.0f s", f"fine-tuned {finetuned_from} into" if finetuned_from else "trained",
+             model.name, seconds)
+    return TrainingResult(model, digest, trained=True, seconds=seconds, finetuned_from=finetuned_from)
+
+
+async def _train(settings: Settings, model: Path, log_file: Path, *extra: str) -> bool:
+    """One `rasa train` into `model`; False when it failed. It trains into a scratch folder and moves the
+    result in, so a failed or interrupted run never leaves a half-written model under the final name."""
     scratch = settings.data_dir / "training-out"
     shutil.rmtree(scratch, ignore_errors=True)
     code = await run_rasa(
         settings, "train", "--domain", str(DOMAIN), "--config", str(CONFIG),
         "--data", *[str(p) for p in data_files(settings)],
-        "--out", str(scratch), "--fixed-model-name", model.name.removesuffix(".tar.gz"),
+        "--out", str(scratch), "--fixed-model-name", model.name.removesuffix(".tar.gz"), *extra,
         log_file=log_file,
     )
     produced = scratch / model.name
     if code != 0 or not produced.exists():
-        raise RuntimeError(f"training failed (exit {code}); see {log_file}")
+        log.warning("rasa train %s exited with %s", " ".join(extra[:1]) or "(from scratch)", code)
+        return False
     shutil.move(produced, model)
     shutil.rmtree(scratch, ignore_errors=True)
-    seconds = time.monotonic() - started
-    log.info("trained model %s in %.0f s", model.name, seconds)
-    return TrainingResult(model, digest, trained=True, seconds=seconds)
+    return True

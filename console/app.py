@@ -9,7 +9,7 @@ from pathlib import Path
 from aiohttp import web
 
 from assistant.bootstrap import open_database
-from assistant.engine_admin import load_model
+from assistant.engine_admin import load_model, loaded_model
 from assistant.settings import Settings
 from console.auth import StaffAuth
 from console.web import Console, make_app
@@ -27,7 +27,10 @@ async def open_console(settings: Settings, reload: Reload | None = None) -> Asyn
     async def reload_engine(model: Path) -> None:
         await load_model(settings, model)
 
-    retrainer = Retrainer(settings, database.sessions, reload or reload_engine)
+    async def served_model() -> str | None:
+        return await loaded_model(settings)
+
+    retrainer = Retrainer(settings, database.sessions, reload or reload_engine, served_model)
 
     async def on_published(key: str, variants_changed: bool, actor: Actor) -> None:
         if variants_changed:

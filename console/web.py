@@ -370,14 +370,15 @@ async def training_page(request: web.Request) -> web.Response:
 
     console = _console(request)
     return render(request, "training.html", runs=await console.retrainer.runs(),
-                  serving=await loaded_model(console.settings))
+                  serving=await loaded_model(console.settings),
+                  finetunes_before_full=console.settings.finetunes_before_full)
 
 
 async def training_request(request: web.Request) -> web.StreamResponse:
     if not _actor(request).can_publish():
         raise redirect(request, "/training", "Only reviewers and admins can start a training.")
-    await _console(request).retrainer.request(_actor(request).username)
-    raise redirect(request, "/training", "Training queued.")
+    await _console(request).retrainer.request(_actor(request).username, full=True)
+    raise redirect(request, "/training", "Training from scratch queued.")
 
 
 def duration(seconds: float | None) -> str:

@@ -4,7 +4,9 @@ import PATH [--publish]   YAML file or folder; drafts in review, or published at
 export [PATH]             the live entries as YAML (stdout without PATH)
 validate PATH             check a YAML file or folder without importing it (exit 1 on errors)
 publish KEY               publish the entry's draft that is in review
-retrain [--reload]        train the model if the data changed; --reload swaps it into the running engine
+retrain [--reload] [--quick]
+                          train the model if the data changed; --reload swaps it into the running engine;
+                          --quick fine-tunes the served model when allowed (assistant.training.can_finetune)
 Actions are recorded in the history as `cli:<user>` with the admin role: shell access is admin access.
 """
 
@@ -19,7 +21,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from assistant.bootstrap import open_database
-from assistant.engine_admin import ReloadFailed, load_model
+from assistant.engine_admin import ReloadFailed, load_model, loaded_model
 from assistant.settings import Settings
 from assistant.training import ensure_model, validate_data
 from knowledge.curation import Actor, Curation, CurationError, Role
@@ -60,8 +62,10 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
             if await validate_data(settings, kb) != 0:
                 print(f"Training data is invalid; see {settings.data_dir}/logs/validate.log", file=sys.stderr)
                 return 1
-            result = await ensure_model(settings, kb)
-            print(f"{'Trained' if result.trained else 'Up to date:'} {result.model.name}"
+            served = await loaded_model(settings) if args.quick else None
+            result = await ensure_model(settings, kb, base=settings.models_dir / served if served else None)
+            how = f"Fine-tuned {result.finetuned_from} into" if result.finetuned_from else "Trained"
+            print(f"{how if result.trained else 'Up to date:'} {result.model.name}"
                   + (f" in {result.seconds:.0f} s" if result.trained else ""))
             if args.reload:
                 await load_model(settings, result.model)
@@ -86,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     pub.add_argument("key")
     ret = sub.add_parser("retrain")
     ret.add_argument("--reload", action="store_true")
+    ret.add_argument("--quick", action="store_true",
+                     help="fine-tune the model the engine serves, when allowed, instead of training from scratch")
     args = parser.parse_args(argv)
     try:
         return asyncio.run(run(args, Settings()))

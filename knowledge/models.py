@@ -152,7 +152,9 @@ class TrainingRun(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     status: Mapped[str] = mapped_column(String(20), default="queued")  # queued|running|succeeded|failed
     requested_by: Mapped[str] = mapped_column(String(80))
+    full: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # asked: from scratch
     model: Mapped[str | None] = mapped_column(String(200))
+    finetuned_from: Mapped[str | None] = mapped_column(String(200))  # a quick update of this model
     reloaded: Mapped[bool] = mapped_column(Boolean, default=False)
     seconds: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)

@@ -3,6 +3,10 @@
 Requests are queued as `TrainingRun` rows and coalesced: whatever was requested while a run was going is
 served by the next single run. Data is validated before training; a failed validation, training or reload
 marks the run failed with the reason, and the engine keeps serving the model it had.
+
+A publish asks for a quick update: the served model fine-tuned on the new data (assistant.training,
+`can_finetune` says when that is allowed). The console's "Retrain from scratch" asks for a whole training;
+a batch that holds one such request is trained from scratch.
 """
 
 from __future__ import annotations
@@ -13,18 +17,34 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from assistant.settings import Settings
 from assistant.tasks import cancel_and_wait
-from assistant.training import ensure_model, validate_data
+from assistant.training import TrainingResult, ensure_model, validate_data
 from knowledge.models import TrainingRun
 from knowledge.store import KnowledgeBase
 
 log = logging.getLogger(__name__)
 Reload = Callable[[Path], Awaitable[None]]
+Served = Callable[[], Awaitable[str | None]]  # the file name of the model the engine serves, if known
+
+
+class Build(Protocol):
+    """Validates the data and returns the model for it (training from scratch with `force`, fine-tuning
+    `base` when allowed); raises when the data is invalid or the training fails."""
+
+    async def __call__(self, settings: Settings, kb: KnowledgeBase, *, force: bool,
+                       base: Path | None) -> TrainingResult: ...
+
+
+async def validated_model(settings: Settings, kb: KnowledgeBase, *, force: bool, base: Path | None) -> TrainingResult:
+    if await validate_data(settings, kb) != 0:
+        raise RuntimeError("the training data is invalid:\n" + _log_tail(settings.data_dir / "logs" / "validate.log"))
+    return await ensure_model(settings, kb, force=force, base=base)
 
 
 def _log_tail(path: Path, lines: int = 25) -> str:
@@ -37,11 +57,14 @@ def _log_tail(path: Path, lines: int = 25) -> str:
 
 
 class Retrainer:
-    def __init__(self, settings: Settings, sessions: async_sessionmaker, reload: Reload) -> None:
+    def __init__(self, settings: Settings, sessions: async_sessionmaker, reload: Reload, served: Served,
+                 build: Build = validated_model) -> None:
         self._settings = settings
         self._sessions = sessions
         self._kb = KnowledgeBase(sessions)
         self._reload = reload
+        self._served = served
+        self._build = build
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
 
@@ -58,9 +81,10 @@ class Retrainer:
     async def stop(self) -> None:
         await cancel_and_wait(self._task)
 
-    async def request(self, requested_by: str) -> int:
+    async def request(self, requested_by: str, *, full: bool = False) -> int:
+        """Queues a run: a quick update when possible, or with `full` a training from scratch."""
         async with self._sessions() as session, session.begin():
-            run = TrainingRun(status="queued", requested_by=requested_by)
+            run = TrainingRun(status="queued", requested_by=requested_by, full=full)
             session.add(run)
             await session.flush()
             run_id = run.id
@@ -99,16 +123,15 @@ class Retrainer:
             if not queued:
                 return
             ids = [run.id for run in queued]
+            full = any(run.full for run in queued)
             for run in queued:
                 run.status = "running"
         started = time.monotonic()
-        model, reloaded, error = None, False, None
+        model, finetuned_from, reloaded, error = None, None, False, None
         try:
-            if await validate_data(self._settings, self._kb) != 0:
-                raise RuntimeError("the training data is invalid:\n"
-                                   + _log_tail(self._settings.data_dir / "logs" / "validate.log"))
-            result = await ensure_model(self._settings, self._kb)
-            model = result.model.name
+            result = await self._build(self._settings, self._kb, force=full,
+                                       base=None if full else await self._base())
+            model, finetuned_from = result.model.name, result.finetuned_from
             await self._reload(result.model)
             reloaded = True
         except Exception as failure:  # noqa: BLE001 - reported to staff, old model keeps serving
@@ -119,9 +142,20 @@ class Retrainer:
         async with self._sessions() as session, session.begin():
             await session.execute(
                 update(TrainingRun).where(TrainingRun.id.in_(ids)).values(
-                    status="failed" if error else "succeeded", model=model, reloaded=reloaded,
+                    status="failed" if error else "succeeded", model=model, finetuned_from=finetuned_from,
+                    reloaded=reloaded,
                     seconds=round(time.monotonic() - started, 1), error=error, finished_at=dt.datetime.now(dt.UTC),
                 )
             )
-        log.info("retraining %s in %.0f s (model %s)", "failed" if error else "succeeded",
-                 time.monotonic() - started, model)
+        log.info("retraining %s in %.0f s (model %s%s)", "failed" if error else "succeeded",
+                 time.monotonic() - started, model, f", fine-tuned from {finetuned_from}" if finetuned_from else "")
+
+    async def _base(self) -> Path | None:
+        """The model to fine-tune: the one the engine serves, when it is in our models folder."""
+        try:
+            name = await self._served()
+        except Exception:  # noqa: BLE001 - not knowing only means a training from scratch
+            log.warning("could not ask the engine which model it serves", exc_info=True)
+            return None
+        path = self._settings.models_dir / name if name else None
+        return path if path is not None and path.is_file() else None

@@ -1,5 +1,6 @@
 """New ways to ask, published in the console, retrain the model in the background and hot-swap it into the
-running engine; a failed training is reported and leaves the old model serving."""
+running engine; a failed training is reported and leaves the old model serving. A publish is a quick update:
+the served model fine-tuned on the new data (the choice itself: tests/test_retraining_choice.py)."""
 
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ async def publish_variant(base: str, variant: str) -> str:
 
 
 async def last_run(running, timeout_s: float = 900) -> TrainingRun:
-    # A whole training of the shipped data: 251 s on 2 cores with DIET at 30 epochs (572-669 s at 60, in CI).
+    # A quick update; should it fall back to a whole training: 220-660 s on 2 cores, depending on the machine.
     database = await open_database(running.settings, seed=False)
     try:
         deadline = time.monotonic() + timeout_s
@@ -75,6 +76,7 @@ async def test_published_variant_retrains_and_reloads_the_engine(running):
     run = await last_run(running)
     assert run.status == "succeeded", run.error
     assert run.reloaded and run.model and run.seconds
+    assert run.finetuned_from == before and not run.full  # the served model, fine-tuned
     assert await loaded_model(running.settings) == run.model != before
     (reply,) = await running.driver.ask(800_001, new_question)
     assert "5" in parse_html(reply["html"]).text and "citizenship" in parse_html(reply["html"]).text.lower()
