@@ -225,3 +225,26 @@ async def test_staff_mark_entries_that_also_need_a_person(console_server):
         await reviewer.post(f"/entries/{KEY}/publish", data={"csrf": csrf_of(page), "comment": "ok"})
     assert (await kb.answer(KEY, "en")).needs_person
     assert not (await kb.answer("visa_evisa_asan", "en")).needs_person
+
+
+async def test_the_training_page_tells_quick_updates_from_trainings_from_scratch(console_server, db_settings):
+    from assistant.bootstrap import open_database
+    from knowledge.models import TrainingRun
+
+    server, _ = console_server
+    database = await open_database(db_settings, seed=False)
+    try:
+        async with database.sessions() as session, session.begin():
+            session.add_all([
+                TrainingRun(status="succeeded", requested_by="adam", full=True, model="model-a.tar.gz", seconds=217.0),
+                TrainingRun(status="succeeded", requested_by="rita", model="model-b.tar.gz",
+                            finetuned_from="model-a.tar.gz", seconds=164.0),
+                TrainingRun(status="queued", requested_by="adam", full=True),
+            ])
+    finally:
+        await database.close()
+    async with client_for(server, "rita") as client:
+        page = await (await client.get("/training")).text()
+    assert "quick update of model-a.tar.gz" in page
+    assert page.count("from scratch (asked)") == 1 and "<td>from scratch</td>" in page
+    assert "Retrain from scratch" in page and "4 quick updates in a row" in page
