@@ -85,7 +85,8 @@ async def test_pages_need_login_and_send_security_headers(console_server):
         login = await client.get("/login")
         assert "script-src 'none'" in login.headers["Content-Security-Policy"]
         assert login.headers["X-Frame-Options"] == "DENY"
-        bad = await client.post("/login", data={"username": "erin", "password": "wrong", "csrf": csrf_of(await login.text())})
+        bad = await client.post("/login", data={"username": "erin", "password": "wrong",
+                                                "csrf": csrf_of(await login.text())})
         assert bad.status == 401 and "Wrong user name or password" in await bad.text()
 
 
