@@ -80,12 +80,19 @@ def data_files(settings: Settings) -> list[Path]:
     return sorted(NLU_DIR.glob("*.yml")) + [generated_dir(settings) / "faq.yml"]
 
 
-def fingerprint(settings: Settings) -> str:
+def _digest(paths: list[Path], *extra: bytes) -> str:
+    """Rasa's version, each file's name and content, then `extra`: 20 hex digits."""
     digest = hashlib.sha256(RASA_VERSION.encode())
-    for path in [DOMAIN, CONFIG, *ENGINE_CODE, *data_files(settings)]:
+    for path in paths:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
+    for data in extra:
+        digest.update(data)
     return digest.hexdigest()[:20]
+
+
+def fingerprint(settings: Settings) -> str:
+    return _digest([DOMAIN, CONFIG, *ENGINE_CODE, *data_files(settings)])
 
 
 def model_for(settings: Settings, digest: str) -> Path:
@@ -95,27 +102,26 @@ def model_for(settings: Settings, digest: str) -> Path:
 def structure(settings: Settings) -> str:
     """What a fine-tuned model must share with the model it starts from: everything but the examples
     (configuration, domain, our components' code, Rasa's version and the FAQ entries, which are labels)."""
-    digest = hashlib.sha256(RASA_VERSION.encode())
-    for path in [DOMAIN, CONFIG, *ENGINE_CODE]:
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
     generated = yaml.safe_load((generated_dir(settings) / "faq.yml").read_text(encoding="utf-8")) or {}
-    digest.update(json.dumps(sorted(generated.get("responses") or {})).encode())
-    return digest.hexdigest()[:20]
+    return _digest([DOMAIN, CONFIG, *ENGINE_CODE], json.dumps(sorted(generated.get("responses") or {})).encode())
+
+
+def _lineage_path(model: Path) -> Path:
+    return model.with_name(model.name.removesuffix(".tar.gz") + ".lineage.json")
 
 
 def lineage_of(model: Path) -> dict:
     """What a model was made from, written beside it: {"structure", "finetunes" (quick updates in a row
     since the last training from scratch), "base"}; {} for a model trained before lineages were kept."""
     try:
-        lineage = json.loads(model.with_name(model.name.removesuffix(".tar.gz") + ".lineage.json").read_text())
+        lineage = json.loads(_lineage_path(model).read_text())
     except (OSError, ValueError):
         return {}
     return lineage if isinstance(lineage, dict) else {}
 
 
 def write_lineage(model: Path, lineage: dict) -> None:
-    model.with_name(model.name.removesuffix(".tar.gz") + ".lineage.json").write_text(json.dumps(lineage))
+    _lineage_path(model).write_text(json.dumps(lineage))
 
 
 def can_finetune(settings: Settings, base: Path | None) -> bool:
