@@ -389,13 +389,16 @@ def grids(runs: list[tuple[list[Example], list[dict], list[dict]]], base: Path) 
 
     fallback = _component(base, "FallbackClassifier")
 
-    def blends(wi: float, we: float, threshold: float | None = None) -> list[tuple[list[Example], list[dict]]]:
-        unsure = {**fallback, **({"threshold": threshold} if threshold is not None else {})}
+    def blends(wi: float, we: float, threshold: float | None = None,
+               ambiguity: float | None = None) -> list[tuple[list[Example], list[dict]]]:
+        unsure = {**fallback, **({"threshold": threshold} if threshold is not None else {}),
+                  **({"ambiguity_threshold": ambiguity} if ambiguity is not None else {})}
         return [(held, [blended(a, b, wi, we, unsure) for a, b in zip(learned, lexical)])
                 for held, learned, lexical in runs]
 
-    def mixed(wi: float, we: float, threshold: float | None = None) -> list[dict[str, Any]]:
-        return [score(held, predictions) for held, predictions in blends(wi, we, threshold)]
+    def mixed(wi: float, we: float, threshold: float | None = None,
+              ambiguity: float | None = None) -> list[dict[str, Any]]:
+        return [score(held, predictions) for held, predictions in blends(wi, we, threshold, ambiguity)]
 
     blend = _component(base, "LexicalBlend")
     wi, we = blend.get("intent_weight", 0.5), blend.get("entry_weight", 0.5)
@@ -404,6 +407,8 @@ def grids(runs: list[tuple[list[Example], list[dict], list[dict]]], base: Path) 
     by_intent_weight = {w: summary(mixed(w, we)) for w in grid}
     by_entry_weight = {w: summary(mixed(wi, w)) for w in grid}
     by_threshold = {t: summary(mixed(wi, we, t)) for t in thresholds}
+    # The other way to fall back: the top two intents within this margin of each other.
+    by_ambiguity = {a: summary(mixed(wi, we, ambiguity=a)) for a in (0.0, 0.02, 0.05, 0.1, 0.15, 0.2)}
     return {
         "direct_rule_grid": direct_rule_grid(blends(wi, we)),
         "learned": summary([score(h, a) for h, a, _ in runs]),
@@ -415,6 +420,8 @@ def grids(runs: list[tuple[list[Example], list[dict], list[dict]]], base: Path) 
                               for w, v in by_entry_weight.items()},
         "threshold_grid": {str(t): [v["intent_accuracy"]["mean"], v["fallbacks"]["mean"]]
                            for t, v in by_threshold.items()},
+        "ambiguity_grid": {str(a): [v["intent_accuracy"]["mean"], v["fallbacks"]["mean"]]
+                           for a, v in by_ambiguity.items()},
         "best_intent_weight": max(grid, key=lambda w: by_intent_weight[w]["intent_accuracy"]["mean"]),
         "best_entry_weight": max(grid, key=lambda w: (by_entry_weight[w]["faq_top3"]["mean"],
                                                       by_entry_weight[w]["faq_top1"]["mean"])),
@@ -493,6 +500,8 @@ def print_grids(title: str, result: dict[str, Any], runs: int = 1) -> None:
           + ", ".join(f"{w}: {fmt(a)}/{fmt(b)}" for w, (a, b) in result["entry_weight_grid"].items()))
     print("  fallback threshold — intent accuracy/fallbacks: "
           + ", ".join(f"{t}: {fmt(a)}/{n:.1f}" for t, (a, n) in result["threshold_grid"].items()))
+    print("  ambiguity threshold — intent accuracy/fallbacks: "
+          + ", ".join(f"{t}: {fmt(a)}/{n:.1f}" for t, (a, n) in result["ambiguity_grid"].items()))
     print(f"  best: intent_weight {result['best_intent_weight']}, entry_weight {result['best_entry_weight']} "
           f"(config.yml: {result['blend']['intent_weight']}, {result['blend']['entry_weight']})")
     shipped = result["direct_rule_grid"].get(rule_key(DIRECT_RULE))

@@ -163,6 +163,7 @@ def test_nlu_accuracy_smoke(tmp_path):
     assert data["split"] == "dev" and set(data["pipelines"]) == {"ours", "tfidf-lr"}
     assert data["tuning"]["best_intent_weight"] in [w / 10 for w in range(11)]
     assert set(data["tuning"]["threshold_grid"]) >= {"0.3", "0.45", "0.6"}
+    assert set(data["tuning"]["ambiguity_grid"]) >= {"0.0", "0.05", "0.1"}
     assert data["overlap_with_training"] == []
     for pipeline in data["pipelines"].values():
         assert set(pipeline["scores"]) == {"az", "ru", "en", "all"}
