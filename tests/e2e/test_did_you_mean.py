@@ -19,7 +19,9 @@ _users = itertools.count(900_001)
 
 async def test_unsure_question_offers_entries_and_a_person(running):
     user, driver = next(_users), running.driver
-    (menu,) = await driver.ask(user, "documents", language_code="en")
+    # Six entries are about visas, so a bare "visa" stays unsure ("documents" did until training data taught
+    # that most questions with that word are about a residence permit's documents).
+    (menu,) = await driver.ask(user, "visa", language_code="en")
     assert "Did you mean" in text_of(menu)
     options = buttons_of(menu)
     entry_buttons = [b for b in options if b["callback_data"].startswith("/faq{")]
