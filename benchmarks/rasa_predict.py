@@ -53,6 +53,19 @@ async def predict(model: str, texts: list[str]) -> list[dict]:
     return results
 
 
+def quiet_structlog() -> None:
+    """Rasa's structlog events (a parsed message's text among them) at ERROR and above, through logging.
+
+    Unconfigured, structlog prints every event, debug included, straight to stdout: past the redacting log
+    record factory (`engine` installs it), so the texts parsed here reached the benchmark's log in clear.
+    `rasa run` configures it like this itself; loading a model through `Agent` does not."""
+    try:
+        from rasa.utils.log_utils import configure_structlog
+    except ImportError:  # not in the engine's environment: nothing of Rasa's logs here
+        return
+    configure_structlog(logging.ERROR)
+
+
 def run_cli(predict_all, **options: str) -> None:
     """--input texts.json --output predictions.json plus `options` (name -> help); shared with the baseline."""
     parser = argparse.ArgumentParser()
@@ -60,6 +73,7 @@ def run_cli(predict_all, **options: str) -> None:
         parser.add_argument(f"--{name}", required=True, help=help_text)
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
+    quiet_structlog()
     with open(args.input, encoding="utf-8") as f:
         texts = json.load(f)
     results = predict_all(args, texts)
