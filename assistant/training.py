@@ -184,7 +184,7 @@ async def ensure_model(settings: Settings, kb: KnowledgeBase, *, force: bool = F
     started = time.monotonic()
     shape = structure(settings)
     finetuned_from = None
-    if base is not None and can_finetune(settings, base):
+    if can_finetune(settings, base):
         if await _train(settings, model, log_file, "--finetune", str(base),
                         "--epoch-fraction", str(settings.finetune_epoch_fraction)):
             finetuned_from = base.name

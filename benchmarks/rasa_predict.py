@@ -59,10 +59,8 @@ def quiet_structlog() -> None:
     Unconfigured, structlog prints every event, debug included, straight to stdout: past the redacting log
     record factory (`engine` installs it), so the texts parsed here reached the benchmark's log in clear.
     `rasa run` configures it like this itself; loading a model through `Agent` does not."""
-    try:
-        from rasa.utils.log_utils import configure_structlog
-    except ImportError:  # not in the engine's environment: nothing of Rasa's logs here
-        return
+    from rasa.utils.log_utils import configure_structlog
+
     configure_structlog(logging.ERROR)
 
 
