@@ -20,7 +20,7 @@ from enum import StrEnum
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from knowledge.models import Draft, Entry, EntryText, Rating, Revision
+from knowledge.models import Draft, Entry, EntryText, QuestionVariant, Rating, Revision
 from knowledge.schema import EntryData, dump_yaml
 from knowledge.store import to_data, write_entry
 
@@ -90,6 +90,22 @@ def diff(old: EntryData | None, new: EntryData | None) -> str:
     before = dump_yaml([old]).splitlines() if old else []
     after = dump_yaml([new]).splitlines() if new else []
     return "\n".join(difflib.unified_diff(before, after, "before", "after", lineterm="", n=2))
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.split()).lower()
+
+
+async def _questions_of_other_entries(session, data: EntryData) -> list[tuple[str, str, str]]:
+    """(language, question, other entry's key) for the draft's questions and variants that another live entry
+    already has: the same text under two entries is two labels for one example."""
+    mine = {(lang, _normal(q)): q for lang, text in data.texts.items() for q in (text.question, *text.variants)}
+    rows = [*(await session.execute(select(EntryText.language, EntryText.question, Entry.key)
+                                    .join(Entry, EntryText.entry_id == Entry.id).where(Entry.key != data.key))),
+            *(await session.execute(select(QuestionVariant.language, QuestionVariant.text, Entry.key)
+                                    .join(Entry, QuestionVariant.entry_id == Entry.id).where(Entry.key != data.key)))]
+    return sorted({(lang, mine[(lang, _normal(text))], key) for lang, text, key in rows
+                   if (lang, _normal(text)) in mine})
 
 
 class Curation:
@@ -212,6 +228,13 @@ class Curation:
                     f"{draft.base_version}: open the draft, check it against the live text and save it again."
                 )
             data = EntryData.model_validate(draft.snapshot)
+            shared = await _questions_of_other_entries(session, data)
+            if shared:
+                raise CurationError(
+                    "These questions already belong to other entries, and the model would learn them both ways: "
+                    + "; ".join(f"{lang} \"{text}\" ({other})" for lang, text, other in shared)
+                    + ". Send the draft back to reword or remove them."
+                )
             before = to_data(entry) if entry is not None else None
             await write_entry(session, data, actor.username)
             session.add(Revision(key=key, action="publish", snapshot=draft.snapshot, actor=actor.username,

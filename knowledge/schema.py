@@ -81,7 +81,21 @@ def load_dir(directory: Path) -> list[EntryData]:
     duplicates = {k for k in keys if keys.count(k) > 1}
     if duplicates:
         raise ValueError(f"duplicate entry keys: {sorted(duplicates)}")
+    shared = shared_questions(entries)
+    if shared:
+        raise ValueError("the same question under two entries (the model would learn it both ways): "
+                         + "; ".join(f"{lang} {text!r}: {', '.join(keys)}" for (lang, text), keys in shared.items()))
     return entries
+
+
+def shared_questions(entries: list[EntryData]) -> dict[tuple[str, str], list[str]]:
+    """(language, question) written under more than one entry, with those entries' keys."""
+    owners: dict[tuple[str, str], list[str]] = {}
+    for entry in entries:
+        for lang, text in entry.texts.items():
+            for question in {" ".join(q.split()).lower() for q in (text.question, *text.variants)}:
+                owners.setdefault((lang, question), []).append(entry.key)
+    return {k: v for k, v in owners.items() if len(v) > 1}
 
 
 class BlockDumper(yaml.SafeDumper):

@@ -50,6 +50,20 @@ async def test_new_variant_asks_for_retraining(curation):
     assert published[-1][1] is True
 
 
+
+async def test_a_question_of_another_entry_cannot_be_published(curation):
+    cur, kb, published = curation
+    data = await kb.get(KEY)
+    other = await kb.get("registration_fines")
+    live_variants = list(data.texts["en"].variants)
+    data.texts["en"].variants.append(" " + other.texts["en"].variants[0].upper())
+    await cur.save_draft(EDITOR, data)
+    await cur.submit(EDITOR, KEY)
+    with pytest.raises(CurationError, match="other entries.*registration_fines"):
+        await cur.publish(REVIEWER, KEY)
+    assert (await kb.get(KEY)).texts["en"].variants == live_variants  # nothing went live
+    assert published == []
+
 async def test_four_eyes_and_review_lock(curation):
     cur, kb, _ = curation
     data = await kb.get(KEY)

@@ -38,6 +38,15 @@ def test_entries_without_a_language_are_rejected():
         EntryData.model_validate(raw)
 
 
+
+def test_a_question_under_two_entries_is_rejected(tmp_path):
+    first, second = (e.model_dump(mode="json") for e in load_dir(SEED_DIR)[:2])
+    # The same Russian question, spaced and cased differently, under a second entry.
+    second["texts"]["ru"]["variants"].append("  " + first["texts"]["ru"]["question"].upper())
+    (tmp_path / "two.yml").write_text(yaml.safe_dump([first, second], allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ValueError, match=f"two entries.*ru.*{first['key']}, {second['key']}"):
+        load_dir(tmp_path)
+
 async def test_round_trip_through_the_database(db_settings):
     database = await open_database(db_settings)
     try:
