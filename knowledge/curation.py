@@ -108,6 +108,15 @@ async def _questions_of_other_entries(session, data: EntryData) -> list[tuple[st
                    if (lang, _normal(text)) in mine})
 
 
+def _refuse_shared(shared: list[tuple[str, str, str]], remedy: str) -> None:
+    if shared:
+        raise CurationError(
+            "These questions already belong to other entries, and the model would learn them both ways: "
+            + "; ".join(f'{lang} "{text}" ({other})' for lang, text, other in shared)
+            + f". {remedy} to reword or remove them."
+        )
+
+
 class Curation:
     def __init__(self, sessions: async_sessionmaker, on_published: Published | None = None) -> None:
         self._sessions = sessions
@@ -228,13 +237,7 @@ class Curation:
                     f"{draft.base_version}: open the draft, check it against the live text and save it again."
                 )
             data = EntryData.model_validate(draft.snapshot)
-            shared = await _questions_of_other_entries(session, data)
-            if shared:
-                raise CurationError(
-                    "These questions already belong to other entries, and the model would learn them both ways: "
-                    + "; ".join(f"{lang} \"{text}\" ({other})" for lang, text, other in shared)
-                    + ". Send the draft back to reword or remove them."
-                )
+            _refuse_shared(await _questions_of_other_entries(session, data), "Send the draft back")
             before = to_data(entry) if entry is not None else None
             await write_entry(session, data, actor.username)
             session.add(Revision(key=key, action="publish", snapshot=draft.snapshot, actor=actor.username,
@@ -283,6 +286,9 @@ class Curation:
                                          actor=actor.username))
                     if variants_of(before) != variants_of(data):
                         changed_keys.append(data.key)
+                # Checked once all are written, so two imported entries sharing a question are caught too.
+                for data in entries:
+                    _refuse_shared(await _questions_of_other_entries(session, data), "Send a corrected file")
             if self._on_published is not None and entries:
                 await self._on_published(entries[0].key, bool(changed_keys), actor)
             return len(entries)

@@ -64,6 +64,17 @@ async def test_a_question_of_another_entry_cannot_be_published(curation):
     assert (await kb.get(KEY)).texts["en"].variants == live_variants  # nothing went live
     assert published == []
 
+
+async def test_an_import_sharing_a_question_publishes_nothing(curation):
+    cur, kb, published = curation
+    first, second = await kb.get(KEY), await kb.get("registration_fines")
+    first.texts["az"].answer = "Qeydiyyat 15 gün ərzində. (imported)"
+    second.texts["az"].variants.append(first.texts["az"].question)
+    with pytest.raises(CurationError, match="other entries"):
+        await cur.import_entries(ADMIN, [first, second], publish=True)
+    assert "(imported)" not in (await kb.answer(KEY, "az")).text  # the whole import rolled back
+    assert published == []
+
 async def test_four_eyes_and_review_lock(curation):
     cur, kb, _ = curation
     data = await kb.get(KEY)
