@@ -70,13 +70,18 @@ def load_yaml(path: Path) -> list[EntryData]:
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or []
     if not isinstance(raw, list):
         raise ValueError(f"{path}: expected a list of entries")
-    return [EntryData.model_validate(item) for item in raw]
+    return checked([EntryData.model_validate(item) for item in raw])
 
 
 def load_dir(directory: Path) -> list[EntryData]:
     entries: list[EntryData] = []
     for path in sorted(directory.glob("*.yml")):
         entries.extend(load_yaml(path))
+    return checked(entries)
+
+
+def checked(entries: list[EntryData]) -> list[EntryData]:
+    """`entries`, if they can live together: unique keys, and no question under two entries."""
     keys = [e.key for e in entries]
     duplicates = {k for k in keys if keys.count(k) > 1}
     if duplicates:

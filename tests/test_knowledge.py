@@ -7,7 +7,7 @@ from pydantic import ValidationError
 from assistant.bootstrap import open_database
 from assistant.settings import LANGUAGES
 from knowledge.models import TOPICS
-from knowledge.schema import SEED_DIR, EntryData, dump_yaml, load_dir
+from knowledge.schema import SEED_DIR, EntryData, dump_yaml, load_dir, load_yaml
 from knowledge.store import KnowledgeBase
 from knowledge.training_data import render_nlu
 
@@ -44,8 +44,9 @@ def test_a_question_under_two_entries_is_rejected(tmp_path):
     # The same Russian question, spaced and cased differently, under a second entry.
     second["texts"]["ru"]["variants"].append("  " + first["texts"]["ru"]["question"].upper())
     (tmp_path / "two.yml").write_text(yaml.safe_dump([first, second], allow_unicode=True), encoding="utf-8")
-    with pytest.raises(ValueError, match=f"two entries.*ru.*{first['key']}, {second['key']}"):
-        load_dir(tmp_path)
+    for load in (load_dir, lambda folder: load_yaml(folder / "two.yml")):  # a folder, or one file to import
+        with pytest.raises(ValueError, match=f"two entries.*ru.*{first['key']}, {second['key']}"):
+            load(tmp_path)
 
 async def test_round_trip_through_the_database(db_settings):
     database = await open_database(db_settings)
