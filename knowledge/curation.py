@@ -21,7 +21,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from knowledge.models import Draft, Entry, EntryText, QuestionVariant, Rating, Revision
-from knowledge.schema import EntryData, dump_yaml
+from knowledge.schema import EntryData, dump_yaml, normal_question
 from knowledge.store import to_data, write_entry
 
 
@@ -92,20 +92,17 @@ def diff(old: EntryData | None, new: EntryData | None) -> str:
     return "\n".join(difflib.unified_diff(before, after, "before", "after", lineterm="", n=2))
 
 
-def _normal(text: str) -> str:
-    return " ".join(text.split()).lower()
-
-
 async def _questions_of_other_entries(session, data: EntryData) -> list[tuple[str, str, str]]:
     """(language, question, other entry's key) for the draft's questions and variants that another live entry
     already has: the same text under two entries is two labels for one example."""
-    mine = {(lang, _normal(q)): q for lang, text in data.texts.items() for q in (text.question, *text.variants)}
+    mine = {(lang, normal_question(q)): q
+            for lang, text in data.texts.items() for q in (text.question, *text.variants)}
     rows = [*(await session.execute(select(EntryText.language, EntryText.question, Entry.key)
                                     .join(Entry, EntryText.entry_id == Entry.id).where(Entry.key != data.key))),
             *(await session.execute(select(QuestionVariant.language, QuestionVariant.text, Entry.key)
                                     .join(Entry, QuestionVariant.entry_id == Entry.id).where(Entry.key != data.key)))]
-    return sorted({(lang, mine[(lang, _normal(text))], key) for lang, text, key in rows
-                   if (lang, _normal(text)) in mine})
+    return sorted({(lang, mine[(lang, normal_question(text))], key) for lang, text, key in rows
+                   if (lang, normal_question(text)) in mine})
 
 
 def _refuse_shared(shared: list[tuple[str, str, str]], remedy: str) -> None:

@@ -88,9 +88,14 @@ def checked(entries: list[EntryData]) -> list[EntryData]:
         raise ValueError(f"duplicate entry keys: {sorted(duplicates)}")
     shared = shared_questions(entries)
     if shared:
-        raise ValueError("the same question under two entries (the model would learn it both ways): "
-                         + "; ".join(f"{lang} {text!r}: {', '.join(keys)}" for (lang, text), keys in shared.items()))
+        listed = "; ".join(f"{lang} {text!r}: {', '.join(owners)}" for (lang, text), owners in shared.items())
+        raise ValueError(f"the same question under two entries (the model would learn it both ways): {listed}")
     return entries
+
+
+def normal_question(text: str) -> str:
+    """A question as training sees it: spacing and case do not make two questions."""
+    return " ".join(text.split()).lower()
 
 
 def shared_questions(entries: list[EntryData]) -> dict[tuple[str, str], list[str]]:
@@ -98,7 +103,7 @@ def shared_questions(entries: list[EntryData]) -> dict[tuple[str, str], list[str
     owners: dict[tuple[str, str], list[str]] = {}
     for entry in entries:
         for lang, text in entry.texts.items():
-            for question in {" ".join(q.split()).lower() for q in (text.question, *text.variants)}:
+            for question in {normal_question(q) for q in (text.question, *text.variants)}:
                 owners.setdefault((lang, question), []).append(entry.key)
     return {k: v for k, v in owners.items() if len(v) > 1}
 

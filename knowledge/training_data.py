@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import yaml
 
-from knowledge.schema import BlockDumper, EntryData
+from knowledge.schema import BlockDumper, EntryData, normal_question
 
 RETRIEVAL_INTENT = "faq"
 
@@ -20,10 +20,9 @@ def examples_for(entry: EntryData) -> list[str]:
     for lang in sorted(entry.texts):
         text = entry.texts[lang]
         for example in [text.question, *text.variants]:
-            normalized = " ".join(example.split())
-            if normalized.lower() not in seen:
-                seen.add(normalized.lower())
-                examples.append(normalized)
+            if normal_question(example) not in seen:
+                seen.add(normal_question(example))
+                examples.append(" ".join(example.split()))
     return examples
 
 
