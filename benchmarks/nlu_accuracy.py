@@ -241,6 +241,19 @@ def score(examples: list[Example], predictions: list[dict]) -> dict[str, Any]:
     }
 
 
+def misses(examples: list[Example], predictions: list[dict]) -> list[dict[str, Any]]:
+    """Each example read as the wrong intent, or whose entry is not in the top 3: what to write data for.
+    Only for the development sets; the held-out set is never read this way."""
+    found = []
+    for e, p in zip(examples, predictions):
+        if p["intent"] != e.intent:
+            found.append({"language": e.language, "text": e.text, "expected": e.intent, "got": p["intent"]})
+        elif e.entry and e.entry not in p["faq_ranking"][:3]:
+            found.append({"language": e.language, "text": e.text, "expected": f"faq/{e.entry}",
+                          "got": "top 3: " + ", ".join(p["faq_ranking"][:3])})
+    return found
+
+
 def _confusions(truth: list[str], predicted: list[str], top: int = 8) -> list[list[Any]]:
     counts: dict[tuple[str, str], int] = defaultdict(int)
     for t, p in zip(truth, predicted):
@@ -315,6 +328,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             predictions = await predict(settings, model, texts, work)
         report["pipelines"][name] = {"train_seconds": round(seconds, 1) if trained else "cached",
                                      "scores": score_by_language(test, predictions)}
+        if args.misses:
+            report["pipelines"][name]["misses"] = misses(test, predictions)
         write_report("nlu_accuracy", report, args.report)  # partial results survive an interrupted run
     report["verification"] = score_verification(verification_cases(), dt.date(2026, 11, 24))
     if args.split != "heldout":
@@ -476,6 +491,9 @@ def print_report(report: dict[str, Any]) -> None:
                          s.get("faq_direct_precision", float("nan")), s["oos_precision"], s["oos_recall"],
                          s["application_number_f1"], round(s["parse_ms_p50"], 1)])
     print(table(headers, rows))
+    for name, result in report["pipelines"].items():
+        for miss in result.get("misses", []):
+            print(f"  {name} {miss['language']}: {miss['expected']} -> {miss['got']} | {miss['text']}")
     print("\nTraining time (s): " + ", ".join(f"{n} {r['train_seconds']}" for n, r in report["pipelines"].items()))
     print("\nDates of birth and FINs (actions/verification.py on nlu_test/verification.yml):")
     print(table(["language", "date F1", "FIN F1"],
@@ -529,6 +547,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="tiny sizes: 1 epoch, 2 folds, a quarter of the training data, 1 in 15 test texts")
     parser.add_argument("--candidate", type=Path, action="append", default=[],
                         help="another Rasa config to compare (named by its file name); repeatable")
+    parser.add_argument("--misses", action="store_true",
+                        help="list each development example read wrongly (not allowed on the held-out set)")
     parser.add_argument("--work", type=Path, default=WORK)
     parser.add_argument("--report", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -540,6 +560,8 @@ def main(argv: list[str] | None = None) -> None:
     unknown = [p for p in (*args.pipelines, args.cv_pipeline) if p not in (*PIPELINES, "tfidf-lr")]
     if unknown:
         parser.error(f"unknown pipelines {unknown}")
+    if args.misses and args.split == "heldout":
+        parser.error("--misses lists texts to write training data for: only on a development split")
     suffix = ("" if args.split == "heldout" else f"-{args.split}") + ("-smoke" if args.smoke else "")
     args.report = args.report or REPORTS / f"nlu_accuracy{suffix}.json"
     report = asyncio.run(run(args))

@@ -16,8 +16,9 @@ from assistant.settings import PROJECT_ROOT
 from benchmarks.heldout import Example, strip_annotations
 from benchmarks.metrics import REPORTS, accuracy, macro_f1, percentile, precision_recall
 from actions.faq import DirectRule
+from benchmarks import nlu_accuracy
 from benchmarks.nlu_accuracy import (SEED, best_direct_rules, blended, direct_answers, direct_rule_grid, folds,
-                                     held_and_rest, score, training_examples, write_fold_training_data)
+                                     held_and_rest, misses, score, training_examples, write_fold_training_data)
 from benchmarks.typing_noise import noisy
 from engine.blend import mix, split_fine
 from engine.folding import fold
@@ -54,6 +55,20 @@ def test_scores_count_fallbacks_as_wrong_and_rank_faq_entries():
     assert scores["faq_top1"] == 0.0 and scores["faq_top3"] == 1.0
     assert scores["application_number_f1"] == 1.0
 
+
+
+def test_misses_list_wrong_intents_and_entries_outside_the_top_3_but_never_on_the_held_out_set():
+    examples = [Example("en", "x", "faq", "visa_free_stay"), Example("en", "y", "greet"),
+                Example("az", "z", "faq", "fees_overview"), Example("ru", "w", "thanks")]
+    predictions = [{"intent": "faq", "faq_ranking": ["a", "b", "c", "visa_free_stay"]},
+                   {"intent": "out_of_scope", "faq_ranking": []},
+                   {"intent": "faq", "faq_ranking": ["b", "fees_overview"]},
+                   {"intent": "thanks", "faq_ranking": []}]
+    assert misses(examples, predictions) == [
+        {"language": "en", "text": "x", "expected": "faq/visa_free_stay", "got": "top 3: a, b, c"},
+        {"language": "en", "text": "y", "expected": "greet", "got": "out_of_scope"}]
+    with pytest.raises(SystemExit):
+        nlu_accuracy.main(["--split", "heldout", "--misses"])
 
 def test_folding_makes_azerbaijani_typed_without_its_letters_the_same_text():
     assert fold("İcazə almaq üçün ŞƏHADƏTNAMƏ") == fold("icaze almaq ucun sehadetname") == "icaze almaq ucun sehadetname"
