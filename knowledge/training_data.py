@@ -20,8 +20,9 @@ def examples_for(entry: EntryData) -> list[str]:
     for lang in sorted(entry.texts):
         text = entry.texts[lang]
         for example in [text.question, *text.variants]:
-            if normal_question(example) not in seen:
-                seen.add(normal_question(example))
+            key = normal_question(example)
+            if key not in seen:
+                seen.add(key)
                 examples.append(" ".join(example.split()))
     return examples
 

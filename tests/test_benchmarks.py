@@ -56,7 +56,6 @@ def test_scores_count_fallbacks_as_wrong_and_rank_faq_entries():
     assert scores["application_number_f1"] == 1.0
 
 
-
 def test_misses_list_wrong_intents_and_entries_outside_the_top_3_but_never_on_the_held_out_set():
     examples = [Example("en", "x", "faq", "visa_free_stay"), Example("en", "y", "greet"),
                 Example("az", "z", "faq", "fees_overview"), Example("ru", "w", "thanks")]
@@ -69,6 +68,7 @@ def test_misses_list_wrong_intents_and_entries_outside_the_top_3_but_never_on_th
         {"language": "en", "text": "y", "expected": "greet", "got": "out_of_scope"}]
     with pytest.raises(SystemExit):
         nlu_accuracy.main(["--split", "heldout", "--misses"])
+
 
 def test_folding_makes_azerbaijani_typed_without_its_letters_the_same_text():
     assert fold("İcazə almaq üçün ŞƏHADƏTNAMƏ") == fold("icaze almaq ucun sehadetname") == "icaze almaq ucun sehadetname"

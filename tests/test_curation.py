@@ -50,7 +50,6 @@ async def test_new_variant_asks_for_retraining(curation):
     assert published[-1][1] is True
 
 
-
 async def test_a_question_of_another_entry_cannot_be_published(curation):
     cur, kb, published = curation
     data = await kb.get(KEY)
@@ -74,6 +73,7 @@ async def test_an_import_sharing_a_question_publishes_nothing(curation):
         await cur.import_entries(ADMIN, [first, second], publish=True)
     assert "(imported)" not in (await kb.answer(KEY, "az")).text  # the whole import rolled back
     assert published == []
+
 
 async def test_four_eyes_and_review_lock(curation):
     cur, kb, _ = curation

@@ -38,7 +38,6 @@ def test_entries_without_a_language_are_rejected():
         EntryData.model_validate(raw)
 
 
-
 def test_a_question_under_two_entries_is_rejected(tmp_path):
     first, second = (e.model_dump(mode="json") for e in load_dir(SEED_DIR)[:2])
     # The same Russian question, spaced and cased differently, under a second entry.
@@ -47,6 +46,7 @@ def test_a_question_under_two_entries_is_rejected(tmp_path):
     for load in (load_dir, lambda folder: load_yaml(folder / "two.yml")):  # a folder, or one file to import
         with pytest.raises(ValueError, match=f"two entries.*ru.*{first['key']}, {second['key']}"):
             load(tmp_path)
+
 
 async def test_round_trip_through_the_database(db_settings):
     database = await open_database(db_settings)
