@@ -115,3 +115,25 @@ class ActionDidYouMean(Action):
         runner_up = next((i for i in ranking if i.get("name") != "nlu_fallback"), {})
         return await suggest(dispatcher, tracker, shared, language, "fallback",
                              float(runner_up.get("confidence") or 0.0))
+
+
+class ActionOutOfScope(Action):
+    """Out of scope: says what the assistant covers, and logs the question for staff like an unanswered one.
+
+    Why: a question read as out of scope is also one the assistant did not answer. Staff see them on the
+    "Unanswered" page, so a migration question the model misread as out of scope can become a variant."""
+
+    def name(self) -> str:
+        return "action_out_of_scope"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        shared = await resources()
+        language = language_of(tracker, shared.settings.default_language)
+        text = str(tracker.latest_message.get("text") or "")
+        if text and not text.startswith("/"):
+            confidence = float((tracker.latest_message.get("intent") or {}).get("confidence") or 0.0)
+            hits = await shared.search.search(text, language, limit=3)
+            await shared.unanswered.record(text, language, "out_of_scope", confidence, [hit.key for hit in hits])
+        dispatcher.utter_message(json_message=replies.say("out_of_scope"))
+        return []

@@ -95,6 +95,9 @@ class LexicalBlend(GraphComponent):
             "C": 10.0,
             "solver": "lbfgs",
             "ranking_length": 10,  # 0: report every label
+            # A message of at least this many words, none of which the training data has, is not understood
+            # (nlu_fallback) whatever the models say (0: off). See `unknown_words`.
+            "unknown_words_fallback": 0,
         }
 
     @staticmethod
@@ -108,6 +111,7 @@ class LexicalBlend(GraphComponent):
         self._model = model
         self._scorer = Scorer(model) if model is not None else None
         self._responses = responses or {}
+        self._words = model[0].transformer_list[0][1] if model is not None else None  # build()'s word vectorizer
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -124,6 +128,7 @@ class LexicalBlend(GraphComponent):
         self._model = build(self._config["C"], self._config["solver"]).fit([m.get("text") for m in examples],
                                                    [fine_label(m) for m in examples])
         self._scorer = Scorer(self._model)
+        self._words = self._model[0].transformer_list[0][1]
         prefix = f"utter_{self._config['retrieval_intent']}/"
         self._responses = {k[len("utter_"):]: v for k, v in training_data.responses.items() if k.startswith(prefix)}
         with self._storage.write_to(self._resource) as directory:
@@ -160,7 +165,30 @@ class LexicalBlend(GraphComponent):
         for message, text, row in zip(messages, texts, probabilities):
             if text.strip() and not text.startswith("/"):
                 self._blend(message, dict(zip(labels, (float(p) for p in row))))
+                if self.unknown_words(text):
+                    self._not_understood(message)
         return messages
+
+    def unknown_words(self, text: str) -> bool:
+        """Whether `text` has at least `unknown_words_fallback` words and the training data none of them.
+
+        Why: both models always pick some label, and with many everyday out-of-scope examples they read
+        gibberish or a language we do not speak (Uzbek, Tajik) as "out of scope" with confidences of
+        0.35-0.62, so it was never "not understood" and never reached a person. A word or two alone are left
+        to the models: often a greeting or typos they read rightly ("heyo", "big thannks")."""
+        minimum = self._config["unknown_words_fallback"]
+        if not minimum or self._words is None:
+            return False
+        words = self._words.build_tokenizer()(self._words.build_preprocessor()(text))
+        return len(words) >= minimum and not any(word in self._words.vocabulary_ for word in words)
+
+    @staticmethod
+    def _not_understood(message: Message) -> None:
+        """nlu_fallback first; the models' ranking stays after it (the fallback action logs the runner-up)."""
+        ranking = [{"name": "nlu_fallback", "confidence": 1.0},
+                   *[i for i in message.get("intent_ranking") or [] if i.get("name") != "nlu_fallback"]]
+        message.set("intent", ranking[0], add_to_output=True)
+        message.set("intent_ranking", ranking, add_to_output=True)
 
     def _blend(self, message: Message, fine: Dict[str, float]) -> None:
         retrieval = self._config["retrieval_intent"]

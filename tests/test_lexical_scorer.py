@@ -46,3 +46,42 @@ def test_other_models_go_through_scikit_learn_unchanged(comparison):
     for name in ("ovr", "binary"):
         assert not comparison[name]["fast"] and comparison[name]["labels"]
         assert comparison[name]["difference"] == 0.0
+
+
+UNKNOWN_WORDS = """
+import json
+from rasa.shared.nlu.training_data.message import Message
+from engine.lexical import LexicalBlend, build
+
+texts = ["how much is the fee", "fee for a permit", "hello", "salam", "thanks a lot", "спасибо"]
+labels = ["faq/fee", "faq/fee", "greet", "greet", "thanks", "thanks"]
+model = build(100.0).fit(texts, labels)
+on, off = LexicalBlend({"unknown_words_fallback": 3}, None, None, model), LexicalBlend({}, None, None, model)
+probe = ["zxqv blorft wuggle", "Салом, ба ман кӯмак лозим", "salam blorft wuggle", "blorft wuggle", "heyo", "",
+         "🙂 🙂 🙂"]
+messages = []
+for text in ("zxqv blorft wuggle", "how much is the fee"):
+    ranking = [{"name": "out_of_scope", "confidence": 0.6}, {"name": "greet", "confidence": 0.4}]
+    message = Message(data={"text": text, "intent": ranking[0], "intent_ranking": ranking})
+    on.process([message])
+    messages.append([i["name"] for i in message.get("intent_ranking")][:3])
+print(json.dumps({"on": [on.unknown_words(t) for t in probe], "off": [off.unknown_words(t) for t in probe],
+                  "rankings": messages}))
+"""
+
+
+@pytest.fixture(scope="module")
+def unknown() -> dict:
+    return run_in_engine_env(UNKNOWN_WORDS)
+
+
+def test_three_or_more_words_none_known_are_not_understood(unknown):
+    # gibberish and Tajik: not understood; one known word, two words, one, none: left to the models
+    assert unknown["on"] == [True, True, False, False, False, False, False]
+    assert unknown["off"] == [False] * 7
+
+
+def test_a_message_not_understood_keeps_the_models_ranking_after_the_fallback(unknown):
+    gibberish, question = unknown["rankings"]
+    assert gibberish[0] == "nlu_fallback" and "nlu_fallback" not in gibberish[1:]
+    assert question[0] == "faq"

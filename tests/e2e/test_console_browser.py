@@ -11,6 +11,7 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright, expect
 
+from telegram_emulator.driver import text_of
 from telegram_emulator.html_check import parse_html
 from tests.e2e.conftest import STAFF_PASSWORD
 
@@ -86,7 +87,8 @@ async def test_edit_review_publish_reaches_the_bot(running, browser):
 
 async def test_unanswered_question_is_stored_redacted_and_becomes_a_variant(running, browser):
     user = next(_users)
-    # Words the assistant cannot place, around a passport number: it must land in the unanswered log.
+    # Words the assistant cannot place, around a passport number: it must land in the unanswered log
+    # (whether the model reads it as not understood or as out of scope).
     question = "zorbel quantavik C01234567 flimmerstad expired while I was studying"
     replies = await running.driver.ask(user, question, language_code="en")
     assert replies  # an answer, a "did you mean" or an offer of a person: never silence
@@ -103,6 +105,14 @@ async def test_unanswered_question_is_stored_redacted_and_becomes_a_variant(runn
     variants = await admin.locator('textarea[name="en_variants"]').input_value()
     assert "expired while I was studying" in variants
     await admin.get_by_role("button", name="Discard the draft").click()
+
+
+async def test_a_question_out_of_scope_is_declined_and_shown_to_staff(running, browser):
+    (reply,) = await running.driver.ask(next(_users), "tell me a joke", language_code="en")
+    assert "I can only help with questions about migration" in text_of(reply)
+    admin = await logged_in(browser, running.console_url, "adam")
+    await admin.goto(f"{running.console_url}/unanswered")
+    await expect(admin.locator("article.group", has_text="tell me a joke")).to_be_visible()
 
 
 async def test_console_refuses_without_login(running, browser):
