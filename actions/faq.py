@@ -58,16 +58,23 @@ def selected_entry(tracker: Tracker) -> tuple[str | None, float, bool]:
     return full_key.split("/", 1)[1], confidence, answers_directly(confidence, runner_up)
 
 
+async def log_unanswered(tracker: Tracker, shared: Resources, language: str, reason: str,
+                         confidence: float) -> list[Any]:
+    """Stores the user's message (redacted) for staff's Unanswered page; returns the closest entries."""
+    text = str(tracker.latest_message.get("text") or "")
+    hits = await shared.search.search(text, language, limit=3) if text else []
+    if text and not text.startswith("/"):
+        await shared.unanswered.record(text, language, reason, confidence, [hit.key for hit in hits])
+    return hits
+
+
 async def suggest(dispatcher: CollectingDispatcher, tracker: Tracker, shared: Resources, language: str,
                   reason: str, confidence: float) -> list[dict[str, Any]]:
     """Offers the closest entries as buttons, or says nothing fits and offers a person; logs the question.
 
     The second message in a row that is not understood goes to people instead.
     """
-    text = str(tracker.latest_message.get("text") or "")
-    hits = await shared.search.search(text, language, limit=3) if text else []
-    if text and not text.startswith("/"):
-        await shared.unanswered.record(text, language, reason, confidence, [hit.key for hit in hits])
+    hits = await log_unanswered(tracker, shared, language, reason, confidence)
     if second_failure_in_a_row(tracker):
         log.info("not understood twice in a row: handing the chat to people")
         dispatcher.utter_message(json_message=replies.handoff("not_understood"))
@@ -130,10 +137,7 @@ class ActionOutOfScope(Action):
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         shared = await resources()
         language = language_of(tracker, shared.settings.default_language)
-        text = str(tracker.latest_message.get("text") or "")
-        if text and not text.startswith("/"):
-            confidence = float((tracker.latest_message.get("intent") or {}).get("confidence") or 0.0)
-            hits = await shared.search.search(text, language, limit=3)
-            await shared.unanswered.record(text, language, "out_of_scope", confidence, [hit.key for hit in hits])
+        confidence = float((tracker.latest_message.get("intent") or {}).get("confidence") or 0.0)
+        await log_unanswered(tracker, shared, language, "out_of_scope", confidence)
         dispatcher.utter_message(json_message=replies.say("out_of_scope"))
         return []

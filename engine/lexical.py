@@ -79,6 +79,11 @@ class Scorer:
         return scores
 
 
+def word_vectorizer(pipeline: Any) -> Any:
+    """The word-level TfidfVectorizer of a `build()` pipeline (its first feature set)."""
+    return pipeline[0].transformer_list[0][1]
+
+
 def fine_label(message: Message) -> Optional[str]:
     """`faq/<entry>` for knowledge-base questions, the intent otherwise."""
     return message.get("intent_response_key") or message.get("intent")
@@ -111,7 +116,7 @@ class LexicalBlend(GraphComponent):
         self._model = model
         self._scorer = Scorer(model) if model is not None else None
         self._responses = responses or {}
-        self._words = model[0].transformer_list[0][1] if model is not None else None  # build()'s word vectorizer
+        self._words = word_vectorizer(model) if model is not None else None
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -128,7 +133,7 @@ class LexicalBlend(GraphComponent):
         self._model = build(self._config["C"], self._config["solver"]).fit([m.get("text") for m in examples],
                                                    [fine_label(m) for m in examples])
         self._scorer = Scorer(self._model)
-        self._words = self._model[0].transformer_list[0][1]
+        self._words = word_vectorizer(self._model)
         prefix = f"utter_{self._config['retrieval_intent']}/"
         self._responses = {k[len("utter_"):]: v for k, v in training_data.responses.items() if k.startswith(prefix)}
         with self._storage.write_to(self._resource) as directory:
