@@ -113,9 +113,13 @@ class LexicalBlend(GraphComponent):
                  model: Any = None, responses: Optional[Dict[Text, Any]] = None) -> None:
         self._config = {**self.get_default_config(), **config}
         self._storage, self._resource = model_storage, resource
+        self._use(model)
+        self._responses = responses or {}
+
+    def _use(self, model: Any) -> None:
+        """The fitted model and what is derived from it: the fast scorer and the known words."""
         self._model = model
         self._scorer = Scorer(model) if model is not None else None
-        self._responses = responses or {}
         self._words = word_vectorizer(model) if model is not None else None
 
     @classmethod
@@ -130,10 +134,8 @@ class LexicalBlend(GraphComponent):
         if len({fine_label(m) for m in examples}) < 2:
             log.warning("LexicalBlend: fewer than two labels to learn; the component will pass messages through")
             return self._resource
-        self._model = build(self._config["C"], self._config["solver"]).fit([m.get("text") for m in examples],
-                                                   [fine_label(m) for m in examples])
-        self._scorer = Scorer(self._model)
-        self._words = word_vectorizer(self._model)
+        self._use(build(self._config["C"], self._config["solver"]).fit([m.get("text") for m in examples],
+                                                       [fine_label(m) for m in examples]))
         prefix = f"utter_{self._config['retrieval_intent']}/"
         self._responses = {k[len("utter_"):]: v for k, v in training_data.responses.items() if k.startswith(prefix)}
         with self._storage.write_to(self._resource) as directory:
