@@ -11,6 +11,7 @@ from aiohttp import web
 from assistant.launcher import free_port  # noqa: F401 - the tests' import of it
 from assistant.settings import Settings
 from telegram_emulator.server import make_app
+from tests.background_training import BackgroundTraining
 
 TOKEN = "123456789:test-token-for-the-emulator"
 POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -90,16 +91,48 @@ async def redis_cleanup(namespace: str) -> None:
         await client.aclose()
 
 
+# ------------------------------------------------------------------ the shipped data's model
+
+_TRAINING = pytest.StashKey[BackgroundTraining]()
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that need the model of the shipped data (fixture `shipped_model`) run last, and that model starts
+    training in the background now (tests/background_training.py), so the other tests run meanwhile instead of
+    after it. Run alone, such tests train it in the foreground as before."""
+    needs = [item for item in items if "shipped_model" in getattr(item, "fixturenames", ())]
+    if not needs or len(needs) == len(items):
+        return
+    items[:] = [item for item in items if item not in needs] + needs
+    if not config.option.collectonly:
+        config.stash[_TRAINING] = BackgroundTraining.start(config._tmp_path_factory.mktemp("shipped-model"))
+
+
+@pytest.fixture(scope="session")
+def shipped_model(pytestconfig: pytest.Config) -> None:
+    """The shipped data's model is in models/, where `ensure_model` finds it by its fingerprint, once the
+    background training has finished; without one (or should it fail) the first `ensure_model` trains it."""
+    training = pytestconfig.stash.get(_TRAINING, None)
+    if training is None:
+        return
+    training.wait()
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fails the run if any process of any test logged personal data in clear (tests/log_scan.py)."""
     from tests.log_scan import findings, log_files
 
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    training = session.config.stash.get(_TRAINING, None)
+    if training is not None:
+        training.stop()
+        if reporter is not None:
+            reporter.write_line(f"background training: {training.summary()}")
     factory = getattr(session.config, "_tmp_path_factory", None)
     if factory is None:
         return
     files = log_files(factory.getbasetemp())
     found = findings(files)
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.write_line(f"log scan: {len(files)} log files of this run, {len(found)} lines with personal data")
         for line in found[:20]:

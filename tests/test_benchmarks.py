@@ -186,6 +186,7 @@ def test_nlu_accuracy_smoke(tmp_path):
 
 
 @pytest.mark.e2e
+@pytest.mark.usefixtures("shipped_model")  # serves it
 def test_latency_smoke():
     out = _run("benchmarks.latency", "--smoke")
     assert "p95 ms" in out
@@ -196,6 +197,7 @@ def test_latency_smoke():
 
 
 @pytest.mark.e2e
+@pytest.mark.usefixtures("shipped_model")  # serves it
 def test_resources_smoke():
     out = _run("benchmarks.resources", "--smoke")
     assert "RSS idle MB" in out
@@ -204,6 +206,7 @@ def test_resources_smoke():
 
 
 @pytest.mark.e2e
+@pytest.mark.usefixtures("shipped_model")  # serves it
 def test_reliability_under_faults_smoke(tmp_path):
     """The fault run at small size, asserting what must hold whatever the timing: with the action server,
     an engine and a gateway killed and Redis killed mid-run, no answer is lost, doubled or reordered."""

@@ -41,6 +41,12 @@ def e2e_settings(data_dir: Path) -> Settings:
                              flood_messages=1000)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _serves_the_shipped_model(shipped_model: None) -> None:
+    """Every end-to-end test serves the shipped data's model, so they run after the other tests, which run
+    while it trains (tests/conftest.py)."""
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def running(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunningStack]:
     settings = e2e_settings(tmp_path_factory.mktemp("stack"))

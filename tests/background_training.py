@@ -1,0 +1,82 @@
+"""The shipped data's model, trained in the background while the tests that do not need it run.
+
+Why: a whole training is 4-8 minutes of the 2 cores, and the end-to-end tests and the benchmarks' smoke
+runs wait for it. Started when the session starts (tests/conftest.py), at a lower CPU priority so the tests
+running meanwhile keep theirs, it trains exactly what `ensure_model` would: the same data, into the shared
+models/ folder under the same fingerprint, where the tests' own `ensure_model` then finds it.
+
+    .venv/bin/python -m tests.background_training DATA_DIR     # what the session starts
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from assistant.settings import PROJECT_ROOT
+
+NICENESS = 10
+
+
+class BackgroundTraining:
+    def __init__(self, process: subprocess.Popen, log: Path) -> None:
+        self._process = process
+        self.log = log
+        self.waited_s: float | None = None  # how long the tests that need the model waited for it
+
+    @classmethod
+    def start(cls, data_dir: Path) -> BackgroundTraining:
+        log = data_dir / "background-training.log"
+        # A Rasa cache of its own: Rasa's is one SQLite file, and a training that finds it locked by another
+        # (the accuracy benchmark's smoke run trains meanwhile) fails.
+        env = {**os.environ, "RASA_CACHE_DIRECTORY": str(data_dir / "rasa-cache")}
+        with open(log, "wb") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "tests.background_training", str(data_dir)], cwd=PROJECT_ROOT, env=env,
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=lambda: os.nice(NICENESS),  # noqa: PLW1509 - no threads in the child yet
+            )
+        return cls(process, log)
+
+    def wait(self) -> int:
+        """The training's exit code, once it has finished."""
+        started = time.monotonic()
+        code = self._process.wait()
+        if self.waited_s is None:
+            self.waited_s = time.monotonic() - started
+        return code
+
+    def stop(self) -> None:
+        """Kills the training with its children (Rasa), should the session end first."""
+        if self._process.poll() is None:
+            try:
+                os.killpg(self._process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self._process.wait()
+
+    def summary(self) -> str:
+        """How it went, for the session's report: where CI's minutes go."""
+        lines = self.log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+        waited = "not waited for" if self.waited_s is None else f"waited for {self.waited_s:.0f} s"
+        return f"exit {self._process.returncode}, {waited}: {lines[-1] if lines else 'no output'} ({self.log})"
+
+
+async def _train(data_dir: Path) -> None:
+    from assistant.bootstrap import knowledge_base
+    from assistant.launcher import loopback_settings
+    from assistant.training import ensure_model
+
+    settings = loopback_settings(data_dir, log_level="WARNING")
+    async with knowledge_base(settings) as kb:
+        result = await ensure_model(settings, kb)
+    print(f"{'trained' if result.trained else 'found'} {result.model.name} in {result.seconds:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(_train(Path(sys.argv[1])))
