@@ -132,19 +132,23 @@ def can_finetune(settings: Settings, base: Path | None) -> bool:
         and int(lineage.get("finetunes", 0)) < settings.finetunes_before_full
 
 
-async def run_rasa(settings: Settings, *args: str, log_file: Path | None = None, python: bool = False) -> int:
+async def run_rasa(settings: Settings, *args: str, log_file: Path | None = None, python: bool = False,
+                   niceness: int = 0) -> int:
     """Runs `rasa ARGS` (through engine/serve.py, which speeds Rasa up) or, with `python`, `python ARGS`
-    in the engine's environment; the exit code.
+    in the engine's environment, at `niceness` (`nice`: a lower CPU priority); the exit code.
 
     Cancelled (the console stopping mid-training, a test's teardown), the run is killed with its children:
     an orphaned training would hold both cores for minutes. A killed training leaves no model (ensure_model
     trains into a scratch folder), so SIGKILL loses nothing."""
     if not python:
         args = ("-m", "engine.serve", *args)
+    command = [str(rasa_python(settings)), *args]
+    if niceness:
+        command = ["nice", "-n", str(niceness), *command]
     out = open(log_file, "ab") if log_file else asyncio.subprocess.DEVNULL  # noqa: SIM115
     try:
         process = await asyncio.create_subprocess_exec(
-            str(rasa_python(settings)), *args, cwd=PROJECT_ROOT, env=rasa_env(settings),
+            *command, cwd=PROJECT_ROOT, env=rasa_env(settings),
             stdout=out, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
         )
         try:
@@ -209,7 +213,7 @@ async def _train(settings: Settings, model: Path, log_file: Path, *extra: str) -
         settings, "train", "--domain", str(DOMAIN), "--config", str(CONFIG),
         "--data", *[str(p) for p in data_files(settings)],
         "--out", str(scratch), "--fixed-model-name", model.name.removesuffix(".tar.gz"), *extra,
-        log_file=log_file,
+        log_file=log_file, niceness=settings.training_niceness,
     )
     produced = scratch / model.name
     if code != 0 or not produced.exists():

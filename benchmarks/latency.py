@@ -3,28 +3,35 @@
     .venv/bin/python -m benchmarks.latency                       # 10, 100 and 500 users
     .venv/bin/python -m benchmarks.latency --users 100 --messages 10
     .venv/bin/python -m benchmarks.latency --smoke               # tiny, for CI
+    .venv/bin/python -m benchmarks.latency --users 100 --during-training   # while staff's publish retrains
 
 Users write held-out questions in az/ru/en through the Telegram emulator → gateway → engine → action
 server → knowledge base, wait for the answer, read it for 5–15 s (`--think`), and write again. Latency is measured from
 sending to the first reply arriving in the chat (what a user feels, minus Telegram's own network).
-Also the engine's own parse latency (its HTTP API, no dialogue, no actions). Prints a table and writes
-var/benchmarks/latency.json.
+Also the engine's own parse latency (its HTTP API, no dialogue, no actions). With `--during-training`, a
+whole training of the shipped data runs on the same cores meanwhile, at `--training-niceness` (the
+setting `training_niceness`), as when staff publish; the report says whether it was still running at the end of
+each load run. Prints a table and writes var/benchmarks/latency.json.
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 import asyncio
+import contextlib
 import itertools
+from pathlib import Path
 import shutil
 import time
 from typing import Any
 
 from aiohttp import ClientSession
 
+from assistant.bootstrap import knowledge_base
+from assistant.settings import Settings
+from assistant.training import ensure_model
 from benchmarks.load import (PeakMemory, cpu_by_service, driver_for, message_pool, rss_by_service, running_stack,
-                             simulate)
+                             simulate, stack_settings)
 from benchmarks.metrics import REPORTS, summary, table, write_report
 
 
@@ -48,11 +55,25 @@ async def engine_parse_latency(settings, texts: list[str], concurrency: int) -> 
     return summary(latencies)
 
 
+async def train_meanwhile(work: Path, niceness: int) -> None:
+    """A whole training of the shipped data into a scratch models folder, as a publish starts one."""
+    settings = stack_settings(work / "training").model_copy(
+        update={"models_dir": work / "training" / "models", "training_niceness": niceness})
+    async with knowledge_base(settings) as kb:
+        await ensure_model(settings, kb, force=True)
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     work = REPORTS / "latency-stack"
     shutil.rmtree(work, ignore_errors=True)
     report: dict[str, Any] = {"think_s": args.think, "messages_per_user": args.messages, "runs": []}
-    async with running_stack(work) as (stack, startup_s):
+    async with running_stack(work) as (stack, startup_s), contextlib.AsyncExitStack() as meanwhile:
+        training = None
+        if args.during_training:
+            report["during_training"] = {"niceness": args.training_niceness}
+            training = asyncio.create_task(train_meanwhile(work, args.training_niceness))
+            meanwhile.push_async_callback(_cancel, training)
+            await asyncio.sleep(1 if args.smoke else 20)  # past the data checks, into the featurizers and DIET
         report["start_to_first_answer_s"] = round(startup_s, 1)
         report["rss_after_start_mb"] = rss_by_service(stack)
         pool = [t for texts in message_pool().values() for t in texts]
@@ -76,11 +97,24 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     "latency_ms": summary(result.latencies_ms), "peak_rss_mb": memory.peak,
                     "cpu_ms_per_answer": {name: round((cpu_after.get(name, 0) - cpu_before.get(name, 0)) * 1000
                                                       / answered, 1) for name in cpu_after},
+                    **({"training_still_running": not training.done()} if training else {}),
                 })
+        if training is not None and training.done() and training.exception():
+            raise RuntimeError("the training run meanwhile failed") from training.exception()
     return report
 
 
+async def _cancel(task: asyncio.Task) -> None:
+    """Stops the training meanwhile (run_rasa kills Rasa with its children)."""
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
 def print_report(report: dict[str, Any]) -> None:
+    if "during_training" in report:
+        still = [r["users"] for r in report["runs"] if r.get("training_still_running")]
+        print(f"\nDuring a whole training at niceness {report['during_training']['niceness']}; still training at "
+              f"the end of the runs with {', '.join(map(str, still)) or 'none of the'} users")
     print(f"\nStart to first answer: {report['start_to_first_answer_s']} s; "
           f"think time {report['think_s'][0]}–{report['think_s'][1]} s, {report['messages_per_user']} messages per user")
     rows = [[r["users"], r["messages"], r["latency_ms"]["p50"], r["latency_ms"]["p95"], r["latency_ms"]["p99"],
@@ -105,6 +139,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--parse", type=int, default=300, help="texts for the engine's parse latency")
     parser.add_argument("--report", type=Path, default=None, help="where the JSON report goes")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
+    parser.add_argument("--during-training", action="store_true", help="a whole training runs meanwhile")
+    parser.add_argument("--training-niceness", type=int, default=Settings.model_fields["training_niceness"].default,
+                        help="its CPU priority (nice); the setting training_niceness by default")
     args = parser.parse_args(argv)
     if args.smoke:
         args.users, args.messages, args.think, args.parse = [2, 3], 2, [0.1, 0.3], 10

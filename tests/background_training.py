@@ -1,9 +1,10 @@
 """The shipped data's model, trained in the background while the tests that do not need it run.
 
 Why: a whole training is 4-8 minutes of the 2 cores, and the end-to-end tests and the benchmarks' smoke
-runs wait for it. Started when the session starts (tests/conftest.py), at a lower CPU priority so the tests
-running meanwhile keep theirs, it trains exactly what `ensure_model` would: the same data, into the shared
-models/ folder under the same fingerprint, where the tests' own `ensure_model` then finds it.
+runs wait for it. Started when the session starts (tests/conftest.py), at the lower CPU priority every
+training runs at (`training_niceness`) so the tests running meanwhile keep theirs, it trains exactly what
+`ensure_model` would: the same data, into the shared models/ folder under the same fingerprint, where the
+tests' own `ensure_model` then finds it.
 
     .venv/bin/python -m tests.background_training DATA_DIR     # what the session starts
 """
@@ -19,8 +20,6 @@ import time
 from pathlib import Path
 
 from assistant.settings import PROJECT_ROOT
-
-NICENESS = 10
 
 
 class BackgroundTraining:
@@ -39,7 +38,6 @@ class BackgroundTraining:
             process = subprocess.Popen(
                 [sys.executable, "-m", "tests.background_training", str(data_dir)], cwd=PROJECT_ROOT, env=env,
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                preexec_fn=lambda: os.nice(NICENESS),  # noqa: PLW1509 - no threads in the child yet
             )
         return cls(process, log)
 

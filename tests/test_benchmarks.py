@@ -188,11 +188,12 @@ def test_nlu_accuracy_smoke(tmp_path):
 @pytest.mark.e2e
 @pytest.mark.usefixtures("shipped_model")  # serves it
 def test_latency_smoke():
-    out = _run("benchmarks.latency", "--smoke")
-    assert "p95 ms" in out
+    out = _run("benchmarks.latency", "--smoke", "--during-training")
+    assert "p95 ms" in out and "During a whole training at niceness 10" in out
     data = json.loads((REPORTS / "latency-smoke.json").read_text(encoding="utf-8"))
     assert [r["users"] for r in data["runs"]] == [2, 3]
     assert all(r["answered"] + r["errors"] >= 1 for r in data["runs"])
+    assert all("training_still_running" in r for r in data["runs"])
     assert data["engine_parse_ms"]["sequential"]["n"] == 10
 
 

@@ -105,3 +105,15 @@ async def test_a_cancelled_training_run_kills_its_process(tmp_path):
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"training process {pid} outlived its cancelled task")
+
+
+async def test_a_training_run_takes_a_lower_cpu_priority(tmp_path):
+    # Users' answers come first on the engine's cores: a training is `nice`d by settings.training_niceness.
+    (tmp_path / "venv" / "bin").mkdir(parents=True)
+    (tmp_path / "venv" / "bin" / "python").symlink_to(sys.executable)
+    settings = Settings(_env_file=None, data_dir=tmp_path, rasa_venv=tmp_path / "venv", training_niceness=7)
+    log = tmp_path / "child.log"
+    code = await run_rasa(settings, "-c", "import os; print(os.nice(0))", python=True, log_file=log,
+                          niceness=settings.training_niceness)
+    assert code == 0
+    assert int(log.read_text().strip()) == min(os.nice(0) + 7, 19)
