@@ -17,8 +17,9 @@ from benchmarks.heldout import Example, strip_annotations
 from benchmarks.metrics import REPORTS, accuracy, macro_f1, percentile, precision_recall
 from actions.faq import DirectRule
 from benchmarks import nlu_accuracy
-from benchmarks.nlu_accuracy import (SEED, best_direct_rules, blended, direct_answers, direct_rule_grid, folds,
-                                     held_and_rest, misses, score, training_examples, write_fold_training_data)
+from benchmarks.nlu_accuracy import (PIPELINES, SEED, best_direct_rules, blended, direct_answers, direct_rule_grid,
+                                     folds, held_and_rest, misses, score, seed_config, seed_means,
+                                     training_examples, write_fold_training_data)
 from benchmarks.typing_noise import noisy
 from engine.blend import mix, split_fine
 from engine.folding import fold
@@ -158,6 +159,25 @@ def test_cross_validation_folds_are_stratified_disjoint_and_trainable(tmp_path):
     labels = {block["intent"] for block in document["nlu"]}
     assert "faq/visa_free_stay" in labels and "greet" in labels
     assert set(document["responses"]) == {f"utter_{label}" for label in labels if label.startswith("faq/")}
+
+
+def test_seed_runs_retrain_our_pipeline_with_other_seeds_and_average_per_language(tmp_path):
+    ours = yaml.safe_load(PIPELINES["ours"].read_text(encoding="utf-8"))
+    path = seed_config(PIPELINES["ours"], 43, tmp_path)
+    other = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert path.stem == "ours-seed43"
+    seeds = {c["name"]: c["random_seed"] for c in other["pipeline"] if "random_seed" in c}
+    assert seeds == {"DIETClassifier": 43, "ResponseSelector": 43}
+    for component in (*ours["pipeline"], *other["pipeline"]):
+        component.pop("random_seed", None)
+    assert ours == other  # nothing else changed
+
+    def run(intent: float, top3: float) -> dict:
+        return {"en": {"intent_accuracy": intent, "intent_macro_f1": 0.5, "faq_top1": 0.5, "faq_top3": top3}}
+
+    means = seed_means([run(0.938, 1.0), run(0.954, 0.993), run(0.946, 1.0)])
+    assert means["en"]["intent_accuracy"] == pytest.approx(0.946)
+    assert means["en"]["faq_top3"] == pytest.approx(0.9977, abs=1e-4)
 
 
 def _run(*args: str) -> str:
