@@ -89,8 +89,8 @@ class Settings(BaseSettings):
     # trains from scratch. 0 turns quick updates off. "Retrain from scratch" in the console always does.
     finetune_epoch_fraction: float = Field(default=0.3, gt=0.0, le=1.0)
     finetunes_before_full: int = Field(default=4, ge=0)
-    # A training runs at this lower CPU priority (`nice`), so on the engine's cores it takes what answering
-    # users leaves (benchmarks.latency --during-training). 0: the same priority as everything else.
+    # A training runs at this lower CPU priority (`nice`; 0: the same as the services). Free while the machine
+    # is idle; beside 100 users it did not measurably shorten replies (benchmarks.latency --during-training).
     training_niceness: int = Field(default=10, ge=0, le=19)
     engine_retries: int = 1
     flood_messages: int = 10  # more messages than this from one chat within flood_window_s are not answered…
