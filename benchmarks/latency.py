@@ -20,9 +20,9 @@ import argparse
 import asyncio
 import contextlib
 import itertools
-from pathlib import Path
 import shutil
 import time
+from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientSession

@@ -136,8 +136,8 @@ def _config(base: Path, epochs: int | None, work: Path, drop: tuple[str, ...] = 
 
 
 def seed_config(base: Path, seed: int, work: Path) -> Path:
-    """Our pipeline (`base`) with DIET's and the response selector's random seed set to `seed`: the same pipeline trained
-    again, to tell a change from what a retraining alone moves (a language's figure by about a point)."""
+    """Our pipeline (`base`) with DIET's and the response selector's random seed set to `seed`: the same
+    pipeline trained again, to tell a change from what a retraining alone moves (about a point per language)."""
     config = yaml.safe_load(base.read_text(encoding="utf-8"))
     for component in config["pipeline"]:
         if "random_seed" in component or component["name"] in ("DIETClassifier", "ResponseSelector"):
