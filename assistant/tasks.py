@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import signal
+import subprocess
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ async def cancel_and_wait(task: asyncio.Task | None, *, every_s: float = 0.5) ->
         task.result()
 
 
-def kill_process_group(process: asyncio.subprocess.Process, sig: int = signal.SIGKILL) -> None:
+def kill_process_group(process: asyncio.subprocess.Process | subprocess.Popen, sig: int = signal.SIGKILL) -> None:
     """Signals a child started with `start_new_session=True`, and everything it started; gone is fine."""
     if process.returncode is None:
         with contextlib.suppress(ProcessLookupError):

@@ -29,6 +29,7 @@ from aiohttp import ClientSession
 
 from assistant.bootstrap import knowledge_base
 from assistant.settings import Settings
+from assistant.tasks import cancel_and_wait
 from assistant.training import ensure_model
 from benchmarks.load import (PeakMemory, cpu_by_service, driver_for, message_pool, rss_by_service, running_stack,
                              simulate, stack_settings)
@@ -72,7 +73,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.during_training:
             report["during_training"] = {"niceness": args.training_niceness}
             training = asyncio.create_task(train_meanwhile(work, args.training_niceness))
-            meanwhile.push_async_callback(_cancel, training)
+            meanwhile.push_async_callback(cancel_and_wait, training)  # run_rasa kills Rasa with its children
             await asyncio.sleep(1 if args.smoke else 20)  # past the data checks, into the featurizers and DIET
         report["start_to_first_answer_s"] = round(startup_s, 1)
         report["rss_after_start_mb"] = rss_by_service(stack)
@@ -102,12 +103,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         if training is not None and training.done() and training.exception():
             raise RuntimeError("the training run meanwhile failed") from training.exception()
     return report
-
-
-async def _cancel(task: asyncio.Task) -> None:
-    """Stops the training meanwhile (run_rasa kills Rasa with its children)."""
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
 
 
 def print_report(report: dict[str, Any]) -> None:

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from assistant.settings import PROJECT_ROOT
+from assistant.tasks import kill_process_group
 
 
 class BackgroundTraining:
@@ -52,10 +52,7 @@ class BackgroundTraining:
     def stop(self) -> None:
         """Kills the training with its children (Rasa), should the session end first."""
         if self._process.poll() is None:
-            try:
-                os.killpg(self._process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            kill_process_group(self._process)
             self._process.wait()
 
     def summary(self) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from pathlib import Path
 
 from assistant.settings import Settings
 from assistant.tasks import cancel_and_wait
@@ -83,11 +84,15 @@ async def test_a_periodic_job_runs_again_after_it_fails(caplog):
     assert "failing failed" in caplog.text
 
 
-async def test_a_cancelled_training_run_kills_its_process(tmp_path):
-    # run_rasa starts programs from the engine's environment: here a "venv" whose python is this one.
+def _venv_of_this_python(tmp_path: Path) -> Path:
+    """run_rasa starts programs from the engine's environment: here a "venv" whose python is this one."""
     (tmp_path / "venv" / "bin").mkdir(parents=True)
     (tmp_path / "venv" / "bin" / "python").symlink_to(sys.executable)
-    settings = Settings(_env_file=None, data_dir=tmp_path, rasa_venv=tmp_path / "venv")
+    return tmp_path / "venv"
+
+
+async def test_a_cancelled_training_run_kills_its_process(tmp_path):
+    settings = Settings(_env_file=None, data_dir=tmp_path, rasa_venv=_venv_of_this_python(tmp_path))
     pid_file = tmp_path / "pid"
     child = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(120)"
     task = asyncio.create_task(run_rasa(settings, "-c", child, python=True))
@@ -108,10 +113,9 @@ async def test_a_cancelled_training_run_kills_its_process(tmp_path):
 
 
 async def test_a_training_run_takes_a_lower_cpu_priority(tmp_path):
-    # Users' answers come first on the engine's cores: a training is `nice`d by settings.training_niceness.
-    (tmp_path / "venv" / "bin").mkdir(parents=True)
-    (tmp_path / "venv" / "bin" / "python").symlink_to(sys.executable)
-    settings = Settings(_env_file=None, data_dir=tmp_path, rasa_venv=tmp_path / "venv", training_niceness=7)
+    # The priority takes effect; whether it shortens replies is measured, not tested (docs/benchmarks.md).
+    settings = Settings(_env_file=None, data_dir=tmp_path, rasa_venv=_venv_of_this_python(tmp_path),
+                        training_niceness=7)
     log = tmp_path / "child.log"
     code = await run_rasa(settings, "-c", "import os; print(os.nice(0))", python=True, log_file=log,
                           niceness=settings.training_niceness)
