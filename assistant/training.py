@@ -29,7 +29,8 @@ RASA_VERSION = "3.6.21"
 DOMAIN = PROJECT_ROOT / "domain.yml"
 CONFIG = PROJECT_ROOT / "config.yml"
 # Custom pipeline components: a change to their code is a change to the model.
-ENGINE_CODE = tuple(PROJECT_ROOT / "engine" / f"{name}.py" for name in ("tokenizer", "folding", "lexical", "blend"))
+ENGINE_CODE = tuple(PROJECT_ROOT / "engine" / f"{name}.py"
+                    for name in ("tokenizer", "folding", "lexical", "blend", "embedding", "sentence_encoder"))
 NLU_DIR = PROJECT_ROOT / "nlu_data"
 
 

@@ -197,20 +197,21 @@ async def predict(settings: Settings, model: Path, texts: list[str], work: Path)
     return json.loads(target.read_text(encoding="utf-8"))
 
 
-def lexical_params(config: Path) -> tuple[float, str]:
-    """The lexical model's settings in `config` (LexicalBlend's C and solver)."""
+def lexical_params(config: Path) -> tuple[float, str, float]:
+    """The lexical model's settings in `config` (LexicalBlend's C, solver and sentence_features)."""
     blend = _component(config, "LexicalBlend")
-    return float(blend.get("C", 10.0)), str(blend.get("solver", "lbfgs"))
+    return float(blend.get("C", 10.0)), str(blend.get("solver", "lbfgs")), float(blend.get("sentence_features", 0))
 
 
 async def tfidf(settings: Settings, train_examples: list[Example], texts: list[str], work: Path,
-                params: tuple[float, str]) -> list[dict]:
+                params: tuple[float, str, float]) -> list[dict]:
     train_file, source, target = work / "tfidf-train.json", work / "texts.json", work / "tfidf-predictions.json"
     train_file.write_text(json.dumps([{"text": e.text, "intent": e.intent, "entry": e.entry} for e in train_examples],
                                      ensure_ascii=False), encoding="utf-8")
     source.write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
     await _run(settings, work, "-m", "benchmarks.tfidf_baseline", "--train", str(train_file), "--input", str(source),
-               "--output", str(target), "--C", str(params[0]), "--solver", params[1], python=True)
+               "--output", str(target), "--C", str(params[0]), "--solver", params[1],
+               "--sentence-features", str(params[2]), python=True)
     return json.loads(target.read_text(encoding="utf-8"))
 
 
@@ -335,14 +336,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     report: dict[str, Any] = {"split": args.split, "examples": len(test),
                               "training_examples": len(train_examples), "overlap_with_training": sorted(overlap),
                               "pipelines": {}, "epochs": args.epochs}
-    lexical: list[dict] | None = None  # the TF-IDF baseline's predictions, reused by the dev-set tuning
+    lexical: list[dict] | None = None  # the engine's lexical model's predictions, reused by the dev-set tuning
     for name in args.pipelines:
         print(f"· {name}: training and parsing {len(texts)} {args.split} examples…", flush=True)
         if name == "tfidf-lr":
             started = time.monotonic()
-            # The engine's own lexical model (config.yml's C and solver): the dev-set tuning reuses its predictions.
-            params = lexical_params(PIPELINES["ours"])
-            predictions = lexical = await tfidf(settings, train_examples, texts, work, params)
+            # The engine's lexical model (config.yml's C and solver) without the sentence vectors: a plain TF-IDF
+            # baseline. Where config.yml gives the engine none either, the dev-set tuning reuses its predictions.
+            c, solver, sentence_features = lexical_params(PIPELINES["ours"])
+            predictions = await tfidf(settings, train_examples, texts, work, (c, solver, 0.0))
+            lexical = None if sentence_features else predictions
             seconds, trained = time.monotonic() - started, True
         else:
             config = _config(PIPELINES[name], args.epochs, work)
@@ -407,8 +410,8 @@ async def tune_on(settings: Settings, args: argparse.Namespace, test: list[Examp
                   data: Path, work: Path, lexical: list[dict] | None) -> dict[str, Any]:
     """The blend's weights and the fallback threshold scored on the development set: the learned part and the
     lexical model trained on all the training data, mixed every way (Rasa's cache reuses the components
-    that were just trained for the full pipeline; `lexical` is the TF-IDF baseline's run, when there was one:
-    the same model on the same texts)."""
+    that were just trained for the full pipeline; `lexical` is the TF-IDF baseline's run, when there was one
+    and it is the engine's lexical model: the same model on the same texts)."""
     print("· tuning the blend and the fallback threshold on the development set…", flush=True)
     config = _config(PIPELINES["ours"], args.epochs, work, drop=("LexicalBlend",))
     model, _, _ = await train(settings, config, data, work)

@@ -64,11 +64,14 @@ def quiet_structlog() -> None:
     configure_structlog(logging.ERROR)
 
 
-def run_cli(predict_all, **options: str) -> None:
-    """--input texts.json --output predictions.json plus `options` (name -> help); shared with the baseline."""
+def run_cli(predict_all, optional: dict[str, str] | None = None, **options: str) -> None:
+    """--input texts.json --output predictions.json plus `options` (name -> help), and `optional` ones
+    (name -> default); shared with the baseline."""
     parser = argparse.ArgumentParser()
     for name, help_text in {**options, "input": "JSON list of texts", "output": "where predictions go"}.items():
         parser.add_argument(f"--{name}", required=True, help=help_text)
+    for name, default in (optional or {}).items():
+        parser.add_argument(f"--{name}", default=default, help=f"default {default}")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     quiet_structlog()

@@ -6,6 +6,9 @@ LexicalBlend component mixes in (engine/lexical.py): one classifier over every i
         --input texts.json --output preds.json
 
 train.json: [{"text", "intent", "entry"}]; the output has the same shape as benchmarks/rasa_predict.py's.
+With `--sentence-features S` (> 0) it is the engine's lexical model as config.yml has it: the linear model
+also reads each text's sentence vector (engine/sentence_encoder.py) times S; the time per text then includes
+computing the vector.
 """
 
 from __future__ import annotations
@@ -15,18 +18,26 @@ import time
 
 from benchmarks.rasa_predict import run_cli
 from engine.blend import split_fine
-from engine.lexical import Scorer, build
+from engine.lexical import Scorer, build, fit
 
 
 def predict_all(args, texts: list[str]) -> list[dict]:
     with open(args.train, encoding="utf-8") as f:
         train = json.load(f)
     labels = [f"faq/{t['entry']}" if t.get("entry") else t["intent"] for t in train]
-    scorer = Scorer(build(float(args.C), args.solver).fit([t["text"] for t in train], labels))
+    scale = float(args.sentence_features)
+    encoder = None
+    if scale:
+        from engine.sentence_encoder import SentenceEncoder
+
+        encoder = SentenceEncoder()
+    vectors = (lambda batch: encoder.encode(batch) * scale) if encoder else (lambda batch: None)
+    train_texts = [t["text"] for t in train]
+    scorer = Scorer(fit(build(float(args.C), args.solver), train_texts, labels, vectors(train_texts)))
     results = []
     for text in texts:
         started = time.perf_counter()
-        row = scorer([text])[0]
+        row = scorer([text], vectors([text]))[0]
         elapsed_ms = (time.perf_counter() - started) * 1000
         intents, entries = split_fine(dict(zip(scorer.labels, (float(p) for p in row))))
         ranked = sorted(intents.items(), key=lambda x: -x[1])
@@ -41,7 +52,8 @@ def predict_all(args, texts: list[str]) -> list[dict]:
 
 
 def main() -> None:
-    run_cli(predict_all, train='JSON list of {"text", "intent", "entry"}', C="the inverse regularisation strength",
+    run_cli(predict_all, {"sentence-features": "0"}, train='JSON list of {"text", "intent", "entry"}',
+            C="the inverse regularisation strength",
             solver="scikit-learn's solver (lbfgs: multinomial; liblinear: one-vs-rest)")
 
 

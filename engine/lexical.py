@@ -20,6 +20,7 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -47,6 +48,18 @@ def build(c: float = 10.0, solver: str = "lbfgs"):
     return make_pipeline(features, LogisticRegression(C=c, solver=solver, max_iter=2000))
 
 
+def fit(pipeline: Any, texts: List[str], labels: List[str], dense: Any = None) -> Any:
+    """Fits a `build()` pipeline; with `dense` ((n, d) sentence vectors, engine/embedding.py), its classifier
+    reads the n-gram features and the vectors side by side (then `Scorer` needs the vectors too)."""
+    if dense is None:
+        return pipeline.fit(texts, labels)
+    from scipy.sparse import csr_matrix, hstack
+
+    ngrams = pipeline[:-1].fit_transform(texts)
+    pipeline[-1].fit(hstack([ngrams, csr_matrix(dense)]).tocsr(), labels)
+    return pipeline
+
+
 class Scorer:
     """`predict_proba` of a fitted `build()` pipeline, without scikit-learn's per-call cost.
 
@@ -62,17 +75,32 @@ class Scorer:
         self._features = pipeline[:-1]
         self.labels = [str(label) for label in pipeline.classes_]
         model = pipeline[-1]
+        # Columns past the n-grams' are sentence vectors (`fit(..., dense=...)`).
+        ngrams = sum(len(vectorizer.vocabulary_) for _, vectorizer in self._features[0].transformer_list)
+        self.dense_width = model.coef_.shape[1] - ngrams
         multinomial = model.multi_class == "multinomial" or (
             model.multi_class == "auto" and model.solver != "liblinear" and len(self.labels) > 2)
-        self._weights = np.ascontiguousarray(model.coef_.T) if multinomial else None
+        weights = np.ascontiguousarray(model.coef_.T) if multinomial else None
+        self._weights = None if weights is None else weights[:ngrams]
+        self._dense_weights = None if weights is None else weights[ngrams:]
         self._intercept = model.intercept_
 
-    def __call__(self, texts: List[str]) -> Any:
+    def __call__(self, texts: List[str], dense: Any = None) -> Any:
+        """Label probabilities, one row per text; `dense`: the texts' sentence vectors, if it was fitted with them."""
         import numpy as np
 
+        if self.dense_width and (dense is None or dense.shape != (len(texts), self.dense_width)):
+            raise ValueError(f"this model needs {self.dense_width} sentence features per text")
         if self._weights is None:
-            return self._pipeline.predict_proba(texts)
+            features = self._features.transform(texts)
+            if self.dense_width:
+                from scipy.sparse import csr_matrix, hstack
+
+                features = hstack([features, csr_matrix(dense)]).tocsr()
+            return self._pipeline[-1].predict_proba(features)
         scores = np.asarray(self._features.transform(texts) @ self._weights) + self._intercept
+        if self.dense_width:
+            scores += dense @ self._dense_weights
         scores -= scores.max(axis=1, keepdims=True)  # softmax, as scikit-learn computes it
         np.exp(scores, out=scores)
         scores /= scores.sum(axis=1, keepdims=True)
@@ -103,6 +131,9 @@ class LexicalBlend(GraphComponent):
             # A message of at least this many words, none of which the training data has, is not understood
             # (nlu_fallback) whatever the models say (0: off). See `unknown_words`.
             "unknown_words_fallback": 0,
+            # > 0: the linear model also reads each message's dense sentence features (a featurizer such as
+            # engine.embedding.SentenceEmbeddingFeaturizer must come before it), multiplied by this.
+            "sentence_features": 0.0,
         }
 
     @staticmethod
@@ -134,8 +165,9 @@ class LexicalBlend(GraphComponent):
         if len({fine_label(m) for m in examples}) < 2:
             log.warning("LexicalBlend: fewer than two labels to learn; the component will pass messages through")
             return self._resource
-        self._use(build(self._config["C"], self._config["solver"]).fit([m.get("text") for m in examples],
-                                                       [fine_label(m) for m in examples]))
+        dense = self._sentence_features(examples)
+        self._use(fit(build(self._config["C"], self._config["solver"]), [m.get("text") for m in examples],
+                      [fine_label(m) for m in examples], dense))
         prefix = f"utter_{self._config['retrieval_intent']}/"
         self._responses = {k[len("utter_"):]: v for k, v in training_data.responses.items() if k.startswith(prefix)}
         with self._storage.write_to(self._resource) as directory:
@@ -167,7 +199,8 @@ class LexicalBlend(GraphComponent):
         if self._scorer is None:
             return messages
         texts = [m.get("text") or "" for m in messages]
-        probabilities = self._scorer(texts)
+        probabilities = self._scorer(texts, self._sentence_features(messages, self._scorer.dense_width)
+                                     if self._scorer.dense_width else None)
         labels = self._scorer.labels
         for message, text, row in zip(messages, texts, probabilities):
             if text.strip() and not text.startswith("/"):
@@ -175,6 +208,26 @@ class LexicalBlend(GraphComponent):
                 if self.unknown_words(text):
                     self._not_understood(message)
         return messages
+
+    def _sentence_features(self, messages: List[Message], width: int = 0) -> Any:
+        """(n, d) dense sentence features of the messages times `sentence_features`, or None when that is 0.
+        A message without them (no text) gets zeros of `width`; in training (width 0) it is a config error."""
+        import numpy as np
+
+        scale = float(self._config["sentence_features"])
+        if not scale:
+            return None
+        rows = []
+        for message in messages:
+            _, sentence = message.get_dense_features(TEXT)
+            if sentence is None and width:
+                rows.append(np.zeros(width, dtype=np.float32))
+                continue
+            if sentence is None:
+                raise ValueError("LexicalBlend: sentence_features is set but a message has no dense sentence "
+                                 "features: put a dense featurizer (engine.embedding) before it in the pipeline")
+            rows.append(np.asarray(sentence.features, dtype=np.float32).reshape(-1))
+        return np.stack(rows) * np.float32(scale)
 
     def unknown_words(self, text: str) -> bool:
         """Whether `text` has at least `unknown_words_fallback` words and the training data none of them.

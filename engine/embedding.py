@@ -1,0 +1,73 @@
+"""Sentence features from a pre-trained sentence model (engine/sentence_encoder.py), for DIET and the selector.
+
+Why: the count featurizers only know words and letters seen in training, so an everyday phrase said another
+way ("negatory", "I owe you one") lands on whichever intent shares its letters. A model trained on a billion
+sentence pairs puts such phrases near their meaning. It is an English model (az and ru texts still get a
+vector, from sub-words, and the n-grams keep carrying those languages).
+
+Only a sentence feature (one vector per message), no per-token sequence: DIET concatenates it with the sparse
+sentence features.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional, Text
+
+import numpy as np
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from engine.sentence_encoder import SentenceEncoder
+
+log = logging.getLogger(__name__)
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
+class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
+    _encoders: Dict[str, SentenceEncoder] = {}  # one per process: the training graph creates the node twice
+
+    @classmethod
+    def validate_config(cls, config: Dict[Text, Any]) -> None:
+        """Nothing to check: the only options are the featurizer's alias."""
+
+    @staticmethod
+    def required_packages() -> List[Text]:
+        return ["tokenizers", "safetensors", "scipy"]
+
+    def __init__(self, config: Dict[Text, Any], name: Text, encoder: Optional[SentenceEncoder] = None) -> None:
+        super().__init__(name, {**self.get_default_config(), **config})
+        self._encoder = encoder or self._shared_encoder()
+
+    @classmethod
+    def _shared_encoder(cls) -> SentenceEncoder:
+        if "default" not in cls._encoders:
+            cls._encoders["default"] = SentenceEncoder()
+        return cls._encoders["default"]
+
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "SentenceEmbeddingFeaturizer":
+        return cls(config, execution_context.node_name)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        messages = [m for m in training_data.training_examples if m.get(TEXT)]
+        self._add(messages)
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        self._add([m for m in messages if m.get(TEXT) is not None])
+        return messages
+
+    def _add(self, messages: List[Message]) -> None:
+        if not messages:
+            return
+        vectors = self._encoder.encode([m.get(TEXT) or "" for m in messages])
+        for message, vector in zip(messages, vectors):
+            self.add_features_to_message(None, vector[np.newaxis, :], TEXT, message)
