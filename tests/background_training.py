@@ -12,11 +12,15 @@ tests' own `ensure_model` then finds it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 from assistant.settings import PROJECT_ROOT
 from assistant.tasks import kill_process_group
@@ -50,10 +54,22 @@ class BackgroundTraining:
         return code
 
     def stop(self) -> None:
-        """Kills the training with its children (Rasa), should the session end first."""
+        """Stops the training, Rasa included, should the session end first.
+
+        Rasa runs in a session of its own (`run_rasa`), out of reach of a signal to this process's group: SIGTERM
+        makes the wrapper cancel its training, and `run_rasa` kills Rasa's group on the way out. The wrapper's
+        own group is killed as well, should it not have finished in time."""
         if self._process.poll() is None:
-            kill_process_group(self._process)
-            self._process.wait()
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                kill_process_group(self._process)
+                self._process.wait()
+            # Whatever is left in the wrapper's group. The group's id cannot have been reused: the kernel keeps
+            # it while any member lives, and with none left this finds nothing.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._process.pid, signal.SIGKILL)
 
     def summary(self) -> str:
         """How it went, for the session's report: where CI's minutes go."""
@@ -73,5 +89,16 @@ async def _train(data_dir: Path) -> None:
     print(f"{'trained' if result.trained else 'found'} {result.model.name} in {result.seconds:.0f} s", flush=True)
 
 
+def run_until_terminated(main: Coroutine[Any, Any, None]) -> None:
+    """Runs `main`; SIGTERM cancels it (asyncio's default would end the process with no clean-up at all)."""
+
+    async def guarded() -> None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)
+        await main
+
+    with contextlib.suppress(asyncio.CancelledError):
+        asyncio.run(guarded())
+
+
 if __name__ == "__main__":
-    asyncio.run(_train(Path(sys.argv[1])))
+    run_until_terminated(_train(Path(sys.argv[1])))

@@ -96,6 +96,7 @@ async def redis_cleanup(namespace: str) -> None:
 _TRAINING = pytest.StashKey[BackgroundTraining]()
 
 
+@pytest.hookimpl(trylast=True)  # after `-m`/`-k` have deselected: a deselected test needs no model
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests that need the model of the shipped data (fixture `shipped_model`) run last, and that model starts
     training in the background now (tests/background_training.py), so the other tests run meanwhile instead of

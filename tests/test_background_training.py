@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
+import uuid
 
+from assistant.settings import PROJECT_ROOT
 from tests.background_training import BackgroundTraining
 
 
@@ -43,3 +46,40 @@ def test_waiting_reports_the_exit_code_and_how_long_the_tests_waited(tmp_path):
     assert training.wait() == 3
     assert training.waited_s is not None and training.waited_s >= 0.2
     assert training.summary().startswith("exit 3, waited for 0 s: trained model-x.tar.gz in 1 s")
+
+
+def _processes_with(marker: str) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if marker.encode() in f.read():
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def test_stopping_reaches_rasa_in_its_own_session(tmp_path):
+    # As in a real run: the wrapper's run_rasa starts the engine's Python in a session of its own, where a
+    # signal to the wrapper's group does not reach (an orphaned training once ran on after a test session).
+    marker = f"background-training-test-{uuid.uuid4().hex}"
+    script = ("import sys; from assistant.settings import Settings; from assistant.training import run_rasa; "
+              "from tests.background_training import run_until_terminated; "
+              "run_until_terminated(run_rasa(Settings(), '-c', 'import time, sys; time.sleep(120)', sys.argv[1], "
+              "python=True))")
+    process = subprocess.Popen([sys.executable, "-c", script, marker], cwd=PROJECT_ROOT, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not [p for p in _processes_with(marker) if p != process.pid]:
+        time.sleep(0.1)
+    rasa = [p for p in _processes_with(marker) if p != process.pid]
+    assert rasa, "the engine's Python did not start"
+    log = tmp_path / "training.log"
+    log.write_text("training…\n", encoding="utf-8")
+    BackgroundTraining(process, log).stop()
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in rasa) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(p) for p in rasa)
+    assert process.returncode == 0  # it ended by cancelling its training, not by a kill
