@@ -39,7 +39,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
 
     @staticmethod
     def required_packages() -> List[Text]:
-        return ["tokenizers", "safetensors", "scipy"]
+        return ["tokenizers", "safetensors", "threadpoolctl"]
 
     def __init__(self, config: Dict[Text, Any], name: Text, encoder: Optional[SentenceEncoder] = None) -> None:
         super().__init__(name, {**self.get_default_config(), **config})

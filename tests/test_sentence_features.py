@@ -13,7 +13,10 @@ from pathlib import Path
 import numpy as np
 from engine.sentence_encoder import DIMENSION, SentenceEncoder, model_directory
 
+from threadpoolctl import threadpool_info
+
 encoder = SentenceEncoder()
+blas_threads = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
 texts = ["thank you so much", "thanks a lot, that helped", "how do I extend my residence permit",
          "renewing a temporary residence permit", "where is the office", "", "🙂" * 3, "x" * 5000,
          "Salam, yaşayış icazəsi", "Здравствуйте, вид на жительство"]
@@ -37,7 +40,7 @@ print(json.dumps({
     "thanks": float(cosine[0, 1]), "permit": float(cosine[2, 3]),
     "thanks_vs_permit": float(cosine[0, 3]), "office_vs_thanks": float(cosine[4, 1]),
     "tokens_of_long": len(encoder.token_ids("x " * 5000)),
-    "tampered": tampered, "missing": missing,
+    "tampered": tampered, "missing": missing, "blas_threads": blas_threads,
 }))
 """
 
@@ -62,6 +65,11 @@ def test_paraphrases_are_nearer_than_unrelated_sentences(encoder):
     # (0.45 and 0.65 against 0.11 and -0.02 with the published weights)
     assert encoder["thanks"] > 0.35 and encoder["permit"] > 0.5
     assert encoder["thanks_vs_permit"] < 0.2 and encoder["office_vs_thanks"] < 0.2
+
+
+def test_the_engine_runs_blas_on_one_thread_once_the_encoder_is_loaded(encoder):
+    # OpenBLAS's idle threads spin between a message's small products: 74 ms of CPU per 37 ms parse with two
+    assert encoder["blas_threads"] and set(encoder["blas_threads"]) == {1}
 
 
 def test_weights_that_are_not_the_published_model_are_refused(encoder):
