@@ -127,7 +127,8 @@ def _config(base: Path, epochs: int | None, work: Path, drop: tuple[str, ...] = 
     config = yaml.safe_load(base.read_text(encoding="utf-8"))
     config["pipeline"] = [c for c in config["pipeline"] if c["name"].rsplit(".", 1)[-1] not in drop]
     for component in config["pipeline"]:
-        if epochs is not None and ("epochs" in component or component["name"] in ("DIETClassifier", "ResponseSelector")):
+        trains = "epochs" in component or component["name"] in ("DIETClassifier", "ResponseSelector")
+        if epochs is not None and trains:
             component["epochs"] = epochs
     config["policies"] = []
     path = work / f"{base.stem}{'-epochs' + str(epochs) if epochs else ''}{''.join('-no' + d for d in drop)}.yml"

@@ -5,13 +5,13 @@ way ("negatory", "I owe you one") lands on whichever intent shares its letters. 
 sentence pairs puts such phrases near their meaning. It is an English model (az and ru texts still get a
 vector, from sub-words, and the n-grams keep carrying those languages).
 
-Only a sentence feature (one vector per message), no per-token sequence: DIET concatenates it with the sparse
-sentence features.
+Only a sentence feature (one vector per message), no per-token sequence. LexicalBlend reads it
+(`sentence_features`); config.yml keeps it from DIET and the response selector (their `featurizers` lists):
+given it, both did worse on the development set (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Dict, List, Optional, Text
 
 import numpy as np
@@ -26,12 +26,10 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from engine.sentence_encoder import SentenceEncoder
 
-log = logging.getLogger(__name__)
-
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
 class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
-    _encoders: Dict[str, SentenceEncoder] = {}  # one per process: the training graph creates the node twice
+    _shared: Optional[SentenceEncoder] = None  # one per process: the training graph creates the node twice
 
     @classmethod
     def validate_config(cls, config: Dict[Text, Any]) -> None:
@@ -47,9 +45,9 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
 
     @classmethod
     def _shared_encoder(cls) -> SentenceEncoder:
-        if "default" not in cls._encoders:
-            cls._encoders["default"] = SentenceEncoder()
-        return cls._encoders["default"]
+        if cls._shared is None:
+            cls._shared = SentenceEncoder()
+        return cls._shared
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
