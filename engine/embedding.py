@@ -1,4 +1,4 @@
-"""Sentence features from a pre-trained sentence model (engine/sentence_encoder.py), for DIET and the selector.
+"""Sentence features from a pre-trained sentence model (engine/sentence_encoder.py), for the lexical model.
 
 Why: the count featurizers only know words and letters seen in training, so an everyday phrase said another
 way ("negatory", "I owe you one") lands on whichever intent shares its letters. A model trained on a billion
@@ -12,6 +12,8 @@ given it, both did worse on the development set (docs/benchmarks.md).
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Text
 
 import numpy as np
@@ -25,6 +27,8 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from engine.sentence_encoder import SentenceEncoder
+
+RECENT = 4096  # texts whose vectors are kept while parsing (1.5 KB each)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
@@ -42,6 +46,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
     def __init__(self, config: Dict[Text, Any], name: Text, encoder: Optional[SentenceEncoder] = None) -> None:
         super().__init__(name, {**self.get_default_config(), **config})
         self._encoder = encoder or self._shared_encoder()
+        self._recent: "OrderedDict[bytes, np.ndarray]" = OrderedDict()
 
     @classmethod
     def _shared_encoder(cls) -> SentenceEncoder:
@@ -60,7 +65,24 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         return training_data
 
     def process(self, messages: List[Message]) -> List[Message]:
-        self._add([m for m in messages if m.get(TEXT) is not None])
+        """Parsing: the vectors of recent texts are kept (by the text's hash, not the text), since people
+        write "hi", "thanks" and "yes" and press the same buttons over and over; each is 15 ms of CPU."""
+        pending = []
+        for message in (m for m in messages if m.get(TEXT) is not None):
+            key = hashlib.sha256(message.get(TEXT).encode("utf-8", "surrogatepass")).digest()
+            vector = self._recent.get(key)
+            if vector is None:
+                pending.append((key, message))
+            else:
+                self._recent.move_to_end(key)
+                self.add_features_to_message(None, vector[np.newaxis, :], TEXT, message)
+        if pending:
+            vectors = self._encoder.encode([m.get(TEXT) for _, m in pending])
+            for (key, message), vector in zip(pending, vectors):
+                self._recent[key] = vector
+                self.add_features_to_message(None, vector[np.newaxis, :], TEXT, message)
+            while len(self._recent) > RECENT:
+                self._recent.popitem(last=False)
         return messages
 
     def _add(self, messages: List[Message]) -> None:

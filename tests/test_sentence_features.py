@@ -156,3 +156,42 @@ def test_lexical_blend_learns_from_the_featurizers_vectors(blended):
 
 def test_a_pipeline_without_the_featurizer_is_a_clear_error(blended):
     assert "dense featurizer" in blended["unfeaturized"]
+
+
+RECENT = """
+import json
+import numpy as np
+import engine.embedding as embedding
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
+
+class CountingEncoder:  # a fake: one vector per text from its length, and a count of what was encoded
+    def __init__(self):
+        self.encoded = []
+    def encode(self, texts):
+        texts = list(texts)
+        self.encoded += texts
+        return np.stack([np.full(4, float(len(t)), dtype=np.float32) for t in texts])
+
+embedding.RECENT = 3
+encoder = CountingEncoder()
+featurizer = embedding.SentenceEmbeddingFeaturizer({}, "sentence", encoder)
+def parse(*texts):
+    messages = [Message(data={"text": t}) for t in texts]
+    featurizer.process(messages)
+    return [m.get_dense_features(TEXT)[1].features.reshape(-1).tolist() for m in messages]
+first = parse("hi", "thanks")
+again = parse("thanks", "hi", "hi")
+parse("a", "bb")  # four texts now: "thanks" (least recent) is dropped, "hi" was used after it
+parse("thanks", "hi")
+print(json.dumps({"first": first, "again": again, "encoded": encoder.encoded,
+                  "kept": len(featurizer._recent)}))
+"""
+
+
+def test_recent_texts_are_not_encoded_again():
+    result = run_in_engine_env(RECENT)
+    assert result["again"] == [result["first"][1], result["first"][0], result["first"][0]]
+    # "hi" and "thanks" once, then "a" and "bb"; "thanks" again after it was dropped, "hi" not
+    assert result["encoded"] == ["hi", "thanks", "a", "bb", "thanks"]
+    assert result["kept"] == 3
