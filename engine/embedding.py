@@ -75,19 +75,20 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
                 pending.append((key, message))
             else:
                 self._recent.move_to_end(key)
-                self.add_features_to_message(None, vector[np.newaxis, :], TEXT, message)
+                self._attach(message, vector)
         if pending:
             vectors = self._encoder.encode([m.get(TEXT) for _, m in pending])
             for (key, message), vector in zip(pending, vectors):
                 self._recent[key] = vector
-                self.add_features_to_message(None, vector[np.newaxis, :], TEXT, message)
+                self._attach(message, vector)
             while len(self._recent) > RECENT:
                 self._recent.popitem(last=False)
         return messages
 
     def _add(self, messages: List[Message]) -> None:
-        if not messages:
-            return
-        vectors = self._encoder.encode([m.get(TEXT) or "" for m in messages])
-        for message, vector in zip(messages, vectors):
-            self.add_features_to_message(None, vector[np.newaxis, :], TEXT, message)
+        if messages:
+            for message, vector in zip(messages, self._encoder.encode([m.get(TEXT) for m in messages])):
+                self._attach(message, vector)
+
+    def _attach(self, message: Message, vector: np.ndarray) -> None:
+        self.add_features_to_message(None, vector[np.newaxis, :], TEXT, message)

@@ -53,11 +53,15 @@ def fit(pipeline: Any, texts: List[str], labels: List[str], dense: Any = None) -
     reads the n-gram features and the vectors side by side (then `Scorer` needs the vectors too)."""
     if dense is None:
         return pipeline.fit(texts, labels)
+    pipeline[-1].fit(_beside(pipeline[:-1].fit_transform(texts), dense), labels)
+    return pipeline
+
+
+def _beside(ngrams: Any, dense: Any) -> Any:
+    """The n-gram features with the sentence vectors as further columns, as the classifier reads them."""
     from scipy.sparse import csr_matrix, hstack
 
-    ngrams = pipeline[:-1].fit_transform(texts)
-    pipeline[-1].fit(hstack([ngrams, csr_matrix(dense)]).tocsr(), labels)
-    return pipeline
+    return hstack([ngrams, csr_matrix(dense)]).tocsr()
 
 
 class Scorer:
@@ -93,11 +97,7 @@ class Scorer:
             raise ValueError(f"this model needs {self.dense_width} sentence features per text")
         if self._weights is None:
             features = self._features.transform(texts)
-            if self.dense_width:
-                from scipy.sparse import csr_matrix, hstack
-
-                features = hstack([features, csr_matrix(dense)]).tocsr()
-            return self._pipeline[-1].predict_proba(features)
+            return self._pipeline[-1].predict_proba(_beside(features, dense) if self.dense_width else features)
         scores = np.asarray(self._features.transform(texts) @ self._weights) + self._intercept
         if self.dense_width:
             scores += dense @ self._dense_weights
