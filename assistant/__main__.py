@@ -11,27 +11,36 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
-import secrets
 import os
+import secrets
 import signal
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
+
+from aiohttp import ClientError
 
 from assistant.bootstrap import knowledge_base, open_database
 from assistant.launcher import Stack
 from assistant.logs import configure_logging
 from assistant.settings import PROJECT_ROOT, Settings
-from assistant.terminal_chat import TerminalChat
+from assistant.tasks import cancel_and_wait
+from assistant.terminal_chat import SafeOutput, TerminalChat
 from assistant.training import ensure_model, validate_data
 from console.auth import StaffAuth
 from knowledge.curation import Role
 from telegram_emulator.driver import EmulatorDriver
 
+T = TypeVar("T")
+
+
+OUTPUT = SafeOutput()  # whatever sys.stdout is at the time; a closed pipe never stops the launcher
+
 
 def say(text: str) -> None:
-    print(text, flush=True)
+    print(text, file=OUTPUT, flush=True)
 
 
 async def _model(settings: Settings, force: bool = False):
@@ -56,47 +65,95 @@ async def cmd_validate(settings: Settings) -> int:
 
 
 async def cmd_chat(settings: Settings) -> int:
-    async with EmulatorDriver(settings.emulator_url, settings.bot_token) as driver:
-        await TerminalChat(driver, color=sys.stdout.isatty()).run()
+    """A terminal chat against an assistant started elsewhere (`make run` in another terminal)."""
+    try:
+        async with EmulatorDriver(settings.emulator_url, settings.bot_token) as driver:
+            chat = TerminalChat(driver, color=OUTPUT.isatty())
+            try:
+                await chat.catch_up()
+            except (ClientError, RuntimeError):
+                say(f"No assistant answers at {settings.emulator_url}: start one with `make run` first.")
+                return 1
+            await _until_stopped(chat.run())
+    except ClientError as error:
+        say(f"Lost the emulator at {settings.emulator_url} ({error.__class__.__name__}).")
+        return 1
     return 0
+
+
+# Ctrl-C, `kill`, and a closed terminal all stop everything this command started.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+async def _until_stopped(work: Coroutine[Any, Any, T]) -> T | None:
+    """Runs `work` until it ends or a stop signal comes; None if it was stopped."""
+    loop = asyncio.get_running_loop()
+    stopped = asyncio.Event()
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, stopped.set)
+    task = asyncio.create_task(work)
+    waiter = asyncio.create_task(stopped.wait())
+    try:
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        if not task.done():
+            await cancel_and_wait(task)
+            return None
+        return task.result()
+    finally:
+        waiter.cancel()
+        await cancel_and_wait(task)  # the caller itself cancelled
+        for sig in STOP_SIGNALS:
+            loop.remove_signal_handler(sig)
 
 
 async def cmd_run(settings: Settings, chat: bool) -> int:
     if not settings.demo_mode and settings.webhook_url is None:
         say("A Telegram token is set: serving real Telegram with long polling.")
+    stacks: list[Stack] = []  # the stack, once the model is known: stopped whatever happens after that
+    try:
+        return await _until_stopped(_serve(settings, chat, stacks)) or 0
+    except RuntimeError as error:  # a service that did not start: its log says why
+        say(f"Could not start the assistant: {error}")
+        return 1
+    finally:
+        if stacks:
+            await _stop(stacks[0])
+
+
+async def _serve(settings: Settings, chat: bool, stacks: list[Stack]) -> int:
     say("Training the model first if needed (the first run takes a few minutes)…")
     result = await _model(settings)
     stack = Stack(settings, result.model, with_emulator=settings.demo_mode)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stack.start(progress=say)
-        say(f"The assistant is running. Logs: {settings.data_dir / 'logs'}")
-        say(f"Staff console: http://{settings.console_host}:{settings.console_port}/")
-        if settings.demo_mode:
-            password = await ensure_demo_admin(settings)
-            if password:
-                say(f"  first run: log in as 'admin' with password '{password}' (shown once; "
-                    "change it under Users, or create accounts with `python -m console create-user`)")
-        if settings.demo_mode and chat:
-            say("No TELEGRAM_BOT_TOKEN: chatting through the local Telegram emulator.\n")
-            async with EmulatorDriver(settings.emulator_url, settings.bot_token) as driver:
-                chat_task = asyncio.create_task(TerminalChat(driver, color=sys.stdout.isatty()).run())
-                stop_task = asyncio.create_task(stop.wait())
-                await asyncio.wait({chat_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
-                for task in (chat_task, stop_task):
-                    task.cancel()
-        else:
-            say("Press Ctrl-C to stop.")
-            await stop.wait()
-    finally:
-        say("\nStopping…")
-        with contextlib.suppress(Exception):
-            await stack.stop()
-        say("Stopped.")
+    stacks.append(stack)
+    await stack.start(progress=say)
+    say(f"The assistant is running. Logs: {settings.data_dir / 'logs'}")
+    say(f"Staff console: http://{settings.console_host}:{settings.console_port}/")
+    if settings.demo_mode:
+        password = await ensure_demo_admin(settings)
+        if password:
+            say(f"  first run: log in as 'admin' with password '{password}' (shown once; lost it? "
+                "`.venv/bin/python -m console create-user admin --role admin` sets a new one)")
+    if not (settings.demo_mode and chat):
+        say("Press Ctrl-C to stop.")
+        await asyncio.Event().wait()  # until a stop signal
+    say("No TELEGRAM_BOT_TOKEN: chatting through the local Telegram emulator.\n")
+    async with EmulatorDriver(settings.emulator_url, settings.bot_token) as driver:
+        await TerminalChat(driver, color=OUTPUT.isatty()).run()
     return 0
+
+
+async def _stop(stack: Stack) -> None:
+    """Stops every process of the stack; a second Ctrl-C (or any stop signal) kills them at once."""
+    say("\nStopping… (Ctrl-C again kills them at once)")
+    loop = asyncio.get_running_loop()
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, stack.kill)
+    try:
+        await stack.stop()
+    finally:
+        for sig in STOP_SIGNALS:
+            loop.remove_signal_handler(sig)
+    say("Stopped.")
 
 
 async def ensure_demo_admin(settings: Settings) -> str | None:

@@ -8,6 +8,7 @@ variables and writes its log to `<data_dir>/logs/<name>.log`.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
 import secrets
 import signal
@@ -32,6 +33,20 @@ from assistant.training import rasa_env, rasa_python
 
 DEMO_SUPPORT_CHAT, DEMO_OFFICERS_CHAT = -1001000000001, -1001000000002
 DEMO_STAFF_MEMBER = 100_002  # the terminal chat's `:staff` speaks as this member
+# A service has this long to stop after SIGTERM before it is killed (a person's Ctrl-C waits on it).
+STOP_TIMEOUT_S = 6.0
+_PR_SET_PDEATHSIG = 1
+try:  # resolved here: a child forked from a process with threads should run as little as possible before exec
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):  # not Linux: the launcher's own stop is all there is
+    _prctl = None
+
+
+def die_with_parent() -> None:
+    """In a new child, before exec: SIGTERM when the launcher dies, even by SIGKILL, so no service outlives
+    it holding its port (each runs in a session of its own, out of reach of the terminal's signals)."""
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port() -> int:
@@ -257,6 +272,7 @@ class Stack:
             service.process = await asyncio.create_subprocess_exec(
                 *service.argv, cwd=PROJECT_ROOT, env=service.env, stdin=asyncio.subprocess.DEVNULL,
                 stdout=log_file, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+                preexec_fn=die_with_parent,
             )
         finally:
             log_file.close()
@@ -276,20 +292,27 @@ class Stack:
     def service(self, name: str) -> Service:
         return next(s for s in self.services if s.name == name)
 
-    async def stop_service(self, name: str, timeout_s: float = 15.0) -> None:
+    async def stop_service(self, name: str, timeout_s: float = STOP_TIMEOUT_S) -> None:
         await _terminate(self.service(name), timeout_s)
 
     async def restart_service(self, name: str) -> None:
         service = self.service(name)
-        await _terminate(service, 15.0)
+        await _terminate(service, STOP_TIMEOUT_S)
         async with ClientSession() as session:
             await self._spawn(service, self.settings.data_dir / "logs")
             await self._wait_ready(service, session)
 
-    async def stop(self) -> None:
-        # The gateway first, so nothing new comes in while the others go down.
-        for service in reversed(self.services):
-            await _terminate(service, 15.0)
+    async def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
+        """The gateways first, so nothing new comes in while the others go down; then the rest at once."""
+        gateways = [s for s in self.services if s.name.startswith("gateway")]
+        await asyncio.gather(*(_terminate(s, timeout_s) for s in gateways))
+        await asyncio.gather(*(_terminate(s, timeout_s) for s in self.services if s not in gateways))
+
+    def kill(self) -> None:
+        """Every process of the stack and its children, at once (a second Ctrl-C)."""
+        for service in self.services:
+            if service.process is not None:
+                kill_process_group(service.process)
 
 
 def _balancer(name: str, port: int, upstreams: list[int], health: str, env: dict[str, str]) -> Service:
