@@ -192,7 +192,7 @@ class CaseApiClient:
                         self.breaker.failure()
                         return Unavailable(f"HTTP {response.status}")
                     reason = f"HTTP {response.status}"
-            except (TimeoutError, asyncio.TimeoutError):
+            except TimeoutError:
                 reason = "timeout"
             except ClientError as error:
                 reason = type(error).__name__

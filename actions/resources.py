@@ -17,8 +17,8 @@ from actions.subscriptions import Subscriptions
 from actions.vault import Vault
 from assistant.bootstrap import Database, open_database
 from assistant.coordination import coordination_from
-from assistant.secret_key import secret_key
 from assistant.i18n import normalize_language
+from assistant.secret_key import secret_key
 from assistant.settings import Settings
 from knowledge.search import KnowledgeSearch
 from knowledge.store import KnowledgeBase

@@ -20,8 +20,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.case_client import Found, NotFound, RateLimited
 from actions.resources import language_of, resources
 from actions.subscriptions import FINAL_STATUSES
-from actions.verification import parse_verification
 from actions.vault import is_ref
+from actions.verification import parse_verification
 from assistant import replies
 from case_api.numbers import normalize_application_number
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -30,7 +30,7 @@ def N_(message: str) -> str:
     return message
 
 
-@lru_cache(maxsize=None)
+@cache
 def translations(language: str) -> Translations:
     po_path = LOCALES_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
     if not po_path.exists():

@@ -6,9 +6,7 @@ renders it in the user's language (gettext for fixed texts, the knowledge base's
 
 from __future__ import annotations
 
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from knowledge.store import Answer
 

@@ -31,8 +31,16 @@ from assistant.bootstrap import knowledge_base
 from assistant.settings import Settings
 from assistant.tasks import cancel_and_wait
 from assistant.training import ensure_model
-from benchmarks.load import (PeakMemory, cpu_by_service, driver_for, message_pool, rss_by_service, running_stack,
-                             simulate, stack_settings)
+from benchmarks.load import (
+    PeakMemory,
+    cpu_by_service,
+    driver_for,
+    message_pool,
+    rss_by_service,
+    running_stack,
+    simulate,
+    stack_settings,
+)
 from benchmarks.metrics import REPORTS, summary, table, write_report
 
 

@@ -11,10 +11,10 @@ Prints a table and writes var/benchmarks/resources.json.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 import asyncio
 import shutil
 import time
+from pathlib import Path
 from typing import Any
 
 from assistant.bootstrap import knowledge_base

@@ -7,7 +7,6 @@ import logging
 from typing import Any
 
 from telegram import BotCommand, Update
-from telegram.request import HTTPXRequest
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -17,6 +16,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from actions.case_client import CaseApiClient
 from actions.subscriptions import Subscriptions
@@ -32,8 +32,8 @@ from bot.preferences import LanguagePreferences
 from bot.recent import RecentLines
 from bot.resilient_bot import ResilientExtBot
 from bot.status_notifier import StatusNotifier
-from bot.webhook import serve
 from bot.texts import COMMANDS
+from bot.webhook import serve
 from handoff.service import Handoff
 from knowledge.ratings import Ratings
 

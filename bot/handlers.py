@@ -22,8 +22,8 @@ from assistant.settings import LANGUAGES, Settings
 from bot.delivery import as_plain, deliver
 from bot.engine_client import EngineClient, EngineUnavailable
 from bot.handoff_desk import RATING_BUTTON, TICKET_BUTTON, HandoffDesk
-from bot.recent import RecentLines
 from bot.preferences import LanguagePreferences
+from bot.recent import RecentLines
 from bot.rendering import HUMAN_PAYLOAD, Button, Outgoing, language_menu, plain, render, say
 from knowledge.ratings import Ratings
 

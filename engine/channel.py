@@ -6,7 +6,7 @@ POST /webhooks/gateway/webhook  {"sender": "<chat id>", "message": "...", "metad
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Text
+from typing import Any
 
 from rasa.core.channels.rest import RestInput
 from sanic.request import Request
@@ -14,10 +14,10 @@ from sanic.request import Request
 
 class GatewayInput(RestInput):
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "gateway"
 
-    def get_metadata(self, request: Request) -> Optional[Dict[Text, Any]]:
+    def get_metadata(self, request: Request) -> dict[str, Any] | None:
         body = request.json if isinstance(request.json, dict) else {}
         metadata = body.get("metadata")
         return metadata if isinstance(metadata, dict) else None

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -33,20 +33,20 @@ RECENT = 4096  # texts whose vectors are kept while parsing (1.5 KB each)
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
 class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
-    _shared: Optional[SentenceEncoder] = None  # one per process: the training graph creates the node twice
+    _shared: SentenceEncoder | None = None  # one per process: the training graph creates the node twice
 
     @classmethod
-    def validate_config(cls, config: Dict[Text, Any]) -> None:
+    def validate_config(cls, config: dict[str, Any]) -> None:
         """Nothing to check: the only options are the featurizer's alias."""
 
     @staticmethod
-    def required_packages() -> List[Text]:
+    def required_packages() -> list[str]:
         return ["tokenizers", "safetensors", "threadpoolctl"]
 
-    def __init__(self, config: Dict[Text, Any], name: Text, encoder: Optional[SentenceEncoder] = None) -> None:
+    def __init__(self, config: dict[str, Any], name: str, encoder: SentenceEncoder | None = None) -> None:
         super().__init__(name, {**self.get_default_config(), **config})
         self._encoder = encoder or self._shared_encoder()
-        self._recent: "OrderedDict[bytes, np.ndarray]" = OrderedDict()
+        self._recent: OrderedDict[bytes, np.ndarray] = OrderedDict()
 
     @classmethod
     def _shared_encoder(cls) -> SentenceEncoder:
@@ -55,8 +55,8 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         return cls._shared
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "SentenceEmbeddingFeaturizer":
+    def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> SentenceEmbeddingFeaturizer:
         return cls(config, execution_context.node_name)
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
@@ -64,7 +64,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         self._add(messages)
         return training_data
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         """Parsing: the vectors of recent texts are kept (by the text's hash, not the text), since people
         write "hi", "thanks" and "yes" and press the same buttons over and over; each is 15 ms of CPU."""
         pending = []
@@ -78,16 +78,16 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
                 self._attach(message, vector)
         if pending:
             vectors = self._encoder.encode([m.get(TEXT) for _, m in pending])
-            for (key, message), vector in zip(pending, vectors):
+            for (key, message), vector in zip(pending, vectors, strict=True):
                 self._recent[key] = vector
                 self._attach(message, vector)
             while len(self._recent) > RECENT:
                 self._recent.popitem(last=False)
         return messages
 
-    def _add(self, messages: List[Message]) -> None:
+    def _add(self, messages: list[Message]) -> None:
         if messages:
-            for message, vector in zip(messages, self._encoder.encode([m.get(TEXT) for m in messages])):
+            for message, vector in zip(messages, self._encoder.encode([m.get(TEXT) for m in messages]), strict=True):
                 self._attach(message, vector)
 
     def _attach(self, message: Message, vector: np.ndarray) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -48,7 +48,7 @@ def build(c: float = 10.0, solver: str = "lbfgs"):
     return make_pipeline(features, LogisticRegression(C=c, solver=solver, max_iter=2000))
 
 
-def fit(pipeline: Any, texts: List[str], labels: List[str], dense: Any = None) -> Any:
+def fit(pipeline: Any, texts: list[str], labels: list[str], dense: Any = None) -> Any:
     """Fits a `build()` pipeline; with `dense` ((n, d) sentence vectors, engine/embedding.py), its classifier
     reads the n-gram features and the vectors side by side (then `Scorer` needs the vectors too)."""
     if dense is None:
@@ -89,7 +89,7 @@ class Scorer:
         self._dense_weights = None if weights is None else weights[ngrams:]
         self._intercept = model.intercept_
 
-    def __call__(self, texts: List[str], dense: Any = None) -> Any:
+    def __call__(self, texts: list[str], dense: Any = None) -> Any:
         """Label probabilities, one row per text; `dense`: the texts' sentence vectors, if it was fitted with them."""
         import numpy as np
 
@@ -112,7 +112,7 @@ def word_vectorizer(pipeline: Any) -> Any:
     return pipeline[0].transformer_list[0][1]
 
 
-def fine_label(message: Message) -> Optional[str]:
+def fine_label(message: Message) -> str | None:
     """`faq/<entry>` for knowledge-base questions, the intent otherwise."""
     return message.get("intent_response_key") or message.get("intent")
 
@@ -120,7 +120,7 @@ def fine_label(message: Message) -> Optional[str]:
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
 class LexicalBlend(GraphComponent):
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         return {
             "intent_weight": 0.5,  # DIET's share of the intent probabilities
             "entry_weight": 0.5,  # the ResponseSelector's share of the FAQ entry ranking
@@ -137,11 +137,11 @@ class LexicalBlend(GraphComponent):
         }
 
     @staticmethod
-    def required_packages() -> List[Text]:
+    def required_packages() -> list[str]:
         return ["sklearn", "skops"]
 
-    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 model: Any = None, responses: Optional[Dict[Text, Any]] = None) -> None:
+    def __init__(self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+                 model: Any = None, responses: dict[str, Any] | None = None) -> None:
         self._config = {**self.get_default_config(), **config}
         self._storage, self._resource = model_storage, resource
         self._use(model)
@@ -154,20 +154,21 @@ class LexicalBlend(GraphComponent):
         self._words = word_vectorizer(model) if model is not None else None
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "LexicalBlend":
+    def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> LexicalBlend:
         return cls(config, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
         import skops.io as sio
 
-        examples = [m for m in training_data.intent_examples if m.get("text") and fine_label(m)]
-        if len({fine_label(m) for m in examples}) < 2:
+        labelled = [(m, label) for m in training_data.intent_examples if m.get("text") and (label := fine_label(m))]
+        examples, labels = [m for m, _ in labelled], [label for _, label in labelled]
+        if len(set(labels)) < 2:
             log.warning("LexicalBlend: fewer than two labels to learn; the component will pass messages through")
             return self._resource
         dense = self._sentence_features(examples)
         self._use(fit(build(self._config["C"], self._config["solver"]), [m.get("text") for m in examples],
-                      [fine_label(m) for m in examples], dense))
+                      labels, dense))
         prefix = f"utter_{self._config['retrieval_intent']}/"
         self._responses = {k[len("utter_"):]: v for k, v in training_data.responses.items() if k.startswith(prefix)}
         with self._storage.write_to(self._resource) as directory:
@@ -177,8 +178,8 @@ class LexicalBlend(GraphComponent):
         return self._resource
 
     @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "LexicalBlend":
+    def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> LexicalBlend:
         import skops.io as sio
 
         try:
@@ -195,21 +196,21 @@ class LexicalBlend(GraphComponent):
             return cls(config, model_storage, resource)
         return cls(config, model_storage, resource, model, responses)
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         if self._scorer is None:
             return messages
         texts = [m.get("text") or "" for m in messages]
         probabilities = self._scorer(texts, self._sentence_features(messages, self._scorer.dense_width)
                                      if self._scorer.dense_width else None)
         labels = self._scorer.labels
-        for message, text, row in zip(messages, texts, probabilities):
+        for message, text, row in zip(messages, texts, probabilities, strict=True):
             if text.strip() and not text.startswith("/"):
-                self._blend(message, dict(zip(labels, (float(p) for p in row))))
+                self._blend(message, dict(zip(labels, (float(p) for p in row), strict=True)))
                 if self.unknown_words(text):
                     self._not_understood(message)
         return messages
 
-    def _sentence_features(self, messages: List[Message], width: int = 0) -> Any:
+    def _sentence_features(self, messages: list[Message], width: int = 0) -> Any:
         """(n, d) dense sentence features of the messages times `sentence_features`, or None when that is 0.
         A message without them (no text) gets zeros of `width`; in training (width 0) it is a config error."""
         import numpy as np
@@ -250,7 +251,7 @@ class LexicalBlend(GraphComponent):
         message.set("intent", ranking[0], add_to_output=True)
         message.set("intent_ranking", ranking, add_to_output=True)
 
-    def _blend(self, message: Message, fine: Dict[str, float]) -> None:
+    def _blend(self, message: Message, fine: dict[str, float]) -> None:
         retrieval = self._config["retrieval_intent"]
         lexical_intents, lexical_entries = split_fine(fine, retrieval)
         learned = {i["name"]: float(i["confidence"]) for i in message.get("intent_ranking") or []}

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional
 
 import numpy as np
 
@@ -41,7 +41,7 @@ def _sha256(path: Path) -> str:
 
 
 class SentenceEncoder:
-    def __init__(self, directory: Optional[Path] = None, expected_sha256: Optional[str] = WEIGHTS_SHA256) -> None:
+    def __init__(self, directory: Path | None = None, expected_sha256: str | None = WEIGHTS_SHA256) -> None:
         from safetensors.numpy import load_file
         from tokenizers import Tokenizer
 
@@ -51,8 +51,9 @@ class SentenceEncoder:
             raise ValueError(f"{weights} is not the published all-MiniLM-L6-v2 (sha256 differs)")
         raw = {k.removeprefix("bert."): v.astype(np.float32) for k, v in load_file(str(weights)).items()}
         # Linear layers as (in, out), contiguous: x @ W with no transposed view for BLAS to copy per call.
-        self._w: Dict[str, np.ndarray] = {k: np.ascontiguousarray(v.T) if k.endswith("dense.weight")
-                                          or k.endswith(("query.weight", "key.weight", "value.weight")) else v
+        self._w: dict[str, np.ndarray] = {k: np.ascontiguousarray(v.T)
+                                          if k.endswith(("dense.weight", "query.weight", "key.weight", "value.weight"))
+                                          else v
                                           for k, v in raw.items()}
         for layer in range(_LAYERS):  # query, key and value in one product: one BLAS call instead of three
             p = f"encoder.layer.{layer}.attention.self."
@@ -65,14 +66,14 @@ class SentenceEncoder:
         self._tokenizer.enable_truncation(_MAX_TOKENS)
         single_threaded_blas()
 
-    def token_ids(self, text: str) -> List[int]:
+    def token_ids(self, text: str) -> list[int]:
         return self._tokenizer.encode(text).ids
 
     def encode(self, texts: Iterable[str]) -> np.ndarray:
         """One unit vector per text, (n, 384) float32. Texts of equal token length run as one batch."""
         ids = [self.token_ids(t) for t in texts]
         result = np.zeros((len(ids), DIMENSION), dtype=np.float32)
-        by_length: Dict[int, List[int]] = {}
+        by_length: dict[int, list[int]] = {}
         for i, sequence in enumerate(ids):
             by_length.setdefault(len(sequence), []).append(i)
         for members in by_length.values():

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Dict, Text
+from collections.abc import MutableMapping
+from typing import Any
 
 
 def validate_action_results_with_one_validator() -> None:
@@ -33,7 +34,7 @@ def validate_action_results_with_one_validator() -> None:
     validator = validator_class(schema)
     rasa_validate = RemoteAction._validate_action_result
 
-    def validate(self: RemoteAction, result: Dict[Text, Any]) -> bool:
+    def validate(self: RemoteAction, result: dict[str, Any]) -> bool:
         return True if validator.is_valid(result) else rasa_validate(self, result)
 
     RemoteAction._validate_action_result = validate
@@ -65,7 +66,7 @@ def combine_sparse_features_directly() -> None:
 TOKEN_VARIABLE = "ENGINE_AUTH_TOKEN"
 
 
-def with_auth_token(argv: list[str], environ: dict[str, str]) -> list[str]:
+def with_auth_token(argv: list[str], environ: MutableMapping[str, str]) -> list[str]:
     """argv with `--auth-token=<token>` from the environment (which then forgets it), unless argv has one."""
     token = environ.pop(TOKEN_VARIABLE, "")
     given = any(arg in ("-t", "--auth-token") or arg.startswith("--auth-token=") for arg in argv)
@@ -78,9 +79,9 @@ def load_models_without_a_training_step() -> None:
     needs only the forward variables: they are built by one eager prediction, then the saved weights are
     restored into them and the model is prepared and traced for prediction as Rasa does. Fine-tuning
     (which needs the optimiser's state) and calls without a prediction example go to Rasa's code."""
+    import tensorflow as tf
     from rasa.utils.tensorflow.models import RasaModel
     from rasa.utils.train_utils import create_data_generators
-    import tensorflow as tf
 
     rasa_load = RasaModel.load.__func__
 

@@ -5,8 +5,6 @@ Only the user's text is folded: intent and response names pass through as Rasa's
 
 from __future__ import annotations
 
-from typing import List, Text
-
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.tokenizers.tokenizer import Token
 from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
@@ -18,7 +16,7 @@ from engine.folding import fold
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
 class FoldingTokenizer(WhitespaceTokenizer):
-    def tokenize(self, message: Message, attribute: Text) -> List[Token]:
+    def tokenize(self, message: Message, attribute: str) -> list[Token]:
         tokens = super().tokenize(message, attribute)
         if attribute == TEXT:
             for token in tokens:  # the count featurizers read the lemma, the others the text

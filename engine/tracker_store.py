@@ -10,7 +10,7 @@ between turns (hold a reference instead).
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Text
+from typing import Any
 
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -31,7 +31,7 @@ def _redact_all(value: Any) -> Any:
     return value
 
 
-def redact_event(data: Dict[Text, Any]) -> Dict[Text, Any]:
+def redact_event(data: dict[str, Any]) -> dict[str, Any]:
     if data.get("event") == "bot" and isinstance(data.get("data"), dict):
         data["data"] = _redact_all(data["data"])  # e.g. an application status with its number
     if isinstance(data.get("text"), str):
@@ -46,9 +46,9 @@ def redact_event(data: Dict[Text, Any]) -> Dict[Text, Any]:
             elif isinstance(entity.get("value"), str):
                 entity["value"] = redact(entity["value"])
     value = data.get("value")
-    if data.get("event") == "slot" and data.get("name") in SENSITIVE_SLOTS and value is not None:
-        if not (isinstance(value, str) and value.startswith("ref:")):  # vault references are not personal data
-            data["value"] = "[redacted]"
+    reference = isinstance(value, str) and value.startswith("ref:")  # vault references are not personal data
+    if data.get("event") == "slot" and data.get("name") in SENSITIVE_SLOTS and value is not None and not reference:
+        data["value"] = "[redacted]"
     return data
 
 

@@ -49,7 +49,7 @@ class WorkingHours:
         for part in match["days"].split(","):
             if "-" in part:
                 first, last = (_day(p) for p in part.split("-", 1))
-                days.update(range(first, last + 1) if first <= last else [*range(first, 7), *range(0, last + 1)])
+                days.update(range(first, last + 1) if first <= last else [*range(first, 7), *range(last + 1)])
             else:
                 days.add(_day(part))
         opens = dt.time.fromisoformat(match["opens"].zfill(5))

@@ -12,14 +12,27 @@ from pathlib import Path
 import pytest
 import yaml
 
+from actions.faq import DirectRule
 from assistant.settings import PROJECT_ROOT
+from benchmarks import nlu_accuracy
 from benchmarks.heldout import Example, strip_annotations
 from benchmarks.metrics import REPORTS, accuracy, macro_f1, percentile, precision_recall
-from actions.faq import DirectRule
-from benchmarks import nlu_accuracy
-from benchmarks.nlu_accuracy import (PIPELINES, SEED, best_direct_rules, blended, direct_answers, direct_rule_grid,
-                                     folds, held_and_rest, misses, score, seed_config, seed_means,
-                                     training_examples, write_fold_training_data)
+from benchmarks.nlu_accuracy import (
+    PIPELINES,
+    SEED,
+    best_direct_rules,
+    blended,
+    direct_answers,
+    direct_rule_grid,
+    folds,
+    held_and_rest,
+    misses,
+    score,
+    seed_config,
+    seed_means,
+    training_examples,
+    write_fold_training_data,
+)
 from benchmarks.typing_noise import noisy
 from engine.blend import mix, split_fine
 from engine.folding import fold

@@ -12,8 +12,15 @@ import pytest
 import yaml
 from aiohttp import ClientSession, web
 
-from actions.case_client import (CASE_API_RESULTS, CaseApiClient, CircuitBreaker, Found, NotFound, RateLimited,
-                                 Unavailable)
+from actions.case_client import (
+    CASE_API_RESULTS,
+    CaseApiClient,
+    CircuitBreaker,
+    Found,
+    NotFound,
+    RateLimited,
+    Unavailable,
+)
 from case_api.numbers import normalize_application_number, normalize_personal_id
 from case_api.sandbox import make_app
 from tests.conftest import free_port

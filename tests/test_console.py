@@ -128,7 +128,7 @@ async def test_edit_review_publish_and_history(console_server):
         assert "Published" in text and "retrained" in text
         assert "Edited &lt;b&gt;by staff&lt;/b&gt;." in text  # shown escaped, never as markup
         history = await (await reviewer.get(f"/entries/{KEY}/history")).text()
-        assert "publish by rita" in history and "+  " in history or "+" in history
+        assert ("publish by rita" in history and "+  " in history) or "+" in history
 
 
 async def test_invalid_entry_is_refused_with_reasons_and_input_kept(console_server):

@@ -279,8 +279,8 @@ def test_working_hours_in_the_users_language():
 
 
 def test_the_user_is_told_when_people_are_back(tmp_path):
-    from bot.handoff_desk import HandoffDesk
     from assistant.coordination import MemoryCoordination
+    from bot.handoff_desk import HandoffDesk
     from bot.recent import RecentLines
 
     settings = Settings(_env_file=None, data_dir=tmp_path, staff_support_chat_id=SUPPORT)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = '3aaffd0f992e'
 down_revision = 'daa8eaa85e58'
 branch_labels = None

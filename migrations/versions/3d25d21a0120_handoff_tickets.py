@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = '3d25d21a0120'
 down_revision = '70965541e455'
 branch_labels = None

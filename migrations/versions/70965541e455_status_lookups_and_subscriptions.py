@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = '70965541e455'
 down_revision = '1fa071f170ef'
 branch_labels = None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = 'daa8eaa85e58'
 down_revision = '3d25d21a0120'
 branch_labels = None

@@ -18,7 +18,6 @@ from console.auth import StaffAuth
 from knowledge.curation import Role
 from telegram_emulator.driver import EmulatorDriver
 
-
 STAFF = {"erin": Role.editor, "rita": Role.reviewer, "adam": Role.admin}
 STAFF_PASSWORD = "correct horse battery"
 

@@ -127,11 +127,10 @@ async def test_console_refuses_without_login(running, browser):
 
 
 async def test_staff_follow_handed_over_chats_on_the_tickets_page(running, browser):
-    from assistant.launcher import DEMO_STAFF_MEMBER, DEMO_SUPPORT_CHAT
-    from tests.e2e.test_handoff import topic_of
-
     from assistant.bootstrap import open_database
+    from assistant.launcher import DEMO_STAFF_MEMBER, DEMO_SUPPORT_CHAT
     from handoff.service import Handoff
+    from tests.e2e.test_handoff import topic_of
 
     user, driver = next(_users), running.driver
     await driver.ask(user, "my passport is C01234567, how long can I stay without a visa?", language_code="en",
