@@ -28,8 +28,7 @@ log = logging.getLogger(__name__)
 
 
 # Served with the action server's metrics (actions/metrics.py): found, notfound, ratelimited, unavailable.
-CASE_API_RESULTS = Counter("assistant_case_api_results_total", "Case API lookups by result (after retries)",
-                           ["result"])
+CASE_API_RESULTS = Counter("assistant_case_api_results_total", "Case API lookups by result (after retries)", ["result"])
 
 
 @dataclass(frozen=True)
@@ -124,9 +123,17 @@ class CircuitBreaker:
 
 
 class CaseApiClient:
-    def __init__(self, base_url: str, token: str, *, timeout_s: float = 5.0, retries: int = 2,
-                 backoff_s: float = 0.25, breaker: CircuitBreaker | None = None,
-                 session: ClientSession | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout_s: float = 5.0,
+        retries: int = 2,
+        backoff_s: float = 0.25,
+        breaker: CircuitBreaker | None = None,
+        session: ClientSession | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self._headers = {"Authorization": f"Bearer {token}"}
         self.timeout = ClientTimeout(total=timeout_s)
@@ -137,16 +144,21 @@ class CaseApiClient:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CaseApiClient:
-        return cls(settings.case_api_url, settings.case_api_token.get_secret_value(),
-                   timeout_s=settings.case_api_timeout_s, retries=settings.case_api_retries)
+        return cls(
+            settings.case_api_url,
+            settings.case_api_token.get_secret_value(),
+            timeout_s=settings.case_api_timeout_s,
+            retries=settings.case_api_retries,
+        )
 
     async def close(self) -> None:
         if self._own_session and self._session is not None:
             await self._session.close()
             self._session = None
 
-    async def lookup(self, application_number: str, *, date_of_birth: dt.date | None = None,
-                     personal_id: str | None = None) -> Result:
+    async def lookup(
+        self, application_number: str, *, date_of_birth: dt.date | None = None, personal_id: str | None = None
+    ) -> Result:
         body: dict[str, Any] = {"application_number": application_number}
         if date_of_birth is not None:
             body["date_of_birth"] = date_of_birth.isoformat()
@@ -173,8 +185,9 @@ class CaseApiClient:
                 # Exponential backoff with jitter, so many clients do not retry in lockstep.
                 await asyncio.sleep(self.backoff_s * (2 ** (attempt - 1)) * (0.5 + random.random()))
             try:
-                async with self._session.post(self.base_url + path, json=body, headers=self._headers,
-                                              timeout=self.timeout) as response:
+                async with self._session.post(
+                    self.base_url + path, json=body, headers=self._headers, timeout=self.timeout
+                ) as response:
                     if response.status == 200:
                         result = Found(ApplicationStatus.from_json(await response.json()))
                         self.breaker.success()

@@ -58,8 +58,9 @@ def selected_entry(tracker: Tracker) -> tuple[str | None, float, bool]:
     return full_key.split("/", 1)[1], confidence, answers_directly(confidence, runner_up)
 
 
-async def log_unanswered(tracker: Tracker, shared: Resources, language: str, reason: str,
-                         confidence: float) -> list[Any]:
+async def log_unanswered(
+    tracker: Tracker, shared: Resources, language: str, reason: str, confidence: float
+) -> list[Any]:
     """Stores the user's message (redacted) for staff's Unanswered page; returns the closest entries."""
     text = str(tracker.latest_message.get("text") or "")
     hits = await shared.search.search(text, language, limit=3) if text else []
@@ -68,8 +69,9 @@ async def log_unanswered(tracker: Tracker, shared: Resources, language: str, rea
     return hits
 
 
-async def suggest(dispatcher: CollectingDispatcher, tracker: Tracker, shared: Resources, language: str,
-                  reason: str, confidence: float) -> list[dict[str, Any]]:
+async def suggest(
+    dispatcher: CollectingDispatcher, tracker: Tracker, shared: Resources, language: str, reason: str, confidence: float
+) -> list[dict[str, Any]]:
     """Offers the closest entries as buttons, or says nothing fits and offers a person; logs the question.
 
     The second message in a row that is not understood goes to people instead.
@@ -80,9 +82,9 @@ async def suggest(dispatcher: CollectingDispatcher, tracker: Tracker, shared: Re
         dispatcher.utter_message(json_message=replies.handoff("not_understood"))
         return [SlotSet(FAILED_TURN, None)]
     if hits:
-        dispatcher.utter_message(json_message=replies.did_you_mean(
-            [{"entry": hit.key, "question": hit.question} for hit in hits]
-        ))
+        dispatcher.utter_message(
+            json_message=replies.did_you_mean([{"entry": hit.key, "question": hit.question} for hit in hits])
+        )
     else:
         dispatcher.utter_message(json_message=replies.say("no_answer", offer_human=True))
     return failure_marked(tracker)
@@ -92,8 +94,9 @@ class ActionAnswerFaq(Action):
     def name(self) -> str:
         return "action_answer_faq"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         shared = await resources()
         language = language_of(tracker, shared.settings.default_language)
         key, confidence, confident = selected_entry(tracker)
@@ -114,14 +117,16 @@ class ActionDidYouMean(Action):
     def name(self) -> str:
         return "action_did_you_mean"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         shared = await resources()
         language = language_of(tracker, shared.settings.default_language)
         ranking = tracker.latest_message.get("intent_ranking") or []
         runner_up = next((i for i in ranking if i.get("name") != "nlu_fallback"), {})
-        return await suggest(dispatcher, tracker, shared, language, "fallback",
-                             float(runner_up.get("confidence") or 0.0))
+        return await suggest(
+            dispatcher, tracker, shared, language, "fallback", float(runner_up.get("confidence") or 0.0)
+        )
 
 
 class ActionOutOfScope(Action):
@@ -133,8 +138,9 @@ class ActionOutOfScope(Action):
     def name(self) -> str:
         return "action_out_of_scope"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         shared = await resources()
         language = language_of(tracker, shared.settings.default_language)
         confidence = float((tracker.latest_message.get("intent") or {}).get("confidence") or 0.0)

@@ -36,8 +36,9 @@ class ActionChooseLanguage(Action):
     def name(self) -> str:
         return "action_choose_language"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         language = requested_language(tracker)
         payload = replies.set_language(language) if language else replies.language_menu()
         dispatcher.utter_message(json_message=payload)

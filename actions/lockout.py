@@ -28,11 +28,13 @@ class Lockout:
         """When lookups are allowed again, or None if they are allowed now."""
         now = now or dt.datetime.now(dt.UTC)
         async with self._sessions() as session:
-            recent = (await session.scalars(
-                select(LookupFailure.at).where(LookupFailure.user_hash == self.user_hash(user),
-                                               LookupFailure.at > now - WINDOW)
-                .order_by(LookupFailure.at)
-            )).all()
+            recent = (
+                await session.scalars(
+                    select(LookupFailure.at)
+                    .where(LookupFailure.user_hash == self.user_hash(user), LookupFailure.at > now - WINDOW)
+                    .order_by(LookupFailure.at)
+                )
+            ).all()
         if len(recent) < MAX_FAILURES:
             return None
         return as_utc(recent[-MAX_FAILURES]) + WINDOW
@@ -42,11 +44,17 @@ class Lockout:
         async with self._sessions() as session, session.begin():
             session.add(LookupFailure(user_hash=self.user_hash(user), at=now))
             # Old failures count for nothing: keep the table small.
-            await session.execute(delete(LookupFailure).where(LookupFailure.at < now - 2 * WINDOW)
-                                  .execution_options(synchronize_session=False))
+            await session.execute(
+                delete(LookupFailure)
+                .where(LookupFailure.at < now - 2 * WINDOW)
+                .execution_options(synchronize_session=False)
+            )
 
     async def failures(self, user: str) -> int:
         async with self._sessions() as session:
-            return await session.scalar(
-                select(func.count(LookupFailure.id)).where(LookupFailure.user_hash == self.user_hash(user))
-            ) or 0
+            return (
+                await session.scalar(
+                    select(func.count(LookupFailure.id)).where(LookupFailure.user_hash == self.user_hash(user))
+                )
+                or 0
+            )

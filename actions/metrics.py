@@ -26,10 +26,15 @@ from assistant.settings import PROJECT_ROOT
 
 hookimpl = pluggy.HookimplMarker("rasa_sdk")
 
-ACTION_RUNS = Counter("assistant_action_runs_total", "Action calls from the engine, by action and outcome",
-                      ["action", "outcome"])
-ACTION_SECONDS = Histogram("assistant_action_seconds", "Time to run an action, as the engine waits for it",
-                           ["action"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10))
+ACTION_RUNS = Counter(
+    "assistant_action_runs_total", "Action calls from the engine, by action and outcome", ["action", "outcome"]
+)
+ACTION_SECONDS = Histogram(
+    "assistant_action_seconds",
+    "Time to run an action, as the engine waits for it",
+    ["action"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10),
+)
 
 
 def domain_actions() -> frozenset[str]:

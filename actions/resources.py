@@ -57,10 +57,17 @@ async def resources() -> Resources:
                 database = await open_database(settings, seed=False)
                 kb = KnowledgeBase(database.sessions)
                 cases = CaseApiClient.from_settings(settings)
-                _resources = Resources(settings, database, kb, KnowledgeSearch(kb), UnansweredLog(database.sessions),
-                                       cases, Lockout(database.sessions, secret_key(settings)),
-                                       Vault(coordination_from(settings)),
-                                       Subscriptions(database.sessions))
+                _resources = Resources(
+                    settings,
+                    database,
+                    kb,
+                    KnowledgeSearch(kb),
+                    UnansweredLog(database.sessions),
+                    cases,
+                    Lockout(database.sessions, secret_key(settings)),
+                    Vault(coordination_from(settings)),
+                    Subscriptions(database.sessions),
+                )
     return _resources
 
 

@@ -39,15 +39,19 @@ class ValidateStatusForm(FormValidationAction):
     def name(self) -> str:
         return "validate_status_form"
 
-    async def validate_application_number(self, slot_value: Any, dispatcher: CollectingDispatcher,
-                                          tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
-        return await _into_vault("application_number", slot_value, find_application_number,
-                                 "status_number_invalid", dispatcher, tracker)
+    async def validate_application_number(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> dict[str, Any]:
+        return await _into_vault(
+            "application_number", slot_value, find_application_number, "status_number_invalid", dispatcher, tracker
+        )
 
-    async def validate_verification(self, slot_value: Any, dispatcher: CollectingDispatcher,
-                                    tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
-        return await _into_vault("verification", slot_value, _encoded_verification,
-                                 "status_verification_invalid", dispatcher, tracker)
+    async def validate_verification(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> dict[str, Any]:
+        return await _into_vault(
+            "verification", slot_value, _encoded_verification, "status_verification_invalid", dispatcher, tracker
+        )
 
 
 def _encoded_verification(text: str) -> str | None:
@@ -59,8 +63,14 @@ def _encoded_verification(text: str) -> str | None:
     return f"fin:{verification.personal_id}"
 
 
-async def _into_vault(slot: str, slot_value: Any, read: Callable[[str], str | None], invalid_key: str,
-                      dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
+async def _into_vault(
+    slot: str,
+    slot_value: Any,
+    read: Callable[[str], str | None],
+    invalid_key: str,
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+) -> dict[str, Any]:
     """A form slot's value as a vault reference; what cannot be read is refused with `invalid_key`."""
     if is_ref(slot_value):
         return {slot: slot_value}
@@ -76,8 +86,9 @@ class ActionCheckStatus(Action):
     def name(self) -> str:
         return "action_check_status"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         shared = await resources()
         sender = tracker.sender_id
         number = await shared.vault.get(sender, tracker.get_slot("application_number"))
@@ -93,7 +104,8 @@ class ActionCheckStatus(Action):
             return CLEARED
         kind, value = verification.split(":", 1)
         result = await shared.cases.lookup(
-            number, date_of_birth=dt.date.fromisoformat(value) if kind == "dob" else None,
+            number,
+            date_of_birth=dt.date.fromisoformat(value) if kind == "dob" else None,
             personal_id=value if kind == "fin" else None,
         )
         if isinstance(result, Found):
@@ -101,8 +113,11 @@ class ActionCheckStatus(Action):
             payload = replies.case_status(result.application)
             if sender.lstrip("-").isdigit() and result.application.status not in FINAL_STATUSES:
                 payload["subscribe"] = await shared.subscriptions.offer(
-                    int(sender), language_of(tracker, shared.settings.default_language),
-                    result.application.access_token, result.application.status)
+                    int(sender),
+                    language_of(tracker, shared.settings.default_language),
+                    result.application.access_token,
+                    result.application.status,
+                )
             dispatcher.utter_message(json_message=payload)
         elif isinstance(result, NotFound):
             await shared.lockout.record_failure(sender)
@@ -120,8 +135,9 @@ class ActionCancelStatus(Action):
     def name(self) -> str:
         return "action_cancel_status"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         shared = await resources()
         await shared.vault.forget(tracker.sender_id)
         if tracker.latest_message.get("intent", {}).get("name") == "cancel":

@@ -20,16 +20,21 @@ class Subscriptions:
 
     async def offer(self, chat_id: int, language: str, access_token: str, status: str) -> int:
         async with self._sessions() as session, session.begin():
-            row = StatusSubscription(chat_id=chat_id, language=language, access_token=access_token,
-                                     last_status=status, active=False)
+            row = StatusSubscription(
+                chat_id=chat_id, language=language, access_token=access_token, last_status=status, active=False
+            )
             session.add(row)
             await session.flush()
             offer_id = row.id
             # synchronize_session=False: evaluate in SQL only (SQLite hands back naive datetimes).
-            await session.execute(delete(StatusSubscription).where(
-                StatusSubscription.active.is_(False),
-                StatusSubscription.created_at < dt.datetime.now(dt.UTC) - OFFER_LIFETIME,
-            ).execution_options(synchronize_session=False))
+            await session.execute(
+                delete(StatusSubscription)
+                .where(
+                    StatusSubscription.active.is_(False),
+                    StatusSubscription.created_at < dt.datetime.now(dt.UTC) - OFFER_LIFETIME,
+                )
+                .execution_options(synchronize_session=False)
+            )
             return offer_id
 
     async def activate(self, offer_id: int, chat_id: int, language: str) -> bool:
@@ -44,9 +49,9 @@ class Subscriptions:
 
     async def active(self) -> list[StatusSubscription]:
         async with self._sessions() as session:
-            return list((await session.scalars(
-                select(StatusSubscription).where(StatusSubscription.active.is_(True))
-            )).all())
+            return list(
+                (await session.scalars(select(StatusSubscription).where(StatusSubscription.active.is_(True)))).all()
+            )
 
     async def claim_change(self, subscription_id: int, old: str, new: str) -> bool:
         async with self._sessions() as session, session.begin():

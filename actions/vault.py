@@ -30,7 +30,7 @@ class Vault:
         """The value behind `ref`, only for the conversation that stored it."""
         if not is_ref(ref):
             return None
-        return await self.store.get(f"vault:{owner}:{ref[len(REF_PREFIX):]}")
+        return await self.store.get(f"vault:{owner}:{ref[len(REF_PREFIX) :]}")
 
     async def forget(self, owner: str) -> None:
         tokens = await self.store.items(f"vault-refs:{owner}")

@@ -15,18 +15,67 @@ from case_api.numbers import normalize_personal_id
 
 _MONTHS = {
     # English
-    "january": 1, "february": 2, "march": 3, "april": 4, "may": 5, "june": 6, "july": 7, "august": 8,
-    "september": 9, "october": 10, "november": 11, "december": 12,
-    "jan": 1, "feb": 2, "mar": 3, "apr": 4, "jun": 6, "jul": 7, "aug": 8, "sep": 9, "sept": 9, "oct": 10,
-    "nov": 11, "dec": 12,
+    "january": 1,
+    "february": 2,
+    "march": 3,
+    "april": 4,
+    "may": 5,
+    "june": 6,
+    "july": 7,
+    "august": 8,
+    "september": 9,
+    "october": 10,
+    "november": 11,
+    "december": 12,
+    "jan": 1,
+    "feb": 2,
+    "mar": 3,
+    "apr": 4,
+    "jun": 6,
+    "jul": 7,
+    "aug": 8,
+    "sep": 9,
+    "sept": 9,
+    "oct": 10,
+    "nov": 11,
+    "dec": 12,
     # Russian, genitive and nominative
-    "января": 1, "февраля": 2, "марта": 3, "апреля": 4, "мая": 5, "июня": 6, "июля": 7, "августа": 8,
-    "сентября": 9, "октября": 10, "ноября": 11, "декабря": 12, "январь": 1, "февраль": 2, "март": 3,
-    "апрель": 4, "май": 5, "июнь": 6, "июль": 7, "август": 8, "сентябрь": 9, "октябрь": 10, "ноябрь": 11,
+    "января": 1,
+    "февраля": 2,
+    "марта": 3,
+    "апреля": 4,
+    "мая": 5,
+    "июня": 6,
+    "июля": 7,
+    "августа": 8,
+    "сентября": 9,
+    "октября": 10,
+    "ноября": 11,
+    "декабря": 12,
+    "январь": 1,
+    "февраль": 2,
+    "март": 3,
+    "апрель": 4,
+    "май": 5,
+    "июнь": 6,
+    "июль": 7,
+    "август": 8,
+    "сентябрь": 9,
+    "октябрь": 10,
+    "ноябрь": 11,
     "декабрь": 12,
     # Azerbaijani
-    "yanvar": 1, "fevral": 2, "mart": 3, "aprel": 4, "iyun": 6, "iyul": 7, "avqust": 8, "sentyabr": 9,
-    "oktyabr": 10, "noyabr": 11, "dekabr": 12,
+    "yanvar": 1,
+    "fevral": 2,
+    "mart": 3,
+    "aprel": 4,
+    "iyun": 6,
+    "iyul": 7,
+    "avqust": 8,
+    "sentyabr": 9,
+    "oktyabr": 10,
+    "noyabr": 11,
+    "dekabr": 12,
 }
 _NUMERIC_DMY = re.compile(r"^(\d{1,2})[./\-\s](\d{1,2})[./\-\s](\d{2}|\d{4})$")
 _ISO = re.compile(r"^(\d{4})[-./](\d{1,2})[-./](\d{1,2})$")
@@ -53,8 +102,10 @@ def _year(text: str, today: dt.date) -> int:
 
 
 # The same shapes inside a sentence ("my date of birth is 12.03.1990", "родился 7.11.1983").
-_IN_SENTENCE = [re.compile(r"(?<![\w.])" + p.pattern[1:-1] + r"(?![\w])")
-                for p in (_ISO, _NUMERIC_DMY, _DAY_MONTH_YEAR, _MONTH_DAY_YEAR)]
+_IN_SENTENCE = [
+    re.compile(r"(?<![\w.])" + p.pattern[1:-1] + r"(?![\w])")
+    for p in (_ISO, _NUMERIC_DMY, _DAY_MONTH_YEAR, _MONTH_DAY_YEAR)
+]
 
 
 def parse_birth_date(text: str, today: dt.date | None = None) -> dt.date | None:

@@ -26,8 +26,18 @@ from assistant.logs import configure_logging
 from assistant.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
-HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
-              "transfer-encoding", "upgrade", "host", "content-length"}
+HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailers",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+}
 
 
 @dataclass
@@ -41,8 +51,14 @@ class Upstream:
 
 
 class Balancer:
-    def __init__(self, upstreams: list[str], health_path: str = "/health", timeout_s: float = 60.0,
-                 check_every_s: float = 1.0, down_for_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        upstreams: list[str],
+        health_path: str = "/health",
+        timeout_s: float = 60.0,
+        check_every_s: float = 1.0,
+        down_for_s: float = 2.0,
+    ) -> None:
         self.upstreams = [Upstream(u.rstrip("/")) for u in upstreams]
         self.health_path, self.timeout_s = health_path, timeout_s
         self.check_every_s, self.down_for_s = check_every_s, down_for_s
@@ -63,14 +79,22 @@ class Balancer:
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
         for upstream in self.candidates():
             try:
-                async with self._session.request(request.method, upstream.url + request.rel_url.raw_path_qs,
-                                                 data=body, headers=headers, allow_redirects=False) as response:
+                async with self._session.request(
+                    request.method,
+                    upstream.url + request.rel_url.raw_path_qs,
+                    data=body,
+                    headers=headers,
+                    allow_redirects=False,
+                ) as response:
                     if response.status == 503:
                         upstream.down_until = time.monotonic() + self.down_for_s
                         continue
                     payload = await response.read()
-                    return web.Response(body=payload, status=response.status, headers={
-                        k: v for k, v in response.headers.items() if k.lower() not in HOP_BY_HOP})
+                    return web.Response(
+                        body=payload,
+                        status=response.status,
+                        headers={k: v for k, v in response.headers.items() if k.lower() not in HOP_BY_HOP},
+                    )
             except ClientConnectorError:
                 upstream.down_until = time.monotonic() + self.down_for_s
                 log.warning("upstream %s refused the connection; trying the next", upstream.url)
@@ -85,8 +109,9 @@ class Balancer:
         while True:
             for upstream in self.upstreams:
                 try:
-                    async with self._session.get(upstream.url + self.health_path,
-                                                 timeout=ClientTimeout(total=2)) as response:
+                    async with self._session.get(
+                        upstream.url + self.health_path, timeout=ClientTimeout(total=2)
+                    ) as response:
                         healthy = response.status == 200
                 except (ClientError, TimeoutError, OSError):
                     healthy = False
@@ -121,8 +146,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     configure_logging("balancer", "INFO")
     host, _, port = args.listen.rpartition(":")
-    web.run_app(Balancer(args.upstream, args.health, args.timeout).app(), host=host or "127.0.0.1",
-                port=int(port), access_log=None, print=None)
+    web.run_app(
+        Balancer(args.upstream, args.health, args.timeout).app(),
+        host=host or "127.0.0.1",
+        port=int(port),
+        access_log=None,
+        print=None,
+    )
 
 
 if __name__ == "__main__":

@@ -173,8 +173,9 @@ class MemoryCoordination:
 
 # Compare-and-delete / compare-and-extend: only the holder's token may release or extend a lock.
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
-_EXTEND = ("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) "
-           "else return 0 end")
+_EXTEND = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
+)
 # Non-empty queues are listed in an index set (KEYS[3]), so finding them costs the number of queues, not a
 # SCAN of the whole keyspace (which holds a "seen" key per update for a day).
 _ENQUEUE = """
@@ -218,8 +219,14 @@ class RedisCoordination:
     def __init__(self, url: str, namespace: str = "ma") -> None:
         from redis.asyncio import Redis
 
-        self._redis = Redis.from_url(url, decode_responses=True, socket_timeout=5, socket_connect_timeout=3,
-                                     health_check_interval=15, retry_on_timeout=True)
+        self._redis = Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_timeout=5,
+            socket_connect_timeout=3,
+            health_check_interval=15,
+            retry_on_timeout=True,
+        )
         self._ns = namespace + ":"
         self._release = self._redis.register_script(_RELEASE)
         self._extend = self._redis.register_script(_EXTEND)
@@ -271,8 +278,12 @@ class RedisCoordination:
 
     async def enqueue(self, queue: str, position: int, value: str, once_for_s: float) -> bool:
         # The member carries its position, so equal values at different positions stay distinct.
-        return bool(await self._enqueue(keys=[self._k(queue), self._k(f"seen:{queue}:{position}"), self._index],
-                                        args=[position, f"{position}:{value}", _ms(once_for_s), queue]))
+        return bool(
+            await self._enqueue(
+                keys=[self._k(queue), self._k(f"seen:{queue}:{position}"), self._index],
+                args=[position, f"{position}:{value}", _ms(once_for_s), queue],
+            )
+        )
 
     async def head(self, queue: str) -> tuple[int, str] | None:
         found = await self._redis.zrange(self._k(queue), 0, 0)
@@ -305,4 +316,3 @@ def coordination_from(settings: Settings) -> Coordination:
     if settings.redis_url:
         return RedisCoordination(settings.redis_url, settings.redis_namespace)
     return MemoryCoordination()
-

@@ -20,9 +20,12 @@ async def load_model(settings: Settings, model: Path) -> None:
     url = f"{settings.engine_url.rstrip('/')}/model"
     params = {"token": settings.engine_api_token.get_secret_value()}
     try:
-        async with ClientSession() as session, session.put(
-            url, params=params, json={"model_file": str(model)}, timeout=ClientTimeout(total=300)
-        ) as response:
+        async with (
+            ClientSession() as session,
+            session.put(
+                url, params=params, json={"model_file": str(model)}, timeout=ClientTimeout(total=300)
+            ) as response,
+        ):
             if response.status != 204:
                 raise ReloadFailed(f"engine refused the model: HTTP {response.status} {(await response.text())[:300]}")
     except (ClientError, TimeoutError) as error:
@@ -35,9 +38,12 @@ async def loaded_model(settings: Settings) -> str | None:
         return None
     params = {"token": settings.engine_api_token.get_secret_value()}
     try:
-        async with ClientSession() as session, session.get(
-            f"{settings.engine_url.rstrip('/')}/status", params=params, timeout=ClientTimeout(total=5)
-        ) as response:
+        async with (
+            ClientSession() as session,
+            session.get(
+                f"{settings.engine_url.rstrip('/')}/status", params=params, timeout=ClientTimeout(total=5)
+            ) as response,
+        ):
             if response.status != 200:
                 return None
             return Path((await response.json()).get("model_file", "")).name or None

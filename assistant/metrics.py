@@ -9,7 +9,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram,
 
 MESSAGES = Counter("assistant_messages_total", "Updates received from users, by kind", ["kind"])
 REPLY_SECONDS = Histogram(
-    "assistant_reply_seconds", "From a user's message to the assistant's answer being sent",
+    "assistant_reply_seconds",
+    "From a user's message to the assistant's answer being sent",
     buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10, 20, 60),
 )
 FALLBACKS = Counter("assistant_fallbacks_total", "Messages the assistant did not understand", ["language"])

@@ -29,8 +29,10 @@ RASA_VERSION = "3.6.21"
 DOMAIN = PROJECT_ROOT / "domain.yml"
 CONFIG = PROJECT_ROOT / "config.yml"
 # Custom pipeline components: a change to their code is a change to the model.
-ENGINE_CODE = tuple(PROJECT_ROOT / "engine" / f"{name}.py"
-                    for name in ("tokenizer", "folding", "lexical", "blend", "embedding", "sentence_encoder"))
+ENGINE_CODE = tuple(
+    PROJECT_ROOT / "engine" / f"{name}.py"
+    for name in ("tokenizer", "folding", "lexical", "blend", "embedding", "sentence_encoder")
+)
 NLU_DIR = PROJECT_ROOT / "nlu_data"
 
 
@@ -129,12 +131,15 @@ def can_finetune(settings: Settings, base: Path | None) -> bool:
     if base is None or not base.exists() or settings.finetunes_before_full == 0:
         return False
     lineage = lineage_of(base)
-    return lineage.get("structure") == structure(settings) \
+    return (
+        lineage.get("structure") == structure(settings)
         and int(lineage.get("finetunes", 0)) < settings.finetunes_before_full
+    )
 
 
-async def run_rasa(settings: Settings, *args: str, log_file: Path | None = None, python: bool = False,
-                   niceness: int = 0) -> int:
+async def run_rasa(
+    settings: Settings, *args: str, log_file: Path | None = None, python: bool = False, niceness: int = 0
+) -> int:
     """Runs `rasa ARGS` (through engine/serve.py, which speeds Rasa up) or, with `python`, `python ARGS`
     in the engine's environment, at `niceness` (`nice`: a lower CPU priority); the exit code.
 
@@ -149,8 +154,12 @@ async def run_rasa(settings: Settings, *args: str, log_file: Path | None = None,
     out = open(log_file, "ab") if log_file else asyncio.subprocess.DEVNULL  # noqa: SIM115
     try:
         process = await asyncio.create_subprocess_exec(
-            *command, cwd=PROJECT_ROOT, env=rasa_env(settings),
-            stdout=out, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+            *command,
+            cwd=PROJECT_ROOT,
+            env=rasa_env(settings),
+            stdout=out,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
         )
         try:
             return await process.wait()
@@ -167,12 +176,24 @@ async def validate_data(settings: Settings, kb: KnowledgeBase) -> int:
     log_file = settings.data_dir / "logs" / "validate.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
     data = [str(p) for p in data_files(settings)]
-    return await run_rasa(settings, "data", "validate", "--fail-on-warnings", "--domain", str(DOMAIN),
-                          "--config", str(CONFIG), "--data", *data, log_file=log_file)
+    return await run_rasa(
+        settings,
+        "data",
+        "validate",
+        "--fail-on-warnings",
+        "--domain",
+        str(DOMAIN),
+        "--config",
+        str(CONFIG),
+        "--data",
+        *data,
+        log_file=log_file,
+    )
 
 
-async def ensure_model(settings: Settings, kb: KnowledgeBase, *, force: bool = False,
-                       base: Path | None = None) -> TrainingResult:
+async def ensure_model(
+    settings: Settings, kb: KnowledgeBase, *, force: bool = False, base: Path | None = None
+) -> TrainingResult:
     """Returns the model for the current data, training it first when no model has its fingerprint.
 
     With `base` (the model being served) the training is a quick update when `can_finetune`: Rasa
@@ -190,8 +211,15 @@ async def ensure_model(settings: Settings, kb: KnowledgeBase, *, force: bool = F
     shape = structure(settings)
     finetuned_from = None
     if can_finetune(settings, base):
-        if await _train(settings, model, log_file, "--finetune", str(base),
-                        "--epoch-fraction", str(settings.finetune_epoch_fraction)):
+        if await _train(
+            settings,
+            model,
+            log_file,
+            "--finetune",
+            str(base),
+            "--epoch-fraction",
+            str(settings.finetune_epoch_fraction),
+        ):
             finetuned_from = base.name
         else:
             log.warning("fine-tuning %s failed (see %s); training from scratch", base.name, log_file)
@@ -200,8 +228,12 @@ async def ensure_model(settings: Settings, kb: KnowledgeBase, *, force: bool = F
     finetunes = int(lineage_of(base).get("finetunes", 0)) + 1 if finetuned_from and base else 0
     write_lineage(model, {"structure": shape, "finetunes": finetunes, "base": finetuned_from})
     seconds = time.monotonic() - started
-    log.info("%s model %s in %.0f s", f"fine-tuned {finetuned_from} into" if finetuned_from else "trained",
-             model.name, seconds)
+    log.info(
+        "%s model %s in %.0f s",
+        f"fine-tuned {finetuned_from} into" if finetuned_from else "trained",
+        model.name,
+        seconds,
+    )
     return TrainingResult(model, digest, trained=True, seconds=seconds, finetuned_from=finetuned_from)
 
 
@@ -211,10 +243,21 @@ async def _train(settings: Settings, model: Path, log_file: Path, *extra: str) -
     scratch = settings.data_dir / "training-out"
     shutil.rmtree(scratch, ignore_errors=True)
     code = await run_rasa(
-        settings, "train", "--domain", str(DOMAIN), "--config", str(CONFIG),
-        "--data", *[str(p) for p in data_files(settings)],
-        "--out", str(scratch), "--fixed-model-name", model.name.removesuffix(".tar.gz"), *extra,
-        log_file=log_file, niceness=settings.training_niceness,
+        settings,
+        "train",
+        "--domain",
+        str(DOMAIN),
+        "--config",
+        str(CONFIG),
+        "--data",
+        *[str(p) for p in data_files(settings)],
+        "--out",
+        str(scratch),
+        "--fixed-model-name",
+        model.name.removesuffix(".tar.gz"),
+        *extra,
+        log_file=log_file,
+        niceness=settings.training_niceness,
     )
     produced = scratch / model.name
     if code != 0 or not produced.exists():

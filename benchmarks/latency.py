@@ -67,7 +67,8 @@ async def engine_parse_latency(settings, texts: list[str], concurrency: int) -> 
 async def train_meanwhile(work: Path, niceness: int) -> None:
     """A whole training of the shipped data into a scratch models folder, as a publish starts one."""
     settings = stack_settings(work / "training").model_copy(
-        update={"models_dir": work / "training" / "models", "training_niceness": niceness})
+        update={"models_dir": work / "training" / "models", "training_niceness": niceness}
+    )
     async with knowledge_base(settings) as kb:
         await ensure_model(settings, kb, force=True)
 
@@ -87,8 +88,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         report["rss_after_start_mb"] = rss_by_service(stack)
         pool = [t for texts in message_pool().values() for t in texts]
         texts = list(itertools.islice(itertools.cycle(pool), args.parse))
-        report["engine_parse_ms"] = {"sequential": await engine_parse_latency(stack.settings, texts, 1),
-                                     "concurrency_10": await engine_parse_latency(stack.settings, texts, 10)}
+        report["engine_parse_ms"] = {
+            "sequential": await engine_parse_latency(stack.settings, texts, 1),
+            "concurrency_10": await engine_parse_latency(stack.settings, texts, 10),
+        }
         next_user = 1_000_000
         async with driver_for(stack.settings) as driver:
             for users in args.users:
@@ -99,15 +102,25 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 cpu_after = cpu_by_service(stack)
                 answered = max(len(result.latencies_ms), 1)
                 next_user += users
-                report["runs"].append({
-                    "users": users, "messages": result.messages, "answered": len(result.latencies_ms),
-                    "errors": result.errors, "handed_over": result.handed_over, "unanswered": result.unanswered,
-                    "seconds": round(result.seconds, 1), "messages_per_s": round(result.throughput, 2),
-                    "latency_ms": summary(result.latencies_ms), "peak_rss_mb": memory.peak,
-                    "cpu_ms_per_answer": {name: round((cpu_after.get(name, 0) - cpu_before.get(name, 0)) * 1000
-                                                      / answered, 1) for name in cpu_after},
-                    **({"training_still_running": not training.done()} if training else {}),
-                })
+                report["runs"].append(
+                    {
+                        "users": users,
+                        "messages": result.messages,
+                        "answered": len(result.latencies_ms),
+                        "errors": result.errors,
+                        "handed_over": result.handed_over,
+                        "unanswered": result.unanswered,
+                        "seconds": round(result.seconds, 1),
+                        "messages_per_s": round(result.throughput, 2),
+                        "latency_ms": summary(result.latencies_ms),
+                        "peak_rss_mb": memory.peak,
+                        "cpu_ms_per_answer": {
+                            name: round((cpu_after.get(name, 0) - cpu_before.get(name, 0)) * 1000 / answered, 1)
+                            for name in cpu_after
+                        },
+                        **({"training_still_running": not training.done()} if training else {}),
+                    }
+                )
         if training is not None and training.done() and training.exception():
             raise RuntimeError("the training run meanwhile failed") from training.exception()
     return report
@@ -116,35 +129,80 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 def print_report(report: dict[str, Any]) -> None:
     if "during_training" in report:
         still = [r["users"] for r in report["runs"] if r.get("training_still_running")]
-        print(f"\nDuring a whole training at niceness {report['during_training']['niceness']}; still training at "
-              f"the end of the runs with {', '.join(map(str, still)) or 'none of the'} users")
-    print(f"\nStart to first answer: {report['start_to_first_answer_s']} s; "
-          f"think time {report['think_s'][0]}–{report['think_s'][1]} s, {report['messages_per_user']} messages per user")
-    rows = [[r["users"], r["messages"], r["latency_ms"]["p50"], r["latency_ms"]["p95"], r["latency_ms"]["p99"],
-             r["latency_ms"]["max"], r["messages_per_s"], r["errors"], r["handed_over"],
-             r["peak_rss_mb"].get("engine", 0.0)] for r in report["runs"]]
-    print(table(["users", "messages", "p50 ms", "p95 ms", "p99 ms", "max ms", "msg/s", "errors", "handed over",
-                 "engine RSS MB"], rows))
-    print("CPU per answered message (ms), by process: " + "; ".join(
-        f"{r['users']} users: " + ", ".join(f"{n} {v}" for n, v in r["cpu_ms_per_answer"].items())
-        for r in report["runs"]))
+        print(
+            f"\nDuring a whole training at niceness {report['during_training']['niceness']}; still training at "
+            f"the end of the runs with {', '.join(map(str, still)) or 'none of the'} users"
+        )
+    print(
+        f"\nStart to first answer: {report['start_to_first_answer_s']} s; "
+        f"think time {report['think_s'][0]}–{report['think_s'][1]} s, {report['messages_per_user']} messages per user"
+    )
+    rows = [
+        [
+            r["users"],
+            r["messages"],
+            r["latency_ms"]["p50"],
+            r["latency_ms"]["p95"],
+            r["latency_ms"]["p99"],
+            r["latency_ms"]["max"],
+            r["messages_per_s"],
+            r["errors"],
+            r["handed_over"],
+            r["peak_rss_mb"].get("engine", 0.0),
+        ]
+        for r in report["runs"]
+    ]
+    print(
+        table(
+            [
+                "users",
+                "messages",
+                "p50 ms",
+                "p95 ms",
+                "p99 ms",
+                "max ms",
+                "msg/s",
+                "errors",
+                "handed over",
+                "engine RSS MB",
+            ],
+            rows,
+        )
+    )
+    print(
+        "CPU per answered message (ms), by process: "
+        + "; ".join(
+            f"{r['users']} users: " + ", ".join(f"{n} {v}" for n, v in r["cpu_ms_per_answer"].items())
+            for r in report["runs"]
+        )
+    )
     for mode, s in report["engine_parse_ms"].items():
-        print(f"engine /model/parse ({mode}, {s['n']} texts): p50 {s['p50']:.1f} ms, p95 {s['p95']:.1f} ms, "
-              f"p99 {s['p99']:.1f} ms")
+        print(
+            f"engine /model/parse ({mode}, {s['n']} texts): p50 {s['p50']:.1f} ms, p95 {s['p95']:.1f} ms, "
+            f"p99 {s['p99']:.1f} ms"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", default=[10, 100, 500], type=lambda s: [int(x) for x in s.split(",")])
     parser.add_argument("--messages", type=int, default=5, help="messages per user")
-    parser.add_argument("--think", default=[5.0, 15.0], type=lambda s: [float(x) for x in s.split(",")],
-                        help="min,max seconds a user reads before writing again")
+    parser.add_argument(
+        "--think",
+        default=[5.0, 15.0],
+        type=lambda s: [float(x) for x in s.split(",")],
+        help="min,max seconds a user reads before writing again",
+    )
     parser.add_argument("--parse", type=int, default=300, help="texts for the engine's parse latency")
     parser.add_argument("--report", type=Path, default=None, help="where the JSON report goes")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
     parser.add_argument("--during-training", action="store_true", help="a whole training runs meanwhile")
-    parser.add_argument("--training-niceness", type=int, default=Settings.model_fields["training_niceness"].default,
-                        help="its CPU priority (nice); the setting training_niceness by default")
+    parser.add_argument(
+        "--training-niceness",
+        type=int,
+        default=Settings.model_fields["training_niceness"].default,
+        help="its CPU priority (nice); the setting training_niceness by default",
+    )
     args = parser.parse_args(argv)
     if args.smoke:
         args.users, args.messages, args.think, args.parse = [2, 3], 2, [0.1, 0.3], 10

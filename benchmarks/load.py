@@ -77,8 +77,11 @@ def message_pool(languages: tuple[str, ...] = ("az", "ru", "en")) -> dict[str, l
 
 def _handoff_markers() -> set[str]:
     """The start of "I am passing our conversation to a person" (every reason) in every language."""
-    return {parse_html(gettext(lang, TEXTS[key])).text[:40] for lang in ("az", "ru", "en")
-            for key in ("handoff_opened", "handoff_not_understood", "handoff_sensitive")}
+    return {
+        parse_html(gettext(lang, TEXTS[key])).text[:40]
+        for lang in ("az", "ru", "en")
+        for key in ("handoff_opened", "handoff_not_understood", "handoff_sensitive")
+    }
 
 
 @dataclass
@@ -96,8 +99,15 @@ class LoadResult:
         return len(self.latencies_ms) / self.seconds if self.seconds else 0.0
 
 
-async def simulate(driver: EmulatorDriver, users: int, messages: int, think_s: tuple[float, float],
-                   first_user_id: int, timeout_s: float = 30.0, seed: int = 1) -> LoadResult:
+async def simulate(
+    driver: EmulatorDriver,
+    users: int,
+    messages: int,
+    think_s: tuple[float, float],
+    first_user_id: int,
+    timeout_s: float = 30.0,
+    seed: int = 1,
+) -> LoadResult:
     """`users` conversations at once, each `messages` long; latency = send → first reply in the chat."""
     pool = message_pool()
     languages = sorted(pool)
@@ -114,8 +124,9 @@ async def simulate(driver: EmulatorDriver, users: int, messages: int, think_s: t
             started = time.perf_counter()
             try:
                 sent = await driver.send_text(user_id, text, language_code=language)
-                replies = await driver.wait_messages(user_id, 1, after_id=sent["message"]["message_id"],
-                                                     timeout=timeout_s)
+                replies = await driver.wait_messages(
+                    user_id, 1, after_id=sent["message"]["message_id"], timeout=timeout_s
+                )
             except Exception:  # noqa: BLE001 - counted, the run goes on
                 result.errors += 1
                 continue
@@ -171,8 +182,11 @@ def _cpu_s(pid: int) -> float:
 def cpu_by_service(stack: Stack) -> dict[str, float]:
     """CPU seconds used so far by each service's process group (compare two readings)."""
     groups = _process_groups()
-    return {service.name: round(sum(_cpu_s(pid) for pid in groups.get(service.process.pid, [])), 2)
-            for service in stack.services if service.process is not None and service.process.returncode is None}
+    return {
+        service.name: round(sum(_cpu_s(pid) for pid in groups.get(service.process.pid, [])), 2)
+        for service in stack.services
+        if service.process is not None and service.process.returncode is None
+    }
 
 
 def _rss_mb(pid: int) -> float:

@@ -51,9 +51,14 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def summary(values: Sequence[float]) -> dict[str, float]:
-    return {"n": len(values), "p50": percentile(values, 50), "p95": percentile(values, 95),
-            "p99": percentile(values, 99), "mean": statistics.fmean(values) if values else math.nan,
-            "max": max(values) if values else math.nan}
+    return {
+        "n": len(values),
+        "p50": percentile(values, 50),
+        "p95": percentile(values, 95),
+        "p99": percentile(values, 99),
+        "mean": statistics.fmean(values) if values else math.nan,
+        "max": max(values) if values else math.nan,
+    }
 
 
 def fmt(value: Any, digits: int = 3) -> str:

@@ -52,6 +52,7 @@ SPLITS = {"heldout": heldout, "dev": development, "dev-noisy": lambda languages:
 
 # ------------------------------------------------------------------ data
 
+
 def training_examples(entries: list[EntryData]) -> list[Example]:
     examples = [e for lang in LANGUAGES for e in read_examples(NLU_DIR / f"nlu_{lang}.yml", lang)]
     for entry in entries:
@@ -83,10 +84,15 @@ def write_fold_training_data(target: Path, examples: list[Example], entries: lis
         by_label[f"faq/{example.entry}" if example.entry else example.intent].append(example.text)
     document = {
         "version": "3.1",
-        "nlu": [{"intent": label, "examples": "".join(f"- {t}\n" for t in dict.fromkeys(texts))}
-                for label, texts in by_label.items()],
-        "responses": {f"utter_faq/{e.key}": [{"custom": {"type": "faq_ref", "entry": e.key}}] for e in entries
-                      if f"faq/{e.key}" in by_label},
+        "nlu": [
+            {"intent": label, "examples": "".join(f"- {t}\n" for t in dict.fromkeys(texts))}
+            for label, texts in by_label.items()
+        ],
+        "responses": {
+            f"utter_faq/{e.key}": [{"custom": {"type": "faq_ref", "entry": e.key}}]
+            for e in entries
+            if f"faq/{e.key}" in by_label
+        },
     }
     (target / "data.yml").write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return target
@@ -109,15 +115,17 @@ def folds(examples: list[Example], k: int, seed: int = 7) -> list[list[Example]]
     return result
 
 
-def held_and_rest(parts: list[list[Example]],
-                  limit: int | None = None) -> list[tuple[list[Example], list[Example]]]:
+def held_and_rest(parts: list[list[Example]], limit: int | None = None) -> list[tuple[list[Example], list[Example]]]:
     """(held-out fold, training examples) for the first `limit` folds: each trains on all the other folds,
     whether or not those are scored themselves."""
-    return [(held, [e for j, part in enumerate(parts) if j != i for e in part])
-            for i, held in enumerate(parts[:limit or None])]
+    return [
+        (held, [e for j, part in enumerate(parts) if j != i for e in part])
+        for i, held in enumerate(parts[: limit or None])
+    ]
 
 
 # ------------------------------------------------------------------ running Rasa and the baseline
+
 
 def _config(base: Path, epochs: int | None, work: Path, drop: tuple[str, ...] = ()) -> Path:
     """`base` with other epochs and/or without the components named in `drop` (policies are not needed)."""
@@ -150,9 +158,13 @@ def seed_config(base: Path, seed: int, work: Path) -> Path:
 def seed_means(runs: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
     """Per language, the mean over several trainings' scores (`score_by_language` results) of the figures
     the targets are about."""
-    return {lang: {key: statistics.fmean(run[lang][key] for run in runs)
-                   for key in ("intent_accuracy", "intent_macro_f1", "faq_top1", "faq_top3")}
-            for lang in runs[0]}
+    return {
+        lang: {
+            key: statistics.fmean(run[lang][key] for run in runs)
+            for key in ("intent_accuracy", "intent_macro_f1", "faq_top1", "faq_top3")
+        }
+        for lang in runs[0]
+    }
 
 
 def _component(config: Path, name: str) -> dict[str, Any]:
@@ -184,16 +196,39 @@ async def train(settings: Settings, config: Path, data: Path, work: Path) -> tup
     if model.exists():
         return model, 0.0, False
     started = time.monotonic()
-    await _run(settings, work, "train", "nlu", "--config", str(config), "--nlu", str(data), "--out",
-               str(work / "models"), "--fixed-model-name", name)
+    await _run(
+        settings,
+        work,
+        "train",
+        "nlu",
+        "--config",
+        str(config),
+        "--nlu",
+        str(data),
+        "--out",
+        str(work / "models"),
+        "--fixed-model-name",
+        name,
+    )
     return model, time.monotonic() - started, True
 
 
 async def predict(settings: Settings, model: Path, texts: list[str], work: Path) -> list[dict]:
     source, target = work / "texts.json", work / "predictions.json"
     source.write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
-    await _run(settings, work, "-m", "benchmarks.rasa_predict", "--model", str(model), "--input", str(source),
-               "--output", str(target), python=True)
+    await _run(
+        settings,
+        work,
+        "-m",
+        "benchmarks.rasa_predict",
+        "--model",
+        str(model),
+        "--input",
+        str(source),
+        "--output",
+        str(target),
+        python=True,
+    )
     return json.loads(target.read_text(encoding="utf-8"))
 
 
@@ -203,19 +238,41 @@ def lexical_params(config: Path) -> tuple[float, str, float]:
     return float(blend.get("C", 10.0)), str(blend.get("solver", "lbfgs")), float(blend.get("sentence_features", 0))
 
 
-async def tfidf(settings: Settings, train_examples: list[Example], texts: list[str], work: Path,
-                params: tuple[float, str, float]) -> list[dict]:
+async def tfidf(
+    settings: Settings, train_examples: list[Example], texts: list[str], work: Path, params: tuple[float, str, float]
+) -> list[dict]:
     train_file, source, target = work / "tfidf-train.json", work / "texts.json", work / "tfidf-predictions.json"
-    train_file.write_text(json.dumps([{"text": e.text, "intent": e.intent, "entry": e.entry} for e in train_examples],
-                                     ensure_ascii=False), encoding="utf-8")
+    train_file.write_text(
+        json.dumps(
+            [{"text": e.text, "intent": e.intent, "entry": e.entry} for e in train_examples], ensure_ascii=False
+        ),
+        encoding="utf-8",
+    )
     source.write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
-    await _run(settings, work, "-m", "benchmarks.tfidf_baseline", "--train", str(train_file), "--input", str(source),
-               "--output", str(target), "--C", str(params[0]), "--solver", params[1],
-               "--sentence-features", str(params[2]), python=True)
+    await _run(
+        settings,
+        work,
+        "-m",
+        "benchmarks.tfidf_baseline",
+        "--train",
+        str(train_file),
+        "--input",
+        str(source),
+        "--output",
+        str(target),
+        "--C",
+        str(params[0]),
+        "--solver",
+        params[1],
+        "--sentence-features",
+        str(params[2]),
+        python=True,
+    )
     return json.loads(target.read_text(encoding="utf-8"))
 
 
 # ------------------------------------------------------------------ scoring
+
 
 def _number(value: str) -> str:
     return re.sub(r"[\s\-]", "", value).upper()
@@ -272,8 +329,14 @@ def misses(examples: list[Example], predictions: list[dict]) -> list[dict[str, A
         if p["intent"] != e.intent:
             found.append({"language": e.language, "text": e.text, "expected": e.intent, "got": p["intent"]})
         elif e.entry and e.entry not in p["faq_ranking"][:3]:
-            found.append({"language": e.language, "text": e.text, "expected": f"faq/{e.entry}",
-                          "got": "top 3: " + ", ".join(p["faq_ranking"][:3])})
+            found.append(
+                {
+                    "language": e.language,
+                    "text": e.text,
+                    "expected": f"faq/{e.entry}",
+                    "got": "top 3: " + ", ".join(p["faq_ranking"][:3]),
+                }
+            )
     return found
 
 
@@ -317,6 +380,7 @@ def score_verification(cases: list[dict], today: dt.date) -> dict[str, dict[str,
 
 # ------------------------------------------------------------------ the run
 
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     settings = Settings()
     work = args.work
@@ -333,9 +397,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         data = write_full_training_data(work / "train-full", entries)
     texts = [e.text for e in test]
     overlap = {normalized(e.text) for e in test} & {normalized(e.text) for e in train_examples}
-    report: dict[str, Any] = {"split": args.split, "examples": len(test),
-                              "training_examples": len(train_examples), "overlap_with_training": sorted(overlap),
-                              "pipelines": {}, "epochs": args.epochs}
+    report: dict[str, Any] = {
+        "split": args.split,
+        "examples": len(test),
+        "training_examples": len(train_examples),
+        "overlap_with_training": sorted(overlap),
+        "pipelines": {},
+        "epochs": args.epochs,
+    }
     lexical: list[dict] | None = None  # the engine's lexical model's predictions, reused by the dev-set tuning
     for name in args.pipelines:
         print(f"· {name}: training and parsing {len(texts)} {args.split} examples…", flush=True)
@@ -351,15 +420,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             config = _config(PIPELINES[name], args.epochs, work)
             model, seconds, trained = await train(settings, config, data, work)
             predictions = await predict(settings, model, texts, work)
-        report["pipelines"][name] = {"train_seconds": round(seconds, 1) if trained else "cached",
-                                     "scores": score_by_language(test, predictions)}
+        report["pipelines"][name] = {
+            "train_seconds": round(seconds, 1) if trained else "cached",
+            "scores": score_by_language(test, predictions),
+        }
         if args.misses:
             report["pipelines"][name]["misses"] = misses(test, predictions)
         write_report("nlu_accuracy", report, args.report)  # partial results survive an interrupted run
     seeded = [n for n in ("ours", *(f"ours-seed{seed}" for seed in args.seeds)) if n in report["pipelines"]]
     if len(seeded) > 1:
-        report["seed_means"] = {"pipelines": seeded,
-                                "scores": seed_means([report["pipelines"][n]["scores"] for n in seeded])}
+        report["seed_means"] = {
+            "pipelines": seeded,
+            "scores": seed_means([report["pipelines"][n]["scores"] for n in seeded]),
+        }
     report["verification"] = score_verification(verification_cases(), dt.date(2026, 11, 24))
     if args.split != "heldout":
         report["tuning"] = await tune_on(settings, args, test, train_examples, data, work, lexical)
@@ -368,20 +441,24 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
-def blended(learned: dict, lexical: dict, intent_weight: float, entry_weight: float,
-            fallback: dict[str, Any]) -> dict:
+def blended(learned: dict, lexical: dict, intent_weight: float, entry_weight: float, fallback: dict[str, Any]) -> dict:
     """What LexicalBlend and then FallbackClassifier make of the two models' predictions (engine/blend.py)."""
     ranking = mix(learned["intent_scores"], lexical["intent_scores"], intent_weight)
     entries = mix(learned["faq_scores"], lexical["faq_scores"], entry_weight)
     top = ranking[0][1]
     second = ranking[1][1] if len(ranking) > 1 else 0.0
     unsure = top < fallback.get("threshold", 0.3) or top - second < fallback.get("ambiguity_threshold", 0.1)
-    return {**learned, "intent": "nlu_fallback" if unsure else ranking[0][0],
-            "faq_ranking": [k for k, _ in entries[:5]], "faq_scores": dict(entries)}
+    return {
+        **learned,
+        "intent": "nlu_fallback" if unsure else ranking[0][0],
+        "faq_ranking": [k for k, _ in entries[:5]],
+        "faq_scores": dict(entries),
+    }
 
 
-async def cross_validate(settings: Settings, args: argparse.Namespace, entries: list[EntryData],
-                         examples: list[Example], work: Path) -> dict[str, Any]:
+async def cross_validate(
+    settings: Settings, args: argparse.Namespace, entries: list[EntryData], examples: list[Example], work: Path
+) -> dict[str, Any]:
     """k folds of the training data. Each fold trains the learned part (the pipeline without LexicalBlend)
     and the lexical model separately, so one run scores both alone and every mixture of them."""
     parts = folds(examples, args.folds)
@@ -400,14 +477,28 @@ async def cross_validate(settings: Settings, args: argparse.Namespace, entries: 
         runs.append((held, learned, await tfidf(settings, rest, texts, work, lexical_params(base))))
 
     # Every fold's predictions, for analysis without retraining (models are cached too).
-    (work / "cv-predictions.json").write_text(json.dumps(
-        [{"examples": [e.__dict__ for e in held], "learned": learned, "lexical": lexical}
-         for held, learned, lexical in runs], ensure_ascii=False), encoding="utf-8")
+    (work / "cv-predictions.json").write_text(
+        json.dumps(
+            [
+                {"examples": [e.__dict__ for e in held], "learned": learned, "lexical": lexical}
+                for held, learned, lexical in runs
+            ],
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
     return {"folds": len(runs), "of": len(parts), **grids(runs, base)}
 
 
-async def tune_on(settings: Settings, args: argparse.Namespace, test: list[Example], examples: list[Example],
-                  data: Path, work: Path, lexical: list[dict] | None) -> dict[str, Any]:
+async def tune_on(
+    settings: Settings,
+    args: argparse.Namespace,
+    test: list[Example],
+    examples: list[Example],
+    data: Path,
+    work: Path,
+    lexical: list[dict] | None,
+) -> dict[str, Any]:
     """The blend's weights and the fallback threshold scored on the development set: the learned part and the
     lexical model trained on all the training data, mixed every way (Rasa's cache reuses the components
     that were just trained for the full pipeline; `lexical` is the TF-IDF baseline's run, when there was one
@@ -428,20 +519,28 @@ def grids(runs: list[tuple[list[Example], list[dict], list[dict]]], base: Path) 
     keys = ("intent_accuracy", "intent_macro_f1", "faq_top1", "faq_top3", "fallbacks")
 
     def summary(scored: list[dict[str, Any]]) -> dict[str, Any]:
-        return {k: {"mean": statistics.fmean(f[k] for f in scored), "sd": statistics.pstdev(f[k] for f in scored)}
-                for k in keys}
+        return {
+            k: {"mean": statistics.fmean(f[k] for f in scored), "sd": statistics.pstdev(f[k] for f in scored)}
+            for k in keys
+        }
 
     fallback = _component(base, "FallbackClassifier")
 
-    def blends(wi: float, we: float, threshold: float | None = None,
-               ambiguity: float | None = None) -> list[tuple[list[Example], list[dict]]]:
-        unsure = {**fallback, **({"threshold": threshold} if threshold is not None else {}),
-                  **({"ambiguity_threshold": ambiguity} if ambiguity is not None else {})}
-        return [(held, [blended(a, b, wi, we, unsure) for a, b in zip(learned, lexical)])
-                for held, learned, lexical in runs]
+    def blends(
+        wi: float, we: float, threshold: float | None = None, ambiguity: float | None = None
+    ) -> list[tuple[list[Example], list[dict]]]:
+        unsure = {
+            **fallback,
+            **({"threshold": threshold} if threshold is not None else {}),
+            **({"ambiguity_threshold": ambiguity} if ambiguity is not None else {}),
+        }
+        return [
+            (held, [blended(a, b, wi, we, unsure) for a, b in zip(learned, lexical)]) for held, learned, lexical in runs
+        ]
 
-    def mixed(wi: float, we: float, threshold: float | None = None,
-              ambiguity: float | None = None) -> list[dict[str, Any]]:
+    def mixed(
+        wi: float, we: float, threshold: float | None = None, ambiguity: float | None = None
+    ) -> list[dict[str, Any]]:
         return [score(held, predictions) for held, predictions in blends(wi, we, threshold, ambiguity)]
 
     blend = _component(base, "LexicalBlend")
@@ -457,18 +556,26 @@ def grids(runs: list[tuple[list[Example], list[dict], list[dict]]], base: Path) 
         "direct_rule_grid": direct_rule_grid(blends(wi, we)),
         "learned": summary([score(h, a) for h, a, _ in runs]),
         "lexical": summary([score(h, b) for h, _, b in runs]),
-        "blend": {"intent_weight": wi, "entry_weight": we, "threshold": fallback.get("threshold"),
-                  **summary(mixed(wi, we))},
+        "blend": {
+            "intent_weight": wi,
+            "entry_weight": we,
+            "threshold": fallback.get("threshold"),
+            **summary(mixed(wi, we)),
+        },
         "intent_weight_grid": {str(w): v["intent_accuracy"]["mean"] for w, v in by_intent_weight.items()},
-        "entry_weight_grid": {str(w): [v["faq_top1"]["mean"], v["faq_top3"]["mean"]]
-                              for w, v in by_entry_weight.items()},
-        "threshold_grid": {str(t): [v["intent_accuracy"]["mean"], v["fallbacks"]["mean"]]
-                           for t, v in by_threshold.items()},
-        "ambiguity_grid": {str(a): [v["intent_accuracy"]["mean"], v["fallbacks"]["mean"]]
-                           for a, v in by_ambiguity.items()},
+        "entry_weight_grid": {
+            str(w): [v["faq_top1"]["mean"], v["faq_top3"]["mean"]] for w, v in by_entry_weight.items()
+        },
+        "threshold_grid": {
+            str(t): [v["intent_accuracy"]["mean"], v["fallbacks"]["mean"]] for t, v in by_threshold.items()
+        },
+        "ambiguity_grid": {
+            str(a): [v["intent_accuracy"]["mean"], v["fallbacks"]["mean"]] for a, v in by_ambiguity.items()
+        },
         "best_intent_weight": max(grid, key=lambda w: by_intent_weight[w]["intent_accuracy"]["mean"]),
-        "best_entry_weight": max(grid, key=lambda w: (by_entry_weight[w]["faq_top3"]["mean"],
-                                                      by_entry_weight[w]["faq_top1"]["mean"])),
+        "best_entry_weight": max(
+            grid, key=lambda w: (by_entry_weight[w]["faq_top3"]["mean"], by_entry_weight[w]["faq_top1"]["mean"])
+        ),
     }
 
 
@@ -488,8 +595,10 @@ def direct_rule_grid(runs: list[tuple[list[Example], list[dict]]]) -> dict[str, 
                 if plausible >= confident:
                     continue
                 rule = DirectRule(confident, plausible, margin)
-                shares = [direct_answers([(e, p) for e, p in zip(held, predictions) if e.entry], rule)
-                          for held, predictions in runs]
+                shares = [
+                    direct_answers([(e, p) for e, p in zip(held, predictions) if e.entry], rule)
+                    for held, predictions in runs
+                ]
                 direct = statistics.fmean(d for d, _ in shares)
                 rights = [r for _, r in shares if not math.isnan(r)]
                 grid[rule_key(rule)] = [direct, statistics.fmean(rights) if rights else math.nan]
@@ -499,39 +608,75 @@ def direct_rule_grid(runs: list[tuple[list[Example], list[dict]]]) -> dict[str, 
 def best_direct_rules(grid: dict[str, list[float]]) -> list[tuple[str, float, float]]:
     """The rules no other rule beats on both counts (more answered at once and at least as often right)."""
     points = [(k, d, r) for k, (d, r) in grid.items() if not math.isnan(r)]
-    front = [(k, d, r) for k, d, r in points
-             if not any((d2 > d and r2 >= r) or (d2 >= d and r2 > r) for _, d2, r2 in points)]
+    front = [
+        (k, d, r) for k, d, r in points if not any((d2 > d and r2 >= r) or (d2 >= d and r2 > r) for _, d2, r2 in points)
+    ]
     unique = {(round(d, 4), round(r, 4)): (k, d, r) for k, d, r in sorted(front, key=lambda x: x[0])}
     return sorted(unique.values(), key=lambda x: -x[1])
 
 
 def print_report(report: dict[str, Any]) -> None:
     name = {"dev": "Development set", "dev-noisy": "Development set as typed on a phone (typing_noise.py)"}.get(
-        report.get("split"), "Held-out test set")
-    print(f"\n{name}: {report['examples']} examples never trained on "
-          f"({report['training_examples']} training examples; {len(report['overlap_with_training'])} overlaps)")
-    headers = ["pipeline / language", "intent acc", "macro-F1", "fallbacks", "FAQ top-1", "FAQ top-3",
-               "FAQ direct", "direct right", "OOS prec", "OOS rec", "app-no F1", "parse ms p50"]
+        report.get("split"), "Held-out test set"
+    )
+    print(
+        f"\n{name}: {report['examples']} examples never trained on "
+        f"({report['training_examples']} training examples; {len(report['overlap_with_training'])} overlaps)"
+    )
+    headers = [
+        "pipeline / language",
+        "intent acc",
+        "macro-F1",
+        "fallbacks",
+        "FAQ top-1",
+        "FAQ top-3",
+        "FAQ direct",
+        "direct right",
+        "OOS prec",
+        "OOS rec",
+        "app-no F1",
+        "parse ms p50",
+    ]
     rows = []
     for name, result in report["pipelines"].items():
         for lang, s in result["scores"].items():
-            rows.append([f"{name} / {lang}", s["intent_accuracy"], s["intent_macro_f1"], s["fallbacks"],
-                         s["faq_top1"], s["faq_top3"], s.get("faq_direct", float("nan")),
-                         s.get("faq_direct_precision", float("nan")), s["oos_precision"], s["oos_recall"],
-                         s["application_number_f1"], round(s["parse_ms_p50"], 1)])
+            rows.append(
+                [
+                    f"{name} / {lang}",
+                    s["intent_accuracy"],
+                    s["intent_macro_f1"],
+                    s["fallbacks"],
+                    s["faq_top1"],
+                    s["faq_top3"],
+                    s.get("faq_direct", float("nan")),
+                    s.get("faq_direct_precision", float("nan")),
+                    s["oos_precision"],
+                    s["oos_recall"],
+                    s["application_number_f1"],
+                    round(s["parse_ms_p50"], 1),
+                ]
+            )
     print(table(headers, rows))
     for name, result in report["pipelines"].items():
         for miss in result.get("misses", []):
             print(f"  {name} {miss['language']}: {miss['expected']} -> {miss['got']} | {miss['text']}")
     if "seed_means" in report:
         means = report["seed_means"]
-        print(f"\nMean of {', '.join(means['pipelines'])}: " + "; ".join(
-            f"{lang} intent {fmt(s['intent_accuracy'])}, FAQ top-3 {fmt(s['faq_top3'])}"
-            for lang, s in means["scores"].items()))
+        print(
+            f"\nMean of {', '.join(means['pipelines'])}: "
+            + "; ".join(
+                f"{lang} intent {fmt(s['intent_accuracy'])}, FAQ top-3 {fmt(s['faq_top3'])}"
+                for lang, s in means["scores"].items()
+            )
+        )
     print("\nTraining time (s): " + ", ".join(f"{n} {r['train_seconds']}" for n, r in report["pipelines"].items()))
     print("\nDates of birth and FINs (actions/verification.py on nlu_test/verification.yml):")
-    print(table(["language", "date F1", "FIN F1"],
-                [[lang, s["date_f1"], s["fin_f1"]] for lang, s in report["verification"].items()]))
+    print(
+        table(
+            ["language", "date F1", "FIN F1"],
+            [[lang, s["date_f1"], s["fin_f1"]] for lang, s in report["verification"].items()],
+        )
+    )
     if "tuning" in report:
         print_grids("The blend and the fallback threshold on the development set:", report["tuning"])
     if "cross_validation" in report:
@@ -544,47 +689,90 @@ def print_report(report: dict[str, Any]) -> None:
 def print_grids(title: str, result: dict[str, Any], runs: int = 1) -> None:
     print(f"\n{title}")
     for part in ("learned", "lexical", "blend"):
-        print(f"  {part:8} " + ", ".join(f"{k} {fmt(v['mean'])}" + (f" ± {fmt(v['sd'])}" if runs > 1 else "")
-                                      for k, v in result[part].items() if isinstance(v, dict)))
-    print("  blend weights — intent accuracy by DIET's share: "
-          + ", ".join(f"{w}: {fmt(a)}" for w, a in result["intent_weight_grid"].items()))
-    print("  blend weights — FAQ top-1/top-3 by the selector's share: "
-          + ", ".join(f"{w}: {fmt(a)}/{fmt(b)}" for w, (a, b) in result["entry_weight_grid"].items()))
-    print("  fallback threshold — intent accuracy/fallbacks: "
-          + ", ".join(f"{t}: {fmt(a)}/{n:.1f}" for t, (a, n) in result["threshold_grid"].items()))
-    print("  ambiguity threshold — intent accuracy/fallbacks: "
-          + ", ".join(f"{t}: {fmt(a)}/{n:.1f}" for t, (a, n) in result["ambiguity_grid"].items()))
-    print(f"  best: intent_weight {result['best_intent_weight']}, entry_weight {result['best_entry_weight']} "
-          f"(config.yml: {result['blend']['intent_weight']}, {result['blend']['entry_weight']})")
+        print(
+            f"  {part:8} "
+            + ", ".join(
+                f"{k} {fmt(v['mean'])}" + (f" ± {fmt(v['sd'])}" if runs > 1 else "")
+                for k, v in result[part].items()
+                if isinstance(v, dict)
+            )
+        )
+    print(
+        "  blend weights — intent accuracy by DIET's share: "
+        + ", ".join(f"{w}: {fmt(a)}" for w, a in result["intent_weight_grid"].items())
+    )
+    print(
+        "  blend weights — FAQ top-1/top-3 by the selector's share: "
+        + ", ".join(f"{w}: {fmt(a)}/{fmt(b)}" for w, (a, b) in result["entry_weight_grid"].items())
+    )
+    print(
+        "  fallback threshold — intent accuracy/fallbacks: "
+        + ", ".join(f"{t}: {fmt(a)}/{n:.1f}" for t, (a, n) in result["threshold_grid"].items())
+    )
+    print(
+        "  ambiguity threshold — intent accuracy/fallbacks: "
+        + ", ".join(f"{t}: {fmt(a)}/{n:.1f}" for t, (a, n) in result["ambiguity_grid"].items())
+    )
+    print(
+        f"  best: intent_weight {result['best_intent_weight']}, entry_weight {result['best_entry_weight']} "
+        f"(config.yml: {result['blend']['intent_weight']}, {result['blend']['entry_weight']})"
+    )
     shipped = result["direct_rule_grid"].get(rule_key(DIRECT_RULE))
-    print("  answering at once (actions/faq.py), confident/plausible/margin: share answered at once/right;"
-          f" in use {rule_key(DIRECT_RULE)}"
-          + (f": {fmt(shipped[0])}/{fmt(shipped[1])}" if shipped else ""))
-    print("    rules no other beats on both: " + ", ".join(
-        f"{k}: {fmt(d)}/{fmt(r)}" for k, d, r in best_direct_rules(result["direct_rule_grid"])))
+    print(
+        "  answering at once (actions/faq.py), confident/plausible/margin: share answered at once/right;"
+        f" in use {rule_key(DIRECT_RULE)}" + (f": {fmt(shipped[0])}/{fmt(shipped[1])}" if shipped else "")
+    )
+    print(
+        "    rules no other beats on both: "
+        + ", ".join(f"{k}: {fmt(d)}/{fmt(r)}" for k, d, r in best_direct_rules(result["direct_rule_grid"]))
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pipelines", default="ours,rasa-default,tfidf-lr",
-                        type=lambda s: [p for p in s.split(",") if p])
+    parser.add_argument(
+        "--pipelines", default="ours,rasa-default,tfidf-lr", type=lambda s: [p for p in s.split(",") if p]
+    )
     parser.add_argument("--languages", default=",".join(LANGUAGES), type=lambda s: s.split(","))
-    parser.add_argument("--split", choices=tuple(SPLITS), default="heldout",
-                        help="score on the held-out test set (to report) or the development set, as written or "
-                             "with typing noise (to choose on)")
+    parser.add_argument(
+        "--split",
+        choices=tuple(SPLITS),
+        default="heldout",
+        help="score on the held-out test set (to report) or the development set, as written or "
+        "with typing noise (to choose on)",
+    )
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--max-folds", type=int, default=None,
-                        help="score only the first N folds (a quicker, coarser comparison of candidates)")
+    parser.add_argument(
+        "--max-folds",
+        type=int,
+        default=None,
+        help="score only the first N folds (a quicker, coarser comparison of candidates)",
+    )
     parser.add_argument("--cv-pipeline", default="ours", help="the pipeline to cross-validate (ours or a candidate)")
     parser.add_argument("--epochs", type=int, default=None, help="override DIET/ResponseSelector epochs")
-    parser.add_argument("--smoke", action="store_true",
-                        help="tiny sizes: 1 epoch, 2 folds, a quarter of the training data, 1 in 15 test texts")
-    parser.add_argument("--candidate", type=Path, action="append", default=[],
-                        help="another Rasa config to compare (named by its file name); repeatable")
-    parser.add_argument("--seeds", default=[], type=lambda s: [int(x) for x in s.split(",") if x],
-                        help="also train ours with these random seeds (ours-seedN) and print the mean, e.g. 43,44")
-    parser.add_argument("--misses", action="store_true",
-                        help="list each development example read wrongly (not allowed on the held-out set)")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny sizes: 1 epoch, 2 folds, a quarter of the training data, 1 in 15 test texts",
+    )
+    parser.add_argument(
+        "--candidate",
+        type=Path,
+        action="append",
+        default=[],
+        help="another Rasa config to compare (named by its file name); repeatable",
+    )
+    parser.add_argument(
+        "--seeds",
+        default=[],
+        type=lambda s: [int(x) for x in s.split(",") if x],
+        help="also train ours with these random seeds (ours-seedN) and print the mean, e.g. 43,44",
+    )
+    parser.add_argument(
+        "--misses",
+        action="store_true",
+        help="list each development example read wrongly (not allowed on the held-out set)",
+    )
     parser.add_argument("--work", type=Path, default=WORK)
     parser.add_argument("--report", type=Path, default=None)
     args = parser.parse_args(argv)

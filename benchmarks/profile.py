@@ -72,9 +72,22 @@ def py_spy() -> str:
 
 async def record(pid: int, seconds: int, rate: int, out: Path) -> None:
     process = await asyncio.create_subprocess_exec(
-        py_spy(), "record", "-p", str(pid), "-d", str(seconds), "-r", str(rate), "--format", "raw",
-        "-o", str(out), "--nonblocking", "--subprocesses",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        py_spy(),
+        "record",
+        "-p",
+        str(pid),
+        "-d",
+        str(seconds),
+        "-r",
+        str(rate),
+        "--format",
+        "raw",
+        "-o",
+        str(out),
+        "--nonblocking",
+        "--subprocesses",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
     )
     _, error = await process.communicate()
     if process.returncode != 0 or not out.exists():
@@ -93,21 +106,26 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         try:
             await asyncio.sleep(args.warmup)  # users arrive over their first reading time
             print(f"· sampling {', '.join(pids)} for {args.seconds} s under {args.users} users…", flush=True)
-            await asyncio.gather(*(record(pid, args.seconds, args.rate, work / f"{name}.raw")
-                                   for name, pid in pids.items()))
+            await asyncio.gather(
+                *(record(pid, args.seconds, args.rate, work / f"{name}.raw") for name, pid in pids.items())
+            )
         finally:
             await cancel_and_wait(load)
     for name in pids:
         raw = work / f"{name}.raw"
-        report["processes"][name] = {**summarise(raw.read_text(encoding="utf-8").splitlines(), args.top),
-                                     "raw": str(raw)}
+        report["processes"][name] = {
+            **summarise(raw.read_text(encoding="utf-8").splitlines(), args.top),
+            "raw": str(raw),
+        }
     return report
 
 
 def print_report(report: dict[str, Any]) -> None:
     for name, profile in report["processes"].items():
-        print(f"\n{name}: {profile['samples']} samples at {report['rate_hz']} Hz over {report['seconds']} s "
-              f"({report['users']} users)")
+        print(
+            f"\n{name}: {profile['samples']} samples at {report['rate_hz']} Hz over {report['seconds']} s "
+            f"({report['users']} users)"
+        )
         for kind in ("inclusive", "self"):
             rows = [[function[:110], f"{share:.1%}"] for function, share in profile[kind]]
             print(table([f"function (file), by {kind} samples", "share"], rows))

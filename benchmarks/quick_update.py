@@ -27,8 +27,10 @@ from benchmarks.nlu_accuracy import predict, score_by_language
 # New ways to ask, as staff would add them: none of them is in the training, development or test data.
 NEW_VARIANTS = {
     "citizenship_naturalisation": {
-        "en": ["which steps lead a long-time resident to an Azerbaijani passport of his own",
-               "after many years living here can I become a citizen"],
+        "en": [
+            "which steps lead a long-time resident to an Azerbaijani passport of his own",
+            "after many years living here can I become a citizen",
+        ],
         "ru": ["как иностранцу через много лет жизни здесь стать гражданином"],
         "az": ["uzun illər burada yaşayan əcnəbi vətəndaş ola bilərmi"],
     },
@@ -44,8 +46,12 @@ NEW_VARIANTS = {
 
 
 def new_phrasings() -> list[Example]:
-    return [Example(language, text, "faq", key) for key, by_language in NEW_VARIANTS.items()
-            for language, texts in by_language.items() for text in texts]
+    return [
+        Example(language, text, "faq", key)
+        for key, by_language in NEW_VARIANTS.items()
+        for language, texts in by_language.items()
+        for text in texts
+    ]
 
 
 async def make_models(work: Path, served: Path) -> dict[str, tuple[Path, float]]:
@@ -80,13 +86,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     report: dict[str, Any] = {"epoch_fraction": Settings().finetune_epoch_fraction, "models": {}}
     for kind, (model, seconds) in {"served (before)": (served, 0.0), **made}.items():
         predictions = await predict(served_settings, model, [e.text for e in dev + added], work)
-        dev_scores = score_by_language(dev, predictions[:len(dev)])
+        dev_scores = score_by_language(dev, predictions[: len(dev)])
         report["models"][kind] = {
             "seconds": round(seconds, 1),
-            "dev": {lang: {k: s[k] for k in ("intent_accuracy", "faq_top1", "faq_top3", "fallbacks")}
-                    for lang, s in dev_scores.items()},
-            "new_phrasings_top1": sum(p["faq_ranking"][:1] == [e.entry] for e, p in
-                                      zip(added, predictions[len(dev):])) / len(added),
+            "dev": {
+                lang: {k: s[k] for k in ("intent_accuracy", "faq_top1", "faq_top3", "fallbacks")}
+                for lang, s in dev_scores.items()
+            },
+            "new_phrasings_top1": sum(p["faq_ranking"][:1] == [e.entry] for e, p in zip(added, predictions[len(dev) :]))
+            / len(added),
         }
     return report
 
@@ -95,10 +103,19 @@ def print_report(report: dict[str, Any]) -> None:
     rows = []
     for kind, result in report["models"].items():
         dev = result["dev"]
-        rows.append([kind, result["seconds"] or "", *(fmt(dev[lang]["intent_accuracy"]) for lang in ("az", "en", "ru")),
-                     fmt(dev["all"]["faq_top1"]), fmt(dev["all"]["faq_top3"]), fmt(result["new_phrasings_top1"])])
-    print(table(["model", "train s", "dev intent az", "en", "ru", "dev FAQ top-1", "top-3", "new phrasings top-1"],
-                rows))
+        rows.append(
+            [
+                kind,
+                result["seconds"] or "",
+                *(fmt(dev[lang]["intent_accuracy"]) for lang in ("az", "en", "ru")),
+                fmt(dev["all"]["faq_top1"]),
+                fmt(dev["all"]["faq_top3"]),
+                fmt(result["new_phrasings_top1"]),
+            ]
+        )
+    print(
+        table(["model", "train s", "dev intent az", "en", "ru", "dev FAQ top-1", "top-3", "new phrasings top-1"], rows)
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -35,21 +35,28 @@ async def predict(model: str, texts: list[str]) -> list[dict]:
         selectors = parsed.get("response_selector") or {}
         # Our config names the retrieval intent; Rasa's default pipeline trains one selector called "default".
         selector = selectors.get("faq") or selectors.get("default") or {}
-        faq_scores = {r.get("intent_response_key", "").partition("/")[2]: r.get("confidence")
-                      for r in selector.get("ranking") or []}
+        faq_scores = {
+            r.get("intent_response_key", "").partition("/")[2]: r.get("confidence")
+            for r in selector.get("ranking") or []
+        }
         faq_scores.pop("", None)
-        results.append({
-            "intent": (parsed.get("intent") or {}).get("name"),
-            "confidence": (parsed.get("intent") or {}).get("confidence"),
-            "ranking": [[r.get("name"), r.get("confidence")] for r in parsed.get("intent_ranking") or []][:5],
-            "faq_ranking": list(faq_scores)[:5],
-            # Whole distributions (as far as the config reports them), for mixing in the benchmark.
-            "intent_scores": {r.get("name"): r.get("confidence") for r in parsed.get("intent_ranking") or []
-                              if r.get("name") != "nlu_fallback"},
-            "faq_scores": faq_scores,
-            "entities": [[e.get("entity"), str(e.get("value"))] for e in parsed.get("entities") or []],
-            "ms": elapsed_ms,
-        })
+        results.append(
+            {
+                "intent": (parsed.get("intent") or {}).get("name"),
+                "confidence": (parsed.get("intent") or {}).get("confidence"),
+                "ranking": [[r.get("name"), r.get("confidence")] for r in parsed.get("intent_ranking") or []][:5],
+                "faq_ranking": list(faq_scores)[:5],
+                # Whole distributions (as far as the config reports them), for mixing in the benchmark.
+                "intent_scores": {
+                    r.get("name"): r.get("confidence")
+                    for r in parsed.get("intent_ranking") or []
+                    if r.get("name") != "nlu_fallback"
+                },
+                "faq_scores": faq_scores,
+                "entities": [[e.get("entity"), str(e.get("value"))] for e in parsed.get("entities") or []],
+                "ms": elapsed_ms,
+            }
+        )
     return results
 
 

@@ -56,7 +56,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 def print_report(report: dict[str, Any]) -> None:
     print(f"\nStart to first answer: {report['start_to_first_answer_s']} s; model {report['model_mb']} MB")
     if "training" in report:
-        print(f"Training (fresh, shipped data): {report['training']['seconds']} s → {report['training']['model_mb']} MB")
+        print(
+            f"Training (fresh, shipped data): {report['training']['seconds']} s → {report['training']['model_mb']} MB"
+        )
     load = report["load"]
     names = list(report["rss_idle_mb"])
     rows = [[n, report["rss_idle_mb"].get(n, 0.0), report["rss_peak_under_load_mb"].get(n, 0.0)] for n in names]

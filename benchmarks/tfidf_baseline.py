@@ -41,20 +41,29 @@ def predict_all(args, texts: list[str]) -> list[dict]:
         elapsed_ms = (time.perf_counter() - started) * 1000
         intents, entries = split_fine(dict(zip(scorer.labels, (float(p) for p in row))))
         ranked = sorted(intents.items(), key=lambda x: -x[1])
-        results.append({
-            "intent": ranked[0][0], "confidence": ranked[0][1],
-            "ranking": [[k, p] for k, p in ranked[:5]],
-            "faq_ranking": [k for k, _ in sorted(entries.items(), key=lambda x: -x[1])[:5]],
-            "intent_scores": intents, "faq_scores": entries,
-            "entities": [], "ms": elapsed_ms,
-        })
+        results.append(
+            {
+                "intent": ranked[0][0],
+                "confidence": ranked[0][1],
+                "ranking": [[k, p] for k, p in ranked[:5]],
+                "faq_ranking": [k for k, _ in sorted(entries.items(), key=lambda x: -x[1])[:5]],
+                "intent_scores": intents,
+                "faq_scores": entries,
+                "entities": [],
+                "ms": elapsed_ms,
+            }
+        )
     return results
 
 
 def main() -> None:
-    run_cli(predict_all, {"sentence-features": "0"}, train='JSON list of {"text", "intent", "entry"}',
-            C="the inverse regularisation strength",
-            solver="scikit-learn's solver (lbfgs: multinomial; liblinear: one-vs-rest)")
+    run_cli(
+        predict_all,
+        {"sentence-features": "0"},
+        train='JSON list of {"text", "intent", "entry"}',
+        C="the inverse regularisation strength",
+        solver="scikit-learn's solver (lbfgs: multinomial; liblinear: one-vs-rest)",
+    )
 
 
 if __name__ == "__main__":

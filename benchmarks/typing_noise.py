@@ -20,8 +20,24 @@ from dataclasses import replace
 
 from benchmarks.heldout import Example
 
-_AZ_PLAIN = str.maketrans({"ə": "e", "Ə": "E", "ı": "i", "İ": "I", "ş": "s", "Ş": "S", "ç": "c", "Ç": "C",
-                           "ğ": "g", "Ğ": "G", "ö": "o", "Ö": "O", "ü": "u", "Ü": "U"})
+_AZ_PLAIN = str.maketrans(
+    {
+        "ə": "e",
+        "Ə": "E",
+        "ı": "i",
+        "İ": "I",
+        "ş": "s",
+        "Ş": "S",
+        "ç": "c",
+        "Ç": "C",
+        "ğ": "g",
+        "Ğ": "G",
+        "ö": "o",
+        "Ö": "O",
+        "ü": "u",
+        "Ü": "U",
+    }
+)
 _AZ_DIGRAPHS = str.maketrans({"ş": "sh", "Ş": "Sh", "ç": "ch", "Ç": "Ch"})
 _WORD = re.compile(r"\w+")
 
@@ -30,10 +46,10 @@ def _slip(word: str, rng: random.Random) -> str:
     i = rng.randrange(1, len(word) - 1)  # keep the first and last letters, as most slips do
     kind = rng.choice(("drop", "double", "swap"))
     if kind == "drop":
-        return word[:i] + word[i + 1:]
+        return word[:i] + word[i + 1 :]
     if kind == "double":
         return word[:i] + word[i] + word[i:]
-    return word[:i] + word[i + 1] + word[i] + word[i + 2:]
+    return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
 
 
 def noisy(example: Example, slip_rate: float = 0.125) -> Example:

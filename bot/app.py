@@ -76,23 +76,31 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
 async def _post_init(application: Application) -> None:
     settings: Settings = application.bot_data["settings"]
     database = await open_database(settings)
-    engine = EngineClient(settings.engine_url, timeout_s=settings.engine_timeout_s, retries=settings.engine_retries,
-                          actions_health_url=settings.action_server_health_url)
+    engine = EngineClient(
+        settings.engine_url,
+        timeout_s=settings.engine_timeout_s,
+        retries=settings.engine_retries,
+        actions_health_url=settings.action_server_health_url,
+    )
     coordination = application.bot_data[COORDINATION]
     recent = RecentLines(coordination)
     await engine.start()
     application.bot_data[handlers.SERVICES] = handlers.Services(
-        settings=settings, database=database, engine=engine,
+        settings=settings,
+        database=database,
+        engine=engine,
         languages=LanguagePreferences(database.sessions, settings.default_language),
         ratings=Ratings(database.sessions, secret_key(settings)),
         subscriptions=Subscriptions(database.sessions),
         desk=HandoffDesk(application.bot, Handoff(database.sessions), settings, recent),
-        recent=recent, coordination=coordination,
+        recent=recent,
+        coordination=coordination,
     )
     shared = application.bot_data[handlers.SERVICES]
     shared.desk.start()
-    notifier = StatusNotifier(application.bot, shared.subscriptions, CaseApiClient.from_settings(settings),
-                              settings.status_poll_interval_s)
+    notifier = StatusNotifier(
+        application.bot, shared.subscriptions, CaseApiClient.from_settings(settings), settings.status_poll_interval_s
+    )
     notifier.start()
     application.bot_data["notifier"] = notifier
     for language in (None, *LANGUAGES):
@@ -136,9 +144,13 @@ def build_application(settings: Settings) -> Application:
     private = filters.ChatType.PRIVATE
     # Group -2 runs first: a chat that people are handling goes to them, and no handler below answers. It
     # sees what the handlers below see: new messages, and edited commands (CommandHandler takes those too).
-    application.add_handler(MessageHandler(
-        private & (filters.UpdateType.MESSAGE | (filters.UpdateType.EDITED_MESSAGE & filters.COMMAND)),
-        handlers.relay_to_people), group=-2)
+    application.add_handler(
+        MessageHandler(
+            private & (filters.UpdateType.MESSAGE | (filters.UpdateType.EDITED_MESSAGE & filters.COMMAND)),
+            handlers.relay_to_people,
+        ),
+        group=-2,
+    )
     # Then flood control, for what would go to the engine: what users send to people is never held back.
     application.add_handler(MessageHandler(private & filters.UpdateType.MESSAGE, handlers.flood_guard), group=-1)
     application.add_handler(CommandHandler("start", handlers.on_start, filters=private))
@@ -152,8 +164,9 @@ def build_application(settings: Settings) -> Application:
     application.add_handler(MessageHandler(private & filters.UpdateType.MESSAGE & filters.TEXT, handlers.on_text))
     application.add_handler(MessageHandler(private & filters.UpdateType.MESSAGE & ~filters.TEXT, handlers.on_non_text))
     # Staff groups: what staff write in a ticket's topic goes to its user (bot/handoff_desk.py).
-    application.add_handler(MessageHandler(filters.ChatType.SUPERGROUP & filters.UpdateType.MESSAGE,
-                                           handlers.on_staff_message))
+    application.add_handler(
+        MessageHandler(filters.ChatType.SUPERGROUP & filters.UpdateType.MESSAGE, handlers.on_staff_message)
+    )
     application.add_error_handler(handlers.on_error)
     return application
 

@@ -24,13 +24,18 @@ def markup(outgoing: Outgoing) -> InlineKeyboardMarkup | None:
     )
 
 
-async def deliver(bot: Bot, chat_id: int, outgoing: Outgoing, *, thread_id: int | None = None,
-                  quiet_if_blocked: bool = True) -> Message | None:
+async def deliver(
+    bot: Bot, chat_id: int, outgoing: Outgoing, *, thread_id: int | None = None, quiet_if_blocked: bool = True
+) -> Message | None:
     """Sends HTML; None when the user has blocked the bot (unless `quiet_if_blocked` is False)."""
     try:
         return await bot.send_message(
-            chat_id, outgoing.html, parse_mode=ParseMode.HTML, reply_markup=markup(outgoing),
-            link_preview_options=LinkPreviewOptions(is_disabled=True), message_thread_id=thread_id,
+            chat_id,
+            outgoing.html,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup(outgoing),
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+            message_thread_id=thread_id,
         )
     except BadRequest as error:
         if "parse entities" not in str(error).lower():

@@ -16,8 +16,15 @@ class EngineUnavailable(Exception):
 
 
 class EngineClient:
-    def __init__(self, base_url: str, *, timeout_s: float, retries: int, session: ClientSession | None = None,
-                 actions_health_url: str | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout_s: float,
+        retries: int,
+        session: ClientSession | None = None,
+        actions_health_url: str | None = None,
+    ) -> None:
         self.url = f"{base_url.rstrip('/')}/webhooks/gateway/webhook"
         self.status_url = f"{base_url.rstrip('/')}/"
         self.actions_health_url = actions_health_url

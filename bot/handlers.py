@@ -68,8 +68,8 @@ async def _converse(update: Update, context: ContextTypes.DEFAULT_TYPE, text: st
     # "typing…" only when the answer is slow to come, and not when many are waiting: every Bot API call
     # counts against Telegram's 30 per second, which the answers themselves need then.
     typing = asyncio.get_running_loop().create_task(
-        _typing_after(context, chat_id, TYPING_AFTER_S) if shared.in_flight < TYPING_MAX_IN_FLIGHT
-        else asyncio.sleep(0))
+        _typing_after(context, chat_id, TYPING_AFTER_S) if shared.in_flight < TYPING_MAX_IN_FLIGHT else asyncio.sleep(0)
+    )
     shared.in_flight += 1
     started = time.monotonic()
     try:
@@ -123,8 +123,7 @@ async def flood_guard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     second. Fails open: trouble with the store never silences anyone. Also counts, by kind, every message
     the assistant itself handles (metrics)."""
     message = update.effective_message
-    MESSAGES.labels("command" if (message.text or "").startswith("/") else "text" if message.text
-                    else "other").inc()
+    MESSAGES.labels("command" if (message.text or "").startswith("/") else "text" if message.text else "other").inc()
     shared = services(context)
     settings = shared.settings
     try:
@@ -271,8 +270,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         language = await _language(update, context, None)
     except Exception:  # noqa: BLE001
         user = update.effective_user
-        language = normalize_language(user.language_code if user else None,
-                                      services(context).settings.default_language)
+        language = normalize_language(user.language_code if user else None, services(context).settings.default_language)
     with contextlib.suppress(Exception):
         await send(context, update.effective_chat.id, Outgoing(say(language, "error")))
     raise ApplicationHandlerStop

@@ -36,8 +36,11 @@ log = logging.getLogger(__name__)
 STAFF_STATUSES = {"creator", "administrator", "member"}
 TICKET_BUTTON = "tk:"  # tk:<take|esc|done>:<ticket id>, on the ticket's header in the staff topic
 RATING_BUTTON = "hr:"  # hr:<+|->:<ticket id>, under "the conversation with our staff has ended"
-OPENED_TEXT = {"asked": "handoff_opened", "not_understood": "handoff_not_understood",
-               "sensitive_topic": "handoff_sensitive"}
+OPENED_TEXT = {
+    "asked": "handoff_opened",
+    "not_understood": "handoff_not_understood",
+    "sensitive_topic": "handoff_sensitive",
+}
 AUTHOR_MARK = {"user": "👤", "bot": "🤖", "system": "⚙️"}
 
 
@@ -88,8 +91,7 @@ class HandoffDesk:
 
     # ------------------------------------------------------------------ the user's side
 
-    async def open(self, chat_id: int, language: str, reason: str,
-                   now: dt.datetime | None = None) -> list[Outgoing]:
+    async def open(self, chat_id: int, language: str, reason: str, now: dt.datetime | None = None) -> list[Outgoing]:
         """Opens (or finds) the chat's ticket and returns what to tell the user."""
         if not self.available:
             return [Outgoing(say(language, "handoff_unavailable"))]
@@ -103,8 +105,9 @@ class HandoffDesk:
         task = asyncio.get_running_loop().create_task(self._topic_for_new_ticket(ticket.id))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
-        return [Outgoing(say(language, OPENED_TEXT.get(reason, "handoff_opened")) + "\n\n"
-                         + self.hours_text(language, now))]
+        return [
+            Outgoing(say(language, OPENED_TEXT.get(reason, "handoff_opened")) + "\n\n" + self.hours_text(language, now))
+        ]
 
     async def _topic_for_new_ticket(self, ticket_id: int) -> None:
         try:
@@ -308,8 +311,13 @@ class HandoffDesk:
         reason = gettext(lang, TEXTS.get(f"staff_reason_{ticket.reason}", ticket.reason))
         lines = [
             "<b>" + say(lang, "staff_ticket_title", number=f"#{ticket.id}") + "</b>",
-            say(lang, "staff_ticket_header", user_language=LANGUAGE_NAMES.get(ticket.language, ticket.language),
-                reason=reason, queue=ticket.queue),
+            say(
+                lang,
+                "staff_ticket_header",
+                user_language=LANGUAGE_NAMES.get(ticket.language, ticket.language),
+                reason=reason,
+                queue=ticket.queue,
+            ),
         ]
         if ticket.escalation_note:
             lines += ["", "<b>" + say(lang, "staff_escalation_note", note=ticket.escalation_note) + "</b>"]

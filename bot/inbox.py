@@ -48,8 +48,15 @@ def chat_key(update: dict[str, Any]) -> str:
 
 
 class Inbox:
-    def __init__(self, coordination: Coordination, process: Process, *, lock_ttl_s: float = 30.0,
-                 seen_ttl_s: float = 86_400.0, sweep_every_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        coordination: Coordination,
+        process: Process,
+        *,
+        lock_ttl_s: float = 30.0,
+        seen_ttl_s: float = 86_400.0,
+        sweep_every_s: float = 1.0,
+    ) -> None:
         self._coordination = coordination
         self._process = process
         self._lock_ttl_s = lock_ttl_s
@@ -78,8 +85,9 @@ class Inbox:
         if not isinstance(update_id, int):
             raise ValueError("an update without an integer update_id")
         queue = QUEUE_PREFIX + chat_key(update)
-        if not await self._coordination.enqueue(queue, update_id, json.dumps(update, ensure_ascii=False),
-                                                self._seen_ttl_s):
+        if not await self._coordination.enqueue(
+            queue, update_id, json.dumps(update, ensure_ascii=False), self._seen_ttl_s
+        ):
             self.duplicates += 1
             DUPLICATES.inc()
             log.info("update %s delivered again: not answered twice", update_id)

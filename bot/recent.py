@@ -13,15 +13,15 @@ from assistant.coordination import Coordination
 
 
 class RecentLines:
-    def __init__(self, store: Coordination, max_lines: int = 12, ttl_s: float = 3600.0,
-                 max_chars: int = 600) -> None:
+    def __init__(self, store: Coordination, max_lines: int = 12, ttl_s: float = 3600.0, max_chars: int = 600) -> None:
         self.store = store
         self.max_lines, self.ttl_s, self.max_chars = max_lines, ttl_s, max_chars
 
     async def add(self, chat_id: int, author: str, text: str) -> None:
         text = text if len(text) <= self.max_chars else text[: self.max_chars - 1] + "…"
-        await self.store.append(f"recent:{chat_id}", json.dumps([author, text], ensure_ascii=False),
-                                self.max_lines, self.ttl_s)
+        await self.store.append(
+            f"recent:{chat_id}", json.dumps([author, text], ensure_ascii=False), self.max_lines, self.ttl_s
+        )
 
     async def take(self, chat_id: int) -> list[tuple[str, str]]:
         """The chat's lines, forgotten once handed over."""

@@ -109,8 +109,7 @@ def did_you_mean(language: str, payload: dict[str, Any]) -> Outgoing:
         entry, question = str(option.get("entry", "")), str(option.get("question", ""))
         title = question if len(question) <= 60 else question[:59] + "…"
         rows.append([Button(title, callback_data(f'/faq{{"entry":"{entry}"}}'))])
-    rows.append([Button(_title(language, "none_of_these") + " · " + _title(language, "talk_to_person"),
-                        HUMAN_PAYLOAD)])
+    rows.append([Button(_title(language, "none_of_these") + " · " + _title(language, "talk_to_person"), HUMAN_PAYLOAD)])
     return Outgoing(say(language, "did_you_mean"), rows)
 
 
@@ -133,12 +132,18 @@ def render_case_status(language: str, payload: dict[str, Any]) -> str:
     service = str(payload.get("service_type", ""))
     state = str(payload.get("status", ""))
     lines = [
-        "<b>" + line("status_title", number=payload.get("application_number", "")) + "</b> · "
+        "<b>"
+        + line("status_title", number=payload.get("application_number", ""))
+        + "</b> · "
         + escape(_text(language, f"service_{service}", service)),
         "<b>" + line("status_line", status=_text(language, f"state_{state}", state)) + "</b>",
     ]
-    for key, field_name in (("status_submitted", "submitted_on"), ("status_updated", "updated_on"),
-                            ("status_decision", "decision_on"), ("status_valid_until", "valid_until")):
+    for key, field_name in (
+        ("status_submitted", "submitted_on"),
+        ("status_updated", "updated_on"),
+        ("status_decision", "decision_on"),
+        ("status_valid_until", "valid_until"),
+    ):
         if (value := day(payload.get(field_name))) is not None:
             lines.append(line(key, date=value))
     step = payload.get("next_step")
@@ -195,14 +200,18 @@ def render(language: str, engine_messages: list[dict[str, Any]]) -> Rendered:
                     buttons = [*buttons, [Button(_title(language, "talk_to_person"), HUMAN_PAYLOAD)]]
                 out.append(Outgoing(say(language, str(custom.get("key")), **args), buttons))
             elif kind == "answer":
-                out.append(Outgoing(render_answer(language, custom), buttons or rating_buttons(str(custom.get("entry")))))
+                out.append(
+                    Outgoing(render_answer(language, custom), buttons or rating_buttons(str(custom.get("entry"))))
+                )
             elif kind == "did_you_mean":
                 not_understood = True
                 out.append(did_you_mean(language, custom))
             elif kind == "case_status":
                 if isinstance(custom.get("subscribe"), int):
-                    buttons = [*buttons, [Button("🔔 " + _title(language, "status_notify_me"),
-                                                 f"sub:{custom['subscribe']}")]]
+                    buttons = [
+                        *buttons,
+                        [Button("🔔 " + _title(language, "status_notify_me"), f"sub:{custom['subscribe']}")],
+                    ]
                 out.append(Outgoing(render_case_status(language, custom), buttons))
             elif kind == "set_language" and custom.get("language") in LANGUAGE_NAMES:
                 new_language = language = custom["language"]

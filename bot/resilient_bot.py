@@ -29,8 +29,12 @@ class ResilientExtBot(ExtBot):
                 checked.append(raw)
             except Exception as error:  # noqa: BLE001 - any parse failure must not stop the bot
                 kinds = [k for k in raw if k != "update_id"] if isinstance(raw, dict) else []
-                log.error("skipping update %s of kind %s that cannot be parsed: %s",
-                          raw.get("update_id") if isinstance(raw, dict) else "?", kinds, type(error).__name__)
+                log.error(
+                    "skipping update %s of kind %s that cannot be parsed: %s",
+                    raw.get("update_id") if isinstance(raw, dict) else "?",
+                    kinds,
+                    type(error).__name__,
+                )
                 if isinstance(raw, dict) and isinstance(raw.get("update_id"), int):
                     checked.append({"update_id": raw["update_id"]})
         return checked

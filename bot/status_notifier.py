@@ -43,8 +43,12 @@ class StatusNotifier:
             if not await self.subscriptions.claim_change(subscription.id, subscription.last_status, new_status):
                 continue  # another poller told the user already
             language = subscription.language
-            text = "🔔 " + say(language, "status_changed") + "\n\n" + render_case_status(
-                language, replies.case_status(result.application))
+            text = (
+                "🔔 "
+                + say(language, "status_changed")
+                + "\n\n"
+                + render_case_status(language, replies.case_status(result.application))
+            )
             try:
                 for part in split_html(text):
                     await self.bot.send_message(subscription.chat_id, part, parse_mode=ParseMode.HTML)

@@ -40,8 +40,7 @@ TEXTS: dict[str, str] = {
     "language_set": N_("Done: from now on I will answer in English."),
     "non_text": N_("I can only read text messages. Please type your question in words."),
     "too_long": N_(
-        "Your message is too long for me ({length} characters). Please ask one question in at most {limit} "
-        "characters."
+        "Your message is too long for me ({length} characters). Please ask one question in at most {limit} characters."
     ),
     "empty": N_("Your message is empty. Please type your question."),
     "flood": N_(

@@ -45,8 +45,7 @@ def webhook_app(inbox: Inbox, coordination: Coordination, secret: str | None) ->
         try:
             await inbox.receive(update)
         except Exception:  # noqa: BLE001 - whatever the store's failure, Telegram must try again
-            log.exception("update %s could not be stored; asking Telegram to deliver it again",
-                          update["update_id"])
+            log.exception("update %s could not be stored; asking Telegram to deliver it again", update["update_id"])
             return web.json_response({"ok": False}, status=503)
         return web.json_response({"ok": True})
 
@@ -61,8 +60,9 @@ def webhook_app(inbox: Inbox, coordination: Coordination, secret: str | None) ->
     return app
 
 
-async def serve(application: Application, settings: Settings, coordination: Coordination,
-                start: Any, stop: Any) -> None:
+async def serve(
+    application: Application, settings: Settings, coordination: Coordination, start: Any, stop: Any
+) -> None:
     """Runs until SIGTERM/SIGINT. `start`/`stop` are the gateway's own start-up and shutdown steps."""
 
     async def process(raw: dict[str, Any]) -> None:
@@ -85,8 +85,10 @@ async def serve(application: Application, settings: Settings, coordination: Coor
         await web.TCPSite(runner, settings.webhook_listen, settings.webhook_port).start()
         inbox.start()
         await application.bot.set_webhook(
-            f"{settings.webhook_url.rstrip('/')}/{WEBHOOK_PATH}", secret_token=secret,
-            allowed_updates=Update.ALL_TYPES, max_connections=100,
+            f"{settings.webhook_url.rstrip('/')}/{WEBHOOK_PATH}",
+            secret_token=secret,
+            allowed_updates=Update.ALL_TYPES,
+            max_connections=100,
         )
         log.info("webhook mode: listening on %s:%s", settings.webhook_listen, settings.webhook_port)
         await stopping.wait()

@@ -27,8 +27,16 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from case_api.numbers import normalize_application_number, normalize_personal_id
 
-STATUSES = ("received", "under_review", "documents_requested", "approved", "rejected", "ready_for_collection",
-            "issued", "withdrawn")
+STATUSES = (
+    "received",
+    "under_review",
+    "documents_requested",
+    "approved",
+    "rejected",
+    "ready_for_collection",
+    "issued",
+    "withdrawn",
+)
 
 
 class SandboxBase(DeclarativeBase):
@@ -64,12 +72,28 @@ class AccessToken(SandboxBase):
 DEMO = [
     ("TRP-2026-000101", "temporary_residence", "received", "5ZK2L9B", "1990-03-12", None, "wait", []),
     ("TRP-2026-000102", "temporary_residence", "under_review", "7QX4M2C", "1985-11-02", None, "wait", []),
-    ("WRK-2026-000201", "work_permit", "documents_requested", "2HB8N5D", "1992-07-21", None, "submit_documents",
-     ["medical_certificate", "photos"]),
+    (
+        "WRK-2026-000201",
+        "work_permit",
+        "documents_requested",
+        "2HB8N5D",
+        "1992-07-21",
+        None,
+        "submit_documents",
+        ["medical_certificate", "photos"],
+    ),
     ("PRP-2026-000301", "permanent_residence", "approved", "9TR3K7E", "1979-01-30", "2026-11-10", "pay_fee", []),
     ("CIT-2026-000401", "citizenship", "rejected", "4LW6P1F", "1988-05-05", "2026-10-28", "appeal_possible", []),
-    ("TRP-2026-000103", "temporary_residence", "ready_for_collection", "3MS9V2G", "1995-09-15", "2026-11-18",
-     "collect_card", []),
+    (
+        "TRP-2026-000103",
+        "temporary_residence",
+        "ready_for_collection",
+        "3MS9V2G",
+        "1995-09-15",
+        "2026-11-18",
+        "collect_card",
+        [],
+    ),
     ("REG-2026-000501", "registration", "issued", "8DC5X4H", "2001-12-24", "2026-11-20", "none", []),
     ("STX-2026-000601", "stay_extension", "withdrawn", "6PF2Z8J", "1993-04-08", None, "none", []),
     ("REF-2026-000701", "refugee_status", "under_review", "1KN7Y3L", "1987-08-19", None, "wait", []),
@@ -151,11 +175,13 @@ async def _body(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json()
     except ValueError:
-        raise web.HTTPBadRequest(text='{"error": "bad_request", "message": "The body must be JSON."}',
-                                 content_type="application/json") from None
+        raise web.HTTPBadRequest(
+            text='{"error": "bad_request", "message": "The body must be JSON."}', content_type="application/json"
+        ) from None
     if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text='{"error": "bad_request", "message": "The body must be an object."}',
-                                 content_type="application/json")
+        raise web.HTTPBadRequest(
+            text='{"error": "bad_request", "message": "The body must be an object."}', content_type="application/json"
+        )
     return body
 
 
@@ -217,10 +243,16 @@ async def set_behaviour(request: web.Request) -> web.Response:
         behaviour.requests = 0
         behaviour.by_path.clear()
         behaviour.seen.clear()
-    return web.json_response({"latency_ms": behaviour.latency_ms, "fail_status": behaviour.fail_status,
-                              "fail_count": behaviour.fail_count, "requests": behaviour.requests,
-                              "by_path": dict(behaviour.by_path),
-                              "rate_limit_per_minute": behaviour.rate_limit_per_minute})
+    return web.json_response(
+        {
+            "latency_ms": behaviour.latency_ms,
+            "fail_status": behaviour.fail_status,
+            "fail_count": behaviour.fail_count,
+            "requests": behaviour.requests,
+            "by_path": dict(behaviour.by_path),
+            "rate_limit_per_minute": behaviour.rate_limit_per_minute,
+        }
+    )
 
 
 async def set_status(request: web.Request) -> web.Response:
@@ -245,10 +277,18 @@ async def set_status(request: web.Request) -> web.Response:
 async def list_demo(request: web.Request) -> web.Response:
     async with request.app[DATABASE].sessions() as session:
         rows = (await session.scalars(select(Application).order_by(Application.number))).all()
-    return web.json_response([
-        {"application_number": a.number, "status": a.status, "service_type": a.service_type,
-         "date_of_birth": a.date_of_birth.isoformat(), "personal_id": a.personal_id} for a in rows
-    ])
+    return web.json_response(
+        [
+            {
+                "application_number": a.number,
+                "status": a.status,
+                "service_type": a.service_type,
+                "date_of_birth": a.date_of_birth.isoformat(),
+                "personal_id": a.personal_id,
+            }
+            for a in rows
+        ]
+    )
 
 
 async def seed(sessions: async_sessionmaker) -> None:
@@ -257,15 +297,25 @@ async def seed(sessions: async_sessionmaker) -> None:
         if await session.scalar(select(Application.number).limit(1)) is not None:
             return
         for index, (number, service, status, fin, born, decided, step, missing) in enumerate(DEMO):
-            session.add(Application(
-                number=number, service_type=service, status=status, personal_id=fin,
-                date_of_birth=dt.date.fromisoformat(born), submitted_on=today - dt.timedelta(days=30 + index),
-                updated_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=index),
-                decision_on=dt.date.fromisoformat(decided) if decided else None,
-                valid_until=today.replace(year=today.year + 1) if status in ("issued", "ready_for_collection") else None,
-                next_step=step, missing_documents=missing,
-                office_code="BAKU-RMD", office_name="Baku Regional Migration Department",
-            ))
+            session.add(
+                Application(
+                    number=number,
+                    service_type=service,
+                    status=status,
+                    personal_id=fin,
+                    date_of_birth=dt.date.fromisoformat(born),
+                    submitted_on=today - dt.timedelta(days=30 + index),
+                    updated_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=index),
+                    decision_on=dt.date.fromisoformat(decided) if decided else None,
+                    valid_until=today.replace(year=today.year + 1)
+                    if status in ("issued", "ready_for_collection")
+                    else None,
+                    next_step=step,
+                    missing_documents=missing,
+                    office_code="BAKU-RMD",
+                    office_name="Baku Regional Migration Department",
+                )
+            )
 
 
 def make_app(database: Path, token: str) -> web.Application:
@@ -285,14 +335,16 @@ def make_app(database: Path, token: str) -> web.Application:
         await engine.dispose()
 
     app.cleanup_ctx.append(resources)
-    app.add_routes([
-        web.get("/v1/health", health),
-        web.post("/v1/applications/lookup", lookup),
-        web.post("/v1/applications/status", status_by_token),
-        web.get("/_sandbox/applications", list_demo),
-        web.post("/_sandbox/applications/{number}/status", set_status),
-        web.post("/_sandbox/behaviour", set_behaviour),
-    ])
+    app.add_routes(
+        [
+            web.get("/v1/health", health),
+            web.post("/v1/applications/lookup", lookup),
+            web.post("/v1/applications/status", status_by_token),
+            web.get("/_sandbox/applications", list_demo),
+            web.post("/_sandbox/applications/{number}/status", set_status),
+            web.post("/_sandbox/behaviour", set_behaviour),
+        ]
+    )
     return app
 
 
@@ -305,8 +357,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=settings.case_api_port)
     args = parser.parse_args(argv)
     configure_logging("case-api-sandbox", settings.log_level)
-    web.run_app(make_app(settings.data_dir / "case_api_sandbox.db", settings.case_api_token.get_secret_value()),
-                host="127.0.0.1", port=args.port, print=None, access_log=None)
+    web.run_app(
+        make_app(settings.data_dir / "case_api_sandbox.db", settings.case_api_token.get_secret_value()),
+        host="127.0.0.1",
+        port=args.port,
+        print=None,
+        access_log=None,
+    )
 
 
 if __name__ == "__main__":

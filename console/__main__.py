@@ -46,8 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Account {args.username} ({args.role}) saved.")
         return 0
     configure_logging("console", settings.log_level)
-    web.run_app(build(settings), host=settings.console_host, port=settings.console_port, print=None,
-                access_log=None)
+    web.run_app(build(settings), host=settings.console_host, port=settings.console_port, print=None, access_log=None)
     return 0
 
 

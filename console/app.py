@@ -38,9 +38,15 @@ async def open_console(settings: Settings, reload: Reload | None = None) -> Asyn
 
     await retrainer.start()
     try:
-        yield Console(settings, StaffAuth(database.sessions), Curation(database.sessions, on_published),
-                      KnowledgeBase(database.sessions), retrainer, UnansweredLog(database.sessions),
-                      Handoff(database.sessions))
+        yield Console(
+            settings,
+            StaffAuth(database.sessions),
+            Curation(database.sessions, on_published),
+            KnowledgeBase(database.sessions),
+            retrainer,
+            UnansweredLog(database.sessions),
+            Handoff(database.sessions),
+        )
     finally:
         await retrainer.stop()
         await database.close()

@@ -34,8 +34,7 @@ def verify_password(password: str, stored: str) -> bool:
         scheme, n, r, p, salt, digest = stored.split("$")
         if scheme != "scrypt":
             return False
-        actual = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
-                                dklen=32)
+        actual = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), dklen=32)
         return hmac.compare_digest(actual, base64.b64decode(digest))
     except (ValueError, TypeError):
         return False
@@ -101,9 +100,14 @@ class StaffAuth:
             else:
                 user.failed_logins, user.locked_until = 0, None
                 token = secrets.token_urlsafe(32)
-                session.add(StaffSession(token_hash=_token_hash(token), user_id=user.id,
-                                         csrf_token=secrets.token_urlsafe(32),
-                                         expires_at=_now() + dt.timedelta(hours=SESSION_HOURS)))
+                session.add(
+                    StaffSession(
+                        token_hash=_token_hash(token),
+                        user_id=user.id,
+                        csrf_token=secrets.token_urlsafe(32),
+                        expires_at=_now() + dt.timedelta(hours=SESSION_HOURS),
+                    )
+                )
                 await session.execute(delete(StaffSession).where(StaffSession.expires_at < _now()))
         if token is None:
             raise refused

@@ -81,9 +81,18 @@ def _actor(request: web.Request) -> Actor:
 def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
     login = request.get(LOGIN)
     flash = request.app[FLASHES].pop(request.query.get("flash", ""), None)
-    html = request.app[TEMPLATES].get_template(template).render(
-        actor=login.actor if login else None, csrf=login.csrf_token if login else request.get(LOGIN_CSRF),
-        flash=flash, languages=LANGUAGES, topics=TOPICS, review_states=REVIEW_STATES, **context,
+    html = (
+        request.app[TEMPLATES]
+        .get_template(template)
+        .render(
+            actor=login.actor if login else None,
+            csrf=login.csrf_token if login else request.get(LOGIN_CSRF),
+            flash=flash,
+            languages=LANGUAGES,
+            topics=TOPICS,
+            review_states=REVIEW_STATES,
+            **context,
+        )
     )
     return web.Response(text=html, content_type="text/html", status=status)
 
@@ -105,13 +114,15 @@ def redirect(request: web.Request, location: str, message: str | None = None) ->
 @web.middleware
 async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
     response = await handler(request)
-    response.headers.update({
-        "Content-Security-Policy": "default-src 'self'; script-src 'none'; frame-ancestors 'none'; form-action 'self'",
-        "X-Frame-Options": "DENY",
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "same-origin",
-        "Cache-Control": "no-store",
-    })
+    response.headers.update(
+        {
+            "Content-Security-Policy": "default-src 'self'; script-src 'none'; frame-ancestors 'none'; form-action 'self'",
+            "X-Frame-Options": "DENY",
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "same-origin",
+            "Cache-Control": "no-store",
+        }
+    )
     return response
 
 
@@ -158,8 +169,9 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     if not target.startswith("/") or target.startswith("//"):
         target = "/"  # never redirect off-site
     response = web.HTTPSeeOther(target)
-    response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=request.secure,
-                        max_age=12 * 3600, path="/")
+    response.set_cookie(
+        COOKIE, token, httponly=True, samesite="Strict", secure=request.secure, max_age=12 * 3600, path="/"
+    )
     response.del_cookie(LOGIN_CSRF_COOKIE)
     raise response
 
@@ -191,17 +203,19 @@ def _form_to_data(form: Any, key: str) -> EntryData:
             "source": str(form.get(f"{lang}_source", "")).strip() or None,
             "variants": variants,
         }
-    return EntryData.model_validate({
-        "key": key,
-        "topic": form.get("topic", ""),
-        "legal_source": str(form.get("legal_source", "")).strip(),
-        "source_url": str(form.get("source_url", "")).strip() or None,
-        "reviewed_on": form.get("reviewed_on") or dt.date.today().isoformat(),
-        "review_state": form.get("review_state", "published"),
-        "review_note": str(form.get("review_note", "")).strip() or None,
-        "needs_person": form.get("needs_person") == "on",
-        "texts": texts,
-    })
+    return EntryData.model_validate(
+        {
+            "key": key,
+            "topic": form.get("topic", ""),
+            "legal_source": str(form.get("legal_source", "")).strip(),
+            "source_url": str(form.get("source_url", "")).strip() or None,
+            "reviewed_on": form.get("reviewed_on") or dt.date.today().isoformat(),
+            "review_state": form.get("review_state", "published"),
+            "review_note": str(form.get("review_note", "")).strip() or None,
+            "needs_person": form.get("needs_person") == "on",
+            "texts": texts,
+        }
+    )
 
 
 def _errors(error: ValidationError) -> list[str]:
@@ -220,9 +234,16 @@ async def entry_page(request: web.Request) -> web.Response:
         raise web.HTTPNotFound(text="No such entry.")
     shown = view.draft or view.live
     changes = diff(view.live, view.draft) if view.draft is not None else ""
-    return render(request, "entry.html", view=view, data=shown, key=key, votes=await console.curation.votes(key),
-                  changes=changes,
-                  stale=view.draft is not None and view.live is not None and view.draft_base_version != view.version)
+    return render(
+        request,
+        "entry.html",
+        view=view,
+        data=shown,
+        key=key,
+        votes=await console.curation.votes(key),
+        changes=changes,
+        stale=view.draft is not None and view.live is not None and view.draft_base_version != view.version,
+    )
 
 
 async def new_entry_page(request: web.Request) -> web.Response:
@@ -236,16 +257,36 @@ async def entry_save(request: web.Request) -> web.StreamResponse:
     key = request.match_info.get("key") or str(form.get("key", "")).strip()
     existing = await console.curation.view(key) if key else None
     if "key" not in request.match_info and existing is not None:
-        return render(request, "entry.html", status=400, view=None, data=None, key=key, votes=None, stale=False,
-                      errors=[f"An entry with the key “{key}” exists already."], form=form)
+        return render(
+            request,
+            "entry.html",
+            status=400,
+            view=None,
+            data=None,
+            key=key,
+            votes=None,
+            stale=False,
+            errors=[f"An entry with the key “{key}” exists already."],
+            form=form,
+        )
     try:
         data = _form_to_data(form, key)
         await console.curation.save_draft(_actor(request), data, str(form.get("comment", "")).strip() or None)
         if form.get("action") == "submit":
             await console.curation.submit(_actor(request), key)
     except ValidationError as error:
-        return render(request, "entry.html", status=400, view=existing, data=None, key=key, votes=None,
-                      stale=False, errors=_errors(error), form=form)
+        return render(
+            request,
+            "entry.html",
+            status=400,
+            view=existing,
+            data=None,
+            key=key,
+            votes=None,
+            stale=False,
+            errors=_errors(error),
+            form=form,
+        )
     except CurationError as error:
         raise redirect(request, f"/entries/{key}", str(error)) from None
     done = "Saved and submitted for review." if form.get("action") == "submit" else "Draft saved."
@@ -307,8 +348,11 @@ async def restore(request: web.Request) -> web.StreamResponse:
 
 async def export_yaml(request: web.Request) -> web.Response:
     entries = await _console(request).kb.export()
-    return web.Response(text=dump_yaml(entries), content_type="application/x-yaml", headers={
-        "Content-Disposition": f'attachment; filename="knowledge-{dt.date.today().isoformat()}.yml"'})
+    return web.Response(
+        text=dump_yaml(entries),
+        content_type="application/x-yaml",
+        headers={"Content-Disposition": f'attachment; filename="knowledge-{dt.date.today().isoformat()}.yml"'},
+    )
 
 
 async def import_page(request: web.Request) -> web.Response:
@@ -332,8 +376,11 @@ async def import_submit(request: web.Request) -> web.StreamResponse:
         return render(request, "import.html", status=400, errors=[f"Could not read the file: {error}"])
     except CurationError as error:
         return render(request, "import.html", status=403, errors=[str(error)])
-    raise redirect(request, "/", f"Imported {count} entries" + (" and published them." if form.get("publish")
-                                                                 else " as drafts in review."))
+    raise redirect(
+        request,
+        "/",
+        f"Imported {count} entries" + (" and published them." if form.get("publish") else " as drafts in review."),
+    )
 
 
 # ------------------------------------------------------------------ unanswered, training, users
@@ -355,8 +402,11 @@ async def unanswered_attach(request: web.Request) -> web.StreamResponse:
         added = await console.unanswered.attach(_actor(request), console.curation, ids, key)
     except CurationError as error:
         raise redirect(request, "/unanswered", str(error)) from None
-    raise redirect(request, f"/entries/{key}", f"Added {added} question(s) as variants to the draft: review and "
-                                               "publish it to retrain the model.")
+    raise redirect(
+        request,
+        f"/entries/{key}",
+        f"Added {added} question(s) as variants to the draft: review and publish it to retrain the model.",
+    )
 
 
 async def unanswered_dismiss(request: web.Request) -> web.StreamResponse:
@@ -369,9 +419,13 @@ async def training_page(request: web.Request) -> web.Response:
     from assistant.engine_admin import loaded_model
 
     console = _console(request)
-    return render(request, "training.html", runs=await console.retrainer.runs(),
-                  serving=await loaded_model(console.settings),
-                  finetunes_before_full=console.settings.finetunes_before_full)
+    return render(
+        request,
+        "training.html",
+        runs=await console.retrainer.runs(),
+        serving=await loaded_model(console.settings),
+        finetunes_before_full=console.settings.finetunes_before_full,
+    )
 
 
 async def training_request(request: web.Request) -> web.StreamResponse:
@@ -404,9 +458,18 @@ async def tickets_page(request: web.Request) -> web.Response:
     state = request.query.get("state") if request.query.get("state") in STATES else None
     timings = {name: await tickets.timing(name) for name in QUEUES}
     timings["all"] = await tickets.timing()
-    return render(request, "tickets.html", tickets=list(reversed(await tickets.listing(queue, state))),
-                  timings=timings, queue=queue, state=state, queues=QUEUES, states=STATES,
-                  duration=duration, baku_time=baku_time)
+    return render(
+        request,
+        "tickets.html",
+        tickets=list(reversed(await tickets.listing(queue, state))),
+        timings=timings,
+        queue=queue,
+        state=state,
+        queues=QUEUES,
+        states=STATES,
+        duration=duration,
+        baku_time=baku_time,
+    )
 
 
 async def ticket_page(request: web.Request) -> web.Response:
@@ -428,8 +491,9 @@ async def users_create(request: web.Request) -> web.StreamResponse:
         raise web.HTTPForbidden(text="Only admins manage staff accounts.")
     form = request[FORM]
     try:
-        await _console(request).auth.create_user(str(form.get("username", "")).strip(),
-                                                     str(form.get("password", "")), Role(str(form.get("role"))))
+        await _console(request).auth.create_user(
+            str(form.get("username", "")).strip(), str(form.get("password", "")), Role(str(form.get("role")))
+        )
     except ValueError as error:
         raise redirect(request, "/users", f"Not saved: {error}") from None
     raise redirect(request, "/users", "Account saved.")
@@ -452,37 +516,43 @@ def make_app(open_console: Callable[[], AbstractAsyncContextManager[Console]]) -
 
     app.cleanup_ctx.append(resources)
     app[FLASHES] = {}
-    app[TEMPLATES] = Environment(loader=FileSystemLoader(HERE / "templates"),
-                                 autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+    app[TEMPLATES] = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     app[TEMPLATES].filters["as_utc"] = lambda moment: as_utc(moment) if moment else moment
-    app.add_routes([
-        web.get("/health", health),
-        web.get("/login", login_page),
-        web.post("/login", login_submit),
-        web.post("/logout", logout),
-        web.get("/", entries),
-        web.get("/entries/new", new_entry_page),
-        web.post("/entries/new", entry_save),
-        web.get("/entries/{key}", entry_page),
-        web.post("/entries/{key}/save", entry_save),
-        web.post("/entries/{key}/submit", _step("submit")),
-        web.post("/entries/{key}/publish", _step("publish")),
-        web.post("/entries/{key}/send-back", _step("send_back")),
-        web.post("/entries/{key}/discard", _step("discard")),
-        web.get("/entries/{key}/history", history_page),
-        web.post("/revisions/{revision}/restore", restore),
-        web.get("/export.yml", export_yaml),
-        web.get("/import", import_page),
-        web.post("/import", import_submit),
-        web.get("/unanswered", unanswered_page),
-        web.post("/unanswered/attach", unanswered_attach),
-        web.post("/unanswered/dismiss", unanswered_dismiss),
-        web.get("/training", training_page),
-        web.post("/training", training_request),
-        web.get("/tickets", tickets_page),
-        web.get(r"/tickets/{ticket:\d+}", ticket_page),
-        web.get("/users", users_page),
-        web.post("/users", users_create),
-        web.static("/static", HERE / "static"),
-    ])
+    app.add_routes(
+        [
+            web.get("/health", health),
+            web.get("/login", login_page),
+            web.post("/login", login_submit),
+            web.post("/logout", logout),
+            web.get("/", entries),
+            web.get("/entries/new", new_entry_page),
+            web.post("/entries/new", entry_save),
+            web.get("/entries/{key}", entry_page),
+            web.post("/entries/{key}/save", entry_save),
+            web.post("/entries/{key}/submit", _step("submit")),
+            web.post("/entries/{key}/publish", _step("publish")),
+            web.post("/entries/{key}/send-back", _step("send_back")),
+            web.post("/entries/{key}/discard", _step("discard")),
+            web.get("/entries/{key}/history", history_page),
+            web.post("/revisions/{revision}/restore", restore),
+            web.get("/export.yml", export_yaml),
+            web.get("/import", import_page),
+            web.post("/import", import_submit),
+            web.get("/unanswered", unanswered_page),
+            web.post("/unanswered/attach", unanswered_attach),
+            web.post("/unanswered/dismiss", unanswered_dismiss),
+            web.get("/training", training_page),
+            web.post("/training", training_request),
+            web.get("/tickets", tickets_page),
+            web.get(r"/tickets/{ticket:\d+}", ticket_page),
+            web.get("/users", users_page),
+            web.post("/users", users_create),
+            web.static("/static", HERE / "static"),
+        ]
+    )
     return app

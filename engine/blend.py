@@ -10,15 +10,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 
-def split_fine(probabilities: Mapping[str, float], retrieval_intent: str = "faq"
-               ) -> tuple[dict[str, float], dict[str, float]]:
+def split_fine(
+    probabilities: Mapping[str, float], retrieval_intent: str = "faq"
+) -> tuple[dict[str, float], dict[str, float]]:
     """Fine-label probabilities -> (intent probabilities, entry probabilities summing to 1)."""
     prefix = f"{retrieval_intent}/"
     intents: dict[str, float] = {}
     entries: dict[str, float] = {}
     for label, p in probabilities.items():
         if label.startswith(prefix):
-            entries[label[len(prefix):]] = p
+            entries[label[len(prefix) :]] = p
             intents[retrieval_intent] = intents.get(retrieval_intent, 0.0) + p
         else:
             intents[label] = intents.get(label, 0.0) + p

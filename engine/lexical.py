@@ -83,7 +83,8 @@ class Scorer:
         ngrams = sum(len(vectorizer.vocabulary_) for _, vectorizer in self._features[0].transformer_list)
         self.dense_width = model.coef_.shape[1] - ngrams
         multinomial = model.multi_class == "multinomial" or (
-            model.multi_class == "auto" and model.solver != "liblinear" and len(self.labels) > 2)
+            model.multi_class == "auto" and model.solver != "liblinear" and len(self.labels) > 2
+        )
         weights = np.ascontiguousarray(model.coef_.T) if multinomial else None
         self._weights = None if weights is None else weights[:ngrams]
         self._dense_weights = None if weights is None else weights[ngrams:]
@@ -140,8 +141,14 @@ class LexicalBlend(GraphComponent):
     def required_packages() -> list[str]:
         return ["sklearn", "skops"]
 
-    def __init__(self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
-                 model: Any = None, responses: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        model: Any = None,
+        responses: dict[str, Any] | None = None,
+    ) -> None:
         self._config = {**self.get_default_config(), **config}
         self._storage, self._resource = model_storage, resource
         self._use(model)
@@ -154,8 +161,13 @@ class LexicalBlend(GraphComponent):
         self._words = word_vectorizer(model) if model is not None else None
 
     @classmethod
-    def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> LexicalBlend:
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> LexicalBlend:
         return cls(config, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
@@ -167,19 +179,25 @@ class LexicalBlend(GraphComponent):
             log.warning("LexicalBlend: fewer than two labels to learn; the component will pass messages through")
             return self._resource
         dense = self._sentence_features(examples)
-        self._use(fit(build(self._config["C"], self._config["solver"]), [m.get("text") for m in examples],
-                      labels, dense))
+        self._use(
+            fit(build(self._config["C"], self._config["solver"]), [m.get("text") for m in examples], labels, dense)
+        )
         prefix = f"utter_{self._config['retrieval_intent']}/"
-        self._responses = {k[len("utter_"):]: v for k, v in training_data.responses.items() if k.startswith(prefix)}
+        self._responses = {k[len("utter_") :]: v for k, v in training_data.responses.items() if k.startswith(prefix)}
         with self._storage.write_to(self._resource) as directory:
             sio.dump(self._model, directory / "lexical.skops")
-            (directory / "responses.json").write_text(json.dumps(self._responses, ensure_ascii=False),
-                                                      encoding="utf-8")
+            (directory / "responses.json").write_text(json.dumps(self._responses, ensure_ascii=False), encoding="utf-8")
         return self._resource
 
     @classmethod
-    def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> LexicalBlend:
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> LexicalBlend:
         import skops.io as sio
 
         try:
@@ -200,8 +218,9 @@ class LexicalBlend(GraphComponent):
         if self._scorer is None:
             return messages
         texts = [m.get("text") or "" for m in messages]
-        probabilities = self._scorer(texts, self._sentence_features(messages, self._scorer.dense_width)
-                                     if self._scorer.dense_width else None)
+        probabilities = self._scorer(
+            texts, self._sentence_features(messages, self._scorer.dense_width) if self._scorer.dense_width else None
+        )
         labels = self._scorer.labels
         for message, text, row in zip(messages, texts, probabilities, strict=True):
             if text.strip() and not text.startswith("/"):
@@ -225,8 +244,10 @@ class LexicalBlend(GraphComponent):
                 rows.append(np.zeros(width, dtype=np.float32))
                 continue
             if sentence is None:
-                raise ValueError("LexicalBlend: sentence_features is set but a message has no dense sentence "
-                                 "features: put a dense featurizer (engine.embedding) before it in the pipeline")
+                raise ValueError(
+                    "LexicalBlend: sentence_features is set but a message has no dense sentence "
+                    "features: put a dense featurizer (engine.embedding) before it in the pipeline"
+                )
             rows.append(np.asarray(sentence.features, dtype=np.float32).reshape(-1))
         return np.stack(rows) * np.float32(scale)
 
@@ -246,8 +267,10 @@ class LexicalBlend(GraphComponent):
     @staticmethod
     def _not_understood(message: Message) -> None:
         """nlu_fallback first; the models' ranking stays after it (the fallback action logs the runner-up)."""
-        ranking = [{"name": "nlu_fallback", "confidence": 1.0},
-                   *[i for i in message.get("intent_ranking") or [] if i.get("name") != "nlu_fallback"]]
+        ranking = [
+            {"name": "nlu_fallback", "confidence": 1.0},
+            *[i for i in message.get("intent_ranking") or [] if i.get("name") != "nlu_fallback"],
+        ]
         message.set("intent", ranking[0], add_to_output=True)
         message.set("intent_ranking", ranking, add_to_output=True)
 
@@ -260,22 +283,27 @@ class LexicalBlend(GraphComponent):
         ranking = mix(learned, lexical_intents, self._config["intent_weight"])
         length = self._config["ranking_length"] or None
         message.set("intent", {"name": ranking[0][0], "confidence": ranking[0][1]}, add_to_output=True)
-        message.set("intent_ranking", [{"name": k, "confidence": v} for k, v in ranking[:length]],
-                    add_to_output=True)
+        message.set("intent_ranking", [{"name": k, "confidence": v} for k, v in ranking[:length]], add_to_output=True)
 
         selectors = message.get("response_selector") or {}
         selector = selectors.get(retrieval)
         if not selector:
             return
         prefix = f"{retrieval}/"
-        selected = {r["intent_response_key"][len(prefix):]: float(r["confidence"])
-                    for r in selector.get("ranking") or [] if str(r.get("intent_response_key")).startswith(prefix)}
+        selected = {
+            r["intent_response_key"][len(prefix) :]: float(r["confidence"])
+            for r in selector.get("ranking") or []
+            if str(r.get("intent_response_key")).startswith(prefix)
+        }
         entries = mix(selected, lexical_entries, self._config["entry_weight"])
         key, confidence = entries[0]
         full_key = f"{prefix}{key}"
         selector["ranking"] = [{"intent_response_key": f"{prefix}{k}", "confidence": v} for k, v in entries[:length]]
-        selector["response"] = {**(selector.get("response") or {}), "intent_response_key": full_key,
-                                "confidence": confidence, "utter_action": f"utter_{full_key}",
-                                "responses": self._responses.get(full_key, [])}
+        selector["response"] = {
+            **(selector.get("response") or {}),
+            "intent_response_key": full_key,
+            "confidence": confidence,
+            "utter_action": f"utter_{full_key}",
+            "responses": self._responses.get(full_key, []),
+        }
         message.set("response_selector", {**selectors, retrieval: selector}, add_to_output=True)
-

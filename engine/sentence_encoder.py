@@ -51,15 +51,18 @@ class SentenceEncoder:
             raise ValueError(f"{weights} is not the published all-MiniLM-L6-v2 (sha256 differs)")
         raw = {k.removeprefix("bert."): v.astype(np.float32) for k, v in load_file(str(weights)).items()}
         # Linear layers as (in, out), contiguous: x @ W with no transposed view for BLAS to copy per call.
-        self._w: dict[str, np.ndarray] = {k: np.ascontiguousarray(v.T)
-                                          if k.endswith(("dense.weight", "query.weight", "key.weight", "value.weight"))
-                                          else v
-                                          for k, v in raw.items()}
+        self._w: dict[str, np.ndarray] = {
+            k: np.ascontiguousarray(v.T)
+            if k.endswith(("dense.weight", "query.weight", "key.weight", "value.weight"))
+            else v
+            for k, v in raw.items()
+        }
         for layer in range(_LAYERS):  # query, key and value in one product: one BLAS call instead of three
             p = f"encoder.layer.{layer}.attention.self."
             parts = [p + name for name in ("query", "key", "value")]
             self._w[p + "qkv.weight"] = np.ascontiguousarray(
-                np.concatenate([self._w.pop(n + ".weight") for n in parts], axis=1))
+                np.concatenate([self._w.pop(n + ".weight") for n in parts], axis=1)
+            )
             self._w[p + "qkv.bias"] = np.concatenate([self._w.pop(n + ".bias") for n in parts])
         self._tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
         self._tokenizer.no_padding()
@@ -78,15 +81,18 @@ class SentenceEncoder:
             by_length.setdefault(len(sequence), []).append(i)
         for members in by_length.values():
             for start in range(0, len(members), 256):  # bounded memory for the attention scores
-                chunk = members[start:start + 256]
+                chunk = members[start : start + 256]
                 result[chunk] = self._forward(np.array([ids[i] for i in chunk]))
         return result
 
     def _forward(self, ids: np.ndarray) -> np.ndarray:
         w = self._w
         batch, length = ids.shape
-        x = (w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:length]
-             + w["embeddings.token_type_embeddings.weight"][0])
+        x = (
+            w["embeddings.word_embeddings.weight"][ids]
+            + w["embeddings.position_embeddings.weight"][:length]
+            + w["embeddings.token_type_embeddings.weight"][0]
+        )
         x = self._norm(x, "embeddings.LayerNorm")
         width = DIMENSION // _HEADS
         for layer in range(_LAYERS):

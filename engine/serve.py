@@ -49,13 +49,18 @@ def combine_sparse_features_directly() -> None:
 
     def combine(self: Features, additional_features: Features) -> None:
         left, right = self.features, additional_features.features
-        if not (scipy.sparse.isspmatrix_coo(left) and scipy.sparse.isspmatrix_coo(right)) \
-                or left.shape[0] != right.shape[0]:
+        if (
+            not (scipy.sparse.isspmatrix_coo(left) and scipy.sparse.isspmatrix_coo(right))
+            or left.shape[0] != right.shape[0]
+        ):
             return rasa_combine(self, additional_features)  # other formats, and Rasa's error for a mismatch
         self.features = scipy.sparse.coo_matrix(
-            (np.concatenate([left.data, right.data]),
-             (np.concatenate([left.row, right.row]), np.concatenate([left.col, right.col + left.shape[1]]))),
-            shape=(left.shape[0], left.shape[1] + right.shape[1]))
+            (
+                np.concatenate([left.data, right.data]),
+                (np.concatenate([left.row, right.row]), np.concatenate([left.col, right.col + left.shape[1]])),
+            ),
+            shape=(left.shape[0], left.shape[1] + right.shape[1]),
+        )
         self._cached_fingerprint = None
 
     Features._combine_sparse_features = combine
@@ -85,15 +90,25 @@ def load_models_without_a_training_step() -> None:
 
     rasa_load = RasaModel.load.__func__
 
-    def load(cls, model_file_name, model_data_example, predict_data_example=None, finetune_mode=False,
-             *args: Any, **kwargs: Any) -> RasaModel:
+    def load(
+        cls,
+        model_file_name,
+        model_data_example,
+        predict_data_example=None,
+        finetune_mode=False,
+        *args: Any,
+        **kwargs: Any,
+    ) -> RasaModel:
         if finetune_mode or predict_data_example is None:
-            return rasa_load(cls, model_file_name, model_data_example, predict_data_example, finetune_mode,
-                             *args, **kwargs)
+            return rasa_load(
+                cls, model_file_name, model_data_example, predict_data_example, finetune_mode, *args, **kwargs
+            )
         model = cls(*args, **kwargs)
         config = kwargs.get("config", {})
-        model.compile(optimizer=tf.keras.optimizers.Adam(config.get("learning_rate", 0.001)),
-                      run_eagerly=config.get("run_eagerly"))
+        model.compile(
+            optimizer=tf.keras.optimizers.Adam(config.get("learning_rate", 0.001)),
+            run_eagerly=config.get("run_eagerly"),
+        )
         generator, _ = create_data_generators(predict_data_example, batch_sizes=1, epochs=1, shuffle=False)
         model._training = False
         model.prepare_for_predict()  # eagerly: builds the label side
@@ -112,6 +127,7 @@ def patch_rasa() -> None:
     # Before Rasa: importing skops looks up NumPy's functions in every loaded module, 6 s once TensorFlow's
     # thousands of modules are in (the lexical component needs skops anyway).
     import skops.io  # noqa: F401
+
     validate_action_results_with_one_validator()
     combine_sparse_features_directly()
     load_models_without_a_training_step()

@@ -59,8 +59,14 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
             for event in self._additional_events(session, tracker):
                 data = redact_event(event.as_dict())
                 intent = (data.get("parse_data") or {}).get("intent", {}).get("name")
-                session.add(self.SQLEvent(
-                    sender_id=tracker.sender_id, type_name=event.type_name, timestamp=data.get("timestamp"),
-                    intent_name=intent, action_name=data.get("name"), data=json.dumps(data),
-                ))
+                session.add(
+                    self.SQLEvent(
+                        sender_id=tracker.sender_id,
+                        type_name=event.type_name,
+                        timestamp=data.get("timestamp"),
+                        intent_name=intent,
+                        action_name=data.get("name"),
+                        data=json.dumps(data),
+                    )
+                )
             session.commit()

@@ -32,8 +32,9 @@ class Ticket(Base):
     resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     rating: Mapped[int | None] = mapped_column(Integer)  # the user's 👍 (1) or 👎 (-1) for the people's help
 
-    messages: Mapped[list[TicketMessage]] = relationship(back_populates="ticket", cascade="all, delete-orphan",
-                                                         lazy="selectin", order_by="TicketMessage.id")
+    messages: Mapped[list[TicketMessage]] = relationship(
+        back_populates="ticket", cascade="all, delete-orphan", lazy="selectin", order_by="TicketMessage.id"
+    )
 
 
 class TicketMessage(Base):

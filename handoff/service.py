@@ -38,15 +38,14 @@ class Handoff:
     def __init__(self, sessions: async_sessionmaker) -> None:
         self._sessions = sessions
 
-    async def open_ticket(self, chat_id: int, language: str, reason: str,
-                          transcript: list[tuple[str, str]] = ()) -> tuple[Ticket, bool]:
+    async def open_ticket(
+        self, chat_id: int, language: str, reason: str, transcript: list[tuple[str, str]] = ()
+    ) -> tuple[Ticket, bool]:
         """The chat's open ticket, creating it (with the transcript so far) if none; (ticket, created)."""
         if reason not in REASONS:
             raise ValueError(f"unknown reason {reason!r}")
         async with self._sessions() as session, session.begin():
-            existing = await session.scalar(
-                select(Ticket).where(Ticket.chat_id == chat_id, Ticket.state != "resolved")
-            )
+            existing = await session.scalar(select(Ticket).where(Ticket.chat_id == chat_id, Ticket.state != "resolved"))
             if existing is not None:
                 return existing, False
             ticket = Ticket(chat_id=chat_id, language=language, reason=reason, queue="support", state="waiting")
@@ -67,7 +66,8 @@ class Handoff:
         """Gives the ticket this topic unless it already has one (another process may have made it first)."""
         async with self._sessions() as session, session.begin():
             result = await session.execute(
-                update(Ticket).where(Ticket.id == ticket_id, Ticket.topic_id.is_(None), Ticket.state != "resolved")
+                update(Ticket)
+                .where(Ticket.id == ticket_id, Ticket.topic_id.is_(None), Ticket.state != "resolved")
                 .values(staff_chat_id=staff_chat_id, topic_id=topic_id)
             )
             return result.rowcount == 1
@@ -75,8 +75,11 @@ class Handoff:
     async def forget_topic(self, ticket_id: int, topic_id: int) -> None:
         """The topic is gone (deleted or closed by hand in Telegram): the next relay makes a new one."""
         async with self._sessions() as session, session.begin():
-            await session.execute(update(Ticket).where(Ticket.id == ticket_id, Ticket.topic_id == topic_id)
-                                  .values(staff_chat_id=None, topic_id=None))
+            await session.execute(
+                update(Ticket)
+                .where(Ticket.id == ticket_id, Ticket.topic_id == topic_id)
+                .values(staff_chat_id=None, topic_id=None)
+            )
 
     async def without_topic(self) -> list[int]:
         """Open tickets that still need their staff topic (Telegram failed when they were opened)."""
@@ -86,8 +89,9 @@ class Handoff:
 
     async def by_topic(self, staff_chat_id: int, topic_id: int) -> Ticket | None:
         async with self._sessions() as session:
-            return await session.scalar(select(Ticket).where(Ticket.staff_chat_id == staff_chat_id,
-                                                            Ticket.topic_id == topic_id))
+            return await session.scalar(
+                select(Ticket).where(Ticket.staff_chat_id == staff_chat_id, Ticket.topic_id == topic_id)
+            )
 
     async def add_message(self, ticket_id: int, author: str, text: str, kind: str = "text") -> None:
         """Records a line; the first line from staff to the user (not a staff note) sets the first-response time."""
@@ -163,21 +167,31 @@ class Handoff:
             if state:
                 stmt = stmt.where(Ticket.state == state)
             tickets = (await session.scalars(stmt)).all()
-            return [{
-                "id": t.id, "queue": t.queue, "state": t.state, "language": t.language, "reason": t.reason,
-                "assignee": t.assignee, "created_at": as_utc(t.created_at), "rating": t.rating,
-                "first_response_at": as_utc(t.first_response_at) if t.first_response_at else None,
-                "resolved_at": as_utc(t.resolved_at) if t.resolved_at else None,
-                "preview": [(m.author, redact(m.text)) for m in t.messages[-3:]],
-            } for t in tickets]
+            return [
+                {
+                    "id": t.id,
+                    "queue": t.queue,
+                    "state": t.state,
+                    "language": t.language,
+                    "reason": t.reason,
+                    "assignee": t.assignee,
+                    "created_at": as_utc(t.created_at),
+                    "rating": t.rating,
+                    "first_response_at": as_utc(t.first_response_at) if t.first_response_at else None,
+                    "resolved_at": as_utc(t.resolved_at) if t.resolved_at else None,
+                    "preview": [(m.author, redact(m.text)) for m in t.messages[-3:]],
+                }
+                for t in tickets
+            ]
 
     async def timing(self, queue: str | None = None) -> Timing:
         """Median seconds to the first staff reply and to resolution, over the tickets that have them."""
         async with self._sessions() as session:
             stmt = select(Ticket) if queue is None else select(Ticket).where(Ticket.queue == queue)
             tickets = (await session.scalars(stmt)).all()
-        first = [(as_utc(t.first_response_at) - as_utc(t.created_at)).total_seconds()
-                 for t in tickets if t.first_response_at]
+        first = [
+            (as_utc(t.first_response_at) - as_utc(t.created_at)).total_seconds() for t in tickets if t.first_response_at
+        ]
         resolved = [(as_utc(t.resolved_at) - as_utc(t.created_at)).total_seconds() for t in tickets if t.resolved_at]
         return Timing(len(tickets), median(first) if first else None, median(resolved) if resolved else None)
 

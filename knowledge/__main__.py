@@ -65,8 +65,10 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
             served = await loaded_model(settings) if args.quick else None
             result = await ensure_model(settings, kb, base=settings.models_dir / served if served else None)
             how = f"Fine-tuned {result.finetuned_from} into" if result.finetuned_from else "Trained"
-            print(f"{how if result.trained else 'Up to date:'} {result.model.name}"
-                  + (f" in {result.seconds:.0f} s" if result.trained else ""))
+            print(
+                f"{how if result.trained else 'Up to date:'} {result.model.name}"
+                + (f" in {result.seconds:.0f} s" if result.trained else "")
+            )
             if args.reload:
                 await load_model(settings, result.model)
                 print("The engine now serves it.")
@@ -76,8 +78,9 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m knowledge", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m knowledge", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     imp = sub.add_parser("import")
     imp.add_argument("path")
@@ -90,8 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     pub.add_argument("key")
     ret = sub.add_parser("retrain")
     ret.add_argument("--reload", action="store_true")
-    ret.add_argument("--quick", action="store_true",
-                     help="fine-tune the model the engine serves, when allowed, instead of training from scratch")
+    ret.add_argument(
+        "--quick",
+        action="store_true",
+        help="fine-tune the model the engine serves, when allowed, instead of training from scratch",
+    )
     args = parser.parse_args(argv)
     try:
         return asyncio.run(run(args, Settings()))

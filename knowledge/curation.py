@@ -96,19 +96,33 @@ async def _questions_of_other_entries(session, entries: list[EntryData]) -> list
     """(language, question, other entry's key) for each of `entries`' questions and variants that another live
     entry already has: the same text under two entries is two labels for one example. One read of the live
     questions, however many entries are checked."""
-    rows = [*(await session.execute(select(EntryText.language, EntryText.question, Entry.key)
-                                    .join(Entry, EntryText.entry_id == Entry.id))),
-            *(await session.execute(select(QuestionVariant.language, QuestionVariant.text, Entry.key)
-                                    .join(Entry, QuestionVariant.entry_id == Entry.id)))]
+    rows = [
+        *(
+            await session.execute(
+                select(EntryText.language, EntryText.question, Entry.key).join(Entry, EntryText.entry_id == Entry.id)
+            )
+        ),
+        *(
+            await session.execute(
+                select(QuestionVariant.language, QuestionVariant.text, Entry.key).join(
+                    Entry, QuestionVariant.entry_id == Entry.id
+                )
+            )
+        ),
+    ]
     live: dict[tuple[str, str], set[str]] = {}
     for lang, text, key in rows:
         live.setdefault((lang, normal_question(text)), set()).add(key)
-    return sorted({(lang, q, other)
-                   for data in entries
-                   for lang, text in data.texts.items()
-                   for q in (text.question, *text.variants)
-                   for other in live.get((lang, normal_question(q)), ())
-                   if other != data.key})
+    return sorted(
+        {
+            (lang, q, other)
+            for data in entries
+            for lang, text in data.texts.items()
+            for q in (text.question, *text.variants)
+            for other in live.get((lang, normal_question(q)), ())
+            if other != data.key
+        }
+    )
 
 
 def _refuse_shared(shared: list[tuple[str, str, str]], remedy: str) -> None:
@@ -143,18 +157,29 @@ class Curation:
             for entry in entries:
                 english = next((t for t in entry.texts if t.language == "en"), entry.texts[0] if entry.texts else None)
                 draft = drafts.pop(entry.key, None)
-                rows.append(EntryRow(
-                    entry.key, entry.topic, english.question if english else "", entry.review_state, entry.version,
-                    draft.state if draft else None, draft.author if draft else None,
-                    votes.get((entry.key, 1), 0), votes.get((entry.key, -1), 0),
-                ))
+                rows.append(
+                    EntryRow(
+                        entry.key,
+                        entry.topic,
+                        english.question if english else "",
+                        entry.review_state,
+                        entry.version,
+                        draft.state if draft else None,
+                        draft.author if draft else None,
+                        votes.get((entry.key, 1), 0),
+                        votes.get((entry.key, -1), 0),
+                    )
+                )
             if not query:  # new entries that exist only as drafts
                 for draft in drafts.values():
                     data = EntryData.model_validate(draft.snapshot)
                     if topic and data.topic != topic:
                         continue
-                    rows.append(EntryRow(draft.key, data.topic, data.texts["en"].question, None, 0, draft.state,
-                                         draft.author, 0, 0))
+                    rows.append(
+                        EntryRow(
+                            draft.key, data.topic, data.texts["en"].question, None, 0, draft.state, draft.author, 0, 0
+                        )
+                    )
             return rows
 
     async def votes(self, key: str) -> Votes:
@@ -187,8 +212,9 @@ class Curation:
                 draft_comment=draft.comment if draft else None,
             )
 
-    async def save_draft(self, actor: Actor, data: EntryData, comment: str | None = None,
-                         *, action: str = "save") -> None:
+    async def save_draft(
+        self, actor: Actor, data: EntryData, comment: str | None = None, *, action: str = "save"
+    ) -> None:
         async with self._sessions() as session, session.begin():
             entry = await session.scalar(select(Entry).where(Entry.key == data.key))
             draft = await session.scalar(select(Draft).where(Draft.key == data.key))
@@ -214,8 +240,9 @@ class Curation:
         async with self._sessions() as session, session.begin():
             draft = await self._draft(session, key, "in_review")
             draft.state, draft.comment = "draft", comment
-            session.add(Revision(key=key, action="send_back", snapshot=draft.snapshot, actor=actor.username,
-                                 comment=comment))
+            session.add(
+                Revision(key=key, action="send_back", snapshot=draft.snapshot, actor=actor.username, comment=comment)
+            )
 
     async def discard(self, actor: Actor, key: str) -> None:
         async with self._sessions() as session, session.begin():
@@ -243,8 +270,9 @@ class Curation:
             _refuse_shared(await _questions_of_other_entries(session, [data]), "Send the draft back")
             before = to_data(entry) if entry is not None else None
             await write_entry(session, data, actor.username)
-            session.add(Revision(key=key, action="publish", snapshot=draft.snapshot, actor=actor.username,
-                                 comment=comment))
+            session.add(
+                Revision(key=key, action="publish", snapshot=draft.snapshot, actor=actor.username, comment=comment)
+            )
             await session.delete(draft)
         changed = variants_of(before) != variants_of(data)
         if self._on_published is not None:
@@ -253,9 +281,9 @@ class Curation:
 
     async def history(self, key: str) -> list[Revision]:
         async with self._sessions() as session:
-            return list((await session.scalars(
-                select(Revision).where(Revision.key == key).order_by(Revision.id.desc())
-            )).all())
+            return list(
+                (await session.scalars(select(Revision).where(Revision.key == key).order_by(Revision.id.desc()))).all()
+            )
 
     async def revision(self, revision_id: int) -> Revision | None:
         async with self._sessions() as session:
@@ -285,8 +313,11 @@ class Curation:
                     entry = await session.scalar(select(Entry).where(Entry.key == data.key))
                     before = to_data(entry) if entry is not None else None
                     await write_entry(session, data, actor.username)
-                    session.add(Revision(key=data.key, action="import", snapshot=data.model_dump(mode="json"),
-                                         actor=actor.username))
+                    session.add(
+                        Revision(
+                            key=data.key, action="import", snapshot=data.model_dump(mode="json"), actor=actor.username
+                        )
+                    )
                     if variants_of(before) != variants_of(data):
                         changed_keys.append(data.key)
                 # Checked once all are written, so two imported entries sharing a question are caught too.

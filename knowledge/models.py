@@ -59,14 +59,17 @@ class Entry(Base):
     needs_person: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     version: Mapped[int] = mapped_column(Integer, default=1)
     published_by: Mapped[str | None] = mapped_column(String(80))
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
-                                                    onupdate=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
 
-    texts: Mapped[list[EntryText]] = relationship(back_populates="entry", cascade="all, delete-orphan",
-                                                  lazy="selectin", order_by="EntryText.language")
+    texts: Mapped[list[EntryText]] = relationship(
+        back_populates="entry", cascade="all, delete-orphan", lazy="selectin", order_by="EntryText.language"
+    )
     # Variants keep the order staff wrote them in (PostgreSQL returns rows in no particular order).
-    variants: Mapped[list[QuestionVariant]] = relationship(back_populates="entry", cascade="all, delete-orphan",
-                                                           lazy="selectin", order_by="QuestionVariant.id")
+    variants: Mapped[list[QuestionVariant]] = relationship(
+        back_populates="entry", cascade="all, delete-orphan", lazy="selectin", order_by="QuestionVariant.id"
+    )
 
 
 class EntryText(Base):
@@ -106,8 +109,9 @@ class Draft(Base):
     base_version: Mapped[int] = mapped_column(Integer, default=0)  # live version the draft started from
     author: Mapped[str] = mapped_column(String(80))
     comment: Mapped[str | None] = mapped_column(Text)
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
-                                                    onupdate=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
 
 
 class Revision(Base):

@@ -29,8 +29,7 @@ class Ratings:
                 select(Rating).where(Rating.chat_hash == chat_hash, Rating.message_id == message_id)
             )
             if vote is None:
-                session.add(Rating(key=key, language=language, value=value, chat_hash=chat_hash,
-                                   message_id=message_id))
+                session.add(Rating(key=key, language=language, value=value, chat_hash=chat_hash, message_id=message_id))
             else:
                 vote.value = value
         return True

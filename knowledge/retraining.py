@@ -37,8 +37,9 @@ class Build(Protocol):
     """Validates the data and returns the model for it (training from scratch with `force`, fine-tuning
     `base` when allowed); raises when the data is invalid or the training fails."""
 
-    async def __call__(self, settings: Settings, kb: KnowledgeBase, *, force: bool,
-                       base: Path | None) -> TrainingResult: ...
+    async def __call__(
+        self, settings: Settings, kb: KnowledgeBase, *, force: bool, base: Path | None
+    ) -> TrainingResult: ...
 
 
 async def validated_model(settings: Settings, kb: KnowledgeBase, *, force: bool, base: Path | None) -> TrainingResult:
@@ -57,8 +58,14 @@ def _log_tail(path: Path, lines: int = 25) -> str:
 
 
 class Retrainer:
-    def __init__(self, settings: Settings, sessions: async_sessionmaker, reload: Reload, served: Served,
-                 build: Build = validated_model) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: async_sessionmaker,
+        reload: Reload,
+        served: Served,
+        build: Build = validated_model,
+    ) -> None:
         self._settings = settings
         self._sessions = sessions
         self._kb = KnowledgeBase(sessions)
@@ -72,7 +79,8 @@ class Retrainer:
         # Runs left "running" by a process that died are failed, queued ones are picked up.
         async with self._sessions() as session, session.begin():
             await session.execute(
-                update(TrainingRun).where(TrainingRun.status == "running")
+                update(TrainingRun)
+                .where(TrainingRun.status == "running")
                 .values(status="failed", error="interrupted: the console stopped during the run")
             )
         self._task = asyncio.create_task(self._worker())
@@ -129,8 +137,7 @@ class Retrainer:
         started = time.monotonic()
         model, finetuned_from, reloaded, error = None, None, False, None
         try:
-            result = await self._build(self._settings, self._kb, force=full,
-                                       base=None if full else await self._base())
+            result = await self._build(self._settings, self._kb, force=full, base=None if full else await self._base())
             model, finetuned_from = result.model.name, result.finetuned_from
             await self._reload(result.model)
             reloaded = True
@@ -141,14 +148,25 @@ class Retrainer:
             log.error("retraining failed: %s", error.splitlines()[0])
         async with self._sessions() as session, session.begin():
             await session.execute(
-                update(TrainingRun).where(TrainingRun.id.in_(ids)).values(
-                    status="failed" if error else "succeeded", model=model, finetuned_from=finetuned_from,
+                update(TrainingRun)
+                .where(TrainingRun.id.in_(ids))
+                .values(
+                    status="failed" if error else "succeeded",
+                    model=model,
+                    finetuned_from=finetuned_from,
                     reloaded=reloaded,
-                    seconds=round(time.monotonic() - started, 1), error=error, finished_at=dt.datetime.now(dt.UTC),
+                    seconds=round(time.monotonic() - started, 1),
+                    error=error,
+                    finished_at=dt.datetime.now(dt.UTC),
                 )
             )
-        log.info("retraining %s in %.0f s (model %s%s)", "failed" if error else "succeeded",
-                 time.monotonic() - started, model, f", fine-tuned from {finetuned_from}" if finetuned_from else "")
+        log.info(
+            "retraining %s in %.0f s (model %s%s)",
+            "failed" if error else "succeeded",
+            time.monotonic() - started,
+            model,
+            f", fine-tuned from {finetuned_from}" if finetuned_from else "",
+        )
 
     async def _base(self) -> Path | None:
         """The model to fine-tune: the one the engine serves, when it is in our models folder."""

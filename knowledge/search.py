@@ -53,8 +53,10 @@ class KnowledgeSearch:
         hits = []
         for item in self._index:
             best = max(
-                (similarity(query, grams) * weight * (1.0 if lang == language else 0.85)
-                 for lang, grams, weight in item.grams),
+                (
+                    similarity(query, grams) * weight * (1.0 if lang == language else 0.85)
+                    for lang, grams, weight in item.grams
+                ),
                 default=0.0,
             )
             if best >= min_score:

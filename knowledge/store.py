@@ -30,12 +30,19 @@ def to_data(entry: Entry) -> EntryData:
     texts = {}
     for text in entry.texts:
         variants = [v.text for v in entry.variants if v.language == text.language]
-        texts[text.language] = LanguageText(question=text.question, answer=text.answer, variants=variants,
-                                            source=text.source)
+        texts[text.language] = LanguageText(
+            question=text.question, answer=text.answer, variants=variants, source=text.source
+        )
     return EntryData(
-        key=entry.key, topic=entry.topic, legal_source=entry.legal_source, source_url=entry.source_url,
-        reviewed_on=entry.reviewed_on, review_state=entry.review_state, review_note=entry.review_note,
-        needs_person=entry.needs_person, texts=texts,
+        key=entry.key,
+        topic=entry.topic,
+        legal_source=entry.legal_source,
+        source_url=entry.source_url,
+        reviewed_on=entry.reviewed_on,
+        review_state=entry.review_state,
+        review_note=entry.review_note,
+        needs_person=entry.needs_person,
+        texts=texts,
     )
 
 
@@ -62,8 +69,7 @@ async def write_entry(session: AsyncSession, item: EntryData, actor: str) -> Ent
             existing[lang].question, existing[lang].answer = text.question, text.answer
             existing[lang].source = text.source
         else:
-            entry.texts.append(EntryText(language=lang, question=text.question, answer=text.answer,
-                                         source=text.source))
+            entry.texts.append(EntryText(language=lang, question=text.question, answer=text.answer, source=text.source))
     for lang in set(existing) - set(item.texts):
         entry.texts.remove(existing[lang])
     entry.variants = [QuestionVariant(language=lang, text=v) for lang, t in item.texts.items() for v in t.variants]
@@ -89,9 +95,16 @@ class KnowledgeBase:
             if text is None:
                 return None
             return Answer(
-                key=entry.key, topic=entry.topic, language=text.language, question=text.question,
-                text=text.answer, legal_source=text.source or entry.legal_source, source_url=entry.source_url,
-                reviewed_on=entry.reviewed_on, review_state=entry.review_state, needs_person=entry.needs_person,
+                key=entry.key,
+                topic=entry.topic,
+                language=text.language,
+                question=text.question,
+                text=text.answer,
+                legal_source=text.source or entry.legal_source,
+                source_url=entry.source_url,
+                reviewed_on=entry.reviewed_on,
+                review_state=entry.review_state,
+                needs_person=entry.needs_person,
             )
 
     async def upsert(self, items: list[EntryData], actor: str = "system") -> int:

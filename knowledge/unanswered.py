@@ -33,18 +33,30 @@ class UnansweredLog:
     def __init__(self, sessions: async_sessionmaker) -> None:
         self._sessions = sessions
 
-    async def record(self, text: str, language: str, reason: str, confidence: float,
-                     suggestions: list[str]) -> None:
+    async def record(self, text: str, language: str, reason: str, confidence: float, suggestions: list[str]) -> None:
         async with self._sessions() as session, session.begin():
-            session.add(Unanswered(text=redact(text)[:1000], language=language, reason=reason,
-                                   confidence=round(confidence, 3), suggestions=suggestions))
+            session.add(
+                Unanswered(
+                    text=redact(text)[:1000],
+                    language=language,
+                    reason=reason,
+                    confidence=round(confidence, 3),
+                    suggestions=suggestions,
+                )
+            )
 
     async def open_items(self) -> list[Unanswered]:
         async with self._sessions() as session:
-            return list((await session.scalars(
-                select(Unanswered).where(Unanswered.resolved.is_(False))
-                .order_by(Unanswered.id.desc()).limit(MAX_SHOWN)
-            )).all())
+            return list(
+                (
+                    await session.scalars(
+                        select(Unanswered)
+                        .where(Unanswered.resolved.is_(False))
+                        .order_by(Unanswered.id.desc())
+                        .limit(MAX_SHOWN)
+                    )
+                ).all()
+            )
 
     async def groups(self) -> list[Group]:
         """Greedy clustering by trigram similarity; the largest groups first."""
@@ -60,8 +72,15 @@ class UnansweredLog:
         groups = []
         for _, members in clusters:
             suggestions = sorted({s for m in members for s in (m.suggestions or [])})
-            groups.append(Group([m.id for m in members], [m.text for m in members][:5], {m.language for m in members},
-                                suggestions, max(m.created_at for m in members)))
+            groups.append(
+                Group(
+                    [m.id for m in members],
+                    [m.text for m in members][:5],
+                    {m.language for m in members},
+                    suggestions,
+                    max(m.created_at for m in members),
+                )
+            )
         groups.sort(key=lambda g: (g.count, g.latest), reverse=True)
         return groups
 
@@ -69,8 +88,9 @@ class UnansweredLog:
         if not ids:
             return
         async with self._sessions() as session, session.begin():
-            await session.execute(update(Unanswered).where(Unanswered.id.in_(ids))
-                                  .values(resolved=True, resolved_key=key))
+            await session.execute(
+                update(Unanswered).where(Unanswered.id.in_(ids)).values(resolved=True, resolved_key=key)
+            )
 
     async def attach(self, actor: Actor, curation: Curation, ids: list[int], key: str) -> int:
         """Adds the questions as variants (in their language) to a draft of entry `key`."""

@@ -65,8 +65,9 @@ class EmulatorDriver:
     async def send(self, user_id: int, kind: str, **extra: Any) -> dict[str, Any]:
         return await self._post("/messages", {"user_id": user_id, "kind": kind, **extra})
 
-    async def press(self, user_id: int, chat_id: int, message_id: int, *, data: str | None = None,
-                    text: str | None = None) -> dict[str, Any]:
+    async def press(
+        self, user_id: int, chat_id: int, message_id: int, *, data: str | None = None, text: str | None = None
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {"user_id": user_id, "chat_id": chat_id, "message_id": message_id}
         if data is not None:
             body["data"] = data
@@ -77,10 +78,12 @@ class EmulatorDriver:
     async def raw_update(self, update: dict[str, Any]) -> dict[str, Any]:
         return await self._post("/updates", update)
 
-    async def create_chat(self, chat_id: int, title: str, *, is_forum: bool = False,
-                          members: list[int] | None = None) -> dict[str, Any]:
-        return await self._post("/chats", {"id": chat_id, "title": title, "is_forum": is_forum,
-                                           "members": members or []})
+    async def create_chat(
+        self, chat_id: int, title: str, *, is_forum: bool = False, members: list[int] | None = None
+    ) -> dict[str, Any]:
+        return await self._post(
+            "/chats", {"id": chat_id, "title": title, "is_forum": is_forum, "members": members or []}
+        )
 
     async def set_members(self, chat_id: int, *, add: list[int] = (), remove: list[int] = ()) -> list[int]:
         return await self._post(f"/chats/{chat_id}/members", {"add": list(add), "remove": list(remove)})
@@ -92,8 +95,9 @@ class EmulatorDriver:
     async def messages(self, chat_id: int, after_id: int = 0) -> list[dict[str, Any]]:
         return await self._get(f"/chats/{chat_id}/messages", after_id=after_id)
 
-    async def wait_messages(self, chat_id: int, count: int = 1, *, after_id: int | None = None,
-                            timeout: float = 30.0) -> list[dict[str, Any]]:
+    async def wait_messages(
+        self, chat_id: int, count: int = 1, *, after_id: int | None = None, timeout: float = 30.0
+    ) -> list[dict[str, Any]]:
         """Waits for `count` new bot messages in the chat (after the last ones returned) and returns them."""
         after = self.last_seen.get(chat_id, 0) if after_id is None else after_id
         found = await self._get(f"/chats/{chat_id}/messages", after_id=after, count=count, timeout=timeout)
@@ -101,14 +105,16 @@ class EmulatorDriver:
             self.last_seen[chat_id] = max(self.last_seen.get(chat_id, 0), found[-1]["message_id"])
         return found
 
-    async def ask(self, user_id: int, text: str, *, expect: int = 1, timeout: float = 30.0,
-                  **extra: Any) -> list[dict[str, Any]]:
+    async def ask(
+        self, user_id: int, text: str, *, expect: int = 1, timeout: float = 30.0, **extra: Any
+    ) -> list[dict[str, Any]]:
         """Sends a text as the user and returns the bot's replies to it (at least `expect` of them)."""
         sent = await self.send_text(user_id, text, **extra)
         return await self.wait_messages(user_id, expect, after_id=sent["message"]["message_id"], timeout=timeout)
 
-    async def topic_messages(self, chat_id: int, topic: int, count: int = 1,
-                             timeout: float = 20.0) -> list[dict[str, Any]]:
+    async def topic_messages(
+        self, chat_id: int, topic: int, count: int = 1, timeout: float = 20.0
+    ) -> list[dict[str, Any]]:
         """Waits until the bot has posted at least `count` messages in a forum topic; returns all of them."""
         deadline = time.monotonic() + timeout
         while True:

@@ -64,8 +64,7 @@ def parse_html(source: str) -> Parsed:
             match = _TAG.match(source, i)
             if not match:
                 raise ParseError(
-                    "Bad Request: can't parse entities: Unsupported start tag at byte offset "
-                    f"{_byte_offset(source, i)}"
+                    f"Bad Request: can't parse entities: Unsupported start tag at byte offset {_byte_offset(source, i)}"
                 )
             closing, name, attrs = match.group(1), match.group(2).lower(), match.group(3) or ""
             if name not in ALLOWED_TAGS:
@@ -77,7 +76,7 @@ def parse_html(source: str) -> Parsed:
             if closing:
                 if not stack or stack[-1][0] != name:
                     raise ParseError(
-                        f'Bad Request: can\'t parse entities: Unmatched end tag at byte offset '
+                        f"Bad Request: can't parse entities: Unmatched end tag at byte offset "
                         f'{_byte_offset(source, i)}, expected "</{stack[-1][0]}>", found "</{name}>"'
                         if stack
                         else f"Bad Request: can't parse entities: Unexpected end tag at byte offset "
@@ -85,7 +84,9 @@ def parse_html(source: str) -> Parsed:
                     )
                 open_name, start, extra = stack.pop()
                 if out_len > start:
-                    entities.append({"type": ALLOWED_TAGS[open_name], "offset": start, "length": out_len - start, **extra})
+                    entities.append(
+                        {"type": ALLOWED_TAGS[open_name], "offset": start, "length": out_len - start, **extra}
+                    )
             else:
                 extra: dict = {}
                 if name == "a":
@@ -132,7 +133,7 @@ def parse_html(source: str) -> Parsed:
         i += 1
     if stack:
         raise ParseError(
-            f'Bad Request: can\'t parse entities: Can\'t find end tag corresponding to start tag "{stack[-1][0]}"'
+            f"Bad Request: can't parse entities: Can't find end tag corresponding to start tag \"{stack[-1][0]}\""
         )
     entities.sort(key=lambda e: (e["offset"], -e["length"]))
     return Parsed("".join(out), entities)

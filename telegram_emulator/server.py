@@ -26,8 +26,15 @@ from telegram_emulator.state import ApiError, BotState, Fault
 log = logging.getLogger(__name__)
 _TOKEN = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{1,100}$")
 _INT_FIELDS = {
-    "chat_id", "message_id", "from_chat_id", "message_thread_id", "offset", "limit", "timeout",
-    "max_connections", "user_id",
+    "chat_id",
+    "message_id",
+    "from_chat_id",
+    "message_thread_id",
+    "offset",
+    "limit",
+    "timeout",
+    "max_connections",
+    "user_id",
 }
 STATES: web.AppKey[dict[str, BotState]] = web.AppKey("states", dict)
 WEBHOOK_TASKS: web.AppKey[dict[str, asyncio.Task]] = web.AppKey("webhook_tasks", dict)
@@ -282,15 +289,20 @@ async def _deliver(app: web.Application, state: BotState, after: asyncio.Task | 
         try:
             while state.webhook:
                 try:
-                    async with http.post(hook["url"], data=body, headers=headers,
-                                         timeout=ClientTimeout(total=60)) as response:
+                    async with http.post(
+                        hook["url"], data=body, headers=headers, timeout=ClientTimeout(total=60)
+                    ) as response:
                         if 200 <= response.status < 300:
                             break
-                        state.webhook_last_error = (int(asyncio.get_running_loop().time()),
-                                                    f"Wrong response from the webhook: {response.status}")
+                        state.webhook_last_error = (
+                            int(asyncio.get_running_loop().time()),
+                            f"Wrong response from the webhook: {response.status}",
+                        )
                 except Exception as error:  # noqa: BLE001 - any transport failure is retried
-                    state.webhook_last_error = (int(asyncio.get_running_loop().time()),
-                                                f"Connection failed: {type(error).__name__}")
+                    state.webhook_last_error = (
+                        int(asyncio.get_running_loop().time()),
+                        f"Connection failed: {type(error).__name__}",
+                    )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
             async with state.changed:
@@ -349,20 +361,47 @@ def _user(body: dict[str, Any], user_id: int) -> dict[str, Any]:
 
 
 _CONTENT_KINDS = {
-    "sticker": lambda b: {"sticker": {"file_id": "CAACAgIAAxkBAAIB", "file_unique_id": "AgADsticker", "width": 512,
-                                      "height": 512, "is_animated": False, "is_video": False, "type": "regular",
-                                      "emoji": b.get("emoji", "😀")}},
-    "photo": lambda b: {"photo": [{"file_id": "AgACAgIAAxkBAAIC", "file_unique_id": "AQADphoto", "width": 90,
-                                   "height": 90, "file_size": 1200}], **({"caption": b["caption"]} if b.get("caption") else {})},
-    "voice": lambda b: {"voice": {"file_id": "AwACAgIAAxkBAAID", "file_unique_id": "AgADvoice", "duration": 3,
-                                  "mime_type": "audio/ogg"}},
-    "document": lambda b: {"document": {"file_id": "BQACAgIAAxkBAAIE", "file_unique_id": "AgADdoc",
-                                        "file_name": b.get("file_name", "passport.pdf"), "mime_type": "application/pdf"},
-                           **({"caption": b["caption"]} if b.get("caption") else {})},
+    "sticker": lambda b: {
+        "sticker": {
+            "file_id": "CAACAgIAAxkBAAIB",
+            "file_unique_id": "AgADsticker",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+            "type": "regular",
+            "emoji": b.get("emoji", "😀"),
+        }
+    },
+    "photo": lambda b: {
+        "photo": [
+            {"file_id": "AgACAgIAAxkBAAIC", "file_unique_id": "AQADphoto", "width": 90, "height": 90, "file_size": 1200}
+        ],
+        **({"caption": b["caption"]} if b.get("caption") else {}),
+    },
+    "voice": lambda b: {
+        "voice": {"file_id": "AwACAgIAAxkBAAID", "file_unique_id": "AgADvoice", "duration": 3, "mime_type": "audio/ogg"}
+    },
+    "document": lambda b: {
+        "document": {
+            "file_id": "BQACAgIAAxkBAAIE",
+            "file_unique_id": "AgADdoc",
+            "file_name": b.get("file_name", "passport.pdf"),
+            "mime_type": "application/pdf",
+        },
+        **({"caption": b["caption"]} if b.get("caption") else {}),
+    },
     "location": lambda b: {"location": {"latitude": 40.4093, "longitude": 49.8671}},
     "contact": lambda b: {"contact": {"phone_number": b.get("phone_number", "+994501234567"), "first_name": "Contact"}},
-    "video": lambda b: {"video": {"file_id": "BAACAgIAAxkBAAIF", "file_unique_id": "AgADvideo", "width": 640,
-                                  "height": 360, "duration": 5}},
+    "video": lambda b: {
+        "video": {
+            "file_id": "BAACAgIAAxkBAAIF",
+            "file_unique_id": "AgADvideo",
+            "width": 640,
+            "height": 360,
+            "duration": 5,
+        }
+    },
 }
 
 
@@ -417,8 +456,9 @@ async def drv_press(request: web.Request) -> web.Response:
     body = await _json(request)
     user = state.users.get(int(body["user_id"])) or _user(body, int(body["user_id"]))
     try:
-        query = state.press_button(int(body["chat_id"]), int(body["message_id"]), user,
-                                   data=body.get("data"), text=body.get("text"))
+        query = state.press_button(
+            int(body["chat_id"]), int(body["message_id"]), user, data=body.get("data"), text=body.get("text")
+        )
     except ApiError as error:
         raise web.HTTPBadRequest(text=error.description) from None
     update = await state.push_update("callback_query", query)
@@ -434,8 +474,12 @@ async def drv_raw_update(request: web.Request) -> web.Response:
 async def drv_create_chat(request: web.Request) -> web.Response:
     state = _state(request.app, request.match_info["token"])
     body = await _json(request)
-    chat = state.create_group(int(body["id"]), body.get("title", "Staff"), is_forum=bool(body.get("is_forum")),
-                              members=[int(m) for m in body.get("members", [])])
+    chat = state.create_group(
+        int(body["id"]),
+        body.get("title", "Staff"),
+        is_forum=bool(body.get("is_forum")),
+        members=[int(m) for m in body.get("members", [])],
+    )
     return web.json_response(chat.public())
 
 
@@ -489,15 +533,17 @@ async def drv_callback_answer(request: web.Request) -> web.Response:
 
 async def drv_info(request: web.Request) -> web.Response:
     state = _state(request.app, request.match_info["token"])
-    return web.json_response({
-        "calls": dict(state.calls),
-        "pending_updates": len(state.updates),
-        "webhook": state.webhook and {k: v for k, v in state.webhook.items() if k != "secret_token"},
-        "commands": {f"{scope}:{lang}": cmds for (scope, lang), cmds in state.commands.items()},
-        "chat_actions": state.chat_actions[-200:],
-        "bot_messages_sent": state.bot_messages_sent,
-        "refusals": state.refusals[-200:],
-    })
+    return web.json_response(
+        {
+            "calls": dict(state.calls),
+            "pending_updates": len(state.updates),
+            "webhook": state.webhook and {k: v for k, v in state.webhook.items() if k != "secret_token"},
+            "commands": {f"{scope}:{lang}": cmds for (scope, lang), cmds in state.commands.items()},
+            "chat_actions": state.chat_actions[-200:],
+            "bot_messages_sent": state.bot_messages_sent,
+            "refusals": state.refusals[-200:],
+        }
+    )
 
 
 async def drv_faults(request: web.Request) -> web.Response:
@@ -530,22 +576,24 @@ def make_app() -> web.Application:
     app[WEBHOOK_TASKS] = {}
     app.cleanup_ctx.append(_http_client)
     prefix = "/_emulator/{token}"
-    app.add_routes([
-        web.get("/health", health),
-        web.route("*", "/bot{token}/{method}", bot_api),
-        web.post(prefix + "/messages", drv_send),
-        web.post(prefix + "/press", drv_press),
-        web.post(prefix + "/updates", drv_raw_update),
-        web.post(prefix + "/chats", drv_create_chat),
-        web.post(prefix + "/chats/{chat_id}/members", drv_members),
-        web.post(prefix + "/block", drv_block),
-        web.get(prefix + "/chats/{chat_id}/messages", drv_messages),
-        web.get(prefix + "/chats/{chat_id}/topics", drv_topics),
-        web.get(prefix + "/callbacks/{query_id}", drv_callback_answer),
-        web.get(prefix + "/info", drv_info),
-        web.post(prefix + "/faults", drv_faults),
-        web.delete(prefix + "/faults", drv_faults),
-    ])
+    app.add_routes(
+        [
+            web.get("/health", health),
+            web.route("*", "/bot{token}/{method}", bot_api),
+            web.post(prefix + "/messages", drv_send),
+            web.post(prefix + "/press", drv_press),
+            web.post(prefix + "/updates", drv_raw_update),
+            web.post(prefix + "/chats", drv_create_chat),
+            web.post(prefix + "/chats/{chat_id}/members", drv_members),
+            web.post(prefix + "/block", drv_block),
+            web.get(prefix + "/chats/{chat_id}/messages", drv_messages),
+            web.get(prefix + "/chats/{chat_id}/topics", drv_topics),
+            web.get(prefix + "/callbacks/{query_id}", drv_callback_answer),
+            web.get(prefix + "/info", drv_info),
+            web.post(prefix + "/faults", drv_faults),
+            web.delete(prefix + "/faults", drv_faults),
+        ]
+    )
     return app
 
 

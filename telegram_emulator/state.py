@@ -20,16 +20,26 @@ from telegram_emulator.html_check import ParseError, parse_html, utf16_len
 MAX_TEXT = 4096
 MAX_CALLBACK_DATA = 64
 CHAT_ACTIONS = {
-    "typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
-    "upload_document", "choose_sticker", "find_location", "record_video_note", "upload_video_note",
+    "typing",
+    "upload_photo",
+    "record_video",
+    "upload_video",
+    "record_voice",
+    "upload_voice",
+    "upload_document",
+    "choose_sticker",
+    "find_location",
+    "record_video_note",
+    "upload_video_note",
 }
 _COMMAND = re.compile(r"(?:(?<=\s)|^)/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?")
 _BOT_COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
 
 
 class ApiError(Exception):
-    def __init__(self, code: int, description: str, retry_after: int | None = None,
-                 migrate_to_chat_id: int | None = None) -> None:
+    def __init__(
+        self, code: int, description: str, retry_after: int | None = None, migrate_to_chat_id: int | None = None
+    ) -> None:
         super().__init__(description)
         self.code, self.description = code, description
         self.retry_after, self.migrate_to_chat_id = retry_after, migrate_to_chat_id
@@ -133,8 +143,7 @@ class BotState:
         self.users[user["id"]] = user
         chat = self.chats.get(user["id"])
         if chat is None:
-            chat = Chat(id=user["id"], type="private", first_name=user.get("first_name"),
-                        username=user.get("username"))
+            chat = Chat(id=user["id"], type="private", first_name=user.get("first_name"), username=user.get("username"))
             self.chats[chat.id] = chat
         return chat
 
@@ -152,8 +161,9 @@ class BotState:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
         return chat
 
-    def user_message(self, chat: Chat, user: dict[str, Any], content: dict[str, Any],
-                     thread_id: int | None = None) -> dict[str, Any]:
+    def user_message(
+        self, chat: Chat, user: dict[str, Any], content: dict[str, Any], thread_id: int | None = None
+    ) -> dict[str, Any]:
         message: dict[str, Any] = {
             "message_id": chat.take_message_id(),
             "from": user,
@@ -191,16 +201,20 @@ class BotState:
             self.changed.notify_all()
         return update
 
-    def press_button(self, chat_id: int, message_id: int, user: dict[str, Any], *,
-                     data: str | None = None, text: str | None = None) -> dict[str, Any]:
+    def press_button(
+        self, chat_id: int, message_id: int, user: dict[str, Any], *, data: str | None = None, text: str | None = None
+    ) -> dict[str, Any]:
         chat = self.chats[int(chat_id)]
         message = chat.messages.get(int(message_id))
         if message is None or not message.get("_from_bot"):
             raise bad_request("message not found")
         buttons = [b for row in message.get("reply_markup", {}).get("inline_keyboard", []) for b in row]
         chosen = next(
-            (b for b in buttons if (data is not None and b.get("callback_data") == data)
-             or (text is not None and b.get("text") == text)),
+            (
+                b
+                for b in buttons
+                if (data is not None and b.get("callback_data") == data) or (text is not None and b.get("text") == text)
+            ),
             None,
         )
         if chosen is None and data is None:
@@ -253,7 +267,7 @@ class BotState:
         if "inline_keyboard" in markup:
             rows = markup["inline_keyboard"]
             if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-                raise bad_request("field \"inline_keyboard\" of the InlineKeyboardMarkup must be an Array")
+                raise bad_request('field "inline_keyboard" of the InlineKeyboardMarkup must be an Array')
             for row in rows:
                 for button in row:
                     if not isinstance(button, dict) or not str(button.get("text", "")).strip():
@@ -340,7 +354,11 @@ class BotState:
             raise bad_request("message to edit not found")
         text, entities, raw = self._render_text(params)
         markup = self._check_markup(params.get("reply_markup"))
-        if text == stored.get("text") and entities == stored.get("entities", []) and markup == stored.get("reply_markup"):
+        if (
+            text == stored.get("text")
+            and entities == stored.get("entities", [])
+            and markup == stored.get("reply_markup")
+        ):
             raise bad_request(
                 "message is not modified: specified new message content and reply markup are exactly the same "
                 "as a current content and reply markup of the message"
@@ -361,8 +379,10 @@ class BotState:
             raise bad_request("message to edit not found")
         markup = self._check_markup(params.get("reply_markup"))
         if markup == stored.get("reply_markup"):
-            raise bad_request("message is not modified: specified new message content and reply markup are "
-                              "exactly the same as a current content and reply markup of the message")
+            raise bad_request(
+                "message is not modified: specified new message content and reply markup are "
+                "exactly the same as a current content and reply markup of the message"
+            )
         async with self.changed:
             stored.pop("reply_markup", None)
             if markup:
@@ -412,9 +432,13 @@ class BotState:
         chat.topics[thread_id] = {"name": name, "closed": False}
         async with self.changed:
             chat.messages[thread_id] = {
-                "message_id": thread_id, "chat": chat.public(), "date": int(time.time()),
-                "message_thread_id": thread_id, "forum_topic_created": {"name": name, "icon_color": 7322096},
-                "_from_bot": True, "_service": True,
+                "message_id": thread_id,
+                "chat": chat.public(),
+                "date": int(time.time()),
+                "message_thread_id": thread_id,
+                "forum_topic_created": {"name": name, "icon_color": 7322096},
+                "_from_bot": True,
+                "_service": True,
             }
             self.changed.notify_all()
         return {"message_thread_id": thread_id, "name": name, "icon_color": 7322096}
@@ -427,11 +451,23 @@ class BotState:
         except (TypeError, ValueError):
             raise bad_request("invalid user_id specified") from None
         if user_id == self.user["id"]:
-            return {"status": "administrator", "user": self.user, "can_be_edited": False,
-                    "can_manage_chat": True, "can_delete_messages": True, "can_manage_video_chats": False,
-                    "can_restrict_members": False, "can_promote_members": False, "can_change_info": False,
-                    "can_invite_users": True, "is_anonymous": False, "can_post_stories": False,
-                    "can_edit_stories": False, "can_delete_stories": False, "can_manage_topics": True}
+            return {
+                "status": "administrator",
+                "user": self.user,
+                "can_be_edited": False,
+                "can_manage_chat": True,
+                "can_delete_messages": True,
+                "can_manage_video_chats": False,
+                "can_restrict_members": False,
+                "can_promote_members": False,
+                "can_change_info": False,
+                "can_invite_users": True,
+                "is_anonymous": False,
+                "can_post_stories": False,
+                "can_edit_stories": False,
+                "can_delete_stories": False,
+                "can_manage_topics": True,
+            }
         user = self.users.get(user_id) or {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"}
         member = user_id in chat.members if chat.type != "private" else user_id == chat.id
         return {"status": "member" if member else "left", "user": user}
@@ -448,8 +484,11 @@ class BotState:
 
     async def get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         if self.webhook:
-            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active; "
-                                "use deleteWebhook to delete the webhook first")
+            raise ApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
         offset = int(params.get("offset") or 0)
         limit = max(1, min(100, int(params.get("limit") or 100)))
         timeout = max(0.0, min(50.0, float(params.get("timeout") or 0)))
@@ -468,8 +507,11 @@ class BotState:
                 except TimeoutError:
                     break
                 if self.poll_generation != generation:
-                    raise ApiError(409, "Conflict: terminated by other getUpdates request; "
-                                        "make sure that only one bot instance is running")
+                    raise ApiError(
+                        409,
+                        "Conflict: terminated by other getUpdates request; "
+                        "make sure that only one bot instance is running",
+                    )
                 if self.webhook:
                     return []
             allowed = params.get("allowed_updates")
@@ -486,8 +528,12 @@ class BotState:
         if chat is None:
             return []
         return [
-            {**self.public_message(m), "html": m.get("_raw"), "parse_mode": m.get("_parse_mode"),
-             "edits": m.get("_edits", 0)}
+            {
+                **self.public_message(m),
+                "html": m.get("_raw"),
+                "parse_mode": m.get("_parse_mode"),
+                "edits": m.get("_edits", 0),
+            }
             for mid, m in sorted(chat.messages.items())
             if m.get("_from_bot") and not m.get("_service") and mid > after_id
         ]

@@ -40,8 +40,13 @@ class BackgroundTraining:
         env = {**os.environ, "RASA_CACHE_DIRECTORY": str(data_dir / "rasa-cache")}
         with open(log, "wb") as out:
             process = subprocess.Popen(
-                [sys.executable, "-m", "tests.background_training", str(data_dir)], cwd=PROJECT_ROOT, env=env,
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                [sys.executable, "-m", "tests.background_training", str(data_dir)],
+                cwd=PROJECT_ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         return cls(process, log)
 

@@ -13,6 +13,13 @@ from assistant.training import PROJECT_ROOT, rasa_env, rasa_python
 
 def run_in_engine_env(script: str, timeout_s: float = 300) -> Any:
     settings = Settings()
-    done = subprocess.run([str(rasa_python(settings)), "-c", script], cwd=PROJECT_ROOT,
-                          env=rasa_env(settings), capture_output=True, text=True, timeout=timeout_s, check=True)
+    done = subprocess.run(
+        [str(rasa_python(settings)), "-c", script],
+        cwd=PROJECT_ROOT,
+        env=rasa_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=True,
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])

@@ -21,8 +21,15 @@ def _needles() -> list[str]:
     needles = []
     for number, _, _, fin, born, *_ in DEMO:
         day = dt.date.fromisoformat(born)
-        needles += [number, number.replace("-", ""), number.replace("-", " "), fin, born,
-                    day.strftime("%d.%m.%Y"), day.strftime("%d/%m/%Y")]
+        needles += [
+            number,
+            number.replace("-", ""),
+            number.replace("-", " "),
+            fin,
+            born,
+            day.strftime("%d.%m.%Y"),
+            day.strftime("%d/%m/%Y"),
+        ]
     return needles
 
 

@@ -17,11 +17,20 @@ from tests.conftest import free_port
 
 def _call(action: str) -> dict:
     return {
-        "next_action": action, "sender_id": "7001", "version": "3.6.21", "domain": {},
-        "tracker": {"sender_id": "7001", "slots": {"language": "en"}, "events": [], "paused": False,
-                    "followup_action": None, "active_loop": {}, "latest_action_name": "action_listen",
-                    "latest_message": {"text": "english please", "intent": {"name": "choose_language"},
-                                       "entities": []}},
+        "next_action": action,
+        "sender_id": "7001",
+        "version": "3.6.21",
+        "domain": {},
+        "tracker": {
+            "sender_id": "7001",
+            "slots": {"language": "en"},
+            "events": [],
+            "paused": False,
+            "followup_action": None,
+            "active_loop": {},
+            "latest_action_name": "action_listen",
+            "latest_message": {"text": "english please", "intent": {"name": "choose_language"}, "entities": []},
+        },
     }
 
 
@@ -29,8 +38,14 @@ def _call(action: str) -> dict:
 async def action_server(tmp_path):
     port = free_port()
     env = {**os.environ, "ASSISTANT_ACTION_SERVER_PORT": str(port), "ASSISTANT_DATA_DIR": str(tmp_path)}
-    process = subprocess.Popen([sys.executable, "-m", "actions"], cwd=PROJECT_ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "actions"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as http:

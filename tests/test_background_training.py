@@ -26,8 +26,9 @@ def _alive(pid: int) -> bool:
 def test_stopping_kills_the_training_with_its_children(tmp_path):
     log = tmp_path / "training.log"
     # A parent that starts a child and waits, as `python -m tests.background_training` waits for `rasa train`.
-    process = subprocess.Popen(["sh", "-c", "sleep 60 & echo $!; wait"], stdout=subprocess.PIPE, text=True,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        ["sh", "-c", "sleep 60 & echo $!; wait"], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
     child = int(process.stdout.readline())
     log.write_text("training…\n", encoding="utf-8")
     training = BackgroundTraining(process, log)
@@ -65,10 +66,12 @@ def test_stopping_reaches_rasa_in_its_own_session(tmp_path):
     # As in a real run: the wrapper's run_rasa starts the engine's Python in a session of its own, where a
     # signal to the wrapper's group does not reach (an orphaned training once ran on after a test session).
     marker = f"background-training-test-{uuid.uuid4().hex}"
-    script = ("import sys; from assistant.settings import Settings; from assistant.training import run_rasa; "
-              "from tests.background_training import run_until_terminated; "
-              "run_until_terminated(run_rasa(Settings(), '-c', 'import time, sys; time.sleep(120)', sys.argv[1], "
-              "python=True))")
+    script = (
+        "import sys; from assistant.settings import Settings; from assistant.training import run_rasa; "
+        "from tests.background_training import run_until_terminated; "
+        "run_until_terminated(run_rasa(Settings(), '-c', 'import time, sys; time.sleep(120)', sys.argv[1], "
+        "python=True))"
+    )
     process = subprocess.Popen([sys.executable, "-c", script, marker], cwd=PROJECT_ROOT, start_new_session=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not [p for p in _processes_with(marker) if p != process.pid]:

@@ -56,13 +56,20 @@ def test_annotations_are_stripped_and_kept_as_entities():
 
 
 def test_scores_count_fallbacks_as_wrong_and_rank_faq_entries():
-    examples = [Example("en", "x", "faq", "visa_free_stay"), Example("en", "y", "greet"),
-                Example("en", "z", "check_status", entities=(("application_number", "TRP-2026-000102"),))]
+    examples = [
+        Example("en", "x", "faq", "visa_free_stay"),
+        Example("en", "y", "greet"),
+        Example("en", "z", "check_status", entities=(("application_number", "TRP-2026-000102"),)),
+    ]
     predictions = [
         {"intent": "faq", "faq_ranking": ["visa_evisa_asan", "visa_free_stay"], "entities": [], "ms": 5.0},
         {"intent": "nlu_fallback", "faq_ranking": [], "entities": [], "ms": 6.0},
-        {"intent": "check_status", "faq_ranking": [], "entities": [["application_number", "trp 2026 000102"]],
-         "ms": 7.0},
+        {
+            "intent": "check_status",
+            "faq_ranking": [],
+            "entities": [["application_number", "trp 2026 000102"]],
+            "ms": 7.0,
+        },
     ]
     scores = score(examples, predictions)
     assert scores["intent_accuracy"] == pytest.approx(2 / 3) and scores["fallbacks"] == 1
@@ -71,29 +78,42 @@ def test_scores_count_fallbacks_as_wrong_and_rank_faq_entries():
 
 
 def test_misses_list_wrong_intents_and_entries_outside_the_top_3_but_never_on_the_held_out_set():
-    examples = [Example("en", "x", "faq", "visa_free_stay"), Example("en", "y", "greet"),
-                Example("az", "z", "faq", "fees_overview"), Example("ru", "w", "thanks")]
-    predictions = [{"intent": "faq", "faq_ranking": ["a", "b", "c", "visa_free_stay"]},
-                   {"intent": "out_of_scope", "faq_ranking": []},
-                   {"intent": "faq", "faq_ranking": ["b", "fees_overview"]},
-                   {"intent": "thanks", "faq_ranking": []}]
+    examples = [
+        Example("en", "x", "faq", "visa_free_stay"),
+        Example("en", "y", "greet"),
+        Example("az", "z", "faq", "fees_overview"),
+        Example("ru", "w", "thanks"),
+    ]
+    predictions = [
+        {"intent": "faq", "faq_ranking": ["a", "b", "c", "visa_free_stay"]},
+        {"intent": "out_of_scope", "faq_ranking": []},
+        {"intent": "faq", "faq_ranking": ["b", "fees_overview"]},
+        {"intent": "thanks", "faq_ranking": []},
+    ]
     assert misses(examples, predictions) == [
         {"language": "en", "text": "x", "expected": "faq/visa_free_stay", "got": "top 3: a, b, c"},
-        {"language": "en", "text": "y", "expected": "greet", "got": "out_of_scope"}]
+        {"language": "en", "text": "y", "expected": "greet", "got": "out_of_scope"},
+    ]
     with pytest.raises(SystemExit):
         nlu_accuracy.main(["--split", "heldout", "--misses"])
 
 
 def test_folding_makes_azerbaijani_typed_without_its_letters_the_same_text():
-    assert fold("İcazə almaq üçün ŞƏHADƏTNAMƏ") == fold("icaze almaq ucun sehadetname") == "icaze almaq ucun sehadetname"
+    assert (
+        fold("İcazə almaq üçün ŞƏHADƏTNAMƏ") == fold("icaze almaq ucun sehadetname") == "icaze almaq ucun sehadetname"
+    )
     assert fold("Вид на жительство, ещё") == "вид на жительство, еще"
     # One character for one, so the tokenizer's offsets into the original text stay valid.
     assert len(fold("İşçi Ğ ı ö ü ç ş ə")) == len("İşçi Ğ ı ö ü ç ş ə")
 
 
 def test_typing_noise_is_repeatable_and_leaves_numbers_exact():
-    example = Example("az", "TRP-2026-003310 nömrəli müraciətimin statusu nədir? Doğum tarixim 12.03.1990",
-                      "check_status", entities=(("application_number", "TRP-2026-003310"),))
+    example = Example(
+        "az",
+        "TRP-2026-003310 nömrəli müraciətimin statusu nədir? Doğum tarixim 12.03.1990",
+        "check_status",
+        entities=(("application_number", "TRP-2026-003310"),),
+    )
     twin = noisy(example)
     assert twin == noisy(example) and twin.intent == "check_status" and twin.entities == example.entities
     assert "trp-2026-003310" in twin.text and "12.03.1990" in twin.text
@@ -117,16 +137,22 @@ def test_mixing_weights_the_two_opinions_over_the_union_of_labels():
 
 
 def test_the_benchmark_blends_like_the_engine_then_applies_the_fallback_rule():
-    learned = {"intent": "faq", "entities": [], "ms": 1.0, "intent_scores": {"faq": 0.5, "greet": 0.5},
-               "faq_scores": {"a": 0.6, "b": 0.4}}
+    learned = {
+        "intent": "faq",
+        "entities": [],
+        "ms": 1.0,
+        "intent_scores": {"faq": 0.5, "greet": 0.5},
+        "faq_scores": {"a": 0.6, "b": 0.4},
+    }
     lexical = {"intent_scores": {"greet": 0.9, "faq": 0.1}, "faq_scores": {"b": 0.9, "c": 0.1}}
     fallback = {"threshold": 0.45, "ambiguity_threshold": 0.05}
     assert blended(learned, lexical, 0.5, 0.5, fallback)["intent"] == "greet"  # 0.7 vs 0.3
     assert blended(learned, lexical, 0.5, 0.5, fallback)["faq_ranking"] == ["b", "a", "c"]
     assert blended(learned, lexical, 1.0, 1.0, fallback)["intent"] == "nlu_fallback"  # a tie is ambiguous
     # thanks 0.5 against faq and greet at 0.25 each: sure enough
-    assert blended(learned, {"intent_scores": {"thanks": 1.0}, "faq_scores": {}}, 0.5, 0.5,
-                   fallback)["intent"] == "thanks"
+    assert (
+        blended(learned, {"intent_scores": {"thanks": 1.0}, "faq_scores": {}}, 0.5, 0.5, fallback)["intent"] == "thanks"
+    )
 
 
 def test_direct_answers_use_the_actions_rule_and_count_only_faq_readings():
@@ -152,8 +178,12 @@ def test_direct_answers_use_the_actions_rule_and_count_only_faq_readings():
     assert [(d, r) for _, d, r in front] == sorted({(d, r) for _, d, r in front}, key=lambda x: -x[0])
     assert (0.25, 1.0) in [(d, r) for _, d, r in front]
     assert all(any(d2 >= d and r2 >= r for _, d2, r2 in front) for d, r in grid.values() if not math.isnan(r))
-    assert not any((d2 > d and r2 >= r) or (d2 >= d and r2 > r)
-                   for _, d, r in front for d2, r2 in grid.values() if not math.isnan(r2))
+    assert not any(
+        (d2 > d and r2 >= r) or (d2 >= d and r2 > r)
+        for _, d, r in front
+        for d2, r2 in grid.values()
+        if not math.isnan(r2)
+    )
 
 
 def test_cross_validation_folds_are_stratified_disjoint_and_trainable(tmp_path):
@@ -194,8 +224,9 @@ def test_seed_runs_retrain_our_pipeline_with_other_seeds_and_average_per_languag
 
 
 def _run(*args: str) -> str:
-    completed = subprocess.run([sys.executable, "-m", *args], cwd=PROJECT_ROOT, capture_output=True, text=True,
-                               timeout=900)
+    completed = subprocess.run(
+        [sys.executable, "-m", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900
+    )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     return completed.stdout
 
@@ -204,8 +235,20 @@ def _run(*args: str) -> str:
 def test_nlu_accuracy_smoke(tmp_path):
     report = tmp_path / "nlu.json"
     # The development split: the held-out one differs only in the file read, and this one also tunes.
-    out = _run("benchmarks.nlu_accuracy", "--smoke", "--split", "dev", "--pipelines", "ours,tfidf-lr",
-               "--folds", "0", "--work", str(tmp_path / "work"), "--report", str(report))
+    out = _run(
+        "benchmarks.nlu_accuracy",
+        "--smoke",
+        "--split",
+        "dev",
+        "--pipelines",
+        "ours,tfidf-lr",
+        "--folds",
+        "0",
+        "--work",
+        str(tmp_path / "work"),
+        "--report",
+        str(report),
+    )
     assert "FAQ top-3" in out and "date F1" in out and "fallback threshold" in out
     data = json.loads(report.read_text(encoding="utf-8"))
     assert data["split"] == "dev" and set(data["pipelines"]) == {"ours", "tfidf-lr"}
@@ -266,8 +309,11 @@ def test_a_profile_sums_samples_by_function_inclusive_and_self():
     profile = summarise(raw, top=3)
     assert profile["samples"] == 100
     # serve is in every stack: left out of the inclusive list
-    assert profile["inclusive"] == [("handle (rasa/processor.py)", 0.4), ("validate (jsonschema/validators.py)", 0.3),
-                                    ("parse (rasa/graph.py)", 0.1)]
+    assert profile["inclusive"] == [
+        ("handle (rasa/processor.py)", 0.4),
+        ("validate (jsonschema/validators.py)", 0.3),
+        ("parse (rasa/graph.py)", 0.1),
+    ]
     assert profile["self"][:2] == [("serve (sanic/runners.py)", 0.5), ("validate (jsonschema/validators.py)", 0.3)]
     assert dict(summarise(raw, top=10)["inclusive"])["walk (x.py)"] == 0.1  # recursion counts once per stack
     assert summarise([])["inclusive"] == []

@@ -60,8 +60,9 @@ async def sandbox(tmp_path) -> AsyncIterator[str]:
 
 @pytest.fixture
 async def client(sandbox) -> AsyncIterator[CaseApiClient]:
-    api = CaseApiClient(sandbox, TOKEN, timeout_s=1.0, retries=2, backoff_s=0.01,
-                        breaker=CircuitBreaker(threshold=3, cool_down_s=0.5))
+    api = CaseApiClient(
+        sandbox, TOKEN, timeout_s=1.0, retries=2, backoff_s=0.01, breaker=CircuitBreaker(threshold=3, cool_down_s=0.5)
+    )
     yield api
     await api.close()
 
@@ -72,9 +73,10 @@ async def behave(sandbox: str, **switches: Any) -> dict:
 
 
 async def raw(sandbox: str, path: str, body: Any, token: str = TOKEN) -> tuple[int, dict, dict]:
-    async with ClientSession() as session, session.post(
-        sandbox + path, json=body, headers={"Authorization": f"Bearer {token}"}
-    ) as response:
+    async with (
+        ClientSession() as session,
+        session.post(sandbox + path, json=body, headers={"Authorization": f"Bearer {token}"}) as response,
+    ):
         return response.status, await response.json(), dict(response.headers)
 
 
@@ -83,8 +85,9 @@ async def test_found_by_birth_date_or_personal_id_and_conforming(sandbox, client
     by_fin = await client.lookup("TRP-2026-000101", personal_id="5ZK2L9B")
     assert isinstance(by_birth, Found) and isinstance(by_fin, Found)
     assert by_birth.application.status == "received" and by_birth.application.service_type == "temporary_residence"
-    status, body, _ = await raw(sandbox, "/v1/applications/lookup",
-                                {"application_number": "WRK-2026-000201", "personal_id": "2HB8N5D"})
+    status, body, _ = await raw(
+        sandbox, "/v1/applications/lookup", {"application_number": "WRK-2026-000201", "personal_id": "2HB8N5D"}
+    )
     assert status == 200
     conforms(body, "ApplicationStatus")
     assert body["missing_documents"] == ["medical_certificate", "photos"]
@@ -94,31 +97,40 @@ async def test_wrong_verification_and_unknown_number_are_the_same_answer(sandbox
     before = CASE_API_RESULTS.labels("notfound")._value.get()
     assert isinstance(await client.lookup("TRP-2026-000101", date_of_birth=dt.date(1990, 3, 13)), NotFound)
     assert isinstance(await client.lookup("TRP-2026-999999", date_of_birth=dt.date(1990, 3, 12)), NotFound)
-    wrong = await raw(sandbox, "/v1/applications/lookup", {"application_number": "TRP-2026-000101",
-                                                           "personal_id": "0000000"})
-    unknown = await raw(sandbox, "/v1/applications/lookup", {"application_number": "TRP-2026-999999",
-                                                             "personal_id": "0000000"})
+    wrong = await raw(
+        sandbox, "/v1/applications/lookup", {"application_number": "TRP-2026-000101", "personal_id": "0000000"}
+    )
+    unknown = await raw(
+        sandbox, "/v1/applications/lookup", {"application_number": "TRP-2026-999999", "personal_id": "0000000"}
+    )
     assert wrong[0] == unknown[0] == 404 and wrong[1] == unknown[1]
     conforms(wrong[1], "Error")
     # Both verification fields, one wrong: no match either.
-    assert isinstance(await client.lookup("TRP-2026-000101", date_of_birth=dt.date(1990, 3, 12),
-                                          personal_id="0000000"), NotFound)
+    assert isinstance(
+        await client.lookup("TRP-2026-000101", date_of_birth=dt.date(1990, 3, 12), personal_id="0000000"), NotFound
+    )
     assert CASE_API_RESULTS.labels("notfound")._value.get() == before + 3  # served at the action server's /metrics
 
 
 async def test_access_token_reads_the_current_status(sandbox, client):
     found = await client.lookup("TRP-2026-000102", personal_id="7QX4M2C")
     async with ClientSession() as session:
-        await session.post(f"{sandbox}/_sandbox/applications/TRP-2026-000102/status",
-                           json={"status": "approved", "next_step": "pay_fee"})
+        await session.post(
+            f"{sandbox}/_sandbox/applications/TRP-2026-000102/status",
+            json={"status": "approved", "next_step": "pay_fee"},
+        )
     again = await client.status(found.application.access_token)
     assert isinstance(again, Found) and again.application.status == "approved"
     assert isinstance(await client.status("x" * 40), NotFound)
 
 
 async def test_bad_token_malformed_request_and_health(sandbox):
-    status, body, _ = await raw(sandbox, "/v1/applications/lookup", {"application_number": "TRP-2026-000101",
-                                                                     "personal_id": "5ZK2L9B"}, token="wrong")
+    status, body, _ = await raw(
+        sandbox,
+        "/v1/applications/lookup",
+        {"application_number": "TRP-2026-000101", "personal_id": "5ZK2L9B"},
+        token="wrong",
+    )
     assert status == 401
     conforms(body, "Error")
     status, body, _ = await raw(sandbox, "/v1/applications/lookup", {"application_number": "TRP-2026-000101"})
@@ -168,8 +180,9 @@ async def test_rate_limit_is_reported_with_retry_after(sandbox, client):
         assert isinstance(await client.lookup("TRP-2026-000101", personal_id="5ZK2L9B"), Found)
     limited = await client.lookup("TRP-2026-000101", personal_id="5ZK2L9B")
     assert isinstance(limited, RateLimited) and 1 <= limited.retry_after_s <= 61
-    status, body, headers = await raw(sandbox, "/v1/applications/lookup",
-                                      {"application_number": "TRP-2026-000101", "personal_id": "5ZK2L9B"})
+    status, body, headers = await raw(
+        sandbox, "/v1/applications/lookup", {"application_number": "TRP-2026-000101", "personal_id": "5ZK2L9B"}
+    )
     assert status == 429 and int(headers["Retry-After"]) >= 1
     conforms(body, "Error")
 
@@ -177,20 +190,37 @@ async def test_rate_limit_is_reported_with_retry_after(sandbox, client):
 async def test_every_demo_application_conforms(sandbox):
     async with ClientSession() as session, session.get(f"{sandbox}/_sandbox/applications") as response:
         demo = await response.json()
-    assert {d["status"] for d in demo} >= {"received", "under_review", "documents_requested", "approved",
-                                           "rejected", "ready_for_collection", "issued", "withdrawn"}
+    assert {d["status"] for d in demo} >= {
+        "received",
+        "under_review",
+        "documents_requested",
+        "approved",
+        "rejected",
+        "ready_for_collection",
+        "issued",
+        "withdrawn",
+    }
     for application in demo:
-        status, body, _ = await raw(sandbox, "/v1/applications/lookup", {
-            "application_number": application["application_number"], "date_of_birth": application["date_of_birth"]})
+        status, body, _ = await raw(
+            sandbox,
+            "/v1/applications/lookup",
+            {"application_number": application["application_number"], "date_of_birth": application["date_of_birth"]},
+        )
         assert status == 200
         conforms(body, "ApplicationStatus")
 
 
-@pytest.mark.parametrize(("typed", "canonical"), [
-    ("trp 2026 000101", "TRP-2026-000101"), ("TRP-2026-000101", "TRP-2026-000101"),
-    ("Trp2026000101", "TRP-2026-000101"), ("ТRР-2026-000101", "TRP-2026-000101"),  # Cyrillic Т and Р
-    ("TRP-2026-00010", None), ("hello", None),
-])
+@pytest.mark.parametrize(
+    ("typed", "canonical"),
+    [
+        ("trp 2026 000101", "TRP-2026-000101"),
+        ("TRP-2026-000101", "TRP-2026-000101"),
+        ("Trp2026000101", "TRP-2026-000101"),
+        ("ТRР-2026-000101", "TRP-2026-000101"),  # Cyrillic Т and Р
+        ("TRP-2026-00010", None),
+        ("hello", None),
+    ],
+)
 def test_application_numbers_are_normalised(typed, canonical):
     assert normalize_application_number(typed) == canonical
 

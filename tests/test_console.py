@@ -50,8 +50,9 @@ async def client_for(server: TestServer, username: str | None) -> AsyncIterator[
     try:
         if username:
             page = await (await client.get("/login")).text()
-            response = await client.post("/login", data={"username": username, "password": PASSWORD,
-                                                         "csrf": csrf_of(page), "next": "/"})
+            response = await client.post(
+                "/login", data={"username": username, "password": PASSWORD, "csrf": csrf_of(page), "next": "/"}
+            )
             assert response.status == 200 and "Log out" in await response.text()
         yield client
     finally:
@@ -85,8 +86,9 @@ async def test_pages_need_login_and_send_security_headers(console_server):
         login = await client.get("/login")
         assert "script-src 'none'" in login.headers["Content-Security-Policy"]
         assert login.headers["X-Frame-Options"] == "DENY"
-        bad = await client.post("/login", data={"username": "erin", "password": "wrong",
-                                                "csrf": csrf_of(await login.text())})
+        bad = await client.post(
+            "/login", data={"username": "erin", "password": "wrong", "csrf": csrf_of(await login.text())}
+        )
         assert bad.status == 401 and "Wrong user name or password" in await bad.text()
 
 
@@ -135,10 +137,18 @@ async def test_invalid_entry_is_refused_with_reasons_and_input_kept(console_serv
     server, _ = console_server
     async with client_for(server, "erin") as client:
         page = await (await client.get("/entries/new")).text()
-        response = await client.post("/entries/new", data={
-            "csrf": csrf_of(page), "key": "lost_passport_abroad", "topic": "lost_or_late",
-            "legal_source": "Migration Code", "en_question": "Lost my passport", "en_answer": "short",
-            "action": "save"})
+        response = await client.post(
+            "/entries/new",
+            data={
+                "csrf": csrf_of(page),
+                "key": "lost_passport_abroad",
+                "topic": "lost_or_late",
+                "legal_source": "Migration Code",
+                "en_question": "Lost my passport",
+                "en_answer": "short",
+                "action": "save",
+            },
+        )
         text = await response.text()
         assert response.status == 400
         assert "missing" in text.lower() or "at least" in text.lower()
@@ -170,11 +180,14 @@ async def test_only_admins_manage_users(console_server):
     async with client_for(server, "erin") as editor, client_for(server, "adam") as admin:
         assert (await editor.get("/users")).status == 403
         page = await (await admin.get("/users")).text()
-        response = await admin.post("/users", data={"csrf": csrf_of(page), "username": "newbie", "role": "editor",
-                                                    "password": "short"})
+        response = await admin.post(
+            "/users", data={"csrf": csrf_of(page), "username": "newbie", "role": "editor", "password": "short"}
+        )
         assert "Not saved" in await response.text()
-        response = await admin.post("/users", data={"csrf": csrf_of(page), "username": "newbie", "role": "editor",
-                                                    "password": "a much longer password"})
+        response = await admin.post(
+            "/users",
+            data={"csrf": csrf_of(page), "username": "newbie", "role": "editor", "password": "a much longer password"},
+        )
         assert "newbie" in await response.text()
 
 
@@ -236,12 +249,21 @@ async def test_the_training_page_tells_quick_updates_from_trainings_from_scratch
     database = await open_database(db_settings, seed=False)
     try:
         async with database.sessions() as session, session.begin():
-            session.add_all([
-                TrainingRun(status="succeeded", requested_by="adam", full=True, model="model-a.tar.gz", seconds=217.0),
-                TrainingRun(status="succeeded", requested_by="rita", model="model-b.tar.gz",
-                            finetuned_from="model-a.tar.gz", seconds=164.0),
-                TrainingRun(status="queued", requested_by="adam", full=True),
-            ])
+            session.add_all(
+                [
+                    TrainingRun(
+                        status="succeeded", requested_by="adam", full=True, model="model-a.tar.gz", seconds=217.0
+                    ),
+                    TrainingRun(
+                        status="succeeded",
+                        requested_by="rita",
+                        model="model-b.tar.gz",
+                        finetuned_from="model-a.tar.gz",
+                        seconds=164.0,
+                    ),
+                    TrainingRun(status="queued", requested_by="adam", full=True),
+                ]
+            )
     finally:
         await database.close()
     async with client_for(server, "rita") as client:

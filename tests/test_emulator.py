@@ -106,8 +106,9 @@ async def test_edit_and_not_modified(bot, driver):
 
 async def test_scripted_429_and_blocked_user(bot, driver):
     await driver.send_text(12, "hi")
-    await driver.add_fault("sendMessage", error_code=429, description="Too Many Requests: retry after 2",
-                           retry_after=2, times=1)
+    await driver.add_fault(
+        "sendMessage", error_code=429, description="Too Many Requests: retry after 2", retry_after=2, times=1
+    )
     with pytest.raises(RetryAfter) as caught:
         await bot.send_message(12, "x")
     retry_after = caught.value.retry_after

@@ -10,10 +10,12 @@ def tracker(ranking: list[tuple[str, float]], entities: list | None = None) -> T
     message = {
         "text": "question",
         "entities": entities or [],
-        "response_selector": {"faq": {
-            "response": {"intent_response_key": f"faq/{top_key}", "confidence": top_confidence},
-            "ranking": [{"intent_response_key": f"faq/{k}", "confidence": c} for k, c in ranking],
-        }},
+        "response_selector": {
+            "faq": {
+                "response": {"intent_response_key": f"faq/{top_key}", "confidence": top_confidence},
+                "ranking": [{"intent_response_key": f"faq/{k}", "confidence": c} for k, c in ranking],
+            }
+        },
     }
     return Tracker("s", {}, message, [], False, None, {}, "action_listen")
 

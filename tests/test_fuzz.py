@@ -18,15 +18,47 @@ from tests.test_gateway import fake_engine, gateway  # noqa: F401 - fixtures
 SEED, USERS, PER_USER = 20261125, 250, 4  # 1 000 inputs
 
 INJECTIONS = [
-    "<b>bold</b>", "</i>", "<a href='javascript:alert(1)'>x</a>", "&amp; &lt; &#0; &#x110000; &bogus;",
-    "<script>alert(1)</script>", "<tg-spoiler>", "<pre><code class=\"x\">", "<<>>", "<b", "a < b > c & d",
-    "*bold* _it_ `code` [link](http://x) ```pre``` ~~s~~ ||spoiler||", "\\*escaped\\*",
-    "'; DROP TABLE kb_entries; --", "1 OR 1=1", "\" OR \"\"=\"", "${jndi:ldap://x/a}", "{{7*7}}",
-    "../../etc/passwd", "%s%s%s%n", "\\u0000", "null", "None", "[]", "{}", "<!--", "]]>",
+    "<b>bold</b>",
+    "</i>",
+    "<a href='javascript:alert(1)'>x</a>",
+    "&amp; &lt; &#0; &#x110000; &bogus;",
+    "<script>alert(1)</script>",
+    "<tg-spoiler>",
+    '<pre><code class="x">',
+    "<<>>",
+    "<b",
+    "a < b > c & d",
+    "*bold* _it_ `code` [link](http://x) ```pre``` ~~s~~ ||spoiler||",
+    "\\*escaped\\*",
+    "'; DROP TABLE kb_entries; --",
+    "1 OR 1=1",
+    '" OR ""="',
+    "${jndi:ldap://x/a}",
+    "{{7*7}}",
+    "../../etc/passwd",
+    "%s%s%s%n",
+    "\\u0000",
+    "null",
+    "None",
+    "[]",
+    "{}",
+    "<!--",
+    "]]>",
 ]
-SCRIPTS = ["\u202eevil\u202c", "مرحبا كيف حالك", "שלום", "\u200b\u200c\u200d\ufeff", "é" * 30,
-           "Z\u0351\u0352\u0353\u0354" * 20, "👨‍👩‍👧‍👦" * 10, "🇦🇿🇷🇺🇬🇧", "\u0000\u0001\u0007\u001b[31m",
-           "tab\there\rcarriage\x0bvertical\x0cform", "ı İ ə Ə ğ Ğ ş Ş ç Ç ö Ö ü Ü", "\ud7ff\ue000\uffff"]
+SCRIPTS = [
+    "\u202eevil\u202c",
+    "مرحبا كيف حالك",
+    "שלום",
+    "\u200b\u200c\u200d\ufeff",
+    "é" * 30,
+    "Z\u0351\u0352\u0353\u0354" * 20,
+    "👨‍👩‍👧‍👦" * 10,
+    "🇦🇿🇷🇺🇬🇧",
+    "\u0000\u0001\u0007\u001b[31m",
+    "tab\there\rcarriage\x0bvertical\x0cform",
+    "ı İ ə Ə ğ Ğ ş Ş ç Ç ö Ö ü Ü",
+    "\ud7ff\ue000\uffff",
+]
 EMOJI = "😀🔥💥🇦🇿👍🏽❤️‍🔥🧿🤖"
 KINDS = ["sticker", "photo", "voice", "document", "location", "contact", "video"]
 
@@ -59,14 +91,16 @@ async def test_a_thousand_hostile_inputs(gateway, caplog):  # noqa: F811
             roll = local.random()
             if roll < 0.70:
                 counts["text"] += 1
-                replies = await driver.ask(user, hostile_text(local), timeout=15,
-                                           language_code=local.choice(["az", "ru", "en", "xx", None]))
+                replies = await driver.ask(
+                    user, hostile_text(local), timeout=15, language_code=local.choice(["az", "ru", "en", "xx", None])
+                )
                 assert replies, "every message gets an answer"
             elif roll < 0.85:
                 counts["media"] += 1
                 kind = local.choice(KINDS)
-                sent = await driver.send(user, kind, caption=hostile_text(local)[:1024],
-                                         file_name=hostile_text(local)[:200] or "x")
+                sent = await driver.send(
+                    user, kind, caption=hostile_text(local)[:1024], file_name=hostile_text(local)[:200] or "x"
+                )
                 assert await driver.wait_messages(user, 1, after_id=sent["message"]["message_id"], timeout=15)
             elif roll < 0.93:
                 counts["callback"] += 1
@@ -84,12 +118,18 @@ async def test_a_thousand_hostile_inputs(gateway, caplog):  # noqa: F811
                 await driver.send_text(user, hostile_text(local), edited=True)
             else:
                 counts["unknown"] += 1
-                await driver.raw_update({local.choice(["message_reaction", "poll", "chat_boost", "zzz_new_type"]):
-                                         {"chat": {"id": user, "type": "private"}, "junk": hostile_text(local)}})
+                await driver.raw_update(
+                    {
+                        local.choice(["message_reaction", "poll", "chat_boost", "zzz_new_type"]): {
+                            "chat": {"id": user, "type": "private"},
+                            "junk": hostile_text(local),
+                        }
+                    }
+                )
 
     users = list(range(880_001, 880_001 + USERS))
     for start in range(0, USERS, 50):
-        await asyncio.gather(*(user_session(u) for u in users[start:start + 50]))
+        await asyncio.gather(*(user_session(u) for u in users[start : start + 50]))
 
     info = await driver.info()
     assert info["refusals"] == [], info["refusals"][:5]  # every reply was valid for Telegram

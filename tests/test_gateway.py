@@ -24,12 +24,19 @@ async def fake_engine() -> AsyncIterator[tuple[FakeEngine, str]]:
 @pytest.fixture
 async def gateway(emulator, fake_engine, tmp_path):
     engine, engine_url = fake_engine
-    settings = Settings(_env_file=None, telegram_bot_token=TOKEN, telegram_api_url=emulator, data_dir=tmp_path,
-                        engine_url=engine_url, engine_timeout_s=1.0, engine_retries=1, max_message_chars=200,
-                        action_server_port=int(engine_url.rsplit(":", 1)[1]))
+    settings = Settings(
+        _env_file=None,
+        telegram_bot_token=TOKEN,
+        telegram_api_url=emulator,
+        data_dir=tmp_path,
+        engine_url=engine_url,
+        engine_timeout_s=1.0,
+        engine_retries=1,
+        max_message_chars=200,
+        action_server_port=int(engine_url.rsplit(":", 1)[1]),
+    )
     async with running_gateway(settings), EmulatorDriver(emulator, TOKEN) as driver:
         yield engine, driver
-
 
 
 async def test_text_goes_to_the_engine_with_the_language_and_comes_back_escaped(gateway):
@@ -60,8 +67,14 @@ async def test_engine_trouble_gets_a_kind_apology(gateway, mode):
 
 
 async def test_engine_down_gets_a_kind_apology_in_the_users_language(emulator, tmp_path):
-    settings = Settings(_env_file=None, telegram_bot_token=TOKEN, telegram_api_url=emulator, data_dir=tmp_path,
-                        engine_url=f"http://127.0.0.1:{free_port()}", engine_retries=1)
+    settings = Settings(
+        _env_file=None,
+        telegram_bot_token=TOKEN,
+        telegram_api_url=emulator,
+        data_dir=tmp_path,
+        engine_url=f"http://127.0.0.1:{free_port()}",
+        engine_retries=1,
+    )
     async with running_gateway(settings), EmulatorDriver(emulator, TOKEN) as driver:
         (reply,) = await driver.ask(3, "Salam, qeydiyyat üçün nə lazımdır?", timeout=10)
         assert "texniki problem" in text_of(reply)
@@ -102,17 +115,29 @@ async def test_empty_unknown_command_and_flood_of_emoji(gateway):
 
 async def test_rate_limited_by_telegram_still_delivers(gateway):
     engine, driver = gateway
-    await driver.add_fault("sendMessage", error_code=429, description="Too Many Requests: retry after 1",
-                           retry_after=1, times=1)
+    await driver.add_fault(
+        "sendMessage", error_code=429, description="Too Many Requests: retry after 1", retry_after=1, times=1
+    )
     (reply,) = await driver.ask(8, "hello", timeout=15)
     assert text_of(reply) == "echo: hello"
 
 
 async def test_unknown_update_types_and_edits_do_not_crash(gateway):
     engine, driver = gateway
-    await driver.raw_update({"poll": {"id": "1", "question": "?", "options": [], "total_voter_count": 0,
-                                      "is_closed": False, "is_anonymous": True, "type": "regular",
-                                      "allows_multiple_answers": False}})
+    await driver.raw_update(
+        {
+            "poll": {
+                "id": "1",
+                "question": "?",
+                "options": [],
+                "total_voter_count": 0,
+                "is_closed": False,
+                "is_anonymous": True,
+                "type": "regular",
+                "allows_multiple_answers": False,
+            }
+        }
+    )
     await driver.send_text(9, "edited text", edited=True)
     (reply,) = await driver.ask(9, "still alive?")
     assert text_of(reply) == "echo: still alive?"
@@ -142,8 +167,9 @@ async def gateway_services(emulator, fake_engine, tmp_path):
     from bot.handlers import SERVICES
 
     _, engine_url = fake_engine
-    settings = Settings(_env_file=None, telegram_bot_token=TOKEN, telegram_api_url=emulator, data_dir=tmp_path,
-                        engine_url=engine_url)
+    settings = Settings(
+        _env_file=None, telegram_bot_token=TOKEN, telegram_api_url=emulator, data_dir=tmp_path, engine_url=engine_url
+    )
     async with running_gateway(settings) as application, EmulatorDriver(emulator, TOKEN) as driver:
         yield application.bot_data[SERVICES], driver
 

@@ -26,8 +26,6 @@ SUPPORT_AGENT, OFFICER, STRANGER = 501, 601, 777
 HANDOFF = [{"custom": {"type": "handoff", "reason": "asked"}}]
 
 
-
-
 async def only_topic(driver: EmulatorDriver, chat_id: int) -> int:
     for _ in range(200):
         topics = await driver.topics(chat_id)
@@ -39,9 +37,18 @@ async def only_topic(driver: EmulatorDriver, chat_id: int) -> int:
 
 
 def staff_settings(emulator: str, engine_url: str, data_dir, **extra) -> Settings:
-    return Settings(_env_file=None, telegram_bot_token=TOKEN, telegram_api_url=emulator, data_dir=data_dir,
-                    engine_url=engine_url, engine_timeout_s=2.0, staff_support_chat_id=SUPPORT,
-                    staff_officers_chat_id=OFFICERS, support_hours="Mon-Sun 00:00-24:00", **extra)
+    return Settings(
+        _env_file=None,
+        telegram_bot_token=TOKEN,
+        telegram_api_url=emulator,
+        data_dir=data_dir,
+        engine_url=engine_url,
+        engine_timeout_s=2.0,
+        staff_support_chat_id=SUPPORT,
+        staff_officers_chat_id=OFFICERS,
+        support_hours="Mon-Sun 00:00-24:00",
+        **extra,
+    )
 
 
 @pytest.fixture
@@ -100,8 +107,9 @@ async def test_a_ticket_from_request_to_rating(desk):
     assert relayed["text"] == "Hello, I can help with that."
 
     # Support escalates with a note: a new topic in the officers' group, the user is told.
-    await driver.send_text(SUPPORT_AGENT, "/escalate needs a decision on the fine", chat_id=SUPPORT,
-                           message_thread_id=topic)
+    await driver.send_text(
+        SUPPORT_AGENT, "/escalate needs a decision on the fine", chat_id=SUPPORT, message_thread_id=topic
+    )
     (told,) = await driver.wait_messages(42, 1)
     assert "migration officer" in text_of(told)
     assert (await driver.topics(SUPPORT))[str(topic)]["closed"]
@@ -224,8 +232,9 @@ async def test_asking_twice_makes_one_ticket_and_staff_notes_stay_in_the_topic(d
     await driver.send_text(46, "/person")
     copies = await driver.topic_messages(SUPPORT, topic, 2)
     assert copies[-1]["text"] == "/person", "while people have the chat, even commands go to them"
-    await driver.send_text(SUPPORT_AGENT, "!checked the database, nothing found", chat_id=SUPPORT,
-                           message_thread_id=topic)
+    await driver.send_text(
+        SUPPORT_AGENT, "!checked the database, nothing found", chat_id=SUPPORT, message_thread_id=topic
+    )
     await driver.send_text(SUPPORT_AGENT, "We are checking.", chat_id=SUPPORT, message_thread_id=topic)
     (relayed,) = await driver.wait_messages(46, 1)
     assert relayed["text"] == "We are checking.", "the note must not reach the user"
@@ -239,8 +248,13 @@ async def test_asking_twice_makes_one_ticket_and_staff_notes_stay_in_the_topic(d
 async def test_without_a_staff_group_the_user_gets_the_contacts(emulator, tmp_path):
     async with serve_fake_engine() as (engine, engine_url), EmulatorDriver(emulator, TOKEN) as driver:
         engine.scripted["/human_handoff"] = HANDOFF
-        settings = Settings(_env_file=None, telegram_bot_token=TOKEN, telegram_api_url=emulator, data_dir=tmp_path,
-                            engine_url=engine_url)
+        settings = Settings(
+            _env_file=None,
+            telegram_bot_token=TOKEN,
+            telegram_api_url=emulator,
+            data_dir=tmp_path,
+            engine_url=engine_url,
+        )
         async with running_gateway(settings):
             (reply,) = await driver.ask(47, "/person", language_code="en")
             assert "919" in text_of(reply)

@@ -14,8 +14,19 @@ from benchmarks.heldout import Example, development, heldout, normalized, verifi
 from benchmarks.nlu_accuracy import SEED, training_examples
 from knowledge.schema import load_dir
 
-INTENTS = {"greet", "goodbye", "thanks", "help", "choose_language", "human_handoff", "check_status", "affirm",
-           "deny", "bot_challenge", "out_of_scope"}
+INTENTS = {
+    "greet",
+    "goodbye",
+    "thanks",
+    "help",
+    "choose_language",
+    "human_handoff",
+    "check_status",
+    "affirm",
+    "deny",
+    "bot_challenge",
+    "out_of_scope",
+}
 
 
 def intents_short_of(examples: list[Example], minimum: int) -> dict[str, int]:

@@ -13,14 +13,23 @@ from bot.inbox import QUEUE_PREFIX, Inbox, chat_key
 
 
 def message(update_id: int, chat: int) -> dict:
-    return {"update_id": update_id, "message": {"message_id": update_id, "date": 0, "text": f"m{update_id}",
-                                                 "chat": {"id": chat, "type": "private"}}}
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": 0,
+            "text": f"m{update_id}",
+            "chat": {"id": chat, "type": "private"},
+        },
+    }
 
 
 def test_updates_belong_to_their_chat_or_sender():
     assert chat_key(message(1, 42)) == "42"
-    assert chat_key({"update_id": 2, "callback_query": {"id": "q", "from": {"id": 7},
-                                                         "message": {"chat": {"id": 42}}}}) == "42"
+    assert (
+        chat_key({"update_id": 2, "callback_query": {"id": "q", "from": {"id": 7}, "message": {"chat": {"id": 42}}}})
+        == "42"
+    )
     assert chat_key({"update_id": 3, "inline_query": {"id": "q", "from": {"id": 7}, "query": ""}}) == "user7"
     assert chat_key({"update_id": 4, "poll": {"id": "p"}}) == "none"
 

@@ -11,8 +11,16 @@ from knowledge.schema import SEED_DIR, EntryData, dump_yaml, load_dir, load_yaml
 from knowledge.store import KnowledgeBase
 from knowledge.training_data import render_nlu
 
-FOUNDATION_TOPICS = ("registration", "temporary_residence", "permanent_residence", "work_permit", "visa",
-                     "citizenship", "refugee", "statelessness")
+FOUNDATION_TOPICS = (
+    "registration",
+    "temporary_residence",
+    "permanent_residence",
+    "work_permit",
+    "visa",
+    "citizenship",
+    "refugee",
+    "statelessness",
+)
 
 
 def test_seed_covers_every_topic_in_every_language_with_sources():

@@ -11,8 +11,14 @@ from assistant.settings import PROJECT_ROOT
 
 def cli(tmp_path, *args, check=True):
     env = {**os.environ, "ASSISTANT_DATA_DIR": str(tmp_path / "data")}
-    result = subprocess.run([sys.executable, "-m", "knowledge", *args], cwd=PROJECT_ROOT, env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "knowledge", *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if check:
         assert result.returncode == 0, result.stderr
     return result

@@ -17,8 +17,11 @@ def check(tmp_path: Path) -> None:
     clean = tmp_path / "logs" / "actions.log"
     clean.write_text('{"msg": "status lookup for [ID] born [DATE]"}\n', encoding="utf-8")
     leaky = tmp_path / "logs" / "gateway.log"
-    leaky.write_text('{"msg": "ok"}\n{"msg": "user wrote trp 2026 000101"}\n{"msg": "FIN 5ZK2L9B"}\n'
-                     '{"msg": "born 12.03.1990"}\n{"msg": "passport AA1234567"}\n', encoding="utf-8")
+    leaky.write_text(
+        '{"msg": "ok"}\n{"msg": "user wrote trp 2026 000101"}\n{"msg": "FIN 5ZK2L9B"}\n'
+        '{"msg": "born 12.03.1990"}\n{"msg": "passport AA1234567"}\n',
+        encoding="utf-8",
+    )
     assert log_files(tmp_path) == [clean, leaky]
     found = findings(log_files(tmp_path))
     assert [line.split(":")[1] for line in found] == ["2", "3", "4", "5"]

@@ -36,7 +36,9 @@ def test_ordinary_text_is_kept():
 
 
 def test_log_records_are_redacted_including_arguments_and_exceptions():
-    record = logging.LogRecord("x", logging.INFO, __file__, 1, "lookup for %s born %s", ("C01234567", "12.03.1990"), None)
+    record = logging.LogRecord(
+        "x", logging.INFO, __file__, 1, "lookup for %s born %s", ("C01234567", "12.03.1990"), None
+    )
     try:
         raise ValueError("bad FIN 5ZK2L9B")
     except ValueError:
@@ -60,7 +62,8 @@ def test_every_record_of_a_process_can_be_redacted_at_creation():
         redact_every_record()
         redact_every_record()  # once is enough; a second call does not wrap twice
         record = logging.getLogger("rasa.core.channels.rest").makeRecord(
-            "rasa", logging.ERROR, __file__, 1, "message %s failed", ("my FIN is 5ZK2L9B",), None)
+            "rasa", logging.ERROR, __file__, 1, "message %s failed", ("my FIN is 5ZK2L9B",), None
+        )
         assert record.getMessage() == "message my FIN is [ID] failed"
     finally:
         logging.setLogRecordFactory(original)

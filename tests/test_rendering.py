@@ -6,10 +6,15 @@ from telegram_emulator.html_check import parse_html
 
 def answer_payload(**overrides):
     payload = {
-        "type": "answer", "entry": "registration_who_when_how", "language": "en",
-        "question": "Who must register <and> when?", "text": "Within 15 days & free of charge.",
-        "source": "Migration Code, Article 20", "source_url": "https://migration.gov.az/en/useful_detail/567?a=1&b=2",
-        "reviewed_on": "2026-11-24", "review_state": "published",
+        "type": "answer",
+        "entry": "registration_who_when_how",
+        "language": "en",
+        "question": "Who must register <and> when?",
+        "text": "Within 15 days & free of charge.",
+        "source": "Migration Code, Article 20",
+        "source_url": "https://migration.gov.az/en/useful_detail/567?a=1&b=2",
+        "reviewed_on": "2026-11-24",
+        "review_state": "published",
     }
     payload.update(overrides)
     return {"custom": payload}
@@ -44,7 +49,9 @@ def test_unknown_key_and_missing_args_do_not_crash():
 
 
 def test_set_language_and_menu():
-    rendered = render("en", [{"custom": {"type": "set_language", "language": "ru"}}, {"custom": {"type": "language_menu"}}])
+    rendered = render(
+        "en", [{"custom": {"type": "set_language", "language": "ru"}}, {"custom": {"type": "language_menu"}}]
+    )
     assert rendered.new_language == "ru"
     assert "русском" in rendered.messages[0].html
     assert [b.data for b in rendered.messages[1].buttons[0]] == ["lang:az", "lang:ru", "lang:en"]

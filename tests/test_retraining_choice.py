@@ -88,6 +88,9 @@ async def test_publishes_update_the_served_model_and_staff_can_ask_for_a_trainin
         await database.close()
     assert calls == [(True, None), (False, "model-1.tar.gz"), (False, None), (False, None)]
     assert [(r.full, r.finetuned_from, r.model, r.status) for r in runs] == [
-        (False, None, "model-1.tar.gz", "succeeded"), (True, None, "model-1.tar.gz", "succeeded"),
-        (False, "model-1.tar.gz", "model-2.tar.gz", "succeeded"), (False, None, "model-3.tar.gz", "succeeded"),
-        (False, None, "model-4.tar.gz", "succeeded")]
+        (False, None, "model-1.tar.gz", "succeeded"),
+        (True, None, "model-1.tar.gz", "succeeded"),
+        (False, "model-1.tar.gz", "model-2.tar.gz", "succeeded"),
+        (False, None, "model-3.tar.gz", "succeeded"),
+        (False, None, "model-4.tar.gz", "succeeded"),
+    ]

@@ -114,10 +114,12 @@ async def test_a_cancelled_training_run_kills_its_process(tmp_path):
 
 async def test_a_training_run_takes_a_lower_cpu_priority(tmp_path):
     # The priority takes effect; whether it shortens replies is measured, not tested (docs/benchmarks.md).
-    settings = Settings(_env_file=None, data_dir=tmp_path, rasa_venv=_venv_of_this_python(tmp_path),
-                        training_niceness=7)
+    settings = Settings(
+        _env_file=None, data_dir=tmp_path, rasa_venv=_venv_of_this_python(tmp_path), training_niceness=7
+    )
     log = tmp_path / "child.log"
-    code = await run_rasa(settings, "-c", "import os; print(os.nice(0))", python=True, log_file=log,
-                          niceness=settings.training_niceness)
+    code = await run_rasa(
+        settings, "-c", "import os; print(os.nice(0))", python=True, log_file=log, niceness=settings.training_niceness
+    )
     assert code == 0
     assert int(log.read_text().strip()) == min(os.nice(0) + 7, 19)

@@ -31,13 +31,26 @@ def test_every_intent_has_at_least_15_examples_per_language():
 
     from assistant.settings import PROJECT_ROOT
 
-    expected = {"greet", "goodbye", "thanks", "help", "choose_language", "human_handoff", "check_status", "cancel",
-                "affirm", "deny", "bot_challenge", "out_of_scope"}
+    expected = {
+        "greet",
+        "goodbye",
+        "thanks",
+        "help",
+        "choose_language",
+        "human_handoff",
+        "check_status",
+        "cancel",
+        "affirm",
+        "deny",
+        "bot_challenge",
+        "out_of_scope",
+    }
     for language in ("az", "ru", "en"):
         document = yaml.safe_load((PROJECT_ROOT / "nlu_data" / f"nlu_{language}.yml").read_text(encoding="utf-8"))
         counts = {
             item["intent"]: len({line for line in item["examples"].splitlines() if line.startswith("- ")})
-            for item in document["nlu"] if "intent" in item
+            for item in document["nlu"]
+            if "intent" in item
         }
         assert set(counts) == expected, language
         for intent, count in counts.items():

@@ -30,8 +30,9 @@ async def test_webhook_with_secret(emulator, fake_engine, tmp_path):  # noqa: F8
         "ASSISTANT_DATA_DIR": str(tmp_path),
     }
     log = open(tmp_path / "gateway.log", "wb")  # noqa: SIM115
-    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", cwd=PROJECT_ROOT, env=env,
-                                                   stdout=log, stderr=log)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", cwd=PROJECT_ROOT, env=env, stdout=log, stderr=log
+    )
     try:
         async with EmulatorDriver(emulator, TOKEN) as driver:
             for _ in range(150):
@@ -44,21 +45,30 @@ async def test_webhook_with_secret(emulator, fake_engine, tmp_path):  # noqa: F8
             assert parse_html(reply["html"]).text == "echo: hello through the webhook"
 
         async with ClientSession() as session:
-            forged = {"update_id": 999, "message": {"message_id": 1, "date": 0, "chat": {"id": 21, "type": "private"},
-                                                    "text": "forged"}}
-            async with session.post(f"http://127.0.0.1:{port}/telegram", json=forged,
-                                    headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"}) as response:
+            forged = {
+                "update_id": 999,
+                "message": {"message_id": 1, "date": 0, "chat": {"id": 21, "type": "private"}, "text": "forged"},
+            }
+            async with session.post(
+                f"http://127.0.0.1:{port}/telegram", json=forged, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"}
+            ) as response:
                 assert response.status == 403
             async with session.post(f"http://127.0.0.1:{port}/telegram", json=forged) as response:
                 assert response.status == 403
             # Telegram retrying a delivery it thinks failed: answered once.
             retried = {**forged, "update_id": 5_000_001, "message": {**forged["message"], "text": "only once"}}
             for _ in range(3):
-                async with session.post(f"http://127.0.0.1:{port}/telegram", json=retried,
-                                        headers={"X-Telegram-Bot-Api-Secret-Token": "a-long-secret_token"}) as response:
+                async with session.post(
+                    f"http://127.0.0.1:{port}/telegram",
+                    json=retried,
+                    headers={"X-Telegram-Bot-Api-Secret-Token": "a-long-secret_token"},
+                ) as response:
                     assert response.status == 200
-            async with session.post(f"http://127.0.0.1:{port}/telegram", data=b"\x00garbage",
-                                    headers={"X-Telegram-Bot-Api-Secret-Token": "a-long-secret_token"}) as response:
+            async with session.post(
+                f"http://127.0.0.1:{port}/telegram",
+                data=b"\x00garbage",
+                headers={"X-Telegram-Bot-Api-Secret-Token": "a-long-secret_token"},
+            ) as response:
                 assert response.status == 400
             async with session.get(f"http://127.0.0.1:{port}/health") as response:
                 assert response.status == 200
@@ -66,8 +76,11 @@ async def test_webhook_with_secret(emulator, fake_engine, tmp_path):  # noqa: F8
                 assert "assistant_duplicate_updates_total 2.0" in await response.text()
         async with EmulatorDriver(emulator, TOKEN) as driver:
             await asyncio.sleep(1.0)
-            assert [parse_html(m["html"]).text for m in await driver.messages(21)
-                    if "only once" in parse_html(m["html"]).text] == ["echo: only once"]
+            assert [
+                parse_html(m["html"]).text
+                for m in await driver.messages(21)
+                if "only once" in parse_html(m["html"]).text
+            ] == ["echo: only once"]
     finally:
         process.terminate()
         await asyncio.wait_for(process.wait(), 20)

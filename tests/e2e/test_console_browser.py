@@ -18,8 +18,16 @@ from tests.e2e.conftest import STAFF_PASSWORD
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 _users = itertools.count(700_001)
 # As this machine's notes require: no background networking, no sandbox as root, a fresh profile.
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 
@@ -133,8 +141,9 @@ async def test_staff_follow_handed_over_chats_on_the_tickets_page(running, brows
     from tests.e2e.test_handoff import topic_of
 
     user, driver = next(_users), running.driver
-    await driver.ask(user, "my passport is C01234567, how long can I stay without a visa?", language_code="en",
-                     timeout=60)
+    await driver.ask(
+        user, "my passport is C01234567, how long can I stay without a visa?", language_code="en", timeout=60
+    )
     await driver.ask(user, "/person")
     topic = await topic_of(running, user)
     database = await open_database(running.settings, seed=False)
@@ -142,8 +151,12 @@ async def test_staff_follow_handed_over_chats_on_the_tickets_page(running, brows
         ticket = await Handoff(database.sessions).open_ticket_for(user)
     finally:
         await database.close()
-    await driver.send_text(DEMO_STAFF_MEMBER, "We will help you with the police certificate.",
-                           chat_id=DEMO_SUPPORT_CHAT, message_thread_id=topic)
+    await driver.send_text(
+        DEMO_STAFF_MEMBER,
+        "We will help you with the police certificate.",
+        chat_id=DEMO_SUPPORT_CHAT,
+        message_thread_id=topic,
+    )
     await driver.wait_messages(user, 1)
 
     page = await logged_in(browser, running.console_url, "rita")

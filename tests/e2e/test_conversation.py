@@ -22,13 +22,14 @@ FAQ = {
 }
 # The same Azerbaijani question typed without its letters, and in capitals (dotted İ): folded to one text
 # before the engine featurizes it (engine/folding.py), so it gets the same answer.
-AZ_AS_TYPED = ("Bakiya geldim, nece gun erzinde qeydiyyatdan kecmeliyem?",
-               "BAKIYA GƏLDİM, NEÇƏ GÜN ƏRZİNDƏ QEYDİYYATDAN KEÇMƏLİYƏM?")
+AZ_AS_TYPED = (
+    "Bakiya geldim, nece gun erzinde qeydiyyatdan kecmeliyem?",
+    "BAKIYA GƏLDİM, NEÇƏ GÜN ƏRZİNDƏ QEYDİYYATDAN KEÇMƏLİYƏM?",
+)
 SOURCE_LABEL = {"az": "Mənbə", "ru": "Источник", "en": "Source"}
 SOURCE_NAME = {"az": "Miqrasiya Məcəlləsi", "ru": "Миграционный кодекс", "en": "Migration Code"}
 NON_TEXT = {"az": "mətn", "ru": "текстовые", "en": "text messages"}
 TOO_LONG = {"az": "çox uzundur", "ru": "слишком длинное", "en": "too long"}
-
 
 
 @pytest.mark.parametrize("language", ["az", "ru", "en"])
@@ -39,8 +40,9 @@ async def test_greeting(running, language):
     assert text_of(replies[0]).startswith(GREETINGS[language])
 
 
-@pytest.mark.parametrize(("language", "typed"), [("az", None), ("ru", None), ("en", None),
-                                                *(("az", text) for text in AZ_AS_TYPED)])
+@pytest.mark.parametrize(
+    ("language", "typed"), [("az", None), ("ru", None), ("en", None), *(("az", text) for text in AZ_AS_TYPED)]
+)
 async def test_faq_answered_from_the_knowledge_base_with_its_source(running, language, typed):
     question, _, fact = FAQ[language]
     question = typed or question

@@ -16,7 +16,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 _users = itertools.count(900_001)
 
 
-
 async def test_unsure_question_offers_entries_and_a_person(running):
     user, driver = next(_users), running.driver
     # Six entries are about visas, so a bare "visa" stays unsure ("documents" did until training data taught
@@ -46,7 +45,9 @@ async def test_rating_is_thanked_recorded_and_shown_to_staff(running):
     (answer,) = await driver.ask(user, "How do I get an electronic visa (ASAN Visa) to Azerbaijan?")
     thumbs_up = buttons_of(answer)[0]
     pressed = await driver.press(user, user, answer["message_id"], data=thumbs_up["callback_data"])
-    assert (await driver.wait_callback_answer(pressed["callback_query_id"]))["answer"]["text"] == "Thank you for your feedback!"
+    assert (await driver.wait_callback_answer(pressed["callback_query_id"]))["answer"][
+        "text"
+    ] == "Thank you for your feedback!"
     for _ in range(50):  # the buttons are removed so the same message is not rated twice
         (current,) = [m for m in await driver.messages(user) if m["message_id"] == answer["message_id"]]
         if not current.get("reply_markup"):
@@ -65,7 +66,9 @@ async def test_forged_rating_for_an_unknown_entry_is_refused(running):
     user, driver = next(_users), running.driver
     (answer,) = await driver.ask(user, "How do I get an electronic visa (ASAN Visa) to Azerbaijan?")
     pressed = await driver.press(user, user, answer["message_id"], data="rate:+:no_such_entry_anywhere")
-    assert (await driver.wait_callback_answer(pressed["callback_query_id"]))["answer"]["text"] == "This button is no longer active."
+    assert (await driver.wait_callback_answer(pressed["callback_query_id"]))["answer"][
+        "text"
+    ] == "This button is no longer active."
 
 
 async def test_typed_payloads_are_commands_not_engine_intents(running):

@@ -18,9 +18,11 @@ from tests.e2e.conftest import stored_conversation
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 _users = itertools.count(980_001)
-OPENED = {"en": "passing our conversation to a person", "ru": "Передаю наш разговор сотруднику",
-          "az": "Söhbətimizi Dövlət Miqrasiya Xidmətinin əməkdaşına ötürürəm"}
-
+OPENED = {
+    "en": "passing our conversation to a person",
+    "ru": "Передаю наш разговор сотруднику",
+    "az": "Söhbətimizi Dövlət Miqrasiya Xidmətinin əməkdaşına ötürürəm",
+}
 
 
 async def topic_of(running, user: int, chat_id: int = DEMO_SUPPORT_CHAT) -> int:
@@ -38,11 +40,14 @@ async def topic_of(running, user: int, chat_id: int = DEMO_SUPPORT_CHAT) -> int:
     raise AssertionError(f"no topic for user {user}")
 
 
-@pytest.mark.parametrize(("language", "request_text"), [
-    ("en", "could a real person help me please"),
-    ("ru", "соедините меня с оператором"),
-    ("az", "operatorla danışmaq istəyirəm"),
-])
+@pytest.mark.parametrize(
+    ("language", "request_text"),
+    [
+        ("en", "could a real person help me please"),
+        ("ru", "соедините меня с оператором"),
+        ("az", "operatorla danışmaq istəyirəm"),
+    ],
+)
 async def test_asking_for_a_person_in_any_language(running, language, request_text):
     user, driver = next(_users), running.driver
     (opened,) = await driver.ask(user, request_text, language_code=language, timeout=60)
@@ -57,8 +62,9 @@ async def test_asking_for_a_person_in_any_language(running, language, request_te
 
 async def test_from_request_to_officers_and_back_to_the_bot(running):
     user, driver = next(_users), running.driver
-    (answer,) = await driver.ask(user, "How do I get an electronic visa (ASAN Visa) to Azerbaijan?",
-                                 language_code="en", timeout=60)
+    (answer,) = await driver.ask(
+        user, "How do I get an electronic visa (ASAN Visa) to Azerbaijan?", language_code="en", timeout=60
+    )
     assert "Source:" in text_of(answer)
     (opened,) = await driver.ask(user, "/person")
     assert OPENED["en"] in text_of(opened)
@@ -66,18 +72,26 @@ async def test_from_request_to_officers_and_back_to_the_bot(running):
     (header,) = await driver.topic_messages(DEMO_SUPPORT_CHAT, topic, 1)
     assert "electronic visa" in text_of(header) and "ASAN" in text_of(header)  # the conversation so far
 
-    await driver.send_text(DEMO_STAFF_MEMBER, "Hello! What happened with your visa?", chat_id=DEMO_SUPPORT_CHAT,
-                           message_thread_id=topic)
+    await driver.send_text(
+        DEMO_STAFF_MEMBER, "Hello! What happened with your visa?", chat_id=DEMO_SUPPORT_CHAT, message_thread_id=topic
+    )
     (relayed,) = await driver.wait_messages(user, 1)
     assert relayed["text"] == "Hello! What happened with your visa?"
     await driver.send_text(user, "It was refused, here is the letter")
     await driver.send(user, "document", file_name="refusal.pdf")
     copies = await driver.topic_messages(DEMO_SUPPORT_CHAT, topic, 3)
-    assert copies[1]["text"] == "It was refused, here is the letter" and copies[2]["document"]["file_name"] == "refusal.pdf"
+    assert (
+        copies[1]["text"] == "It was refused, here is the letter"
+        and copies[2]["document"]["file_name"] == "refusal.pdf"
+    )
     assert "It was refused" not in stored_conversation(running, user), "the engine does not see the relayed chat"
 
-    await driver.send_text(DEMO_STAFF_MEMBER, "/escalate refusal letter needs an officer's review",
-                           chat_id=DEMO_SUPPORT_CHAT, message_thread_id=topic)
+    await driver.send_text(
+        DEMO_STAFF_MEMBER,
+        "/escalate refusal letter needs an officer's review",
+        chat_id=DEMO_SUPPORT_CHAT,
+        message_thread_id=topic,
+    )
     (escalated,) = await driver.wait_messages(user, 1)
     assert "migration officer" in text_of(escalated)
     officers_topic = await topic_of(running, user, DEMO_OFFICERS_CHAT)
@@ -126,8 +140,9 @@ async def test_the_relay_goes_on_after_a_gateway_restart(running):
     (opened,) = await driver.ask(user, "/person", language_code="ru", timeout=60)
     topic = await topic_of(running, user)
     await running.stack.restart_service("gateway")
-    await driver.send_text(DEMO_STAFF_MEMBER, "Здравствуйте, я вас слушаю.", chat_id=DEMO_SUPPORT_CHAT,
-                           message_thread_id=topic)
+    await driver.send_text(
+        DEMO_STAFF_MEMBER, "Здравствуйте, я вас слушаю.", chat_id=DEMO_SUPPORT_CHAT, message_thread_id=topic
+    )
     (relayed,) = await driver.wait_messages(user, 1, timeout=60)
     assert relayed["text"] == "Здравствуйте, я вас слушаю."
     await driver.send_text(user, "спасибо, вопрос про регистрацию")

@@ -26,8 +26,9 @@ async def staff_session(base: str, user: str) -> ClientSession:
     session = ClientSession(cookie_jar=CookieJar(unsafe=True))
     async with session.get(f"{base}/login") as response:
         token = csrf_of(await response.text())
-    async with session.post(f"{base}/login", data={"username": user, "password": STAFF_PASSWORD, "csrf": token,
-                                                   "next": "/"}) as response:
+    async with session.post(
+        f"{base}/login", data={"username": user, "password": STAFF_PASSWORD, "csrf": token, "next": "/"}
+    ) as response:
         assert "Log out" in await response.text()
     return session
 

@@ -14,7 +14,11 @@ from tests.e2e.conftest import stored_conversation
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 _users = itertools.count(950_001)
 
-ASK = {"az": "müraciətimin statusunu yoxla", "ru": "проверить статус моего заявления", "en": "check my application status"}
+ASK = {
+    "az": "müraciətimin statusunu yoxla",
+    "ru": "проверить статус моего заявления",
+    "en": "check my application status",
+}
 ASKS_NUMBER = {"az": "TRP-2026-000123", "ru": "TRP-2026-000123", "en": "TRP-2026-000123"}
 ASKS_VERIFICATION = {"az": "doğum tarixinizi", "ru": "дату рождения", "en": "date of birth"}
 STATUS_WORD = {"az": "Vəziyyət: baxılır", "ru": "Статус: на рассмотрении", "en": "Status: under review"}
@@ -22,7 +26,6 @@ NOT_FOUND = {"az": "tapa bilmədim", "ru": "Не найдено", "en": "could n
 CANCELLED = {"az": "Ləğv edildi", "ru": "Отменено", "en": "Cancelled"}
 CANCEL = {"az": "ləğv et", "ru": "отмена", "en": "cancel"}
 UNAVAILABLE = {"az": "cavab vermir", "ru": "не отвечает", "en": "not answering"}
-
 
 
 async def sandbox(running, **switches) -> None:
@@ -139,8 +142,10 @@ async def test_subscribe_and_be_notified_once_when_the_status_changes(running):
     assert "напишу вам" in text_of(confirmation)
 
     async with ClientSession() as session:
-        await session.post(f"{running.settings.case_api_url}/_sandbox/applications/REF-2026-000701/status",
-                           json={"status": "approved", "next_step": "collect_card"})
+        await session.post(
+            f"{running.settings.case_api_url}/_sandbox/applications/REF-2026-000701/status",
+            json={"status": "approved", "next_step": "collect_card"},
+        )
     (notification,) = await driver.wait_messages(user, 1, after_id=confirmation["message_id"], timeout=30)
     text = text_of(notification)
     assert "Статус вашего заявления изменился" in text and "одобрено" in text
@@ -181,7 +186,9 @@ async def test_after_repeated_failures_the_circuit_opens_and_spares_the_case_api
     await driver.ask(user, "TRP-2026-000102")
     (reply,) = await driver.ask(user, "02.11.1985")
     assert "not answering" in text_of(reply)  # the circuit is open: answered at once, kindly
-    async with ClientSession() as session, session.post(f"{running.settings.case_api_url}/_sandbox/behaviour",
-                                                        json={}) as response:
+    async with (
+        ClientSession() as session,
+        session.post(f"{running.settings.case_api_url}/_sandbox/behaviour", json={}) as response,
+    ):
         lookups = (await response.json())["by_path"].get("/v1/applications/lookup", 0)
     assert lookups == 0  # no lookup was sent to the case API
