@@ -80,7 +80,7 @@ async def write_generated_data(settings: Settings, kb: KnowledgeBase) -> Path:
 
 
 def data_files(settings: Settings) -> list[Path]:
-    return sorted(NLU_DIR.glob("*.yml")) + [generated_dir(settings) / "faq.yml"]
+    return [*sorted(NLU_DIR.glob("*.yml")), generated_dir(settings) / "faq.yml"]
 
 
 def _digest(paths: list[Path], *extra: bytes) -> str:
@@ -151,7 +151,8 @@ async def run_rasa(
     command = [str(rasa_python(settings)), *args]
     if niceness:
         command = ["nice", "-n", str(niceness), *command]
-    out = open(log_file, "ab") if log_file else asyncio.subprocess.DEVNULL  # noqa: SIM115
+    # Handed to the child and closed below; a local file in append mode opens at once.
+    out = open(log_file, "ab") if log_file else asyncio.subprocess.DEVNULL  # noqa: SIM115, ASYNC230
     try:
         process = await asyncio.create_subprocess_exec(
             *command,

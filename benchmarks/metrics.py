@@ -15,24 +15,24 @@ REPORTS = PROJECT_ROOT / "var" / "benchmarks"
 
 
 def accuracy(truth: Sequence[str], predicted: Sequence[str]) -> float:
-    return sum(t == p for t, p in zip(truth, predicted)) / len(truth) if truth else math.nan
+    return sum(t == p for t, p in zip(truth, predicted, strict=True)) / len(truth) if truth else math.nan
 
 
 def macro_f1(truth: Sequence[str], predicted: Sequence[str]) -> float:
     """Unweighted mean of per-label F1 over the labels that occur in the truth."""
     scores = []
     for label in sorted(set(truth)):
-        tp = sum(t == label and p == label for t, p in zip(truth, predicted))
-        fp = sum(t != label and p == label for t, p in zip(truth, predicted))
-        fn = sum(t == label and p != label for t, p in zip(truth, predicted))
+        tp = sum(t == label and p == label for t, p in zip(truth, predicted, strict=True))
+        fp = sum(t != label and p == label for t, p in zip(truth, predicted, strict=True))
+        fn = sum(t == label and p != label for t, p in zip(truth, predicted, strict=True))
         scores.append(f1(tp, fp, fn))
     return sum(scores) / len(scores) if scores else math.nan
 
 
 def precision_recall(truth: Sequence[str], predicted: Sequence[str], label: str) -> tuple[float, float]:
-    tp = sum(t == label and p == label for t, p in zip(truth, predicted))
-    fp = sum(t != label and p == label for t, p in zip(truth, predicted))
-    fn = sum(t == label and p != label for t, p in zip(truth, predicted))
+    tp = sum(t == label and p == label for t, p in zip(truth, predicted, strict=True))
+    fp = sum(t != label and p == label for t, p in zip(truth, predicted, strict=True))
+    fn = sum(t == label and p != label for t, p in zip(truth, predicted, strict=True))
     return (tp / (tp + fp) if tp + fp else math.nan), (tp / (tp + fn) if tp + fn else math.nan)
 
 
@@ -70,7 +70,10 @@ def fmt(value: Any, digits: int = 3) -> str:
 def table(headers: list[str], rows: list[list[Any]]) -> str:
     cells = [[fmt(c) for c in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
-    line = lambda row: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))  # noqa: E731
+
+    def line(row: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+
     return "\n".join([line(headers), "  ".join("-" * w for w in widths), *(line(r) for r in cells)])
 
 

@@ -296,10 +296,10 @@ def direct_answers(faq: list[tuple[Example, dict]], rule: DirectRule = DIRECT_RU
 def score(examples: list[Example], predictions: list[dict]) -> dict[str, Any]:
     truth = [e.intent for e in examples]
     predicted = [p["intent"] for p in predictions]
-    faq = [(e, p) for e, p in zip(examples, predictions) if e.entry]
+    faq = [(e, p) for e, p in zip(examples, predictions, strict=True) if e.entry]
     oos_p, oos_r = precision_recall(truth, predicted, "out_of_scope")
     tp = fp = fn = 0
-    for example, prediction in zip(examples, predictions):
+    for example, prediction in zip(examples, predictions, strict=True):
         gold = {_number(v) for k, v in example.entities if k == "application_number"}
         found = {_number(v) for k, v in prediction["entities"] if k == "application_number"}
         tp, fp, fn = tp + len(gold & found), fp + len(found - gold), fn + len(gold - found)
@@ -325,7 +325,7 @@ def misses(examples: list[Example], predictions: list[dict]) -> list[dict[str, A
     """Each example read as the wrong intent, or whose entry is not in the top 3: what to write data for.
     Only for the development sets; the held-out set is never read this way."""
     found = []
-    for e, p in zip(examples, predictions):
+    for e, p in zip(examples, predictions, strict=True):
         if p["intent"] != e.intent:
             found.append({"language": e.language, "text": e.text, "expected": e.intent, "got": p["intent"]})
         elif e.entry and e.entry not in p["faq_ranking"][:3]:
@@ -342,7 +342,7 @@ def misses(examples: list[Example], predictions: list[dict]) -> list[dict[str, A
 
 def _confusions(truth: list[str], predicted: list[str], top: int = 8) -> list[list[Any]]:
     counts: dict[tuple[str, str], int] = defaultdict(int)
-    for t, p in zip(truth, predicted):
+    for t, p in zip(truth, predicted, strict=True):
         if t != p:
             counts[(t, p)] += 1
     return [[t, p, n] for (t, p), n in sorted(counts.items(), key=lambda x: -x[1])[:top]]
@@ -351,7 +351,7 @@ def _confusions(truth: list[str], predicted: list[str], top: int = 8) -> list[li
 def score_by_language(examples: list[Example], predictions: list[dict]) -> dict[str, dict[str, Any]]:
     result = {}
     for lang in sorted({e.language for e in examples}):
-        pairs = [(e, p) for e, p in zip(examples, predictions) if e.language == lang]
+        pairs = [(e, p) for e, p in zip(examples, predictions, strict=True) if e.language == lang]
         result[lang] = score([e for e, _ in pairs], [p for _, p in pairs])
     result["all"] = score(examples, predictions)
     return result
@@ -535,7 +535,8 @@ def grids(runs: list[tuple[list[Example], list[dict], list[dict]]], base: Path) 
             **({"ambiguity_threshold": ambiguity} if ambiguity is not None else {}),
         }
         return [
-            (held, [blended(a, b, wi, we, unsure) for a, b in zip(learned, lexical)]) for held, learned, lexical in runs
+            (held, [blended(a, b, wi, we, unsure) for a, b in zip(learned, lexical, strict=True)])
+            for held, learned, lexical in runs
         ]
 
     def mixed(
@@ -596,7 +597,7 @@ def direct_rule_grid(runs: list[tuple[list[Example], list[dict]]]) -> dict[str, 
                     continue
                 rule = DirectRule(confident, plausible, margin)
                 shares = [
-                    direct_answers([(e, p) for e, p in zip(held, predictions) if e.entry], rule)
+                    direct_answers([(e, p) for e, p in zip(held, predictions, strict=True) if e.entry], rule)
                     for held, predictions in runs
                 ]
                 direct = statistics.fmean(d for d, _ in shares)

@@ -90,7 +90,7 @@ async def record(pid: int, seconds: int, rate: int, out: Path) -> None:
         stderr=asyncio.subprocess.PIPE,
     )
     _, error = await process.communicate()
-    if process.returncode != 0 or not out.exists():
+    if process.returncode != 0 or not out.exists():  # noqa: ASYNC240 - py-spy has exited: nothing else to wait for
         raise RuntimeError(f"py-spy failed on pid {pid} (ptrace rights?): {error.decode(errors='replace')[-500:]}")
 
 

@@ -93,7 +93,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 lang: {k: s[k] for k in ("intent_accuracy", "faq_top1", "faq_top3", "fallbacks")}
                 for lang, s in dev_scores.items()
             },
-            "new_phrasings_top1": sum(p["faq_ranking"][:1] == [e.entry] for e, p in zip(added, predictions[len(dev) :]))
+            "new_phrasings_top1": sum(
+                p["faq_ranking"][:1] == [e.entry] for e, p in zip(added, predictions[len(dev) :], strict=True)
+            )
             / len(added),
         }
     return report

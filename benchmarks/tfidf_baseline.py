@@ -39,7 +39,7 @@ def predict_all(args, texts: list[str]) -> list[dict]:
         started = time.perf_counter()
         row = scorer([text], vectors([text]))[0]
         elapsed_ms = (time.perf_counter() - started) * 1000
-        intents, entries = split_fine(dict(zip(scorer.labels, (float(p) for p in row))))
+        intents, entries = split_fine(dict(zip(scorer.labels, (float(p) for p in row), strict=True)))
         ranked = sorted(intents.items(), key=lambda x: -x[1])
         results.append(
             {

@@ -147,7 +147,7 @@ class HandoffDesk:
 
     async def rate(self, chat_id: int, data: str) -> bool:
         """A 👍/👎 under "the conversation has ended": hr:+:<ticket>."""
-        _, sign, ticket_id = (data.split(":", 2) + ["", ""])[:3]
+        _, sign, ticket_id = [*data.split(":", 2), "", ""][:3]
         if sign not in "+-" or not sign or not ticket_id.isdigit():
             return False
         return await self.tickets.rate(int(ticket_id), chat_id, 1 if sign == "+" else -1)

@@ -116,7 +116,9 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
     response = await handler(request)
     response.headers.update(
         {
-            "Content-Security-Policy": "default-src 'self'; script-src 'none'; frame-ancestors 'none'; form-action 'self'",
+            "Content-Security-Policy": (
+                "default-src 'self'; script-src 'none'; frame-ancestors 'none'; form-action 'self'"
+            ),
             "X-Frame-Options": "DENY",
             "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "same-origin",

@@ -38,7 +38,7 @@ def _call(action: str) -> dict:
 async def action_server(tmp_path):
     port = free_port()
     env = {**os.environ, "ASSISTANT_ACTION_SERVER_PORT": str(port), "ASSISTANT_DATA_DIR": str(tmp_path)}
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: ASYNC220 - starting it does not wait for it
         [sys.executable, "-m", "actions"],
         cwd=PROJECT_ROOT,
         env=env,

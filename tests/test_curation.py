@@ -58,7 +58,7 @@ async def test_a_question_of_another_entry_cannot_be_published(curation):
     data.texts["en"].variants.append(" " + other.texts["en"].variants[0].upper())
     await cur.save_draft(EDITOR, data)
     await cur.submit(EDITOR, KEY)
-    with pytest.raises(CurationError, match="other entries.*registration_fines"):
+    with pytest.raises(CurationError, match=r"other entries.*registration_fines"):
         await cur.publish(REVIEWER, KEY)
     assert (await kb.get(KEY)).texts["en"].variants == live_variants  # nothing went live
     assert published == []

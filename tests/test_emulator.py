@@ -62,19 +62,19 @@ async def test_send_message_html_rules(bot, driver):
     assert sent.text == "bold & it"
     assert [e.type for e in sent.entities] == ["bold", "italic"]
     for bad in ("<div>x</div>", "<b>unclosed", "5 < 6", "Tom & Jerry", "<b><i>x</b></i>"):
-        with pytest.raises(BadRequest, match="(?i)parse entities"):
+        with pytest.raises(BadRequest, match=r"(?i)parse entities"):
             await bot.send_message(9, bad, parse_mode="HTML")
-    with pytest.raises(BadRequest, match="(?i)too long"):
+    with pytest.raises(BadRequest, match=r"(?i)too long"):
         await bot.send_message(9, "x" * 4097)
-    with pytest.raises(BadRequest, match="(?i)empty"):
+    with pytest.raises(BadRequest, match=r"(?i)empty"):
         await bot.send_message(9, "<b></b>", parse_mode="HTML")
-    with pytest.raises(BadRequest, match="(?i)chat not found"):
+    with pytest.raises(BadRequest, match=r"(?i)chat not found"):
         await bot.send_message(424242, "nobody")
     refusals = (await driver.info())["refusals"]  # what tests check to know every reply was valid
     assert len(refusals) == 8 and refusals[0]["method"] == "sendMessage" and refusals[0]["error_code"] == 400
     # 4096 UTF-16 units is the limit: 2048 emoji fit, 2049 do not.
     await bot.send_message(9, "😀" * 2048)
-    with pytest.raises(BadRequest, match="(?i)too long"):
+    with pytest.raises(BadRequest, match=r"(?i)too long"):
         await bot.send_message(9, "😀" * 2049)
 
 
@@ -88,10 +88,10 @@ async def test_buttons_press_and_answer(bot, driver):
     assert query.data == "yes" and query.message.message_id == sent.message_id
     assert await bot.answer_callback_query(query.id, text="ok")
     assert (await driver.callback_answer(pressed["callback_query_id"]))["answer"]["text"] == "ok"
-    with pytest.raises(BadRequest, match="(?i)query is too old"):
+    with pytest.raises(BadRequest, match=r"(?i)query is too old"):
         await bot.answer_callback_query(query.id)
     too_long = InlineKeyboardMarkup([[InlineKeyboardButton("x", callback_data="d" * 65)]])
-    with pytest.raises(BadRequest, match="(?i)button_data_invalid"):
+    with pytest.raises(BadRequest, match=r"(?i)button_data_invalid"):
         await bot.send_message(10, "x", reply_markup=too_long)
 
 
@@ -100,7 +100,7 @@ async def test_edit_and_not_modified(bot, driver):
     sent = await bot.send_message(11, "first")
     edited = await bot.edit_message_text("second", chat_id=11, message_id=sent.message_id)
     assert edited.text == "second"
-    with pytest.raises(BadRequest, match="(?i)not modified"):
+    with pytest.raises(BadRequest, match=r"(?i)not modified"):
         await bot.edit_message_text("second", chat_id=11, message_id=sent.message_id)
 
 
@@ -138,13 +138,13 @@ async def test_forum_topics_and_commands(bot, driver):
     topic = await bot.create_forum_topic(-100500, "Ticket 1")
     await bot.send_message(-100500, "hello staff", message_thread_id=topic.message_thread_id)
     assert await bot.close_forum_topic(-100500, topic.message_thread_id)
-    with pytest.raises(BadRequest, match="(?i)topic_closed"):
+    with pytest.raises(BadRequest, match=r"(?i)topic_closed"):
         await bot.send_message(-100500, "late", message_thread_id=topic.message_thread_id)
     from telegram import BotCommand
 
     await bot.set_my_commands([BotCommand("help", "Help")], language_code="ru")
     assert (await bot.get_my_commands(language_code="ru"))[0].command == "help"
-    with pytest.raises(BadRequest, match="(?i)bot_command_invalid"):
+    with pytest.raises(BadRequest, match=r"(?i)bot_command_invalid"):
         await bot.set_my_commands([BotCommand("Bad-Name", "x")])
 
 

@@ -80,7 +80,7 @@ def hostile_text(rng: random.Random) -> str:
 
 
 async def test_a_thousand_hostile_inputs(gateway, caplog):  # noqa: F811
-    engine, driver = gateway
+    _, driver = gateway
     caplog.set_level(logging.ERROR)
     rng = random.Random(SEED)
     counts = {"text": 0, "media": 0, "callback": 0, "edit": 0, "unknown": 0}

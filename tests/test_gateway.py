@@ -104,7 +104,7 @@ async def test_replies_keep_the_order_of_a_chats_messages(gateway):
 
 
 async def test_empty_unknown_command_and_flood_of_emoji(gateway):
-    engine, driver = gateway
+    _, driver = gateway
     (reply,) = await driver.ask(7, "/frobnicate", language_code="en")
     assert "do not know this command" in text_of(reply)
     (reply,) = await driver.ask(7, "😀" * 150)
@@ -114,7 +114,7 @@ async def test_empty_unknown_command_and_flood_of_emoji(gateway):
 
 
 async def test_rate_limited_by_telegram_still_delivers(gateway):
-    engine, driver = gateway
+    _, driver = gateway
     await driver.add_fault(
         "sendMessage", error_code=429, description="Too Many Requests: retry after 1", retry_after=1, times=1
     )

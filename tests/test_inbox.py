@@ -137,7 +137,7 @@ async def test_an_update_that_fails_is_logged_and_does_not_block_its_chat(coordi
 
 async def test_a_delivery_without_an_update_id_is_refused(coordination):
     inbox = Inbox(coordination, Recorder().replica("a"))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="without an integer update_id"):
         await inbox.receive({"message": {}})
 
 

@@ -70,16 +70,18 @@ async def test_a_periodic_job_whose_call_swallows_the_cancellation_still_stops()
 
 async def test_a_periodic_job_runs_again_after_it_fails(caplog):
     calls = 0
+    third = asyncio.Event()
 
     async def job() -> None:
         nonlocal calls
         calls += 1
+        if calls == 3:
+            third.set()
         raise RuntimeError("not yet")
 
     periodic = Periodic("failing", job, 0.01)
     periodic.start()
-    while calls < 3:
-        await asyncio.sleep(0.01)
+    await asyncio.wait_for(third.wait(), 5)
     await periodic.stop()
     assert "failing failed" in caplog.text
 

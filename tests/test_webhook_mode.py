@@ -29,7 +29,7 @@ async def test_webhook_with_secret(emulator, fake_engine, tmp_path):  # noqa: F8
         "ASSISTANT_ENGINE_URL": engine_url,
         "ASSISTANT_DATA_DIR": str(tmp_path),
     }
-    log = open(tmp_path / "gateway.log", "wb")  # noqa: SIM115
+    log = open(tmp_path / "gateway.log", "wb")  # noqa: SIM115, ASYNC230 - the child's log, in tmp_path
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", cwd=PROJECT_ROOT, env=env, stdout=log, stderr=log
     )

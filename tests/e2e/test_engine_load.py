@@ -56,7 +56,7 @@ def _same(ours, rasa, path="") -> list[str]:
     if isinstance(ours, list) and isinstance(rasa, list):
         if len(ours) != len(rasa):
             return [f"{path}: {len(ours)} vs {len(rasa)} items"]
-        return [d for i, (a, b) in enumerate(zip(ours, rasa)) for d in _same(a, b, f"{path}[{i}]")]
+        return [d for i, (a, b) in enumerate(zip(ours, rasa, strict=True)) for d in _same(a, b, f"{path}[{i}]")]
     if isinstance(ours, float) and isinstance(rasa, float):
         return [] if abs(ours - rasa) <= 1e-6 else [f"{path}: {ours} vs {rasa}"]
     return [] if ours == rasa else [f"{path}: {ours!r} vs {rasa!r}"]

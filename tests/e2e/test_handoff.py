@@ -137,7 +137,7 @@ async def test_a_situation_that_needs_a_person_is_answered_and_handed_over(runni
 
 async def test_the_relay_goes_on_after_a_gateway_restart(running):
     user, driver = next(_users), running.driver
-    (opened,) = await driver.ask(user, "/person", language_code="ru", timeout=60)
+    (_opened,) = await driver.ask(user, "/person", language_code="ru", timeout=60)
     topic = await topic_of(running, user)
     await running.stack.restart_service("gateway")
     await driver.send_text(
