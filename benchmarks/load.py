@@ -127,7 +127,7 @@ async def simulate(
                 replies = await driver.wait_messages(
                     user_id, 1, after_id=sent["message"]["message_id"], timeout=timeout_s
                 )
-            except Exception:  # noqa: BLE001 - counted, the run goes on
+            except Exception:  # noqa: BLE001 - a load test counts any failed exchange as an error and goes on
                 result.errors += 1
                 continue
             result.messages += 1

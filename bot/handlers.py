@@ -15,7 +15,7 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from actions.subscriptions import Subscriptions
 from assistant.bootstrap import Database
-from assistant.coordination import Coordination
+from assistant.coordination import Coordination, store_errors
 from assistant.i18n import normalize_language
 from assistant.metrics import ENGINE_ERRORS, FALLBACKS, FLOOD_LIMITED, MESSAGES, REPLY_SECONDS
 from assistant.settings import LANGUAGES, Settings
@@ -128,7 +128,7 @@ async def flood_guard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     settings = shared.settings
     try:
         count = await shared.coordination.hits(f"flood:{update.effective_chat.id}", settings.flood_window_s)
-    except Exception as error:  # noqa: BLE001
+    except store_errors() as error:  # fails open
         log.warning("flood control unavailable (%s): message let through", type(error).__name__)
         return
     if count <= settings.flood_messages:
@@ -268,7 +268,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         raise ApplicationHandlerStop
     try:
         language = await _language(update, context, None)
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - the apology must not depend on what failed: any trouble means Telegram's hint
         user = update.effective_user
         language = normalize_language(user.language_code if user else None, services(context).settings.default_language)
     with contextlib.suppress(Exception):

@@ -112,7 +112,7 @@ class HandoffDesk:
     async def _topic_for_new_ticket(self, ticket_id: int) -> None:
         try:
             await self._ensure_topic(ticket_id)
-        except Exception as error:  # noqa: BLE001 - the sweeper makes the topic later
+        except Exception as error:  # noqa: BLE001 - a task nobody awaits: any failure is logged, the sweeper retries
             log.error("could not create the staff topic of ticket %s yet: %s", ticket_id, error)
 
     def hours_text(self, language: str, now: dt.datetime | None = None) -> str:

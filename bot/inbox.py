@@ -22,7 +22,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from assistant.coordination import Coordination
+from assistant.coordination import Coordination, store_errors
 from assistant.metrics import DUPLICATES
 from assistant.tasks import cancel_and_wait
 from bot.periodic import Periodic
@@ -107,7 +107,7 @@ class Inbox:
     async def _drain(self, queue: str) -> None:
         try:
             drained = await self._drain_once(queue)
-        except Exception as error:  # noqa: BLE001 - the store is down: the queue waits for the sweeper
+        except store_errors() as error:  # the store is down: the queue waits for the sweeper
             log.warning("draining %s stopped (%s); the sweep will take it up again", queue, type(error).__name__)
             return
         finally:
@@ -118,7 +118,7 @@ class Inbox:
         try:
             if drained and await self._coordination.head(queue) is not None:
                 self.kick(queue)
-        except Exception:  # noqa: BLE001 - the sweep will see it
+        except store_errors():  # the sweep will see it
             pass
 
     async def _drain_once(self, queue: str) -> bool:
@@ -133,7 +133,7 @@ class Inbox:
                 async with self._holding(lock, token):
                     try:
                         await self._process(json.loads(raw))
-                    except Exception:  # noqa: BLE001 - one bad update must not block the chat forever
+                    except Exception:  # whatever went wrong, one bad update must not block the chat (logged)
                         log.exception("update %s could not be processed; dropped", position)
                 await self._dequeue_surely(queue, position)
         finally:
@@ -149,7 +149,7 @@ class Inbox:
             try:
                 await self._coordination.dequeue(queue, position)
                 return
-            except Exception:  # noqa: BLE001
+            except store_errors():
                 if time.monotonic() > deadline:
                     raise
                 await asyncio.sleep(delay)

@@ -31,7 +31,7 @@ class Periodic:
         while True:
             try:
                 await self.job()
-            except Exception:  # noqa: BLE001 - the loop must survive anything and try again later
+            except Exception:  # any job's failure: the loop must survive it and try again later (logged)
                 if not self._stopping:  # while stopping, the failure may be a swallowed cancellation
                     log.exception("%s failed; trying again in %.0f s", self.name, self.interval_s)
             if self._stopping:

@@ -27,7 +27,7 @@ class ResilientExtBot(ExtBot):
             try:
                 Update.de_json(raw, self)
                 checked.append(raw)
-            except Exception as error:  # noqa: BLE001 - any parse failure must not stop the bot
+            except Exception as error:  # noqa: BLE001 - PTB's parser on foreign data may raise anything; logged, skipped
                 kinds = [k for k in raw if k != "update_id"] if isinstance(raw, dict) else []
                 log.error(
                     "skipping update %s of kind %s that cannot be parsed: %s",

@@ -20,7 +20,7 @@ from aiohttp import web
 from telegram import Update
 from telegram.ext import Application
 
-from assistant.coordination import Coordination
+from assistant.coordination import Coordination, store_errors
 from assistant.metrics import metrics_response
 from assistant.settings import Settings
 from bot.inbox import Inbox
@@ -44,7 +44,7 @@ def webhook_app(inbox: Inbox, coordination: Coordination, secret: str | None) ->
             return web.json_response({"ok": False, "error": "not an update"}, status=400)
         try:
             await inbox.receive(update)
-        except Exception:  # noqa: BLE001 - whatever the store's failure, Telegram must try again
+        except store_errors():  # the store is away: Telegram must deliver it again
             log.exception("update %s could not be stored; asking Telegram to deliver it again", update["update_id"])
             return web.json_response({"ok": False}, status=503)
         return web.json_response({"ok": True})

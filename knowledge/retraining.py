@@ -122,7 +122,7 @@ class Retrainer:
             self._wake.clear()
             try:
                 await self._run_pending()
-            except Exception:  # noqa: BLE001 - the worker must survive to serve the next request
+            except Exception:  # whatever failed, the worker must survive to serve the next request (logged)
                 log.exception("retraining worker failed")
 
     async def _run_pending(self) -> None:
@@ -141,7 +141,7 @@ class Retrainer:
             model, finetuned_from = result.model.name, result.finetuned_from
             await self._reload(result.model)
             reloaded = True
-        except Exception as failure:  # noqa: BLE001 - reported to staff, old model keeps serving
+        except Exception as failure:  # noqa: BLE001 - any failure is a failed run staff see; the old model serves on
             error = str(failure) or type(failure).__name__
             if "training failed" in error:
                 error += "\n" + _log_tail(self._settings.data_dir / "logs" / "train.log")
@@ -172,7 +172,7 @@ class Retrainer:
         """The model to fine-tune: the one the engine serves, when it is in our models folder."""
         try:
             name = await self._served()
-        except Exception:  # noqa: BLE001 - not knowing only means a training from scratch
+        except Exception:  # whatever the engine's trouble, not knowing only means a training from scratch (logged)
             log.warning("could not ask the engine which model it serves", exc_info=True)
             return None
         path = self._settings.models_dir / name if name else None

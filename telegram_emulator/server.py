@@ -19,7 +19,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiohttp import ClientSession, ClientTimeout, web
+from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
 from telegram_emulator.state import ApiError, BotState, Fault
 
@@ -298,7 +298,7 @@ async def _deliver(app: web.Application, state: BotState, after: asyncio.Task | 
                             int(asyncio.get_running_loop().time()),
                             f"Wrong response from the webhook: {response.status}",
                         )
-                except Exception as error:  # noqa: BLE001 - any transport failure is retried
+                except (ClientError, TimeoutError) as error:  # any transport failure is retried
                     state.webhook_last_error = (
                         int(asyncio.get_running_loop().time()),
                         f"Connection failed: {type(error).__name__}",
