@@ -123,7 +123,7 @@ class ActionDidYouMean(Action):
         shared = await resources()
         language = language_of(tracker, shared.settings.default_language)
         ranking = tracker.latest_message.get("intent_ranking") or []
-        runner_up = next((i for i in ranking if i.get("name") != "nlu_fallback"), {})
+        runner_up: dict[str, Any] = next((i for i in ranking if i.get("name") != "nlu_fallback"), {})
         return await suggest(
             dispatcher, tracker, shared, language, "fallback", float(runner_up.get("confidence") or 0.0)
         )

@@ -9,6 +9,7 @@ replicas) for at most `ttl_s`, and are deleted after the lookup.
 from __future__ import annotations
 
 import secrets
+from typing import TypeGuard
 
 from assistant.coordination import Coordination
 
@@ -37,5 +38,5 @@ class Vault:
         await self.store.delete(*(f"vault:{owner}:{t}" for t in tokens), f"vault-refs:{owner}")
 
 
-def is_ref(value: object) -> bool:
+def is_ref(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and value.startswith(REF_PREFIX)

@@ -14,7 +14,7 @@ import functools
 import secrets
 import time
 from collections import deque
-from typing import Protocol
+from typing import Protocol, cast
 
 from assistant.settings import Settings
 
@@ -271,8 +271,9 @@ class RedisCoordination:
     async def put(self, key: str, value: str, ttl_s: float) -> None:
         await self._redis.set(self._k(key), value, px=_ms(ttl_s))
 
+    # Replies are str (decode_responses=True), which redis-py's types cannot tell: hence the casts.
     async def get(self, key: str) -> str | None:
-        return await self._redis.get(self._k(key))
+        return cast(str | None, await self._redis.get(self._k(key)))
 
     async def delete(self, *keys: str) -> None:
         if keys:
@@ -281,11 +282,13 @@ class RedisCoordination:
     async def append(self, key: str, value: str, keep: int, ttl_s: float) -> None:
         k = self._k(key)
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.rpush(k, value).ltrim(k, -keep, -1).pexpire(k, _ms(ttl_s))
+            pipe.rpush(k, value)
+            pipe.ltrim(k, -keep, -1)
+            pipe.pexpire(k, _ms(ttl_s))
             await pipe.execute()
 
     async def items(self, key: str) -> list[str]:
-        return list(await self._redis.lrange(self._k(key), 0, -1))
+        return cast(list[str], await self._redis.lrange(self._k(key), 0, -1))
 
     async def enqueue(self, queue: str, position: int, value: str, once_for_s: float) -> bool:
         # The member carries its position, so equal values at different positions stay distinct.
@@ -297,7 +300,7 @@ class RedisCoordination:
         )
 
     async def head(self, queue: str) -> tuple[int, str] | None:
-        found = await self._redis.zrange(self._k(queue), 0, 0)
+        found = cast(list[str], await self._redis.zrange(self._k(queue), 0, 0))
         if not found:
             return None
         position, _, value = found[0].partition(":")

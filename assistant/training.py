@@ -152,13 +152,13 @@ async def run_rasa(
     if niceness:
         command = ["nice", "-n", str(niceness), *command]
     # Handed to the child and closed below; a local file in append mode opens at once.
-    out = open(log_file, "ab") if log_file else asyncio.subprocess.DEVNULL  # noqa: SIM115, ASYNC230
+    out = open(log_file, "ab") if log_file else None  # noqa: SIM115, ASYNC230
     try:
         process = await asyncio.create_subprocess_exec(
             *command,
             cwd=PROJECT_ROOT,
             env=rasa_env(settings),
-            stdout=out,
+            stdout=asyncio.subprocess.DEVNULL if out is None else out,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
         )
@@ -168,7 +168,7 @@ async def run_rasa(
             kill_process_group(process)
             raise
     finally:
-        if log_file:
+        if out is not None:
             out.close()
 
 
@@ -211,7 +211,7 @@ async def ensure_model(
     started = time.monotonic()
     shape = structure(settings)
     finetuned_from = None
-    if can_finetune(settings, base):
+    if base is not None and can_finetune(settings, base):
         if await _train(
             settings,
             model,

@@ -618,7 +618,7 @@ def best_direct_rules(grid: dict[str, list[float]]) -> list[tuple[str, float, fl
 
 def print_report(report: dict[str, Any]) -> None:
     name = {"dev": "Development set", "dev-noisy": "Development set as typed on a phone (typing_noise.py)"}.get(
-        report.get("split"), "Held-out test set"
+        report.get("split") or "", "Held-out test set"
     )
     print(
         f"\n{name}: {report['examples']} examples never trained on "

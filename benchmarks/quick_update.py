@@ -64,6 +64,8 @@ async def make_models(work: Path, served: Path) -> dict[str, tuple[Path, float]]
         async with knowledge_base(settings) as kb:
             for key, by_language in NEW_VARIANTS.items():
                 entry = await kb.get(key)
+                if entry is None:
+                    raise KeyError(f"{key} is not in the knowledge base: NEW_VARIANTS needs updating")
                 for language, texts in by_language.items():
                     entry.texts[language].variants.extend(texts)
                 await kb.upsert([entry])

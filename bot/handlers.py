@@ -8,7 +8,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.constants import ChatAction
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
@@ -50,21 +50,32 @@ def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
     return context.application.bot_data[SERVICES]
 
 
+# Every handler here is registered (bot/app.py) for updates with a chat and a message, or a callback query.
+def _chat_id(update: Update) -> int:
+    if update.effective_chat is None:
+        raise ValueError(f"update {update.update_id} has no chat")
+    return update.effective_chat.id
+
+
+def _message(update: Update) -> Message:
+    if update.effective_message is None:
+        raise ValueError(f"update {update.update_id} has no message")
+    return update.effective_message
+
+
 async def send(context: ContextTypes.DEFAULT_TYPE, chat_id: int, outgoing: Outgoing) -> None:
     await deliver(context.bot, chat_id, outgoing)
 
 
 async def _language(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str | None) -> str:
     user = update.effective_user
-    return await services(context).languages.resolve(
-        update.effective_chat.id, text, user.language_code if user else None
-    )
+    return await services(context).languages.resolve(_chat_id(update), text, user.language_code if user else None)
 
 
 async def _converse(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, language: str) -> None:
     """Sends one user text to the engine and delivers its replies."""
     shared = services(context)
-    chat_id = update.effective_chat.id
+    chat_id = _chat_id(update)
     # "typing…" only when the answer is slow to come, and not when many are waiting: every Bot API call
     # counts against Telegram's 30 per second, which the answers themselves need then.
     typing = asyncio.get_running_loop().create_task(
@@ -122,12 +133,12 @@ async def flood_guard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     answered, so one user cannot take the others' share of the engine or of Telegram's 30 messages a
     second. Fails open: trouble with the store never silences anyone. Also counts, by kind, every message
     the assistant itself handles (metrics)."""
-    message = update.effective_message
+    message = _message(update)
     MESSAGES.labels("command" if (message.text or "").startswith("/") else "text" if message.text else "other").inc()
     shared = services(context)
     settings = shared.settings
     try:
-        count = await shared.coordination.hits(f"flood:{update.effective_chat.id}", settings.flood_window_s)
+        count = await shared.coordination.hits(f"flood:{_chat_id(update)}", settings.flood_window_s)
     except store_errors() as error:  # fails open
         log.warning("flood control unavailable (%s): message let through", type(error).__name__)
         return
@@ -135,15 +146,15 @@ async def flood_guard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     FLOOD_LIMITED.inc()
     if count == settings.flood_messages + 1:
-        language = await _language(update, context, update.effective_message.text)
-        await send(context, update.effective_chat.id, Outgoing(say(language, "flood")))
+        language = await _language(update, context, message.text)
+        await send(context, _chat_id(update), Outgoing(say(language, "flood")))
     raise ApplicationHandlerStop
 
 
 async def relay_to_people(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Runs before every other handler of a private message: while people handle the chat, everything the
     user sends (commands included) goes to them, and no other handler runs, so the bot stays silent."""
-    message = update.effective_message
+    message = _message(update)
     # The language hint the handlers below use: a command's text says nothing about the language.
     hint = None if message.text and message.text.startswith("/") else (message.text or message.caption)
 
@@ -155,10 +166,10 @@ async def relay_to_people(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 
 
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    text = update.effective_message.text or ""
+    text = _message(update).text or ""
     language = await _language(update, context, text)
     limit = services(context).settings.max_message_chars
-    chat_id = update.effective_chat.id
+    chat_id = _chat_id(update)
     if not text.strip():
         await send(context, chat_id, Outgoing(say(language, "empty")))
     elif len(text) > limit:
@@ -170,17 +181,17 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     language = await _language(update, context, None)
     greeting = Outgoing(say(language, "greet"), language_menu(language).buttons)
-    await send(context, update.effective_chat.id, greeting)
+    await send(context, _chat_id(update), greeting)
 
 
 async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     language = await _language(update, context, None)
-    await send(context, update.effective_chat.id, Outgoing(say(language, "help")))
+    await send(context, _chat_id(update), Outgoing(say(language, "help")))
 
 
 async def on_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     language = await _language(update, context, None)
-    await send(context, update.effective_chat.id, language_menu(language))
+    await send(context, _chat_id(update), language_menu(language))
 
 
 async def on_person(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -191,17 +202,19 @@ async def on_person(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     language = await _language(update, context, None)
-    await send(context, update.effective_chat.id, Outgoing(say(language, "unknown_command")))
+    await send(context, _chat_id(update), Outgoing(say(language, "unknown_command")))
 
 
 async def on_non_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    caption = update.effective_message.caption
+    caption = _message(update).caption
     language = await _language(update, context, caption)
-    await send(context, update.effective_chat.id, Outgoing(say(language, "non_text")))
+    await send(context, _chat_id(update), Outgoing(say(language, "non_text")))
 
 
 async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
+    if query is None:
+        raise ValueError(f"update {update.update_id} has no callback query")
     data = query.data or ""
     chat = update.effective_chat
     if chat is None:
@@ -254,7 +267,7 @@ async def _acknowledge(query, language: str, done: bool, thanks_key: str) -> Non
 
 
 async def on_staff_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await services(context).desk.from_staff(update.effective_message)
+    await services(context).desk.from_staff(_message(update))
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

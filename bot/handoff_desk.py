@@ -193,9 +193,11 @@ class HandoffDesk:
 
     async def on_button(self, update: Update) -> None:
         query = update.callback_query
+        if query is None:
+            raise ValueError(f"update {update.update_id} has no callback query")
         message = query.message if isinstance(query.message, Message) else None
         parts = (query.data or "").split(":")
-        if message is None or len(parts) != 3 or not parts[2].isdigit():
+        if message is None or message.message_thread_id is None or len(parts) != 3 or not parts[2].isdigit():
             await self._answer(query, "button_expired")
             return
         ticket = await self.tickets.get(int(parts[2]))
@@ -294,12 +296,16 @@ class HandoffDesk:
         if ticket.topic_id is not None and ticket.staff_chat_id is not None:
             return ticket.staff_chat_id, ticket.topic_id
         chat_id = self.support_chat if ticket.queue == "support" else self.officers_chat
+        if chat_id is None:
+            raise HandoffError("No staff group is configured.")
         name = gettext(self.staff_language, TEXTS["staff_ticket_title"]).format(number=f"#{ticket.id}")
         topic = await self.bot.create_forum_topic(chat_id, f"{name} · {ticket.language}")
         if not await self.tickets.claim_topic(ticket.id, chat_id, topic.message_thread_id):
             with contextlib.suppress(TelegramError):  # another gateway made one first: use that
                 await self.bot.close_forum_topic(chat_id, topic.message_thread_id)
             fresh = await self.tickets.get(ticket_id)
+            if fresh is None or fresh.staff_chat_id is None or fresh.topic_id is None:
+                raise HandoffError("The ticket's topic went away while it was made.")
             return fresh.staff_chat_id, fresh.topic_id
         for part in self.header(ticket):
             await deliver(self.bot, chat_id, part, thread_id=topic.message_thread_id)

@@ -28,4 +28,4 @@ class RecentLines:
         key = f"recent:{chat_id}"
         lines = [tuple(json.loads(item)) for item in await self.store.items(key)]
         await self.store.delete(key)
-        return lines  # type: ignore[return-value]
+        return lines

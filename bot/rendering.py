@@ -195,7 +195,9 @@ def render(language: str, engine_messages: list[dict[str, Any]]) -> Rendered:
             kind = custom.get("type")
             if kind == "say":
                 not_understood = not_understood or custom.get("key") in NOT_UNDERSTOOD_KEYS
-                args = custom.get("args") if isinstance(custom.get("args"), dict) else {}
+                args = custom.get("args")
+                if not isinstance(args, dict):
+                    args = {}
                 if custom.get("offer_human"):
                     buttons = [*buttons, [Button(_title(language, "talk_to_person"), HUMAN_PAYLOAD)]]
                 out.append(Outgoing(say(language, str(custom.get("key")), **args), buttons))

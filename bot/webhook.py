@@ -64,6 +64,9 @@ async def serve(
     application: Application, settings: Settings, coordination: Coordination, start: Any, stop: Any
 ) -> None:
     """Runs until SIGTERM/SIGINT. `start`/`stop` are the gateway's own start-up and shutdown steps."""
+    if settings.webhook_url is None:
+        raise ValueError("webhook mode needs ASSISTANT_WEBHOOK_URL")
+    url = f"{settings.webhook_url.rstrip('/')}/{WEBHOOK_PATH}"
 
     async def process(raw: dict[str, Any]) -> None:
         update = Update.de_json(raw, application.bot)
@@ -85,7 +88,7 @@ async def serve(
         await web.TCPSite(runner, settings.webhook_listen, settings.webhook_port).start()
         inbox.start()
         await application.bot.set_webhook(
-            f"{settings.webhook_url.rstrip('/')}/{WEBHOOK_PATH}",
+            url,
             secret_token=secret,
             allowed_updates=Update.ALL_TYPES,
             max_connections=100,

@@ -22,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 from sqlalchemy import JSON, Date, DateTime, ForeignKey, String, select
-from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from case_api.numbers import normalize_application_number, normalize_personal_id
@@ -115,7 +115,12 @@ class Behaviour:
 
 @dataclass
 class _Database:
-    sessions: async_sessionmaker | None = None
+    sessions: async_sessionmaker | None = None  # set once the app has started (make_app's cleanup context)
+
+    def session(self) -> AsyncSession:
+        if self.sessions is None:
+            raise RuntimeError("the sandbox's database is not open: the app has not started")
+        return self.sessions()
 
 
 DATABASE: web.AppKey[_Database] = web.AppKey("database", _Database)
@@ -200,7 +205,7 @@ async def lookup(request: web.Request) -> web.Response:
     if number is None or (born is None and personal_id is None):
         return _error(400, "bad_request", "Give the application number and a date of birth or personal id.")
     not_found = _error(404, "not_found", "No application matches this number and verification data.")
-    async with request.app[DATABASE].sessions() as session, session.begin():
+    async with request.app[DATABASE].session() as session, session.begin():
         application = await session.get(Application, number)
         if application is None:
             return not_found
@@ -218,7 +223,7 @@ async def status_by_token(request: web.Request) -> web.Response:
     token = str(body.get("access_token") or "")
     if len(token) < 20:
         return _error(400, "bad_request", "access_token is missing.")
-    async with request.app[DATABASE].sessions() as session:
+    async with request.app[DATABASE].session() as session:
         grant = await session.get(AccessToken, _token_hash(token))
         application = await session.get(Application, grant.number) if grant else None
         if application is None:
@@ -261,7 +266,7 @@ async def set_status(request: web.Request) -> web.Response:
     number = normalize_application_number(request.match_info["number"])
     if body.get("status") not in STATUSES:
         return _error(400, "bad_request", f"status must be one of {', '.join(STATUSES)}")
-    async with request.app[DATABASE].sessions() as session, session.begin():
+    async with request.app[DATABASE].session() as session, session.begin():
         application = await session.get(Application, number or "")
         if application is None:
             return _error(404, "not_found", "No such application.")
@@ -275,7 +280,7 @@ async def set_status(request: web.Request) -> web.Response:
 
 
 async def list_demo(request: web.Request) -> web.Response:
-    async with request.app[DATABASE].sessions() as session:
+    async with request.app[DATABASE].session() as session:
         rows = (await session.scalars(select(Application).order_by(Application.number))).all()
     return web.json_response(
         [

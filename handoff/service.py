@@ -8,6 +8,7 @@ database, so a restarted gateway goes on relaying.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import median
 
@@ -39,7 +40,7 @@ class Handoff:
         self._sessions = sessions
 
     async def open_ticket(
-        self, chat_id: int, language: str, reason: str, transcript: list[tuple[str, str]] = ()
+        self, chat_id: int, language: str, reason: str, transcript: Sequence[tuple[str, str]] = ()
     ) -> tuple[Ticket, bool]:
         """The chat's open ticket, creating it (with the transcript so far) if none; (ticket, created)."""
         if reason not in REASONS:

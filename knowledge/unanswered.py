@@ -95,9 +95,10 @@ class UnansweredLog:
     async def attach(self, actor: Actor, curation: Curation, ids: list[int], key: str) -> int:
         """Adds the questions as variants (in their language) to a draft of entry `key`."""
         view = await curation.view(key)
-        if view is None:
+        current = None if view is None else view.draft or view.live
+        if current is None:
             raise CurationError("No such entry.")
-        data = (view.draft or view.live).model_copy(deep=True)
+        data = current.model_copy(deep=True)
         async with self._sessions() as session:
             items = (await session.scalars(select(Unanswered).where(Unanswered.id.in_(ids)))).all()
         added = 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import ClientSession, ClientTimeout
@@ -85,7 +86,7 @@ class EmulatorDriver:
             "/chats", {"id": chat_id, "title": title, "is_forum": is_forum, "members": members or []}
         )
 
-    async def set_members(self, chat_id: int, *, add: list[int] = (), remove: list[int] = ()) -> list[int]:
+    async def set_members(self, chat_id: int, *, add: Sequence[int] = (), remove: Sequence[int] = ()) -> list[int]:
         return await self._post(f"/chats/{chat_id}/members", {"add": list(add), "remove": list(remove)})
 
     async def block(self, chat_id: int, blocked: bool = True) -> None:

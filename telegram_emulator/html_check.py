@@ -82,10 +82,10 @@ def parse_html(source: str) -> Parsed:
                         else f"Bad Request: can't parse entities: Unexpected end tag at byte offset "
                         f"{_byte_offset(source, i)}"
                     )
-                open_name, start, extra = stack.pop()
+                open_name, start, open_extra = stack.pop()
                 if out_len > start:
                     entities.append(
-                        {"type": ALLOWED_TAGS[open_name], "offset": start, "length": out_len - start, **extra}
+                        {"type": ALLOWED_TAGS[open_name], "offset": start, "length": out_len - start, **open_extra}
                     )
             else:
                 extra: dict = {}

@@ -426,9 +426,10 @@ async def drv_send(request: web.Request) -> web.Response:
     if chat_id is None or int(chat_id) == user["id"]:
         chat = state.ensure_private_chat(user)
     else:
-        chat = state.chats.get(int(chat_id))
-        if chat is None:
+        found = state.chats.get(int(chat_id))
+        if found is None:
             raise web.HTTPBadRequest(text="chat not found")
+        chat = found
         if user["id"] not in chat.members:
             # As in a private group: only members can post (a test may let the user join first).
             if not body.get("join"):

@@ -447,8 +447,8 @@ class BotState:
         """getChatMember: "member" for members of a group (and the user of a private chat), else "left"."""
         chat = self.chat(params.get("chat_id"))
         try:
-            user_id = int(params.get("user_id"))
-        except (TypeError, ValueError):
+            user_id = int(params["user_id"])
+        except (KeyError, TypeError, ValueError):
             raise bad_request("invalid user_id specified") from None
         if user_id == self.user["id"]:
             return {
