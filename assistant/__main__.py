@@ -47,8 +47,11 @@ async def _model(settings: Settings, force: bool = False):
     async with knowledge_base(settings) as kb:
         say("Checking the model…")
         result = await ensure_model(settings, kb, force=force)
-    say(f"Trained {result.model.name} in {result.seconds:.0f} s." if result.trained
-        else f"Model {result.model.name} is up to date.")
+    say(
+        f"Trained {result.model.name} in {result.seconds:.0f} s."
+        if result.trained
+        else f"Model {result.model.name} is up to date."
+    )
     return result
 
 
@@ -131,8 +134,10 @@ async def _serve(settings: Settings, chat: bool, stacks: list[Stack]) -> int:
     if settings.demo_mode:
         password = await ensure_demo_admin(settings)
         if password:
-            say(f"  first run: log in as 'admin' with password '{password}' (shown once; lost it? "
-                "`.venv/bin/python -m console create-user admin --role admin` sets a new one)")
+            say(
+                f"  first run: log in as 'admin' with password '{password}' (shown once; lost it? "
+                "`.venv/bin/python -m console create-user admin --role admin` sets a new one)"
+            )
     if not (settings.demo_mode and chat):
         say("Press Ctrl-C to stop.")
         await asyncio.Event().wait()  # until a stop signal
@@ -179,16 +184,19 @@ async def cmd_serve(settings: Settings, name: str) -> int:
     stack = Stack(settings, model, with_emulator=False)
     service = next((s for s in stack.plan() if s.name == name), None)
     if service is None:
-        say(f"{name} is not part of this configuration (e.g. the case-API sandbox only runs when "
-            "ASSISTANT_CASE_API_URL points at it)")
+        say(
+            f"{name} is not part of this configuration (e.g. the case-API sandbox only runs when "
+            "ASSISTANT_CASE_API_URL points at it)"
+        )
         return 2
     os.chdir(PROJECT_ROOT)
     os.execvpe(service.argv[0], service.argv, service.env)  # replaces this process: signals go straight to it
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m assistant", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m assistant", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="train if needed, start everything, chat in the terminal")
     run.add_argument("--no-chat", action="store_true", help="do not open the terminal chat")

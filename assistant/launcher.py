@@ -30,12 +30,12 @@ from assistant.settings import PROJECT_ROOT, Settings
 from assistant.tasks import kill_process_group
 from assistant.training import rasa_env, rasa_python
 
-
 DEMO_SUPPORT_CHAT, DEMO_OFFICERS_CHAT = -1001000000001, -1001000000002
 DEMO_STAFF_MEMBER = 100_002  # the terminal chat's `:staff` speaks as this member
 # A service has this long to stop after SIGTERM before it is killed (a person's Ctrl-C waits on it).
 STOP_TIMEOUT_S = 6.0
 _PR_SET_PDEATHSIG = 1
+_prctl: Callable[..., int] | None
 try:  # resolved here: a child forked from a process with threads should run as little as possible before exec
     _prctl = ctypes.CDLL(None, use_errno=True).prctl
 except (OSError, AttributeError):  # not Linux: the launcher's own stop is all there is
@@ -60,10 +60,18 @@ def loopback_settings(data_dir: Path, **overrides: Any) -> Settings:
     run at once on one machine. Models are shared, so each fingerprint is trained once."""
     engine_port, case_port = free_port(), free_port()
     return Settings(
-        _env_file=None, telegram_bot_token=None, data_dir=data_dir, models_dir=PROJECT_ROOT / "models",
-        emulator_port=free_port(), console_port=free_port(), case_api_port=case_port,
-        case_api_url=f"http://127.0.0.1:{case_port}", action_server_port=free_port(), engine_port=engine_port,
-        engine_url=f"http://127.0.0.1:{engine_port}", **overrides,
+        _env_file=None,
+        telegram_bot_token=None,
+        data_dir=data_dir,
+        models_dir=PROJECT_ROOT / "models",
+        emulator_port=free_port(),
+        console_port=free_port(),
+        case_api_port=case_port,
+        case_api_url=f"http://127.0.0.1:{case_port}",
+        action_server_port=free_port(),
+        engine_port=engine_port,
+        engine_url=f"http://127.0.0.1:{engine_port}",
+        **overrides,
     )
 
 
@@ -101,23 +109,39 @@ def write_engine_endpoints(settings: Settings) -> Path:
     url = make_url(settings.sqlalchemy_url)
     if url.get_backend_name() == "postgresql":
         # Rasa passes a custom store its endpoint `url` as `host`.
-        tracker.update(dialect="postgresql", url=url.host or "127.0.0.1", port=url.port or 5432,
-                       db=url.database, username=url.username, password=url.password)
+        tracker.update(
+            dialect="postgresql",
+            url=url.host or "127.0.0.1",
+            port=url.port or 5432,
+            db=url.database,
+            username=url.username,
+            password=url.password,
+        )
         tracker = {k: v for k, v in tracker.items() if v is not None}
     else:
         tracker.update(dialect="sqlite", db=str(settings.data_dir / "engine_tracker.db"))
     endpoints["tracker_store"] = tracker
     if settings.redis_url:
         redis = urlsplit(settings.redis_url)
-        endpoints["lock_store"] = {k: v for k, v in {
-            "type": "redis", "url": redis.hostname or "127.0.0.1", "port": redis.port or 6379,
-            "db": int(redis.path.strip("/") or 0), "password": redis.password,
-            "key_prefix": "".join(c for c in f"{settings.redis_namespace}engine" if c.isalnum()),  # Rasa's rule
-        }.items() if v is not None}
+        endpoints["lock_store"] = {
+            k: v
+            for k, v in {
+                "type": "redis",
+                "url": redis.hostname or "127.0.0.1",
+                "port": redis.port or 6379,
+                "db": int(redis.path.strip("/") or 0),
+                "password": redis.password,
+                "key_prefix": "".join(c for c in f"{settings.redis_namespace}engine" if c.isalnum()),  # Rasa's rule
+            }.items()
+            if v is not None
+        }
     else:
         endpoints["lock_store"] = {"type": "in_memory"}
-    path.write_text("# Written by assistant.launcher from the settings; edits are overwritten.\n"
-                    + yaml.safe_dump(endpoints, sort_keys=False), encoding="utf-8")
+    path.write_text(
+        "# Written by assistant.launcher from the settings; edits are overwritten.\n"
+        + yaml.safe_dump(endpoints, sort_keys=False),
+        encoding="utf-8",
+    )
     path.chmod(0o600)  # it may hold a database password
     return path
 
@@ -157,14 +181,15 @@ class Stack:
     def __post_init__(self) -> None:
         # The engine's HTTP API (model reload) is always behind a token; make one for this run if unset.
         if self.settings.engine_api_token is None:
-            self.settings = self.settings.model_copy(
-                update={"engine_api_token": SecretStr(secrets.token_urlsafe(32))}
-            )
+            self.settings = self.settings.model_copy(update={"engine_api_token": SecretStr(secrets.token_urlsafe(32))})
         # With the emulator, the staff groups are in it too: handing chats to people works in the demo.
         if self.with_emulator and self.settings.staff_support_chat_id is None:
-            self.settings = self.settings.model_copy(update={
-                "staff_support_chat_id": DEMO_SUPPORT_CHAT, "staff_officers_chat_id": DEMO_OFFICERS_CHAT,
-            })
+            self.settings = self.settings.model_copy(
+                update={
+                    "staff_support_chat_id": DEMO_SUPPORT_CHAT,
+                    "staff_officers_chat_id": DEMO_OFFICERS_CHAT,
+                }
+            )
 
     def plan(self) -> list[Service]:
         s = self.settings
@@ -172,47 +197,89 @@ class Stack:
         python = sys.executable
         services: list[Service] = []
         if self.with_emulator:
-            services.append(Service(
-                "emulator", [python, "-m", "telegram_emulator", "--port", str(s.emulator_port)],
-                http_ok(f"{s.emulator_url}/health"), env, 20,
-            ))
+            services.append(
+                Service(
+                    "emulator",
+                    [python, "-m", "telegram_emulator", "--port", str(s.emulator_port)],
+                    http_ok(f"{s.emulator_url}/health"),
+                    env,
+                    20,
+                )
+            )
         if s.case_api_url.rstrip("/") == f"http://127.0.0.1:{s.case_api_port}":  # the bundled sandbox
-            services.append(Service(
-                "case-api", [python, "-m", "case_api.sandbox"],
-                http_ok(f"http://127.0.0.1:{s.case_api_port}/v1/health"), env, 30,
-            ))
-        services.append(Service(
-            "actions",
-            [python, "-m", "actions"],
-            http_ok(f"http://127.0.0.1:{s.action_server_port}/health"), env, 60,
-        ))
+            services.append(
+                Service(
+                    "case-api",
+                    [python, "-m", "case_api.sandbox"],
+                    http_ok(f"http://127.0.0.1:{s.case_api_port}/v1/health"),
+                    env,
+                    30,
+                )
+            )
+        services.append(
+            Service(
+                "actions",
+                [python, "-m", "actions"],
+                http_ok(f"http://127.0.0.1:{s.action_server_port}/health"),
+                env,
+                60,
+            )
+        )
         endpoints = write_engine_endpoints(s)
         token = s.engine_api_token.get_secret_value() if s.engine_api_token else ""
         engine_ports = [s.engine_port] if s.engine_replicas == 1 else [free_port() for _ in range(s.engine_replicas)]
         for i, port in enumerate(engine_ports):
-            services.append(Service(
-                "engine" if len(engine_ports) == 1 else f"engine-{i + 1}",
-                [str(rasa_python(s)), "-m", "engine.serve", "run", "--model", str(self.model), "--port", str(port),
-                 "--interface", s.engine_listen, "--credentials", str(PROJECT_ROOT / "credentials.yml"),
-                 "--endpoints", str(endpoints), "--enable-api"],
-                http_ok(f"http://127.0.0.1:{port}/"), {**rasa_env(s), ENGINE_TOKEN_VARIABLE: token}, 180,
-            ))
+            services.append(
+                Service(
+                    "engine" if len(engine_ports) == 1 else f"engine-{i + 1}",
+                    [
+                        str(rasa_python(s)),
+                        "-m",
+                        "engine.serve",
+                        "run",
+                        "--model",
+                        str(self.model),
+                        "--port",
+                        str(port),
+                        "--interface",
+                        s.engine_listen,
+                        "--credentials",
+                        str(PROJECT_ROOT / "credentials.yml"),
+                        "--endpoints",
+                        str(endpoints),
+                        "--enable-api",
+                    ],
+                    http_ok(f"http://127.0.0.1:{port}/"),
+                    {**rasa_env(s), ENGINE_TOKEN_VARIABLE: token},
+                    180,
+                )
+            )
         if len(engine_ports) > 1:
             services.append(_balancer("engine-balancer", s.engine_port, engine_ports, "/", env))
-        services.append(Service(
-            "console", [python, "-m", "console", "serve"],
-            http_ok(f"http://127.0.0.1:{s.console_port}/health"), env, 60,
-        ))
+        services.append(
+            Service(
+                "console",
+                [python, "-m", "console", "serve"],
+                http_ok(f"http://127.0.0.1:{s.console_port}/health"),
+                env,
+                60,
+            )
+        )
         if s.gateway_replicas == 1:
             ready = http_ok(f"http://127.0.0.1:{s.webhook_port}/health") if s.webhook_url else self._gateway_ready
             services.append(Service("gateway", [python, "-m", "bot"], ready, env, 60))
         else:
             ports = [free_port() for _ in range(s.gateway_replicas)]
             for i, port in enumerate(ports):
-                services.append(Service(
-                    f"gateway-{i + 1}", [python, "-m", "bot"], http_ok(f"http://127.0.0.1:{port}/health"),
-                    {**env, "ASSISTANT_WEBHOOK_PORT": str(port)}, 60,
-                ))
+                services.append(
+                    Service(
+                        f"gateway-{i + 1}",
+                        [python, "-m", "bot"],
+                        http_ok(f"http://127.0.0.1:{port}/health"),
+                        {**env, "ASSISTANT_WEBHOOK_PORT": str(port)},
+                        60,
+                    )
+                )
             services.append(_balancer("gateway-balancer", s.webhook_port, ports, "/health", env))
         return services
 
@@ -220,9 +287,14 @@ class Stack:
         """Replicas only work with the shared stores; refuse a configuration that would answer wrongly."""
         s = self.settings
         if s.engine_replicas > 1 or s.gateway_replicas > 1:
-            missing = [name for name, ok in (("ASSISTANT_REDIS_URL", s.redis_url),
-                                             ("a PostgreSQL ASSISTANT_DATABASE_URL",
-                                              s.sqlalchemy_url.startswith("postgresql"))) if not ok]
+            missing = [
+                name
+                for name, ok in (
+                    ("ASSISTANT_REDIS_URL", s.redis_url),
+                    ("a PostgreSQL ASSISTANT_DATABASE_URL", s.sqlalchemy_url.startswith("postgresql")),
+                )
+                if not ok
+            ]
             if missing:
                 raise ValueError(f"replicas need {' and '.join(missing)}")
         if s.gateway_replicas > 1 and not s.webhook_url:
@@ -257,8 +329,10 @@ class Stack:
     async def _demo_staff_groups(self, session: ClientSession) -> None:
         """The support and officers' forum groups in the emulator, each with one demo staff member."""
         base = f"{self.settings.emulator_url}/_emulator/{self.settings.bot_token}/chats"
-        for chat_id, title in ((self.settings.staff_support_chat_id, "Support"),
-                               (self.settings.staff_officers_chat_id, "Officers")):
+        for chat_id, title in (
+            (self.settings.staff_support_chat_id, "Support"),
+            (self.settings.staff_officers_chat_id, "Officers"),
+        ):
             if chat_id is None:
                 continue
             body = {"id": chat_id, "title": title, "is_forum": True, "members": [DEMO_STAFF_MEMBER]}
@@ -267,11 +341,16 @@ class Stack:
 
     async def _spawn(self, service: Service, logs: Path) -> None:
         service.log_path = logs / f"{service.name}.log"
-        log_file = open(service.log_path, "ab")  # noqa: SIM115 - handed to the child
+        log_file = open(service.log_path, "ab")  # noqa: SIM115, ASYNC230 - a local log, handed to the child
         try:
             service.process = await asyncio.create_subprocess_exec(
-                *service.argv, cwd=PROJECT_ROOT, env=service.env, stdin=asyncio.subprocess.DEVNULL,
-                stdout=log_file, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+                *service.argv,
+                cwd=PROJECT_ROOT,
+                env=service.env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
                 preexec_fn=die_with_parent,
             )
         finally:
@@ -281,13 +360,15 @@ class Stack:
         deadline = time.monotonic() + service.startup_timeout_s
         while time.monotonic() < deadline:
             if service.process is not None and service.process.returncode is not None:
-                raise RuntimeError(f"{service.name} exited with code {service.process.returncode}; "
-                                   f"see {service.log_path}")
+                raise RuntimeError(
+                    f"{service.name} exited with code {service.process.returncode}; see {service.log_path}"
+                )
             if await service.ready(session):
                 return
             await asyncio.sleep(0.3)
-        raise RuntimeError(f"{service.name} did not become ready in {service.startup_timeout_s:.0f} s; "
-                           f"see {service.log_path}")
+        raise RuntimeError(
+            f"{service.name} did not become ready in {service.startup_timeout_s:.0f} s; see {service.log_path}"
+        )
 
     def service(self, name: str) -> Service:
         return next(s for s in self.services if s.name == name)

@@ -12,7 +12,9 @@ import contextlib
 import html
 import os
 import re
+import shutil
 import sys
+import textwrap
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -34,6 +36,7 @@ HELP = (
     "  :help            this help;   :quit   leave (Ctrl-C stops everything)"
 )
 PROMPT = "you › "
+INDENT = " " * 6
 FIRST_REPLY_S = 60.0  # the engine's first answer after a start can take this long on a busy machine
 SETTLE_S = 0.8  # replies that follow the first one within this time belong to the same turn
 
@@ -54,9 +57,16 @@ class TerminalChat:
     """Turns typed lines into what a Telegram user (or, with `:staff`, a staff member) does, and prints what
     the bot sends to the user and into the staff topics."""
 
-    def __init__(self, driver: EmulatorDriver, *, color: bool = True, out: TextIO | None = None,
-                 staff_chats: tuple[int, ...] = (DEMO_SUPPORT_CHAT, DEMO_OFFICERS_CHAT),
-                 first_reply_s: float = FIRST_REPLY_S, settle_s: float = SETTLE_S) -> None:
+    def __init__(
+        self,
+        driver: EmulatorDriver,
+        *,
+        color: bool = True,
+        out: TextIO | None = None,
+        staff_chats: tuple[int, ...] = (DEMO_SUPPORT_CHAT, DEMO_OFFICERS_CHAT),
+        first_reply_s: float = FIRST_REPLY_S,
+        settle_s: float = SETTLE_S,
+    ) -> None:
         self.driver = driver
         self.color = color
         self.out = out if out is not None else SafeOutput()
@@ -94,7 +104,7 @@ class TerminalChat:
         if button := re.fullmatch(r":(\d+)", line):
             await self._press(int(button.group(1)))
         elif line.startswith(":staff"):
-            await self._as_staff(line[len(":staff"):].strip())
+            await self._as_staff(line[len(":staff") :].strip())
         elif line.startswith(":") and line[1:] in KINDS:
             await self.driver.send(USER_ID, line[1:])
             await self.collect()
@@ -138,8 +148,9 @@ class TerminalChat:
         if self.topic is None or (await self.driver.topics(self.topic[0])).get(str(self.topic[1]), {}).get("closed"):
             self._print("(no open ticket: send /person first)")
             return
-        await self.driver.send_text(DEMO_STAFF_MEMBER, text, chat_id=self.topic[0],
-                                    message_thread_id=self.topic[1], first_name="Staff")
+        await self.driver.send_text(
+            DEMO_STAFF_MEMBER, text, chat_id=self.topic[0], message_thread_id=self.topic[1], first_name="Staff"
+        )
         await self.collect()
 
     # ------------------------------------------------------------------------------------------- output
@@ -158,8 +169,11 @@ class TerminalChat:
             elif last_activity is not None and time.monotonic() - last_activity >= self.settle_s:
                 return
             if last_activity is None and time.monotonic() > deadline:
-                self._print(self._styled(DIM, f"(no reply within {self.first_reply_s:.0f} s; the services' logs "
-                                              "are in var/logs/)"))
+                self._print(
+                    self._styled(
+                        DIM, f"(no reply within {self.first_reply_s:.0f} s; the services' logs are in var/logs/)"
+                    )
+                )
                 return
             await asyncio.sleep(0.1)
 
@@ -181,7 +195,7 @@ class TerminalChat:
 
     def _show_to_user(self, message: dict[str, Any]) -> None:
         body = to_terminal(message.get("html") or message.get("text") or f"[{_kind(message)}]", self.color)
-        self._print(self._styled(BOLD, "bot ›") + " " + body.replace("\n", "\n      "))
+        self._print(self._styled(BOLD, "bot ›") + " " + self._indented(body))
         buttons = buttons_of(message)
         if buttons:
             self.last_buttons = [(message["message_id"], b) for b in buttons]
@@ -195,7 +209,16 @@ class TerminalChat:
             self.topic = (chat_id, int(topic))
         body = to_terminal(message.get("html") or message.get("text") or f"[{_kind(message)}]", self.color)
         label = "officers' topic ›" if chat_id == DEMO_OFFICERS_CHAT else "staff topic ›"
-        self._print("  " + self._styled(DIM, label) + " " + body.replace("\n", "\n      "))
+        self._print("  " + self._styled(DIM, label) + " " + self._indented(body))
+
+    def _indented(self, body: str) -> str:
+        """The body under its label: each line indented, and on a terminal wrapped at its width, so long
+        answers do not run back to the left edge."""
+        lines = body.split("\n")
+        if self.color:
+            width = max(40, shutil.get_terminal_size().columns - len(INDENT))
+            lines = [part for line in lines for part in (textwrap.wrap(line, width) or [""])]
+        return ("\n" + INDENT).join(lines)
 
     # --------------------------------------------------------------------------------------------- loop
     async def run(self, lines: asyncio.Queue[str | None] | None = None) -> None:

@@ -28,8 +28,9 @@ async def bot(emulator):
 async def chat(emulator):
     async with EmulatorDriver(emulator, TOKEN) as driver:
         await driver.create_chat(DEMO_SUPPORT_CHAT, "Support", is_forum=True, members=[DEMO_STAFF_MEMBER])
-        yield TerminalChat(driver, color=False, out=io.StringIO(), staff_chats=(DEMO_SUPPORT_CHAT,),
-                           first_reply_s=5, settle_s=0.3)
+        yield TerminalChat(
+            driver, color=False, out=io.StringIO(), staff_chats=(DEMO_SUPPORT_CHAT,), first_reply_s=5, settle_s=0.3
+        )
 
 
 async def next_update(bot: Bot, offset: int = 0, timeout: float = 5.0):
@@ -47,8 +48,18 @@ async def test_a_turn_shows_all_its_messages_and_their_buttons(chat, bot):
         update = await next_update(bot)
         assert update.message.text == "hello"
         await bot.send_message(USER_ID, "<b>Hi</b> &amp; welcome", parse_mode="HTML")
-        await bot.send_message(USER_ID, "Rate it", reply_markup=InlineKeyboardMarkup(
-            [[InlineKeyboardButton("👍", callback_data="rate:+:x"), InlineKeyboardButton("👎", callback_data="rate:-:x")]]))
+        await bot.send_message(
+            USER_ID,
+            "Rate it",
+            reply_markup=InlineKeyboardMarkup(
+                [
+                    [
+                        InlineKeyboardButton("👍", callback_data="rate:+:x"),
+                        InlineKeyboardButton("👎", callback_data="rate:-:x"),
+                    ]
+                ]
+            ),
+        )
 
     await asyncio.gather(chat.handle("hello"), answer())
     shown = chat.out.getvalue()
@@ -58,8 +69,11 @@ async def test_a_turn_shows_all_its_messages_and_their_buttons(chat, bot):
 async def test_a_button_answered_only_by_a_toast_returns_at_once(chat, bot):
     async def answer_the_message_then_the_press() -> None:
         update = await next_update(bot)
-        await bot.send_message(USER_ID, "Rate it", reply_markup=InlineKeyboardMarkup(
-            [[InlineKeyboardButton("👍", callback_data="rate:+:x")]]))
+        await bot.send_message(
+            USER_ID,
+            "Rate it",
+            reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("👍", callback_data="rate:+:x")]]),
+        )
         press = await next_update(bot, update.update_id + 1)
         assert press.callback_query.data == "rate:+:x"
         await press.callback_query.answer("Thank you for your feedback!")
@@ -85,8 +99,9 @@ async def test_during_a_handoff_the_topic_copy_is_the_turns_answer_and_staff_rep
 
     async def relay() -> None:  # what the handoff desk does: the user's words into the ticket's topic
         update = await next_update(bot)
-        await bot.send_message(DEMO_SUPPORT_CHAT, f"👤 {update.message.text}",
-                               message_thread_id=topic.message_thread_id)
+        await bot.send_message(
+            DEMO_SUPPORT_CHAT, f"👤 {update.message.text}", message_thread_id=topic.message_thread_id
+        )
 
     await asyncio.gather(chat.handle("I lost my passport"), relay())
     assert "staff topic › 👤 I lost my passport" in chat.out.getvalue()
