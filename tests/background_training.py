@@ -98,7 +98,9 @@ def run_until_terminated(main: Coroutine[Any, Any, None]) -> None:
     """Runs `main`; SIGTERM cancels it (asyncio's default would end the process with no clean-up at all)."""
 
     async def guarded() -> None:
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)
+        task = asyncio.current_task()
+        assert task is not None  # a coroutine run by asyncio.run is a task
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
         await main
 
     with contextlib.suppress(asyncio.CancelledError):

@@ -68,14 +68,16 @@ async def serve_fake_engine() -> AsyncIterator[tuple[FakeEngine, str]]:
 async def running_gateway(settings: Settings) -> AsyncIterator[Application]:
     """The gateway polling the emulator, as `python -m bot` runs it; stopped cleanly on exit."""
     application = build_application(settings)
+    updater = application.updater
+    assert updater is not None  # built with one: polling is its default
     await application.initialize()
     await _post_init(application)
-    await application.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES)
+    await updater.start_polling(poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES)
     await application.start()
     try:
         yield application
     finally:
-        await application.updater.stop()
+        await updater.stop()
         await application.stop()
         await _post_shutdown(application)
         await application.shutdown()

@@ -29,6 +29,7 @@ def test_stopping_kills_the_training_with_its_children(tmp_path):
     process = subprocess.Popen(
         ["sh", "-c", "sleep 60 & echo $!; wait"], stdout=subprocess.PIPE, text=True, start_new_session=True
     )
+    assert process.stdout is not None
     child = int(process.stdout.readline())
     log.write_text("training…\n", encoding="utf-8")
     training = BackgroundTraining(process, log)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 from aiohttp import ClientSession, web
 
@@ -24,6 +25,7 @@ class Replica:
         if self.mode == "busy":
             return web.Response(status=503)
         if self.mode == "crash":
+            assert request.transport is not None
             request.transport.close()  # the connection drops after the request was read
             await asyncio.sleep(1)
         body = await request.text()
@@ -60,7 +62,8 @@ async def balanced(replicas: list[Replica]):
             await replica.stop()
 
 
-async def post(session: ClientSession, url: str) -> tuple[int, dict | None]:
+async def post(session: ClientSession, url: str) -> tuple[int, Any]:
+    """The status and, when it is 200, the JSON body (else None)."""
     async with session.post(f"{url}/webhooks/x?y=1", data="hello", headers={"X-Token": "t"}) as response:
         return response.status, (await response.json() if response.status == 200 else None)
 

@@ -45,7 +45,7 @@ def test_metrics_match_hand_computed_values():
     assert accuracy(truth, predicted) == 0.5
     # F1: a = 2/3, b = 2/(2+2+0) = 0.5 (tp 1, fp 2), c = 0
     assert macro_f1(truth, predicted) == pytest.approx((2 / 3 + 0.5 + 0) / 3)
-    assert precision_recall(truth, predicted, "b") == (pytest.approx(1 / 3), 1.0)
+    assert precision_recall(truth, predicted, "b") == pytest.approx((1 / 3, 1.0))
     assert percentile([1, 2, 3, 4], 50) == 2.5 and percentile([5], 99) == 5 and math.isnan(percentile([], 50))
 
 
@@ -169,7 +169,7 @@ def test_direct_answers_use_the_actions_rule_and_count_only_faq_readings():
     rate, precision = direct_answers(faq[2:])
     assert rate == 0.0 and math.isnan(precision)  # nothing answered at once: no precision to speak of
     # A looser rule answers the close call too (rightly), a stricter one only the sure answer.
-    assert direct_answers(faq, DirectRule(0.3, 0.2, 1.1)) == (0.75, pytest.approx(2 / 3))
+    assert direct_answers(faq, DirectRule(0.3, 0.2, 1.1)) == pytest.approx((0.75, 2 / 3))
     assert direct_answers(faq, DirectRule(0.6, 0.5, 2.5)) == (0.25, 1.0)
     grid = direct_rule_grid([([e for e, _ in faq], [p for _, p in faq])])
     assert grid["0.5/0.3/2.5"] == [0.5, 0.5] and grid["0.6/0.4/3.0"] == [0.25, 1.0]

@@ -24,6 +24,7 @@ def test_catalog_translates_every_text(language):
     for key, msgid in ALL.items():
         message = catalog.get(msgid)
         assert message is not None, f"{language}: {key} missing from the catalog (run make i18n)"
+        assert isinstance(message.string, str), f"{language}: {key} has plural forms"
         assert message.string and "fuzzy" not in message.flags, f"{language}: {key} not translated"
         assert placeholders(message.string) == placeholders(msgid), f"{language}: {key} placeholders differ"
         assert gettext(language, msgid) != msgid

@@ -35,7 +35,9 @@ async def console_server(db_settings):
     await server.start_server()
     from console.web import STATE
 
-    auth: StaffAuth = app[STATE].console.auth
+    console = app[STATE].console
+    assert console is not None
+    auth: StaffAuth = console.auth
     for name, role in (("erin", Role.editor), ("rita", Role.reviewer), ("adam", Role.admin)):
         await auth.create_user(name, PASSWORD, role)
     yield server, reloaded
@@ -59,8 +61,15 @@ async def client_for(server: TestServer, username: str | None) -> AsyncIterator[
         await client.close()
 
 
+def found(pattern: str, text: str, flags: int = 0) -> str:
+    """The pattern's first group in the text, which must have it."""
+    match = re.search(pattern, text, flags)
+    assert match is not None, f"no {pattern!r} in the page"
+    return match.group(1)
+
+
 def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+    return found(r'name="csrf" value="([^"]+)"', html)
 
 
 def form_of(html: str) -> dict[str, str]:
@@ -68,8 +77,8 @@ def form_of(html: str) -> dict[str, str]:
     fields = dict(re.findall(r'<input name="([^"]+)" value="([^"]*)"', html))
     fields.update(re.findall(r'<textarea name="([^"]+)"[^>]*>([^<]*)</textarea>', html, re.S))
     for name in ("topic", "review_state"):
-        select = re.search(rf'<select name="{name}">(.*?)</select>', html, re.S).group(1)
-        fields[name] = re.search(r'<option value="([^"]+)" selected', select).group(1)
+        select = found(rf'<select name="{name}">(.*?)</select>', html, re.S)
+        fields[name] = found(r'<option value="([^"]+)" selected', select)
     import html as html_lib
 
     return {k: html_lib.unescape(v) for k, v in fields.items()}

@@ -138,6 +138,7 @@ async def test_a_ticket_from_request_to_rating(desk):
     (ticket,) = await handoff.listing()
     assert ticket["state"] == "resolved" and ticket["queue"] == "officers" and ticket["rating"] == 1
     stored = await handoff.get(ticket["id"])
+    assert stored is not None
     authors = [m.author for m in stored.messages]
     assert authors[:2] == ["user", "bot"] and "staff:User501" in authors and "staff:User601" in authors
     assert stored.first_response_at is not None and stored.resolved_at is not None
@@ -192,7 +193,9 @@ async def test_the_relay_survives_a_gateway_restart(emulator, tmp_path):
             assert [b["text"] for b in buttons_of(back)] == ["👍", "👎"]
         handoff = await tickets(settings)
         (ticket,) = await handoff.listing()
-        lines = [(m.author, m.text) for m in (await handoff.get(ticket["id"])).messages]
+        stored = await handoff.get(ticket["id"])
+        assert stored is not None
+        lines = [(m.author, m.text) for m in stored.messages]
         assert ("user", "are you there?") in lines and ("staff:User501", "Yes, one moment.") in lines
 
 
@@ -241,7 +244,9 @@ async def test_asking_twice_makes_one_ticket_and_staff_notes_stay_in_the_topic(d
     handoff = await tickets(settings)
     assert len(await handoff.listing()) == 1
     (ticket,) = await handoff.listing()
-    kinds = [(m.author, m.kind) for m in (await handoff.get(ticket["id"])).messages]
+    stored = await handoff.get(ticket["id"])
+    assert stored is not None
+    kinds = [(m.author, m.kind) for m in stored.messages]
     assert ("staff:User501", "note") in kinds
 
 

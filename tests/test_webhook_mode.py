@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from typing import Any
 
 from aiohttp import ClientSession
 
@@ -45,7 +46,7 @@ async def test_webhook_with_secret(emulator, fake_engine, tmp_path):  # noqa: F8
             assert parse_html(reply["html"]).text == "echo: hello through the webhook"
 
         async with ClientSession() as session:
-            forged = {
+            forged: dict[str, Any] = {
                 "update_id": 999,
                 "message": {"message_id": 1, "date": 0, "chat": {"id": 21, "type": "private"}, "text": "forged"},
             }

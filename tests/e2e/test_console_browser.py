@@ -151,6 +151,7 @@ async def test_staff_follow_handed_over_chats_on_the_tickets_page(running, brows
         ticket = await Handoff(database.sessions).open_ticket_for(user)
     finally:
         await database.close()
+    assert ticket is not None
     await driver.send_text(
         DEMO_STAFF_MEMBER,
         "We will help you with the police certificate.",
