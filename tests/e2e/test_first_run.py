@@ -216,6 +216,8 @@ def test_stopping_returns_at_once_and_leaves_nothing_running(tmp_path: Path, how
         run.read_until_prompt(timeout=START_S)
         pids = descendants(run.child.pid) | {run.child.pid}
         assert len(pids) >= 7, pids
+        if how == "sigterm":
+            chat_beside_it(run)
         started = time.monotonic()
         if how.startswith("ctrl-c"):
             run.child.sendintr()  # the terminal's Ctrl-C: SIGINT to the launcher and to the pipe's reader
@@ -225,6 +227,29 @@ def test_stopping_returns_at_once_and_leaves_nothing_running(tmp_path: Path, how
         wait_gone(run, pids, max(0.5, STOP_S - (time.monotonic() - started)))
     finally:
         _kill(run)
+
+
+def chat_beside_it(run: FirstRun) -> None:
+    """`make chat` in a second terminal, against the assistant the first one runs."""
+    chat = pexpect.spawn(
+        sys.executable,
+        ["-m", "assistant", "chat"],
+        cwd=str(PROJECT_ROOT),
+        env=settings_env(run.settings),
+        encoding="utf-8",
+        dimensions=(40, 200),
+        timeout=REPLY_S,
+    )
+    try:
+        chat.expect_exact(PROMPT)
+        chat.sendline("hello")
+        chat.expect_exact(PROMPT)
+        assert "bot › Hello!" in plain(chat.before), plain(chat.before)
+        chat.sendline(":quit")
+        chat.expect(pexpect.EOF, timeout=STOP_S)
+    finally:
+        chat.terminate(force=True)
+    assert run.child.isalive()  # leaving the second chat leaves the assistant running
 
 
 def _launcher(pids: set[int]) -> int:
