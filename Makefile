@@ -1,13 +1,21 @@
 # One command to try it, one to test it. Everything else is a step of those.
 PY := .venv/bin/python
 
-.PHONY: run test setup train validate chat i18n bench clean
+.PHONY: run check test setup train validate chat i18n bench clean
 
 run: setup            ## set up, train if needed, start everything, chat in the terminal
 	$(PY) -m assistant run
 
-test: setup           ## the whole test suite (CI runs exactly this)
-	$(PY) -m pytest
+check: setup          ## the fast lane (under 3 minutes): lint, format, types, the tests that need no model
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+# engine/ runs in Rasa's Python 3.10: checked as that, against .venv-rasa's libraries
+	.venv/bin/mypy --python-version 3.10 --python-executable .venv-rasa/bin/python engine benchmarks/rasa_predict.py
+	$(PY) -m pytest -m "not e2e and not slow"
+
+test: check           ## the whole test suite (CI runs exactly this): check, then the tests it leaves out
+	$(PY) -m pytest -m "e2e or slow"
 
 setup:
 	@scripts/setup.sh

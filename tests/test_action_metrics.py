@@ -14,6 +14,8 @@ import pytest
 from assistant.settings import PROJECT_ROOT
 from tests.conftest import free_port
 
+pytestmark = pytest.mark.slow  # the action server as its own process
+
 
 def _call(action: str) -> dict:
     return {

@@ -157,6 +157,7 @@ async def test_transient_failures_are_retried(sandbox, client):
     assert (await behave(sandbox))["requests"] == 3
 
 
+@pytest.mark.slow  # waits out timeouts and the breaker's pause
 async def test_slow_api_times_out_and_the_breaker_opens_then_recovers(sandbox, client):
     import asyncio
 

@@ -13,6 +13,8 @@ from pydantic import SecretStr
 from assistant.launcher import ENGINE_TOKEN_VARIABLE, Stack, loopback_settings
 from tests.engine_env import run_in_engine_env
 
+pytestmark = pytest.mark.slow  # runs code in Rasa's environment: seconds of imports per test
+
 SCRIPT = """
 import json
 from jsonschema import ValidationError

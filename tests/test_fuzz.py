@@ -11,9 +11,13 @@ import logging
 import random
 from collections.abc import Callable
 
+import pytest
+
 from telegram_emulator.driver import text_of
 from telegram_emulator.html_check import parse_html
 from tests.test_gateway import fake_engine, gateway  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.slow  # a thousand messages through the gateway: half a minute
 
 SEED, USERS, PER_USER = 20261125, 250, 4  # 1 000 inputs
 

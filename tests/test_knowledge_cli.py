@@ -4,9 +4,12 @@ import os
 import subprocess
 import sys
 
+import pytest
 import yaml
 
 from assistant.settings import PROJECT_ROOT
+
+pytestmark = pytest.mark.slow  # a Python process per command
 
 
 def cli(tmp_path, *args, check=True):

@@ -8,6 +8,8 @@ import pytest
 
 from tests.engine_env import run_in_engine_env
 
+pytestmark = pytest.mark.slow  # runs code in Rasa's environment: seconds of imports per test
+
 SCRIPT = """
 import json
 from engine.lexical import Scorer, build

@@ -7,6 +7,8 @@ import pytest
 
 from tests.engine_env import run_in_engine_env
 
+pytestmark = pytest.mark.slow  # runs code in Rasa's environment: seconds of imports per test
+
 ENCODER = """
 import json, shutil, tempfile
 from pathlib import Path

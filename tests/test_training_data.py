@@ -1,10 +1,13 @@
 """The engine's training data is valid for Rasa itself (its own environment, `rasa data validate`)."""
 
+import pytest
+
 from assistant.bootstrap import knowledge_base
 from assistant.settings import Settings
 from assistant.training import fingerprint, validate_data, write_generated_data
 
 
+@pytest.mark.slow  # Rasa's own validation in its environment
 async def test_rasa_data_validate_passes(tmp_path):
     settings = Settings(_env_file=None, data_dir=tmp_path)
     async with knowledge_base(settings) as kb:

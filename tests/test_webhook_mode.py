@@ -8,6 +8,7 @@ import os
 import sys
 from typing import Any
 
+import pytest
 from aiohttp import ClientSession
 
 from assistant.settings import PROJECT_ROOT
@@ -15,6 +16,8 @@ from telegram_emulator.driver import EmulatorDriver
 from telegram_emulator.html_check import parse_html
 from tests.conftest import TOKEN, free_port
 from tests.test_gateway import fake_engine  # noqa: F401 - fixture
+
+pytestmark = pytest.mark.slow  # the gateway as its own process
 
 
 async def test_webhook_with_secret(emulator, fake_engine, tmp_path):  # noqa: F811

@@ -47,6 +47,15 @@ def _serves_the_shipped_model(shipped_model: None) -> None:
     while it trains (tests/conftest.py)."""
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test here is marked `e2e` (it needs the model): `make check` leaves them to `make test`."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.e2e)
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def running(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunningStack]:
     settings = e2e_settings(tmp_path_factory.mktemp("stack"))
