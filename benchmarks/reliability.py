@@ -5,7 +5,7 @@ order, while processes and databases die and come back?
     .venv/bin/python -m benchmarks.reliability --no-faults
     .venv/bin/python -m benchmarks.reliability --smoke          # tiny, for the test suite
 
-The stack: PostgreSQL (a scratch database on the machine's server), a private Redis with its append-only
+The stack: a PostgreSQL server of the run's own (benchmarks/services.py), a private Redis with its append-only
 file, two engines and two gateways in webhook mode behind the loopback balancer, the action server, the
 emulator as Telegram. Users send bursts of 1-3 messages (under the flood limit), wait for the answers, read
 for a while, and go on. Every message is a knowledge-base question whose answer the model gives reliably
@@ -13,9 +13,10 @@ for a while, and go on. Every message is a knowledge-base question whose answer 
 chat received with what it asked, position by position.
 
 Faults, spread over the run (`--faults`): the action server, one engine and one gateway killed (SIGKILL)
-and restarted; Redis killed and restarted; PostgreSQL stopped and started (`--postgres`, on by default:
-it is the machine's server, so the run needs to be alone on it). A kind apology instead of an answer is
-allowed while something is down, and counted; a lost, doubled or reordered answer is not.
+and restarted; Redis killed and restarted; PostgreSQL stopped and started (on by default; `--no-postgres`
+leaves it up). Both servers are the run's own, on free loopback ports: the machine's are never touched. A
+kind apology instead of an answer is allowed while something is down, and counted; a lost, doubled or
+reordered answer is not.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from assistant.launcher import Stack, free_port
 from assistant.settings import PROJECT_ROOT
 from benchmarks.load import driver_for, running_stack
 from benchmarks.metrics import REPORTS, percentile, table, write_report
-from benchmarks.services import private_redis, restart_postgres, scratch_database
+from benchmarks.services import PostgresServer, RedisServer, private_postgres, private_redis, restart_postgres
 from bot.texts import TEXTS
 from knowledge.schema import load_dir
 from telegram_emulator.driver import EmulatorDriver, text_of
@@ -51,8 +52,12 @@ FIRST_USER = 991_000_001
 def candidate_questions() -> list[tuple[str, str]]:
     """(language, question) for every entry that answers without handing the chat to people."""
     entries = load_dir(PROJECT_ROOT / "knowledge" / "seed")
-    return [(lang, text.question) for entry in entries if not entry.needs_person
-            for lang, text in sorted(entry.texts.items())]
+    return [
+        (lang, text.question)
+        for entry in entries
+        if not entry.needs_person
+        for lang, text in sorted(entry.texts.items())
+    ]
 
 
 def signature(message: dict[str, Any]) -> str:
@@ -61,8 +66,11 @@ def signature(message: dict[str, Any]) -> str:
 
 
 def apology_starts() -> tuple[str, ...]:
-    return tuple(parse_html(gettext(lang, TEXTS[key])).text[:30] for lang in ("az", "ru", "en")
-                 for key in ("engine_down", "error"))
+    return tuple(
+        parse_html(gettext(lang, TEXTS[key])).text[:30]
+        for lang in ("az", "ru", "en")
+        for key in ("engine_down", "error")
+    )
 
 
 async def probe(driver: EmulatorDriver, want: int, seed: int) -> dict[str, tuple[str, str]]:
@@ -100,8 +108,9 @@ class Outcome:
     seconds: float = 0.0
 
 
-def compare(expected: list[str], got: list[str], apologies: tuple[str, ...],
-            samples: list[str] | None = None) -> Counter:
+def compare(
+    expected: list[str], got: list[str], apologies: tuple[str, ...], samples: list[str] | None = None
+) -> Counter:
     """Position by position: expected signatures against received ones (`samples` collects the odd ones)."""
     counts: Counter = Counter()
     for i, want in enumerate(expected):
@@ -121,8 +130,14 @@ def compare(expected: list[str], got: list[str], apologies: tuple[str, ...],
     return counts
 
 
-async def load(driver: EmulatorDriver, questions: dict[str, tuple[str, str]], users: int, messages: int,
-               think_s: tuple[float, float], seed: int) -> tuple[dict[int, list[str]], list[float]]:
+async def load(
+    driver: EmulatorDriver,
+    questions: dict[str, tuple[str, str]],
+    users: int,
+    messages: int,
+    think_s: tuple[float, float],
+    seed: int,
+) -> tuple[dict[int, list[str]], list[float]]:
     """Runs the conversations; returns what each user asked (signatures) and the burst wait times."""
     rng = random.Random(seed)
     texts = sorted(questions)
@@ -149,48 +164,67 @@ async def load(driver: EmulatorDriver, questions: dict[str, tuple[str, str]], us
     return expected, waits
 
 
-async def inject_faults(stack: Stack, redis: Any, duration_s: float, postgres: bool, log: list[str]) -> None:
-    """Kills and restarts, spread over the expected duration of the load."""
+async def inject_faults(
+    stack: Stack, redis: RedisServer, postgres: PostgresServer | None, duration_s: float, log: list[str]
+) -> None:
+    """Kills and restarts, spread over the expected duration of the load (PostgreSQL's too, if given)."""
     faults = [("actions", "kill"), ("engine-1", "kill"), ("gateway-1", "kill"), ("redis", "kill")]
-    if postgres:
+    if postgres is not None:
         faults.append(("postgres", "restart"))
     step = duration_s / (len(faults) + 1)
     for name, how in faults:
         await asyncio.sleep(step)
         started = time.monotonic()
         if name == "redis":
-            await redis.restart(down_s=2.0)
-        elif name == "postgres":
-            await restart_postgres(down_s=2.0)
+            await asyncio.to_thread(redis.restart, 2.0, True)  # killed: the harshest way for it to go
+        elif name == "postgres" and postgres is not None:
+            await restart_postgres(postgres, down_s=2.0)
         else:
-            service = stack.service(name)
+            process = stack.service(name).process
+            assert process is not None, name  # the stack is serving the load
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(service.process.pid, signal.SIGKILL)
-            await service.process.wait()
+                os.killpg(process.pid, signal.SIGKILL)
+            await process.wait()
             await stack.restart_service(name)
         log.append(f"{name} {how}ed at {time.monotonic() - started:.1f} s down")
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     work = args.work or Path(tempfile.mkdtemp(prefix="reliability-"))
-    async with private_redis() as redis, scratch_database() as database_url:
+    async with private_redis() as redis, private_postgres() as postgres:
         port = free_port()
-        overrides = dict(database_url=database_url, redis_url=redis.url, engine_replicas=2, gateway_replicas=2,
-                         webhook_url=f"http://127.0.0.1:{port}", webhook_port=port, webhook_secret="reliability-run",
-                         engine_timeout_s=args.engine_timeout)
+        overrides = {
+            "database_url": postgres.url(),
+            "redis_url": redis.url,
+            "engine_replicas": 2,
+            "gateway_replicas": 2,
+            "webhook_url": f"http://127.0.0.1:{port}",
+            "webhook_port": port,
+            "webhook_secret": "reliability-run",
+            "engine_timeout_s": args.engine_timeout,
+        }
         async with running_stack(work, **overrides) as (stack, _), driver_for(stack.settings) as driver:
             print("· choosing questions the model answers reliably…", flush=True)
             questions = await probe(driver, 12 if args.smoke else 45, args.seed)
-            print(f"· {args.users} users × {args.messages} messages ({len(questions)} distinct questions)"
-                  f"{', with faults' if args.faults else ''}…", flush=True)
+            print(
+                f"· {args.users} users × {args.messages} messages ({len(questions)} distinct questions)"
+                f"{', with faults' if args.faults else ''}…",
+                flush=True,
+            )
             outcome = Outcome(users=args.users)
             # Expected duration at the engines' pace, so the faults land while the load is on.
             expected_s = max(20.0, args.users * args.messages / args.pace)
-            faults = asyncio.create_task(inject_faults(stack, redis, expected_s, args.postgres, outcome.faults)) \
-                if args.faults else None
+            faults = (
+                asyncio.create_task(
+                    inject_faults(stack, redis, postgres if args.postgres else None, expected_s, outcome.faults)
+                )
+                if args.faults
+                else None
+            )
             started = time.monotonic()
-            expected, outcome.waits_ms = await load(driver, questions, args.users, args.messages,
-                                                    (args.think_min, args.think_max), args.seed)
+            expected, outcome.waits_ms = await load(
+                driver, questions, args.users, args.messages, (args.think_min, args.think_max), args.seed
+            )
             if faults is not None:
                 await faults
             await asyncio.sleep(5)  # late or doubled answers would arrive now
@@ -204,13 +238,26 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             outcome.sent = sum(len(v) for v in expected.values())
             for key in ("answered", "apologies", "lost", "doubled", "out_of_order", "wrong"):
                 setattr(outcome, key, totals[key])
-    return {"users": outcome.users, "messages": outcome.sent, "answered": outcome.answered,
-            "apologies": outcome.apologies, "lost": outcome.lost, "doubled": outcome.doubled,
-            "out_of_order": outcome.out_of_order, "wrong": outcome.wrong, "seconds": round(outcome.seconds, 1),
-            "throughput_msg_s": round(outcome.sent / outcome.seconds, 1) if outcome.seconds else 0.0,
-            "burst_wait_ms": {"p50": percentile(outcome.waits_ms, 50), "p95": percentile(outcome.waits_ms, 95),
-                              "p99": percentile(outcome.waits_ms, 99)},
-            "faults": outcome.faults, "odd_replies": samples, "settings": {k: v for k, v in vars(args).items() if k != "report"}}
+    return {
+        "users": outcome.users,
+        "messages": outcome.sent,
+        "answered": outcome.answered,
+        "apologies": outcome.apologies,
+        "lost": outcome.lost,
+        "doubled": outcome.doubled,
+        "out_of_order": outcome.out_of_order,
+        "wrong": outcome.wrong,
+        "seconds": round(outcome.seconds, 1),
+        "throughput_msg_s": round(outcome.sent / outcome.seconds, 1) if outcome.seconds else 0.0,
+        "burst_wait_ms": {
+            "p50": percentile(outcome.waits_ms, 50),
+            "p95": percentile(outcome.waits_ms, 95),
+            "p99": percentile(outcome.waits_ms, 99),
+        },
+        "faults": outcome.faults,
+        "odd_replies": samples,
+        "settings": {k: v for k, v in vars(args).items() if k != "report"},
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -223,8 +270,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pace", type=float, default=16.0, help="expected msg/s, to spread the faults")
     parser.add_argument("--engine-timeout", type=float, default=30.0)
     parser.add_argument("--no-faults", dest="faults", action="store_false")
-    parser.add_argument("--no-postgres", dest="postgres", action="store_false",
-                        help="do not restart the machine's PostgreSQL")
+    parser.add_argument(
+        "--no-postgres", dest="postgres", action="store_false", help="do not restart PostgreSQL (the run's own server)"
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--smoke", action="store_true", help="6 users × 6 messages, faults without PostgreSQL")
     parser.add_argument("--report", type=Path, default=None)
@@ -233,12 +281,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.smoke:
         args.users, args.messages, args.think_min, args.think_max, args.postgres = 6, 6, 0.5, 1.5, False
     report = asyncio.run(run(args))
-    print(table(["users", "messages", "answered", "apologies", "lost", "doubled", "out of order", "wrong",
-                 "seconds", "msg/s", "burst wait p50 ms", "p95 ms", "p99 ms"],
-                [[report["users"], report["messages"], report["answered"], report["apologies"], report["lost"],
-                  report["doubled"], report["out_of_order"], report["wrong"], report["seconds"],
-                  report["throughput_msg_s"], report["burst_wait_ms"]["p50"], report["burst_wait_ms"]["p95"],
-                  report["burst_wait_ms"]["p99"]]]))
+    keys = ["users", "messages", "answered", "apologies", "lost", "doubled", "out_of_order", "wrong", "seconds"]
+    waits = report["burst_wait_ms"]
+    headers = [key.replace("_", " ") for key in keys] + ["msg/s", "burst wait p50 ms", "p95 ms", "p99 ms"]
+    row = [report[key] for key in keys] + [report["throughput_msg_s"], waits["p50"], waits["p95"], waits["p99"]]
+    print(table(headers, [row]))
     for fault in report["faults"]:
         print(f"  fault: {fault}")
     for sample in report["odd_replies"]:

