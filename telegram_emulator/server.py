@@ -606,7 +606,9 @@ def main(argv: list[str] | None = None) -> None:
     from assistant.logs import configure_logging
 
     configure_logging("emulator")
-    web.run_app(make_app(), host=args.host, port=args.port, print=None, access_log=None)
+    # Long polls (getUpdates, the driver's waits) outlive their clients: a client that went away does not
+    # cancel its handler, and the default graceful stop would wait 60 s for them. They only read state.
+    web.run_app(make_app(), host=args.host, port=args.port, print=None, access_log=None, shutdown_timeout=0.5)
 
 
 if __name__ == "__main__":
