@@ -25,6 +25,7 @@ from aiohttp import ClientError
 from assistant.bootstrap import knowledge_base, open_database
 from assistant.launcher import Stack
 from assistant.logs import configure_logging
+from assistant.private_files import keep_private
 from assistant.settings import PROJECT_ROOT, Settings
 from assistant.tasks import cancel_and_wait
 from assistant.terminal_chat import SafeOutput, TerminalChat
@@ -209,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = Settings()
+    keep_private(settings.data_dir)
     configure_logging("launcher", "WARNING")
     logging.getLogger("assistant").setLevel(logging.WARNING)
     if args.command == "run":

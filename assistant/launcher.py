@@ -26,6 +26,7 @@ from aiohttp import ClientError, ClientSession, ClientTimeout
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
+from assistant.private_files import PRIVATE_UMASK
 from assistant.settings import PROJECT_ROOT, Settings
 from assistant.tasks import kill_process_group
 from assistant.training import rasa_env, rasa_python
@@ -42,9 +43,11 @@ except (OSError, AttributeError):  # not Linux: the launcher's own stop is all t
     _prctl = None
 
 
-def die_with_parent() -> None:
-    """In a new child, before exec: SIGTERM when the launcher dies, even by SIGKILL, so no service outlives
-    it holding its port (each runs in a session of its own, out of reach of the terminal's signals)."""
+def child_setup() -> None:
+    """In a new service, before exec: its files private (assistant/private_files.py), whatever the launcher's
+    own umask; and SIGTERM when the launcher dies, even by SIGKILL, so no service outlives it holding its port
+    (each runs in a session of its own, out of reach of the terminal's signals)."""
+    os.umask(PRIVATE_UMASK)
     if _prctl is not None:
         _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
@@ -351,7 +354,7 @@ class Stack:
                 stdout=log_file,
                 stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=die_with_parent,
+                preexec_fn=child_setup,
             )
         finally:
             log_file.close()

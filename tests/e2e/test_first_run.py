@@ -207,6 +207,10 @@ def test_the_readme_command_as_a_person_uses_it(first_run: FirstRun) -> None:
     run.child.expect_exact("Stopped.", timeout=STOP_S)
     run.child.expect(pexpect.EOF, timeout=STOP_S)
     wait_gone(run, pids, STOP_S)
+    # The databases, the engine's stored conversations and the logs: nobody else on the machine reads them.
+    data = run.settings.data_dir
+    readable = [p for p in (data, *data.rglob("*")) if not p.is_symlink() and p.stat().st_mode & 0o077]
+    assert not readable, readable
 
 
 @pytest.mark.parametrize("how", ["ctrl-c with stdout piped", "sigterm"])
