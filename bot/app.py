@@ -144,15 +144,11 @@ def build_application(settings: Settings) -> Application:
     private = filters.ChatType.PRIVATE
     # Group -2 runs first: a chat that people are handling goes to them, and no handler below answers. It
     # sees what the handlers below see: new messages, and edited commands (CommandHandler takes those too).
-    application.add_handler(
-        MessageHandler(
-            private & (filters.UpdateType.MESSAGE | (filters.UpdateType.EDITED_MESSAGE & filters.COMMAND)),
-            handlers.relay_to_people,
-        ),
-        group=-2,
-    )
-    # Then flood control, for what would go to the engine: what users send to people is never held back.
-    application.add_handler(MessageHandler(private & filters.UpdateType.MESSAGE, handlers.flood_guard), group=-1)
+    answered = private & (filters.UpdateType.MESSAGE | (filters.UpdateType.EDITED_MESSAGE & filters.COMMAND))
+    application.add_handler(MessageHandler(answered, handlers.relay_to_people), group=-2)
+    # Then flood control, for everything that gets an answer (an edited command too): what users send to
+    # people is never held back.
+    application.add_handler(MessageHandler(answered, handlers.flood_guard), group=-1)
     application.add_handler(CommandHandler("start", handlers.on_start, filters=private))
     application.add_handler(CommandHandler("help", handlers.on_help, filters=private))
     application.add_handler(CommandHandler("language", handlers.on_language, filters=private))

@@ -161,6 +161,16 @@ async def test_a_flood_from_one_user_is_slowed_politely_and_others_are_unaffecte
     assert replies
 
 
+async def test_edited_commands_count_towards_the_flood_limit(gateway):
+    _, driver = gateway
+    await asyncio.gather(*(driver.send_text(32, "/help", edited=True, language_code="en") for _ in range(30)))
+    await driver.wait_messages(32, 11, timeout=15)
+    await asyncio.sleep(0.5)  # nothing more is coming
+    texts = [text_of(r) for r in await driver.messages(32)]
+    assert len(texts) == 11, texts  # Settings.flood_messages answers, and one "slow down"
+    assert sum("faster than I can read" in t for t in texts) == 1
+
+
 @pytest.fixture
 async def gateway_services(emulator, fake_engine, tmp_path):
     """A gateway whose services a test can break, and a driver to talk to it."""
