@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ from assistant.db import as_utc
 from console.models import StaffSession, StaffUser
 from knowledge.curation import Actor, Role
 
+USERNAME = re.compile(r"[\w.@-]{2,80}")
 SESSION_HOURS = 12
 MAX_FAILED_LOGINS = 5
 LOCKOUT = dt.timedelta(minutes=15)
@@ -66,12 +68,18 @@ class StaffAuth:
         self._sessions = sessions
 
     async def create_user(self, username: str, password: str, role: Role) -> None:
+        """Adds an account, or resets one: a new password and role, unlocked, and every session it had
+        ended (whoever knew the old password is logged out)."""
+        if not USERNAME.fullmatch(username):
+            raise ValueError("user names are 2 to 80 letters, digits, '.', '_', '-' or '@', without spaces")
         if len(password) < 10:
             raise ValueError("passwords need at least 10 characters")
         async with self._sessions() as session, session.begin():
             existing = await session.scalar(select(StaffUser).where(StaffUser.username == username))
             if existing is not None:
                 existing.password_hash, existing.role, existing.active = hash_password(password), role.value, True
+                existing.failed_logins, existing.locked_until = 0, None
+                await session.execute(delete(StaffSession).where(StaffSession.user_id == existing.id))
             else:
                 session.add(StaffUser(username=username, password_hash=hash_password(password), role=role.value))
 

@@ -280,3 +280,32 @@ async def test_the_training_page_tells_quick_updates_from_trainings_from_scratch
     assert "quick update of model-a.tar.gz" in page
     assert page.count("from scratch (asked)") == 1 and "<td>from scratch</td>" in page
     assert "Retrain from scratch" in page and "4 quick updates in a row" in page
+
+
+async def test_a_reset_unlocks_the_account_and_ends_its_sessions(console_server):
+    """`console create-user` on an existing account is how a lost or leaked password is replaced."""
+    from console.web import STATE
+
+    server, _ = console_server
+    auth: StaffAuth = server.app[STATE].console.auth
+    async with client_for(server, "rita") as old_session, client_for(server, None) as stranger:
+        token = csrf_of(await (await stranger.get("/login")).text())
+        for _ in range(5):
+            await stranger.post("/login", data={"username": "rita", "password": "nope", "csrf": token})
+        new_password = "a brand new passphrase"
+        await auth.create_user("rita", new_password, Role.reviewer)
+        page = await old_session.get("/", allow_redirects=False)
+        assert page.status in (302, 303) and "/login" in page.headers["Location"]  # logged out
+        response = await stranger.post(
+            "/login", data={"username": "rita", "password": new_password, "csrf": token, "next": "/"}
+        )
+        assert response.status == 200 and "Log out" in await response.text()  # and unlocked
+
+
+@pytest.mark.parametrize("name", ["", " ", "a", "two words", "x" * 81])
+async def test_user_names_that_cannot_be_told_apart_or_typed_are_refused(console_server, name):
+    from console.web import STATE
+
+    server, _ = console_server
+    with pytest.raises(ValueError, match="user names"):
+        await server.app[STATE].console.auth.create_user(name, PASSWORD, Role.editor)
