@@ -33,8 +33,9 @@ from assistant.training import rasa_env, rasa_python
 
 DEMO_SUPPORT_CHAT, DEMO_OFFICERS_CHAT = -1001000000001, -1001000000002
 DEMO_STAFF_MEMBER = 100_002  # the terminal chat's `:staff` speaks as this member
-# A service has this long to stop after SIGTERM before it is killed (a person's Ctrl-C waits on it).
-STOP_TIMEOUT_S = 6.0
+# The stack has this long to stop after the first SIGTERM before what remains is killed (a person's Ctrl-C
+# waits on it).
+STOP_TIMEOUT_S = 5.0
 _PR_SET_PDEATHSIG = 1
 _prctl: Callable[..., int] | None
 try:  # resolved here: a child forked from a process with threads should run as little as possible before exec
@@ -387,10 +388,13 @@ class Stack:
             await self._wait_ready(service, session)
 
     async def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
-        """The gateways first, so nothing new comes in while the others go down; then the rest at once."""
+        """The gateways first, so nothing new comes in while the others go down; then the rest at once.
+        One deadline for both waves: a reply in flight holds a gateway and then the engine, and two waves
+        of their own would add up (12 s for a Ctrl-C during a slow status lookup)."""
+        deadline = time.monotonic() + timeout_s
         gateways = [s for s in self.services if s.name.startswith("gateway")]
-        await asyncio.gather(*(_terminate(s, timeout_s) for s in gateways))
-        await asyncio.gather(*(_terminate(s, timeout_s) for s in self.services if s not in gateways))
+        for wave in (gateways, [s for s in self.services if s not in gateways]):
+            await asyncio.gather(*(_terminate(s, max(0.0, deadline - time.monotonic())) for s in wave))
 
     def kill(self) -> None:
         """Every process of the stack and its children, at once (a second Ctrl-C)."""

@@ -9,12 +9,14 @@ process the command started and free every port, quickly.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
 import socket
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -213,7 +215,7 @@ def test_the_readme_command_as_a_person_uses_it(first_run: FirstRun) -> None:
     assert not readable, readable
 
 
-@pytest.mark.parametrize("how", ["ctrl-c with stdout piped", "sigterm"])
+@pytest.mark.parametrize("how", ["ctrl-c with stdout piped, a reply in flight", "sigterm"])
 def test_stopping_returns_at_once_and_leaves_nothing_running(tmp_path: Path, how: str) -> None:
     run = spawn(tmp_path / "var", pipe_stdout=how.startswith("ctrl-c"))
     try:
@@ -222,6 +224,8 @@ def test_stopping_returns_at_once_and_leaves_nothing_running(tmp_path: Path, how
         assert len(pids) >= 7, pids
         if how == "sigterm":
             chat_beside_it(run)
+        else:
+            reply_in_flight(run)
         started = time.monotonic()
         if how.startswith("ctrl-c"):
             run.child.sendintr()  # the terminal's Ctrl-C: SIGINT to the launcher and to the pipe's reader
@@ -231,6 +235,21 @@ def test_stopping_returns_at_once_and_leaves_nothing_running(tmp_path: Path, how
         wait_gone(run, pids, max(0.5, STOP_S - (time.monotonic() - started)))
     finally:
         _kill(run)
+
+
+def reply_in_flight(run: FirstRun) -> None:
+    """A status lookup the case API takes 20 s to answer: a gateway, the engine and the action server are all
+    busy with it when the user presses Ctrl-C."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{run.settings.case_api_port}/_sandbox/behaviour",
+        data=json.dumps({"latency_ms": 20_000}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(request, timeout=10).close()
+    run.turn("check my application status")
+    run.turn("TRP-2026-000102")
+    run.child.sendline("02.11.1985")
+    time.sleep(1.0)  # the lookup is on its way to the case API
 
 
 def chat_beside_it(run: FirstRun) -> None:
