@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
 import signal
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -89,25 +90,34 @@ async def cmd_chat(settings: Settings) -> int:
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-async def _until_stopped(work: Coroutine[Any, Any, T]) -> T | None:
-    """Runs `work` until it ends or a stop signal comes; None if it was stopped."""
+@contextlib.contextmanager
+def _on_stop_signal(handler: Callable[[], object]) -> Iterator[None]:
+    """Calls `handler` on any stop signal while the block runs."""
     loop = asyncio.get_running_loop()
-    stopped = asyncio.Event()
     for sig in STOP_SIGNALS:
-        loop.add_signal_handler(sig, stopped.set)
-    task = asyncio.create_task(work)
-    waiter = asyncio.create_task(stopped.wait())
+        loop.add_signal_handler(sig, handler)
     try:
-        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-        if not task.done():
-            await cancel_and_wait(task)
-            return None
-        return task.result()
+        yield
     finally:
-        waiter.cancel()
-        await cancel_and_wait(task)  # the caller itself cancelled
         for sig in STOP_SIGNALS:
             loop.remove_signal_handler(sig)
+
+
+async def _until_stopped(work: Coroutine[Any, Any, T]) -> T | None:
+    """Runs `work` until it ends or a stop signal comes; None if it was stopped."""
+    stopped = asyncio.Event()
+    with _on_stop_signal(stopped.set):
+        task = asyncio.create_task(work)
+        waiter = asyncio.create_task(stopped.wait())
+        try:
+            await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            if not task.done():
+                await cancel_and_wait(task)
+                return None
+            return task.result()
+        finally:
+            waiter.cancel()
+            await cancel_and_wait(task)  # the caller itself cancelled
 
 
 async def cmd_run(settings: Settings, chat: bool) -> int:
@@ -151,14 +161,8 @@ async def _serve(settings: Settings, chat: bool, stacks: list[Stack]) -> int:
 async def _stop(stack: Stack) -> None:
     """Stops every process of the stack; a second Ctrl-C (or any stop signal) kills them at once."""
     say("\nStopping… (Ctrl-C again kills them at once)")
-    loop = asyncio.get_running_loop()
-    for sig in STOP_SIGNALS:
-        loop.add_signal_handler(sig, stack.kill)
-    try:
+    with _on_stop_signal(stack.kill):
         await stack.stop()
-    finally:
-        for sig in STOP_SIGNALS:
-            loop.remove_signal_handler(sig)
     say("Stopped.")
 
 

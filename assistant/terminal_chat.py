@@ -135,7 +135,7 @@ class TerminalChat:
                 text = ((await self.driver.callback_answer(query_id)).get("answer") or {}).get("text")
                 if text:
                     toast_shown = True
-                    self._print("      " + self._styled(DIM, f"ⓘ {text}"))
+                    self._print(INDENT + self._styled(DIM, f"ⓘ {text}"))
             return toast_shown
 
         await self.collect(acknowledged=toast)
@@ -194,27 +194,25 @@ class TerminalChat:
         return shown
 
     def _show_to_user(self, message: dict[str, Any]) -> None:
-        body = to_terminal(message.get("html") or message.get("text") or f"[{_kind(message)}]", self.color)
-        self._print(self._styled(BOLD, "bot ›") + " " + self._indented(body))
+        self._print(self._styled(BOLD, "bot ›") + " " + self._body(message))
         buttons = buttons_of(message)
         if buttons:
             self.last_buttons = [(message["message_id"], b) for b in buttons]
             labels = "  ".join(f"[{i}] {b['text']}" for i, b in enumerate(buttons, 1))
-            self._print("      " + self._styled(DIM, labels))
+            self._print(INDENT + self._styled(DIM, labels))
 
     def _show_in_topic(self, chat_id: int, message: dict[str, Any]) -> None:
         topic = message.get("message_thread_id")
-        if topic is not None and (self.topic is None or self.topic[0] != chat_id or self.topic[1] != topic):
-            # a topic the bot just posted in is this user's ticket (opened, or moved to the officers)
+        if topic is not None:  # a topic the bot posts in is this user's ticket (opened, or moved to the officers)
             self.topic = (chat_id, int(topic))
-        body = to_terminal(message.get("html") or message.get("text") or f"[{_kind(message)}]", self.color)
         label = "officers' topic ›" if chat_id == DEMO_OFFICERS_CHAT else "staff topic ›"
-        self._print("  " + self._styled(DIM, label) + " " + self._indented(body))
+        self._print("  " + self._styled(DIM, label) + " " + self._body(message))
 
-    def _indented(self, body: str) -> str:
-        """The body under its label: each line indented, and on a terminal wrapped at its width, so long
-        answers do not run back to the left edge."""
-        lines = body.split("\n")
+    def _body(self, message: dict[str, Any]) -> str:
+        """The message as the terminal shows it under its label: each line indented, and on a terminal wrapped
+        at its width, so long answers do not run back to the left edge."""
+        text = to_terminal(message.get("html") or message.get("text") or f"[{_kind(message)}]", self.color)
+        lines = text.split("\n")
         if self.color:
             width = max(40, shutil.get_terminal_size().columns - len(INDENT))
             lines = [part for line in lines for part in (textwrap.wrap(line, width) or [""])]

@@ -24,7 +24,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from assistant.launcher import free_port
 
@@ -299,26 +299,27 @@ def redis_for_tests() -> Iterator[str]:
         yield server.url
 
 
+Server = TypeVar("Server", bound=LocalServer)
+
+
 @contextlib.asynccontextmanager
-async def private_redis() -> AsyncIterator[RedisServer]:
+async def _running(server: Server) -> AsyncIterator[Server]:
+    """`server` started and, afterwards, closed, off the event loop (both wait on processes)."""
+    await asyncio.to_thread(server.__enter__)
+    try:
+        yield server
+    finally:
+        await asyncio.to_thread(server.close)
+
+
+def private_redis() -> contextlib.AbstractAsyncContextManager[RedisServer]:
     """A Redis of the caller's own to kill and restart, with its append-only file."""
-    server = RedisServer(appendonly=True)
-    await asyncio.to_thread(server.__enter__)
-    try:
-        yield server
-    finally:
-        await asyncio.to_thread(server.close)
+    return _running(RedisServer(appendonly=True))
 
 
-@contextlib.asynccontextmanager
-async def private_postgres() -> AsyncIterator[PostgresServer]:
+def private_postgres() -> contextlib.AbstractAsyncContextManager[PostgresServer]:
     """A PostgreSQL server of the caller's own to stop and start (`restart_postgres`)."""
-    server = PostgresServer()
-    await asyncio.to_thread(server.__enter__)
-    try:
-        yield server
-    finally:
-        await asyncio.to_thread(server.close)
+    return _running(PostgresServer())
 
 
 @contextlib.asynccontextmanager

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from aiohttp import web
+from telegram import Bot
 
 from assistant.launcher import free_port  # the tests import it from here too
 from assistant.settings import Settings
@@ -30,6 +31,14 @@ async def emulator() -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         await runner.cleanup()
+
+
+@pytest.fixture
+async def bot(emulator: str) -> AsyncIterator[Bot]:
+    """A real python-telegram-bot `Bot` on the emulator: the assistant's side of a chat, for the emulator's
+    own tests and those of the clients that drive it."""
+    async with Bot(TOKEN, base_url=f"{emulator}/bot") as bot:
+        yield bot
 
 
 def pytest_configure(config: pytest.Config) -> None:

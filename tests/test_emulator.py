@@ -14,12 +14,6 @@ from tests.conftest import TOKEN, free_port
 
 
 @pytest.fixture
-async def bot(emulator):
-    async with Bot(TOKEN, base_url=f"{emulator}/bot") as bot:
-        yield bot
-
-
-@pytest.fixture
 async def driver(emulator):
     async with EmulatorDriver(emulator, TOKEN) as driver:
         yield driver

@@ -19,12 +19,6 @@ from tests.conftest import TOKEN
 
 
 @pytest.fixture
-async def bot(emulator):
-    async with Bot(TOKEN, base_url=f"{emulator}/bot") as bot:
-        yield bot
-
-
-@pytest.fixture
 async def chat(emulator):
     async with EmulatorDriver(emulator, TOKEN) as driver:
         await driver.create_chat(DEMO_SUPPORT_CHAT, "Support", is_forum=True, members=[DEMO_STAFF_MEMBER])
