@@ -11,12 +11,15 @@ from assistant.db import Base
 
 
 class LookupFailure(Base):
-    """One failed verification; five within an hour lock the user's lookups. Users appear as keyed hashes."""
+    """One failed verification (or one lookup in flight: see actions/lockout.py); five within an hour pause
+    the user's lookups, and five for one application number pause that number's lookups for everyone. Users
+    and numbers appear as keyed hashes only; a lifted application pause leaves `application_hash` empty."""
 
     __tablename__ = "case_lookup_failures"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_hash: Mapped[str] = mapped_column(String(64), index=True)
+    application_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
 
 

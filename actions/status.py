@@ -1,8 +1,9 @@
 """The application-status conversation: collect the number and verification data, look the case up safely.
 
-Slots hold vault references only (actions/vault.py). Lookups are refused while a user is locked out after
-repeated failed verifications. "Not found" and "wrong verification data" get the same answer. Whatever the
-outcome, the verification data are forgotten after the lookup.
+Slots hold vault references only (actions/vault.py). Lookups are refused while the user, or the application
+number, is paused after repeated failed verifications (actions/lockout.py); the form ends as soon as the number
+is known to be paused. "Not found" and "wrong verification data" get the same answer. Whatever the outcome,
+the verification data are forgotten after the lookup.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from typing import Any
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import REQUESTED_SLOT
 
 from actions.case_client import Found, NotFound, RateLimited
+from actions.lockout import Paused
 from actions.resources import language_of, resources
 from actions.subscriptions import FINAL_STATUSES
 from actions.vault import is_ref
@@ -42,9 +45,16 @@ class ValidateStatusForm(FormValidationAction):
     async def validate_application_number(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> dict[str, Any]:
-        return await _into_vault(
+        slots = await _into_vault(
             "application_number", slot_value, find_application_number, "status_number_invalid", dispatcher, tracker
         )
+        shared = await resources()
+        number = await shared.vault.get(tracker.sender_id, slots["application_number"])
+        if number is not None and await shared.lockout.paused(tracker.sender_id, number) is not None:
+            # No date of birth is asked for a lookup that would be refused: the form ends here, and
+            # action_check_status (which runs when the form ends) says why.
+            return {**slots, REQUESTED_SLOT: None}
+        return slots
 
     async def validate_verification(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
@@ -94,13 +104,19 @@ class ActionCheckStatus(Action):
         number = await shared.vault.get(sender, tracker.get_slot("application_number"))
         verification = await shared.vault.get(sender, tracker.get_slot("verification"))
         await shared.vault.forget(sender)  # whatever happens next, the verification data are not kept
-        if number is None or verification is None:
+        if number is None:
             dispatcher.utter_message(json_message=replies.say("status_expired"))
             return CLEARED
-        until = await shared.lockout.locked_until(sender)
-        if until is not None:
-            log.warning("status lookup refused: user locked out after failed verifications")
-            dispatcher.utter_message(json_message=replies.say("status_locked", until=until.isoformat()))
+        if verification is None:  # the form ended at the number because it is paused, or the data expired
+            paused = await shared.lockout.paused(sender, number)
+            dispatcher.utter_message(json_message=_refusal(paused) if paused else replies.say("status_expired"))
+            return CLEARED
+        # Checked (and the lookup registered) before the case API is asked, never after: a paused number is
+        # not looked up even with the right date of birth, or guessing would go on and a right guess would
+        # still be told (as a status instead of "not found").
+        admitted = await shared.lockout.admit(sender, number)
+        if isinstance(admitted, Paused):
+            dispatcher.utter_message(json_message=_refusal(admitted))
             return CLEARED
         kind, value = verification.split(":", 1)
         result = await shared.cases.lookup(
@@ -119,8 +135,7 @@ class ActionCheckStatus(Action):
                     result.application.status,
                 )
             dispatcher.utter_message(json_message=payload)
-        elif isinstance(result, NotFound):
-            await shared.lockout.record_failure(sender)
+        elif isinstance(result, NotFound):  # the admitted lookup stays registered: a failure for both
             log.info("status lookup: no match for the number and verification data")
             dispatcher.utter_message(json_message=replies.say("status_not_found"))
         elif isinstance(result, RateLimited):
@@ -128,7 +143,16 @@ class ActionCheckStatus(Action):
         else:
             log.error("case API unavailable: %s", result.reason)
             dispatcher.utter_message(json_message=replies.say("status_unavailable", offer_human=True))
+        if not isinstance(result, NotFound):
+            await shared.lockout.withdraw(admitted)
         return CLEARED
+
+
+def _refusal(paused: Paused) -> dict[str, Any]:
+    """The user's own pause, or the application's: the latter says nothing of who made the failed attempts."""
+    log.warning("status lookup refused: %s paused after failed verifications", paused.scope)
+    key = "status_locked" if paused.scope == "user" else "status_application_paused"
+    return replies.say(key, until=paused.until.isoformat())
 
 
 class ActionCancelStatus(Action):

@@ -87,6 +87,10 @@ TEXTS: dict[str, str] = {
         "For your security, status checks are paused after several unsuccessful attempts. You can try again "
         "after {until} (Baku time), or call 919."
     ),
+    "status_application_paused": N_(
+        "For security, checks of this application are paused for a while after several unsuccessful attempts. "
+        "You can try again after {until} (Baku time). If it is your application, you can also call 919."
+    ),
     "status_unavailable": N_(
         "The application system is not answering right now. Please try again in a few minutes, check “Follow "
         "the application” on migration.gov.az, or talk to a person."
