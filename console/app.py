@@ -8,9 +8,12 @@ from pathlib import Path
 
 from aiohttp import web
 
+from actions.lockout import Lockout
 from assistant.bootstrap import open_database
 from assistant.engine_admin import load_model, loaded_model
+from assistant.secret_key import secret_key
 from assistant.settings import Settings
+from console import lockouts
 from console.auth import StaffAuth
 from console.web import Console, make_app
 from handoff.service import Handoff
@@ -46,6 +49,7 @@ async def open_console(settings: Settings, reload: Reload | None = None) -> Asyn
             retrainer,
             UnansweredLog(database.sessions),
             Handoff(database.sessions),
+            Lockout(database.sessions, secret_key(settings)),
         )
     finally:
         await retrainer.stop()
@@ -53,4 +57,6 @@ async def open_console(settings: Settings, reload: Reload | None = None) -> Asyn
 
 
 def build(settings: Settings, reload: Reload | None = None) -> web.Application:
-    return make_app(lambda: open_console(settings, reload))
+    app = make_app(lambda: open_console(settings, reload))
+    app.add_routes(lockouts.ROUTES)  # registered here: console/lockouts.py builds on console.web
+    return app

@@ -20,6 +20,7 @@ from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
 
+from actions.lockout import Lockout
 from assistant.db import as_utc
 from assistant.i18n import BAKU
 from assistant.settings import LANGUAGES, Settings
@@ -47,6 +48,7 @@ class Console:
     retrainer: Retrainer
     unanswered: UnansweredLog
     tickets: Handoff
+    lockout: Lockout  # paused status lookups (console/lockouts.py)
 
 
 @dataclass
