@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Boolean, DateTime, String, func
+from sqlalchemy import Boolean, DateTime, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from assistant.db import Base
@@ -26,14 +26,16 @@ class LookupFailure(Base):
 class StatusSubscription(Base):
     """An offer (after a successful lookup) or a user's request to be told when their application's status
     changes. Holds the case API's access token for that one application (a capability), never the
-    applicant's verification data. Offers not taken up within a day are deleted."""
+    applicant's verification data. Offers not taken up within a day are deleted. The token and the chat id
+    are encrypted with the data key (assistant/data_key.py); the chat's keyed hash finds its offers."""
 
     __tablename__ = "case_subscriptions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    chat_hash: Mapped[str] = mapped_column(String(64), index=True)
+    chat_sealed: Mapped[str] = mapped_column(Text)
     language: Mapped[str] = mapped_column(String(5))
-    access_token: Mapped[str] = mapped_column(String(200))
+    access_token: Mapped[str] = mapped_column(Text)  # encrypted
     last_status: Mapped[str] = mapped_column(String(30))
     active: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     last_checked: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

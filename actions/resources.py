@@ -17,6 +17,7 @@ from actions.subscriptions import Subscriptions
 from actions.vault import Vault
 from assistant.bootstrap import Database, open_database
 from assistant.coordination import coordination_from
+from assistant.data_key import sealer
 from assistant.i18n import normalize_language
 from assistant.secret_key import secret_key
 from assistant.settings import Settings
@@ -66,7 +67,7 @@ async def resources() -> Resources:
                     cases,
                     Lockout(database.sessions, secret_key(settings)),
                     Vault(coordination_from(settings)),
-                    Subscriptions(database.sessions),
+                    Subscriptions(database.sessions, sealer(settings)),
                 )
     return _resources
 

@@ -1,27 +1,49 @@
 """Status-change subscriptions: offered after a successful lookup, activated by the user, served once per
-change. A change is claimed with a conditional update, so however many pollers run, a user is told once."""
+change. A change is claimed with a conditional update, so however many pollers run, a user is told once.
+
+The access token (a capability for one application) and the chat id are stored encrypted, the chat's keyed
+hash beside them for "only the chat the offer was made to" (assistant/data_key.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from actions.models import StatusSubscription
+from assistant.data_key import Sealer
 
 FINAL_STATUSES = frozenset({"issued", "rejected", "withdrawn"})
 OFFER_LIFETIME = dt.timedelta(days=1)
 
 
+@dataclass(frozen=True)
+class ActiveSubscription:
+    """A subscription as the notifier uses it: decrypted."""
+
+    id: int
+    chat_id: int
+    language: str
+    access_token: str
+    last_status: str
+
+
 class Subscriptions:
-    def __init__(self, sessions: async_sessionmaker) -> None:
+    def __init__(self, sessions: async_sessionmaker, sealer: Sealer) -> None:
         self._sessions = sessions
+        self._sealer = sealer
 
     async def offer(self, chat_id: int, language: str, access_token: str, status: str) -> int:
         async with self._sessions() as session, session.begin():
             row = StatusSubscription(
-                chat_id=chat_id, language=language, access_token=access_token, last_status=status, active=False
+                chat_hash=self._sealer.chat_hash(chat_id),
+                chat_sealed=self._sealer.seal_chat(chat_id),
+                language=language,
+                access_token=self._sealer.seal(access_token),
+                last_status=status,
+                active=False,
             )
             session.add(row)
             await session.flush()
@@ -42,16 +64,26 @@ class Subscriptions:
         async with self._sessions() as session, session.begin():
             result = await session.execute(
                 update(StatusSubscription)
-                .where(StatusSubscription.id == offer_id, StatusSubscription.chat_id == chat_id)
+                .where(
+                    StatusSubscription.id == offer_id, StatusSubscription.chat_hash == self._sealer.chat_hash(chat_id)
+                )
                 .values(active=True, language=language)
             )
             return result.rowcount == 1
 
-    async def active(self) -> list[StatusSubscription]:
+    async def active(self) -> list[ActiveSubscription]:
         async with self._sessions() as session:
-            return list(
-                (await session.scalars(select(StatusSubscription).where(StatusSubscription.active.is_(True)))).all()
+            rows = (await session.scalars(select(StatusSubscription).where(StatusSubscription.active.is_(True)))).all()
+        return [
+            ActiveSubscription(
+                row.id,
+                self._sealer.open_chat(row.chat_sealed),
+                row.language,
+                self._sealer.open(row.access_token),
+                row.last_status,
             )
+            for row in rows
+        ]
 
     async def claim_change(self, subscription_id: int, old: str, new: str) -> bool:
         async with self._sessions() as session, session.begin():

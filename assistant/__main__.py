@@ -1,10 +1,13 @@
-"""`python -m assistant COMMAND`: run | train | validate | chat.
+"""`python -m assistant COMMAND`: run | train | validate | chat | rotate-data-key.
 
 run       trains the model if it is missing or out of date, starts every process and, without a Telegram
           token, opens a chat in this terminal through the bundled Bot API emulator. Ctrl-C stops all.
 train     trains the model if needed (--force: always).
 validate  checks the training data and domain with `rasa data validate`.
 chat      a terminal chat against an already running emulator.
+rotate-data-key
+          re-encrypts transcripts, access tokens and chat ids with a new data key (stop the services first
+          when the key is the data folder's own; with ASSISTANT_DATA_KEY set it says how to rotate).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from assistant.bootstrap import knowledge_base, open_database
 from assistant.launcher import Stack
 from assistant.logs import configure_logging
 from assistant.private_files import keep_private
+from assistant.resealing import rotate
 from assistant.settings import PROJECT_ROOT, Settings
 from assistant.tasks import cancel_and_wait
 from assistant.terminal_chat import SafeOutput, TerminalChat
@@ -211,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("chat", help="terminal chat against a running emulator")
     serve = sub.add_parser("serve", help="run one service in the foreground (containers)")
     serve.add_argument("service", choices=SERVICES)
+    sub.add_parser("rotate-data-key", help="re-encrypt the data at rest with a new data key")
     args = parser.parse_args(argv)
 
     settings = Settings()
@@ -225,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(cmd_validate(settings))
     if args.command == "serve":
         return asyncio.run(cmd_serve(settings, args.service))
+    if args.command == "rotate-data-key":
+        return asyncio.run(rotate(settings, say))
     return asyncio.run(cmd_chat(settings))
 
 

@@ -22,5 +22,7 @@ def alembic_config(url: str) -> Config:
 
 
 async def upgrade(settings: Settings) -> None:
+    config = alembic_config(settings.sqlalchemy_url)
+    config.attributes["settings"] = settings  # data migrations need the keys (the data-at-rest revision)
     # Alembic's env runs its own event loop; give it a thread of its own.
-    await asyncio.to_thread(command.upgrade, alembic_config(settings.sqlalchemy_url), "head")
+    await asyncio.to_thread(command.upgrade, config, "head")

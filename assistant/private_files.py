@@ -4,10 +4,38 @@ the data folder is readable by other accounts on the machine."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 from pathlib import Path
 
 PRIVATE_UMASK = 0o077  # new files 0600, new folders 0700
+
+
+def private_file(path: Path) -> None:
+    """Creates `path` (and its folder) private if missing, whatever this process's umask: for files made by
+    commands that run without the launcher (`python -m console create-user` on a fresh machine). SQLite gives
+    its -wal and -shm files the database file's mode, so a private database stays private."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def write_once(path: Path, text: str) -> None:
+    """Writes a private file (0600) unless it exists, whole or not at all: when processes race to make the
+    same secret, one wins and the others read its text, never an empty file caught half-written."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(draft, path)  # atomic, and fails if another process made it first
+    finally:
+        draft.unlink()
 
 
 def keep_private(data_dir: Path) -> None:

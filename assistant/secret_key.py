@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 
+from assistant.private_files import write_once
 from assistant.settings import Settings
 
 
@@ -15,14 +15,7 @@ def secret_key(settings: Settings) -> bytes:
         return settings.secret_key.get_secret_value().encode()
     path = settings.data_dir / "secret_key"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # O_EXCL: when two processes race, one creates the file and the other reads it.
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_urlsafe(48))
-        except FileExistsError:
-            pass
+        write_once(path, secrets.token_urlsafe(48))
     return path.read_text().strip().encode()
 
 

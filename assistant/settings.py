@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     # The engine's HTTP API (model hot reload) needs this token; the launcher makes one when it is unset.
     engine_api_token: SecretStr | None = None
     secret_key: SecretStr | None = None  # keyed hashes of chat ids; made once under data_dir when unset
+    # Encrypts transcripts, access tokens and chat ids at rest (a Fernet key: `python -m assistant
+    # rotate-data-key` explains how to make one); made once under data_dir when unset. Rotating: the new key
+    # here, the old one in data_keys_previous (comma-separated) until `rotate-data-key` re-encrypted the data.
+    data_key: SecretStr | None = None
+    data_keys_previous: SecretStr | None = None
 
     # The migration service's case API (the bundled sandbox by default).
     case_api_url: str = "http://127.0.0.1:8090"

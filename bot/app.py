@@ -22,6 +22,7 @@ from actions.case_client import CaseApiClient
 from actions.subscriptions import Subscriptions
 from assistant.bootstrap import open_database
 from assistant.coordination import coordination_from
+from assistant.data_key import sealer
 from assistant.i18n import gettext
 from assistant.secret_key import secret_key
 from assistant.settings import LANGUAGES, Settings
@@ -84,15 +85,16 @@ async def _post_init(application: Application) -> None:
     )
     coordination = application.bot_data[COORDINATION]
     recent = RecentLines(coordination)
+    sealed = sealer(settings)
     await engine.start()
     application.bot_data[handlers.SERVICES] = handlers.Services(
         settings=settings,
         database=database,
         engine=engine,
-        languages=LanguagePreferences(database.sessions, settings.default_language),
+        languages=LanguagePreferences(database.sessions, settings.default_language, sealed),
         ratings=Ratings(database.sessions, secret_key(settings)),
-        subscriptions=Subscriptions(database.sessions),
-        desk=HandoffDesk(application.bot, Handoff(database.sessions), settings, recent),
+        subscriptions=Subscriptions(database.sessions, sealed),
+        desk=HandoffDesk(application.bot, Handoff(database.sessions, sealed), settings, recent),
         recent=recent,
         coordination=coordination,
     )

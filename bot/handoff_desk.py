@@ -28,8 +28,7 @@ from bot.recent import RecentLines
 from bot.rendering import Button, Outgoing, escape, say, split_html
 from bot.texts import TEXTS
 from handoff.hours import WorkingHours
-from handoff.models import Ticket
-from handoff.service import Handoff, HandoffError
+from handoff.service import Handoff, HandoffError, TicketView
 
 log = logging.getLogger(__name__)
 
@@ -227,7 +226,7 @@ class HandoffDesk:
             return False
         return member.status in STAFF_STATUSES
 
-    async def _command(self, ticket: Ticket, topic: tuple[int, int], author: User, text: str) -> None:
+    async def _command(self, ticket: TicketView, topic: tuple[int, int], author: User, text: str) -> None:
         command, _, rest = text.partition(" ")
         command = command[1:].split("@", 1)[0].lower()
         if command not in ("take", "escalate", "resolve"):
@@ -241,7 +240,7 @@ class HandoffDesk:
             return
         await self._act(ticket, topic, staff_name(author), action, rest.strip())
 
-    async def _act(self, ticket: Ticket, topic: tuple[int, int], name: str, action: str, note: str) -> None:
+    async def _act(self, ticket: TicketView, topic: tuple[int, int], name: str, action: str, note: str) -> None:
         try:
             if action == "take":
                 await self.tickets.take(ticket.id, name)
@@ -253,7 +252,7 @@ class HandoffDesk:
         except HandoffError as refused:
             await deliver(self.bot, topic[0], Outgoing(escape(str(refused))), thread_id=topic[1])
 
-    async def escalate(self, ticket: Ticket, topic: tuple[int, int], name: str, note: str) -> None:
+    async def escalate(self, ticket: TicketView, topic: tuple[int, int], name: str, note: str) -> None:
         escalated = await self.tickets.escalate(ticket.id, name, note)
         log.info("ticket %s escalated to the officers", ticket.id)
         with contextlib.suppress(TelegramError):
@@ -265,7 +264,7 @@ class HandoffDesk:
             log.error("could not create the officers' topic of ticket %s yet: %s", ticket.id, error)
         await deliver(self.bot, ticket.chat_id, Outgoing(say(ticket.language, "handoff_escalated")))
 
-    async def resolve(self, ticket: Ticket, topic: tuple[int, int], name: str) -> None:
+    async def resolve(self, ticket: TicketView, topic: tuple[int, int], name: str) -> None:
         await self.tickets.resolve(ticket.id, name)
         log.info("ticket %s resolved", ticket.id)
         with contextlib.suppress(TelegramError):
@@ -311,7 +310,7 @@ class HandoffDesk:
             await deliver(self.bot, chat_id, part, thread_id=topic.message_thread_id)
         return chat_id, topic.message_thread_id
 
-    def header(self, ticket: Ticket) -> list[Outgoing]:
+    def header(self, ticket: TicketView) -> list[Outgoing]:
         """The ticket's first message(s) in its topic: who, why, the conversation so far, the buttons."""
         lang = self.staff_language
         reason = gettext(lang, TEXTS.get(f"staff_reason_{ticket.reason}", ticket.reason))

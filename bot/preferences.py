@@ -4,25 +4,28 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from assistant.data_key import Sealer
 from assistant.i18n import normalize_language
 from assistant.language import detect_language
 from bot.models import ChatPreference
 
 
 class LanguagePreferences:
-    def __init__(self, sessions: async_sessionmaker, default: str) -> None:
+    def __init__(self, sessions: async_sessionmaker, default: str, sealer: Sealer) -> None:
         self._sessions = sessions
         self.default = default
+        self._sealer = sealer
 
     async def get(self, chat_id: int) -> ChatPreference | None:
         async with self._sessions() as session:
-            return await session.get(ChatPreference, chat_id)
+            return await session.get(ChatPreference, self._sealer.chat_hash(chat_id))
 
     async def set(self, chat_id: int, language: str, *, explicit: bool) -> None:
+        chat_hash = self._sealer.chat_hash(chat_id)
         async with self._sessions() as session, session.begin():
-            preference = await session.get(ChatPreference, chat_id)
+            preference = await session.get(ChatPreference, chat_hash)
             if preference is None:
-                session.add(ChatPreference(chat_id=chat_id, language=language, explicit=explicit))
+                session.add(ChatPreference(chat_hash=chat_hash, language=language, explicit=explicit))
             else:
                 preference.language, preference.explicit = language, explicit
 

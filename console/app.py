@@ -10,6 +10,7 @@ from aiohttp import web
 
 from actions.lockout import Lockout
 from assistant.bootstrap import open_database
+from assistant.data_key import sealer
 from assistant.engine_admin import load_model, loaded_model
 from assistant.secret_key import secret_key
 from assistant.settings import Settings
@@ -48,7 +49,7 @@ async def open_console(settings: Settings, reload: Reload | None = None) -> Asyn
             KnowledgeBase(database.sessions),
             retrainer,
             UnansweredLog(database.sessions),
-            Handoff(database.sessions),
+            Handoff(database.sessions, sealer(settings)),
             Lockout(database.sessions, secret_key(settings)),
         )
     finally:

@@ -3,6 +3,12 @@
 A chat has at most one open ticket: asking for a person twice does not make two. While it is open the
 assistant stays silent for that chat (the gateway asks `open_ticket_for`), and the state lives in the
 database, so a restarted gateway goes on relaying.
+
+At rest a ticket holds no personal data in clear: the transcript's lines and the escalation note are
+encrypted with the data key, the chat id is a keyed hash (to find the chat's ticket) beside an encrypted copy
+(to write to the user) — see assistant/data_key.py. We encrypt rather than redact because staff need the words
+as written (a passport number, a phone number) to help, in the ticket's topic and in the topic an escalation
+makes later; only this service decrypts, and hands out `TicketView`s with the plain values.
 """
 
 from __future__ import annotations
@@ -12,9 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import median
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from assistant.data_key import Sealer
 from assistant.db import as_utc
 from assistant.privacy import redact
 from handoff.models import QUEUES, REASONS, Ticket, TicketMessage
@@ -31,37 +38,105 @@ class Timing:
     median_resolution_s: float | None
 
 
+@dataclass(frozen=True)
+class TranscriptLine:
+    author: str
+    kind: str
+    text: str
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class TicketView:
+    """A ticket as staff and the gateway see it: decrypted, detached from the database."""
+
+    id: int
+    chat_id: int
+    language: str
+    queue: str
+    state: str
+    reason: str
+    assignee: str | None
+    escalation_note: str | None
+    staff_chat_id: int | None
+    topic_id: int | None
+    created_at: dt.datetime
+    first_response_at: dt.datetime | None
+    resolved_at: dt.datetime | None
+    rating: int | None
+    messages: list[TranscriptLine]
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
 class Handoff:
-    def __init__(self, sessions: async_sessionmaker) -> None:
+    def __init__(self, sessions: async_sessionmaker, sealer: Sealer) -> None:
         self._sessions = sessions
+        self._sealer = sealer
+
+    def _view(self, ticket: Ticket) -> TicketView:
+        sealer = self._sealer
+        return TicketView(
+            id=ticket.id,
+            chat_id=sealer.open_chat(ticket.chat_sealed),
+            language=ticket.language,
+            queue=ticket.queue,
+            state=ticket.state,
+            reason=ticket.reason,
+            assignee=ticket.assignee,
+            escalation_note=sealer.open(ticket.escalation_note) if ticket.escalation_note else None,
+            staff_chat_id=ticket.staff_chat_id,
+            topic_id=ticket.topic_id,
+            created_at=as_utc(ticket.created_at),
+            first_response_at=as_utc(ticket.first_response_at) if ticket.first_response_at else None,
+            resolved_at=as_utc(ticket.resolved_at) if ticket.resolved_at else None,
+            rating=ticket.rating,
+            messages=[
+                TranscriptLine(m.author, m.kind, sealer.open(m.text), as_utc(m.created_at)) for m in ticket.messages
+            ],
+        )
+
+    def _line(self, author: str, text: str, kind: str = "text") -> TicketMessage:
+        return TicketMessage(author=author, kind=kind, text=self._sealer.seal(text))
+
+    def _open_in(self, chat_id: int) -> Select[Ticket]:
+        """The query for the chat's open ticket."""
+        return select(Ticket).where(Ticket.chat_hash == self._sealer.chat_hash(chat_id), Ticket.state != "resolved")
 
     async def open_ticket(
         self, chat_id: int, language: str, reason: str, transcript: Sequence[tuple[str, str]] = ()
-    ) -> tuple[Ticket, bool]:
+    ) -> tuple[TicketView, bool]:
         """The chat's open ticket, creating it (with the transcript so far) if none; (ticket, created)."""
         if reason not in REASONS:
             raise ValueError(f"unknown reason {reason!r}")
         async with self._sessions() as session, session.begin():
-            existing = await session.scalar(select(Ticket).where(Ticket.chat_id == chat_id, Ticket.state != "resolved"))
+            existing = await session.scalar(self._open_in(chat_id))
             if existing is not None:
-                return existing, False
-            ticket = Ticket(chat_id=chat_id, language=language, reason=reason, queue="support", state="waiting")
-            ticket.messages = [TicketMessage(author=author, text=text) for author, text in transcript]
+                return self._view(existing), False
+            ticket = Ticket(
+                chat_hash=self._sealer.chat_hash(chat_id),
+                chat_sealed=self._sealer.seal_chat(chat_id),
+                language=language,
+                reason=reason,
+                queue="support",
+                state="waiting",
+            )
+            ticket.messages = [self._line(author, text) for author, text in transcript]
             session.add(ticket)
             await session.flush()
-            return ticket, True
+            return self._view(ticket), True
 
-    async def open_ticket_for(self, chat_id: int) -> Ticket | None:
+    async def open_ticket_for(self, chat_id: int) -> TicketView | None:
         async with self._sessions() as session:
-            return await session.scalar(select(Ticket).where(Ticket.chat_id == chat_id, Ticket.state != "resolved"))
+            ticket = await session.scalar(self._open_in(chat_id))
+            return self._view(ticket) if ticket is not None else None
 
-    async def get(self, ticket_id: int) -> Ticket | None:
+    async def get(self, ticket_id: int) -> TicketView | None:
         async with self._sessions() as session:
-            return await session.get(Ticket, ticket_id)
+            ticket = await session.get(Ticket, ticket_id)
+            return self._view(ticket) if ticket is not None else None
 
     async def claim_topic(self, ticket_id: int, staff_chat_id: int, topic_id: int) -> bool:
         """Gives the ticket this topic unless it already has one (another process may have made it first)."""
@@ -88,11 +163,12 @@ class Handoff:
             rows = await session.scalars(select(Ticket.id).where(Ticket.state != "resolved", Ticket.topic_id.is_(None)))
             return list(rows)
 
-    async def by_topic(self, staff_chat_id: int, topic_id: int) -> Ticket | None:
+    async def by_topic(self, staff_chat_id: int, topic_id: int) -> TicketView | None:
         async with self._sessions() as session:
-            return await session.scalar(
+            ticket = await session.scalar(
                 select(Ticket).where(Ticket.staff_chat_id == staff_chat_id, Ticket.topic_id == topic_id)
             )
+            return self._view(ticket) if ticket is not None else None
 
     async def add_message(self, ticket_id: int, author: str, text: str, kind: str = "text") -> None:
         """Records a line; the first line from staff to the user (not a staff note) sets the first-response time."""
@@ -100,11 +176,11 @@ class Handoff:
             ticket = await self._ticket(session, ticket_id)
             if ticket.state == "resolved":
                 raise HandoffError("This ticket is resolved.")
-            session.add(TicketMessage(ticket_id=ticket.id, author=author, text=text, kind=kind))
+            ticket.messages.append(self._line(author, text, kind))
             if author.startswith("staff:") and kind != "note" and ticket.first_response_at is None:
                 ticket.first_response_at = _now()
 
-    async def take(self, ticket_id: int, staff: str) -> Ticket:
+    async def take(self, ticket_id: int, staff: str) -> TicketView:
         async with self._sessions() as session, session.begin():
             ticket = await self._ticket(session, ticket_id)
             if ticket.state == "resolved":
@@ -112,9 +188,10 @@ class Handoff:
             if ticket.state == "assigned" and ticket.assignee != staff:
                 raise HandoffError(f"{ticket.assignee} has already taken this ticket.")
             ticket.state, ticket.assignee = "assigned", staff
-            return ticket
+            await session.flush()
+            return self._view(ticket)
 
-    async def escalate(self, ticket_id: int, staff: str, note: str) -> Ticket:
+    async def escalate(self, ticket_id: int, staff: str, note: str) -> TicketView:
         """Support hands the ticket to the officers' queue with a note; it waits there to be taken."""
         if not note.strip():
             raise HandoffError("Say in a note why officers are needed.")
@@ -124,19 +201,22 @@ class Handoff:
                 raise HandoffError("This ticket is resolved.")
             if ticket.queue == "officers":
                 raise HandoffError("This ticket is already with the officers.")
-            ticket.queue, ticket.state, ticket.assignee, ticket.escalation_note = "officers", "waiting", None, note
+            ticket.queue, ticket.state, ticket.assignee = "officers", "waiting", None
+            ticket.escalation_note = self._sealer.seal(note)
             ticket.staff_chat_id = ticket.topic_id = None  # the officers' group gives it a topic of its own
-            session.add(TicketMessage(ticket_id=ticket.id, author="system", text=f"escalated by {staff}: {note}"))
-            return ticket
+            ticket.messages.append(self._line("system", f"escalated by {staff}: {note}"))
+            await session.flush()
+            return self._view(ticket)
 
-    async def resolve(self, ticket_id: int, staff: str) -> Ticket:
+    async def resolve(self, ticket_id: int, staff: str) -> TicketView:
         async with self._sessions() as session, session.begin():
             ticket = await self._ticket(session, ticket_id)
             if ticket.state == "resolved":
                 raise HandoffError("This ticket is resolved already.")
             ticket.state, ticket.resolved_at = "resolved", _now()
             ticket.assignee = ticket.assignee or staff
-            return ticket
+            await session.flush()
+            return self._view(ticket)
 
     async def rate(self, ticket_id: int, chat_id: int, value: int) -> bool:
         """The user's rating of the people's help: once, only by the ticket's own chat, only when resolved."""
@@ -144,18 +224,22 @@ class Handoff:
             return False
         async with self._sessions() as session, session.begin():
             ticket = await session.get(Ticket, ticket_id)
-            if ticket is None or ticket.chat_id != chat_id or ticket.state != "resolved" or ticket.rating:
+            if (
+                ticket is None
+                or ticket.chat_hash != self._sealer.chat_hash(chat_id)
+                or ticket.state != "resolved"
+                or ticket.rating
+            ):
                 return False
             ticket.rating = value
             return True
 
-    async def transcript(self, ticket_id: int) -> tuple[Ticket, list[tuple[str, str, str, dt.datetime]]] | None:
+    async def transcript(self, ticket_id: int) -> tuple[TicketView, list[tuple[str, str, str, dt.datetime]]] | None:
         """A ticket and its whole transcript, redacted: (author, kind, text, when) per line."""
-        async with self._sessions() as session:
-            ticket = await session.get(Ticket, ticket_id)
-            if ticket is None:
-                return None
-            return ticket, [(m.author, m.kind, redact(m.text), as_utc(m.created_at)) for m in ticket.messages]
+        ticket = await self.get(ticket_id)
+        if ticket is None:
+            return None
+        return ticket, [(m.author, m.kind, redact(m.text), m.created_at) for m in ticket.messages]
 
     async def listing(self, queue: str | None = None, state: str | None = None) -> list[dict]:
         """Tickets for the queue view, with the transcript's last lines redacted."""
@@ -180,7 +264,7 @@ class Handoff:
                     "rating": t.rating,
                     "first_response_at": as_utc(t.first_response_at) if t.first_response_at else None,
                     "resolved_at": as_utc(t.resolved_at) if t.resolved_at else None,
-                    "preview": [(m.author, redact(m.text)) for m in t.messages[-3:]],
+                    "preview": [(m.author, redact(self._sealer.open(m.text))) for m in t.messages[-3:]],
                 }
                 for t in tickets
             ]

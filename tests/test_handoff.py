@@ -3,13 +3,14 @@
 import pytest
 
 from assistant.bootstrap import open_database
+from assistant.data_key import sealer
 from handoff.service import Handoff, HandoffError
 
 
 @pytest.fixture
 async def handoff(db_settings):
     database = await open_database(db_settings, seed=False)
-    yield Handoff(database.sessions)
+    yield Handoff(database.sessions, sealer(db_settings))
     await database.close()
 
 

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from assistant.bootstrap import open_database
+from assistant.data_key import sealer
 from assistant.settings import Settings
 from handoff.hours import WorkingHours
 from handoff.service import Handoff
@@ -64,7 +65,7 @@ async def desk(emulator, tmp_path) -> AsyncIterator[tuple]:
 
 async def tickets(settings: Settings) -> Handoff:
     database = await open_database(settings, seed=False)
-    return Handoff(database.sessions)
+    return Handoff(database.sessions, sealer(settings))
 
 
 async def test_stopping_the_gateway_while_a_topic_is_made_keeps_the_topic(emulator, tmp_path):

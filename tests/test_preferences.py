@@ -1,11 +1,12 @@
 from assistant.bootstrap import open_database
+from assistant.data_key import sealer
 from bot.preferences import LanguagePreferences
 
 
 async def test_language_resolution_order(db_settings):
     database = await open_database(db_settings, seed=False)
     try:
-        prefs = LanguagePreferences(database.sessions, default="az")
+        prefs = LanguagePreferences(database.sessions, "az", sealer(db_settings))
         # Nothing known: Telegram's language_code, then the default.
         assert await prefs.resolve(1, None, "ru-RU") == "ru"
         assert await prefs.resolve(2, None, None) == "az"

@@ -136,6 +136,7 @@ async def test_console_refuses_without_login(running, browser):
 
 async def test_staff_follow_handed_over_chats_on_the_tickets_page(running, browser):
     from assistant.bootstrap import open_database
+    from assistant.data_key import sealer
     from assistant.launcher import DEMO_STAFF_MEMBER, DEMO_SUPPORT_CHAT
     from handoff.service import Handoff
     from tests.e2e.test_handoff import topic_of
@@ -148,7 +149,7 @@ async def test_staff_follow_handed_over_chats_on_the_tickets_page(running, brows
     topic = await topic_of(running, user)
     database = await open_database(running.settings, seed=False)
     try:
-        ticket = await Handoff(database.sessions).open_ticket_for(user)
+        ticket = await Handoff(database.sessions, sealer(running.settings)).open_ticket_for(user)
     finally:
         await database.close()
     assert ticket is not None

@@ -11,6 +11,7 @@ import itertools
 import pytest
 
 from assistant.bootstrap import open_database
+from assistant.data_key import sealer
 from assistant.launcher import DEMO_OFFICERS_CHAT, DEMO_STAFF_MEMBER, DEMO_SUPPORT_CHAT
 from handoff.service import Handoff
 from telegram_emulator.driver import buttons_of, text_of
@@ -29,7 +30,7 @@ async def topic_of(running, user: int, chat_id: int = DEMO_SUPPORT_CHAT) -> int:
     """The forum topic of the user's open ticket, once the gateway has made it."""
     database = await open_database(running.settings, seed=False)
     try:
-        tickets = Handoff(database.sessions)
+        tickets = Handoff(database.sessions, sealer(running.settings))
         for _ in range(200):
             ticket = await tickets.open_ticket_for(user)
             if ticket is not None and ticket.topic_id is not None and ticket.staff_chat_id == chat_id:
@@ -168,6 +169,6 @@ async def test_the_terminal_chat_can_play_both_sides(running):
     assert "👍" in out.getvalue()
     database = await open_database(running.settings, seed=False)
     try:
-        assert await Handoff(database.sessions).open_ticket_for(USER_ID) is None
+        assert await Handoff(database.sessions, sealer(running.settings)).open_ticket_for(USER_ID) is None
     finally:
         await database.close()

@@ -1,0 +1,118 @@
+"""The data key: what must be readable again but not by whoever copies the database (handoff transcripts,
+the case API's access tokens, the chat ids we write to) is stored encrypted with it, Fernet (AES-128-CBC with
+an HMAC-SHA256; MultiFernet decrypts with any of several keys, which is what rotation needs). Chat ids that
+are only looked up are stored as keyed hashes (assistant/secret_key.py) instead; a `Sealer` does both.
+
+The key comes from the settings (`ASSISTANT_DATA_KEY`, with `ASSISTANT_DATA_KEYS_PREVIOUS` while rotating) or,
+when unset, from the file `data_key` under the data folder, made once (0600): one key per line, the first
+encrypts, all decrypt. `python -m assistant rotate-data-key` rotates either (assistant/resealing.py).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Sequence
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from assistant.private_files import write_once
+from assistant.secret_key import keyed_hash, secret_key
+from assistant.settings import Settings
+
+KEY_FILE = "data_key"
+
+
+class DataKeyError(Exception):
+    """A key that is not a Fernet key, or data that none of the keys decrypts."""
+
+
+def new_data_key() -> str:
+    return Fernet.generate_key().decode()
+
+
+def key_file(settings: Settings) -> Path:
+    return settings.data_dir / KEY_FILE
+
+
+def operator_keys(settings: Settings) -> list[str] | None:
+    """The keys set in the settings (current first), or None when the installation manages its own."""
+    if settings.data_key is None:
+        return None
+    previous = settings.data_keys_previous.get_secret_value() if settings.data_keys_previous else ""
+    return [settings.data_key.get_secret_value(), *(k.strip() for k in previous.split(",") if k.strip())]
+
+
+def data_keys(settings: Settings) -> list[str]:
+    """The keys, the one that encrypts first: from the settings, or the data folder's key file (made once)."""
+    keys = operator_keys(settings)
+    if keys is not None:
+        return keys
+    path = key_file(settings)
+    if not path.exists():
+        write_once(path, new_data_key() + "\n")
+    return read_key_file(path)
+
+
+def read_key_file(path: Path) -> list[str]:
+    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+
+
+def write_key_file(path: Path, keys: Sequence[str]) -> None:
+    """Replaces the key file at once (a crash leaves the old or the new one, never half of one), 0600."""
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write("".join(f"{key}\n" for key in keys))
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+class Sealer:
+    """Encrypts and decrypts stored values with the data keys; hashes chat ids with the installation's secret.
+
+    Fernet tokens are URL-safe text, so sealed values live in ordinary text columns; each one carries its own
+    random IV, so equal values do not look equal (lookups use the keyed hashes)."""
+
+    def __init__(self, keys: Sequence[str], hash_secret: bytes) -> None:
+        if not keys:
+            raise DataKeyError("no data key")
+        try:
+            self._fernet = MultiFernet([Fernet(key.encode()) for key in keys])
+        except ValueError:
+            raise DataKeyError(
+                "a data key is not a Fernet key (32 bytes, URL-safe base64); see `python -m assistant rotate-data-key`"
+            ) from None
+        self._secret = hash_secret
+
+    def seal(self, text: str) -> str:
+        return self._fernet.encrypt(text.encode()).decode()
+
+    def open(self, token: str) -> str:
+        try:
+            return self._fernet.decrypt(token.encode()).decode()
+        except InvalidToken:
+            raise DataKeyError("stored data that none of the data keys decrypts") from None
+
+    def reseal(self, token: str) -> str:
+        """The same value encrypted with the current key (whichever key it was encrypted with)."""
+        try:
+            return self._fernet.rotate(token.encode()).decode()
+        except InvalidToken:
+            raise DataKeyError("stored data that none of the data keys decrypts") from None
+
+    def seal_chat(self, chat_id: int) -> str:
+        return self.seal(str(chat_id))
+
+    def open_chat(self, token: str) -> int:
+        return int(self.open(token))
+
+    def chat_hash(self, chat_id: int) -> str:
+        """The chat's pseudonym for lookups (the same as ratings use)."""
+        return keyed_hash(self._secret, str(chat_id))
+
+
+def sealer(settings: Settings) -> Sealer:
+    return Sealer(data_keys(settings), secret_key(settings))

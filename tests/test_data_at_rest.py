@@ -1,0 +1,350 @@
+"""Data at rest: what the database holds, read as an attacker who copied the file would (plain sqlite3), holds
+no personal data, access token or chat id in clear; staff, the notifier and the gateway still read it all; the
+data key rotates; rows of an older version are converted by the migration; every file is private."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from telegram import Bot
+
+from actions.case_client import ApplicationStatus, Found, NotFound
+from actions.subscriptions import Subscriptions
+from assistant.bootstrap import open_database
+from assistant.data_key import Sealer, data_keys, key_file, new_data_key, read_key_file, sealer
+from assistant.db import make_engine
+from assistant.migrations import alembic_config
+from assistant.resealing import check_all, rotate
+from assistant.secret_key import secret_key
+from assistant.settings import PROJECT_ROOT, Settings
+from bot.preferences import LanguagePreferences
+from bot.status_notifier import StatusNotifier
+from handoff.service import Handoff
+from telegram_emulator.driver import EmulatorDriver, text_of
+from tests.conftest import TOKEN
+from tests.gateway_support import running_gateway, serve_fake_engine
+from tests.test_handoff_relay import HANDOFF, OFFICER, OFFICERS, SUPPORT, SUPPORT_AGENT, only_topic, staff_settings
+
+CHAT = 424242427
+PASSPORT, PHONE, FIN = "C01234567", "+994 50 312 45 67", "5ZK2L9B"
+ACCESS_TOKEN = "tok_4b1d9e7c2a5f8e3d6c9b0a1f"
+BEFORE_THIS_REVISION = "6e3a2c9d4f03"
+
+
+def raw_cells(database: Path) -> list[object]:
+    """Every value of every table, read with plain sqlite3, not through our code."""
+    with sqlite3.connect(database) as connection:
+        tables = [name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return [cell for table in tables for row in connection.execute(f'SELECT * FROM "{table}"') for cell in row]
+
+
+def raw_bytes(data_dir: Path) -> bytes:
+    """The database's files as they lie on disk, the write-ahead log included."""
+    return b"".join(path.read_bytes() for path in sorted(data_dir.glob("assistant.db*")))
+
+
+def assert_nothing_in_clear(data_dir: Path, *secrets: str, chat_ids: tuple[int, ...] = (CHAT,)) -> None:
+    cells = raw_cells(data_dir / "assistant.db")
+    texts = [str(cell) for cell in cells]
+    on_disk = raw_bytes(data_dir)
+    for secret in secrets:
+        assert not [t for t in texts if secret in t], f"{secret!r} stored in clear"
+        assert secret.encode() not in on_disk, f"{secret!r} in the database's files"
+    for chat_id in chat_ids:
+        assert chat_id not in cells and not [t for t in texts if str(chat_id) in t], "a chat id stored in clear"
+
+
+# ------------------------------------------------------------------ handoff transcripts
+
+
+@pytest.fixture
+async def desk(emulator, tmp_path) -> AsyncIterator[tuple]:
+    async with serve_fake_engine() as (engine, engine_url), EmulatorDriver(emulator, TOKEN) as driver:
+        await driver.create_chat(SUPPORT, "Support", is_forum=True, members=[SUPPORT_AGENT])
+        await driver.create_chat(OFFICERS, "Officers", is_forum=True, members=[OFFICER])
+        engine.scripted["/human_handoff"] = HANDOFF
+        settings = staff_settings(emulator, engine_url, tmp_path)
+        async with running_gateway(settings):
+            yield driver, settings
+
+
+async def test_a_handoff_keeps_passport_phone_and_fin_out_of_the_database_while_staff_read_them(desk):
+    driver, settings = desk
+    await driver.ask(CHAT, f"My passport is {PASSPORT} and my phone {PHONE}", language_code="en")
+    await driver.ask(CHAT, "/person")
+    topic = await only_topic(driver, SUPPORT)
+    await driver.send_text(CHAT, f"My FIN is {FIN}")
+    await driver.topic_messages(SUPPORT, topic, 2)
+    await driver.send_text(
+        SUPPORT_AGENT, f"/escalate check passport {PASSPORT}", chat_id=SUPPORT, message_thread_id=topic
+    )
+    await driver.wait_messages(CHAT, 1)
+    officers_topic = await only_topic(driver, OFFICERS)
+    (header,) = await driver.topic_messages(OFFICERS, officers_topic, 1)
+
+    # Staff read the conversation as written: the officers' topic is made from the database after the fact.
+    assert PASSPORT in text_of(header) and PHONE in text_of(header) and FIN in text_of(header)
+    assert_nothing_in_clear(settings.data_dir, PASSPORT, PHONE, PHONE.replace(" ", ""), FIN)
+
+    database = await open_database(settings, seed=False)
+    try:
+        tickets = Handoff(database.sessions, sealer(settings))
+        ticket = await tickets.open_ticket_for(CHAT)
+        assert ticket is not None and ticket.chat_id == CHAT and PASSPORT in (ticket.escalation_note or "")
+        assert any(FIN in line.text for line in ticket.messages)
+        found = await tickets.transcript(ticket.id)  # the console's view: readable, and redacted as before
+        assert found is not None and not [t for _, _, t, _ in found[1] if FIN in t]
+    finally:
+        await database.close()
+
+
+# ------------------------------------------------------------------ subscriptions and preferences
+
+
+class FakeCases:
+    """The case API as the notifier sees it: one application, known by its access token."""
+
+    def __init__(self, token: str, status: str) -> None:
+        self.token, self.status_now = token, status
+        self.asked: list[str] = []
+
+    async def status(self, access_token: str):
+        self.asked.append(access_token)
+        if access_token != self.token:
+            return NotFound()
+        now = dt.datetime.now(dt.UTC)
+        return Found(
+            ApplicationStatus(
+                "TRP-2026-000102", "temporary_residence", self.status_now, now.date(), now, None, None, None, (),
+                "Baku", access_token,
+            )
+        )  # fmt: skip
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_subscriptions_keep_the_access_token_sealed_and_the_notifier_still_tells(tmp_path, emulator, bot: Bot):
+    settings = Settings(_env_file=None, data_dir=tmp_path)
+    database = await open_database(settings, seed=False)
+    try:
+        subscriptions = Subscriptions(database.sessions, sealer(settings))
+        offer = await subscriptions.offer(CHAT, "en", ACCESS_TOKEN, "submitted")
+        assert not await subscriptions.activate(offer, CHAT + 1, "en"), "another chat cannot take the offer"
+        assert await subscriptions.activate(offer, CHAT, "en")
+        assert_nothing_in_clear(tmp_path, ACCESS_TOKEN)
+
+        cases = FakeCases(ACCESS_TOKEN, "approved")
+        async with EmulatorDriver(emulator, TOKEN) as driver:
+            await driver.send_text(CHAT, "hello")  # the chat exists for the emulator
+            notifier = StatusNotifier(bot, subscriptions, cases, 300.0)  # type: ignore[arg-type]
+            assert await notifier.run_once() == 1
+            (told,) = await driver.wait_messages(CHAT, 1)
+        assert cases.asked == [ACCESS_TOKEN] and "TRP-2026-000102" in text_of(told)
+        assert_nothing_in_clear(tmp_path, ACCESS_TOKEN)
+    finally:
+        await database.close()
+
+
+async def test_preferences_hold_no_chat_id(tmp_path):
+    settings = Settings(_env_file=None, data_dir=tmp_path)
+    database = await open_database(settings, seed=False)
+    try:
+        preferences = LanguagePreferences(database.sessions, "az", sealer(settings))
+        await preferences.set(CHAT, "ru", explicit=True)
+        assert await preferences.resolve(CHAT, "How do I register?", "en") == "ru"
+        assert await preferences.resolve(CHAT + 1, None, "en") == "en"
+    finally:
+        await database.close()
+    assert_nothing_in_clear(tmp_path, chat_ids=(CHAT,))
+
+
+# ------------------------------------------------------------------ rotation
+
+
+async def fill(settings: Settings) -> int:
+    """A ticket with a transcript and an escalation note, and an active subscription; the ticket's id."""
+    database = await open_database(settings, seed=False)
+    try:
+        seal = sealer(settings)
+        tickets = Handoff(database.sessions, seal)
+        ticket, _ = await tickets.open_ticket(CHAT, "en", "asked", [("user", f"passport {PASSPORT}")])
+        await tickets.add_message(ticket.id, "user", f"FIN {FIN}")
+        await tickets.escalate(ticket.id, "sam", f"phone {PHONE}")
+        subscriptions = Subscriptions(database.sessions, seal)
+        await subscriptions.activate(await subscriptions.offer(CHAT, "en", ACCESS_TOKEN, "submitted"), CHAT, "en")
+        return ticket.id
+    finally:
+        await database.close()
+
+
+async def assert_readable(settings: Settings, ticket_id: int) -> None:
+    database = await open_database(settings, seed=False)
+    try:
+        seal = sealer(settings)
+        ticket = await Handoff(database.sessions, seal).get(ticket_id)
+        assert ticket is not None and ticket.chat_id == CHAT and ticket.escalation_note == f"phone {PHONE}"
+        assert [line.text for line in ticket.messages][:2] == [f"passport {PASSPORT}", f"FIN {FIN}"]
+        (active,) = await Subscriptions(database.sessions, seal).active()
+        assert (active.chat_id, active.access_token) == (CHAT, ACCESS_TOKEN)
+    finally:
+        await database.close()
+
+
+async def count_readable_with(settings: Settings, keys: list[str]) -> int:
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(check_all, Sealer(keys, secret_key(settings)))
+    finally:
+        await engine.dispose()
+
+
+async def test_rotating_the_data_folders_key(db_settings: Settings):
+    ticket_id = await fill(db_settings)
+    (key_a,) = data_keys(db_settings)
+    said: list[str] = []
+    assert await rotate(db_settings, said.append) == 0
+
+    (key_b,) = read_key_file(key_file(db_settings))
+    assert key_b != key_a and stat.S_IMODE(key_file(db_settings).stat().st_mode) == 0o600
+    await assert_readable(db_settings, ticket_id)
+    assert await count_readable_with(db_settings, [key_b]) == 7  # 3 lines, the note, the chat; the chat, the token
+    with pytest.raises(Exception, match="none of the data keys"):
+        await count_readable_with(db_settings, [key_a])
+    report = "\n".join(said)
+    assert "handoff_messages: 3 values re-encrypted" in report
+    assert PASSPORT not in report and ACCESS_TOKEN not in report and key_b not in report
+
+
+async def test_rotating_keys_the_operators_set(db_settings: Settings):
+    key_a, key_b = new_data_key(), new_data_key()
+    with_a = db_settings.model_copy(update={"data_key": sa_secret(key_a)})
+    ticket_id = await fill(with_a)
+
+    said: list[str] = []
+    assert await rotate(with_a, said.append) == 0, "one key: nothing to re-encrypt, only how to rotate"
+    assert "ASSISTANT_DATA_KEYS_PREVIOUS" in "\n".join(said)
+
+    both = db_settings.model_copy(update={"data_key": sa_secret(key_b), "data_keys_previous": sa_secret(key_a)})
+    await assert_readable(both, ticket_id)  # the services restarted with both keys read everything
+    assert await rotate(both, said.append) == 0
+    only_b = db_settings.model_copy(update={"data_key": sa_secret(key_b)})
+    await assert_readable(only_b, ticket_id)
+    assert await count_readable_with(only_b, [key_b]) == 7
+    assert not key_file(db_settings).exists(), "operators' keys: no key file is made"
+
+    wrong = db_settings.model_copy(
+        update={"data_key": sa_secret(new_data_key()), "data_keys_previous": sa_secret(key_a)}
+    )
+    assert await rotate(wrong, said.append) == 1, "data that no key decrypts: nothing changes"
+    await assert_readable(only_b, ticket_id)
+
+
+def sa_secret(value: str):
+    from pydantic import SecretStr
+
+    return SecretStr(value)
+
+
+# ------------------------------------------------------------------ rows of an older version
+
+
+async def test_the_migration_seals_what_an_older_version_stored(db_settings: Settings):
+    config = alembic_config(db_settings.sqlalchemy_url)
+    config.attributes["settings"] = db_settings
+    await asyncio.to_thread(command.upgrade, config, BEFORE_THIS_REVISION)  # alembic runs a loop of its own
+
+    engine = make_engine(db_settings.sqlalchemy_url)
+    async with engine.begin() as connection:
+        await connection.execute(
+            sa.text(
+                "INSERT INTO handoff_tickets (id, chat_id, language, queue, state, reason, escalation_note)"
+                " VALUES (1, :chat, 'en', 'officers', 'waiting', 'asked', :note)"
+            ),
+            {"chat": CHAT, "note": f"phone {PHONE}"},
+        )
+        await connection.execute(
+            sa.text("INSERT INTO handoff_messages (ticket_id, author, kind, text) VALUES (1, 'user', 'text', :t)"),
+            [{"t": f"passport {PASSPORT}"}, {"t": f"FIN {FIN}"}],
+        )
+        await connection.execute(
+            sa.text(
+                "INSERT INTO case_subscriptions (chat_id, language, access_token, last_status, active)"
+                " VALUES (:chat, 'en', :token, 'submitted', true)"
+            ),
+            {"chat": CHAT, "token": ACCESS_TOKEN},
+        )
+        await connection.execute(
+            sa.text("INSERT INTO chat_preferences (chat_id, language, explicit) VALUES (:chat, 'ru', true)"),
+            {"chat": CHAT},
+        )
+    await engine.dispose()
+
+    await assert_readable(db_settings, 1)  # open_database migrates to head
+    database = await open_database(db_settings, seed=False)
+    try:
+        preferences = LanguagePreferences(database.sessions, "az", sealer(db_settings))
+        assert await preferences.resolve(CHAT, None, "en") == "ru", "the preference was carried over"
+    finally:
+        await database.close()
+    if db_settings.sqlalchemy_url.startswith("sqlite"):
+        assert_nothing_in_clear(db_settings.data_dir, PASSPORT, FIN, PHONE, ACCESS_TOKEN)
+
+    # Down again: the values decrypted back (the preferences' chat ids cannot be: they are hashes).
+    await asyncio.to_thread(command.downgrade, config, BEFORE_THIS_REVISION)
+    engine = make_engine(db_settings.sqlalchemy_url)
+    async with engine.connect() as connection:
+        texts = (await connection.execute(sa.text("SELECT text FROM handoff_messages ORDER BY id"))).scalars().all()
+        token = (await connection.execute(sa.text("SELECT access_token FROM case_subscriptions"))).scalar_one()
+        chat = (await connection.execute(sa.text("SELECT chat_id FROM handoff_tickets"))).scalar_one()
+    await engine.dispose()
+    assert texts[:2] == [f"passport {PASSPORT}", f"FIN {FIN}"] and token == ACCESS_TOKEN and chat == CHAT
+
+
+# ------------------------------------------------------------------ file modes
+
+
+def test_commands_run_without_the_launcher_leave_only_private_files(tmp_path):
+    """A fresh machine, a usual umask (022), and commands run on their own (`python -m console create-user`
+    before the first `run`, then the key rotation): every file 0600, every folder 0700."""
+    data = tmp_path / "var"
+    env = {
+        **os.environ,
+        "ASSISTANT_DATA_DIR": str(data),
+        "ASSISTANT_DATABASE_URL": "",
+        "ASSISTANT_NEW_PASSWORD": "a long enough password 1",
+    }
+    env.pop("ASSISTANT_DATA_KEY", None)
+    for argv in (["console", "create-user", "ana", "--role", "admin"], ["assistant", "rotate-data-key"]):
+        subprocess.run(
+            [sys.executable, "-m", *argv],
+            cwd=PROJECT_ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            preexec_fn=lambda: os.umask(0o022),
+        )
+    made = {p.relative_to(data).as_posix() for p in data.rglob("*")}
+    assert {"assistant.db", "secret_key", "data_key"} <= made, made
+    assert_private(data)
+
+
+def assert_private(data: Path) -> None:
+    loose = [
+        f"{p} {stat.S_IMODE(p.stat().st_mode):o}"
+        for p in (data, *data.rglob("*"))
+        if stat.S_IMODE(p.stat().st_mode) != (0o700 if p.is_dir() else 0o600)
+    ]
+    assert not loose, loose
