@@ -41,10 +41,35 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
+# Technical tokens that only look like identifiers, kept as they are: versions ("python3.11", "py3.10"),
+# hex digests of 16 or more lowercase digits with a letter (model files, commits, hashes: a FIN has 7
+# characters, a passport number 9, and phone numbers have no letters), and a few words every log mentions.
+_TECHNICAL = re.compile(
+    r"\b(?:[A-Za-z]{2,}\d{1,2}(?:\.\d{1,2}){1,2}(?!\.?\d)"
+    r"|(?=[0-9]*[a-f])(?=[a-f]*[0-9])[0-9a-f]{16,}"
+    r"|(?:sha|blake|md)\d+|base\d{2}|utf-?\d{1,2}|x86_64|amd64|arm64|aarch64|ipv[46]|http[23]|python\d|py\d{1,3})\b"
+)
+# "born12.03.90" is a date, not a version: three numbers are a version only after a program's name.
+_DATE_SHAPED = re.compile(r"\d{1,2}\.\d{1,2}\.\d{2}")
+_PROGRAMS = re.compile(r"(?i)(?:python|py|rasa|postgres|postgresql|pg|redis|sqlite|node|cuda|ubuntu|debian)\d")
+_KEPT = "\ue000{}\ue001"  # private-use marks: no pattern matches them or the number between them
+_KEPT_BACK = re.compile("\ue000(\\d+)\ue001")
+
+
 def redact(text: str) -> str:
+    kept: list[str] = []
+
+    def keep(found: re.Match[str]) -> str:
+        if _DATE_SHAPED.search(found.group()) and not _PROGRAMS.match(found.group()):
+            return found.group()
+        kept.append(found.group())
+        return _KEPT.format(len(kept) - 1)
+
+    if "\ue000" not in text:  # text already holding our marks gets no exceptions: everything is redacted
+        text = _TECHNICAL.sub(keep, text)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
-    return text
+    return _KEPT_BACK.sub(lambda found: kept[int(found.group(1))], text) if kept else text
 
 
 class RedactingFilter(logging.Filter):

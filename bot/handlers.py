@@ -8,6 +8,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+from sqlalchemy.exc import SQLAlchemyError
 from telegram import Message, Update
 from telegram.constants import ChatAction
 from telegram.error import TelegramError
@@ -22,6 +23,7 @@ from assistant.settings import LANGUAGES, Settings
 from bot.delivery import as_plain, deliver
 from bot.engine_client import EngineClient, EngineUnavailable
 from bot.handoff_desk import RATING_BUTTON, TICKET_BUTTON, HandoffDesk
+from bot.normalise import normalise
 from bot.preferences import LanguagePreferences
 from bot.recent import RecentLines
 from bot.rendering import HUMAN_PAYLOAD, Button, Outgoing, language_menu, plain, render, say
@@ -63,13 +65,15 @@ def _message(update: Update) -> Message:
     return update.effective_message
 
 
-async def send(context: ContextTypes.DEFAULT_TYPE, chat_id: int, outgoing: Outgoing) -> None:
-    await deliver(context.bot, chat_id, outgoing)
+async def send(context: ContextTypes.DEFAULT_TYPE, chat_id: int, outgoing: Outgoing) -> Message | None:
+    return await deliver(context.bot, chat_id, outgoing)
 
 
 async def _language(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str | None) -> str:
+    """The chat's language; `text` (what the user wrote, if anything) is read as the engine will read it."""
     user = update.effective_user
-    return await services(context).languages.resolve(_chat_id(update), text, user.language_code if user else None)
+    hint = normalise(text) if text else None
+    return await services(context).languages.resolve(_chat_id(update), hint, user.language_code if user else None)
 
 
 async def _converse(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, language: str) -> None:
@@ -114,11 +118,22 @@ async def _converse(update: Update, context: ContextTypes.DEFAULT_TYPE, text: st
         await shared.recent.add(chat_id, "user", text)
     for outgoing in messages:
         await shared.recent.add(chat_id, "bot", as_plain(outgoing.html))
-        await send(context, chat_id, outgoing)
+        sent = await send(context, chat_id, outgoing)
+        if sent is not None and outgoing.rated is not None:
+            await _remember_rated(shared.ratings, chat_id, sent.message_id, outgoing.rated)
     if rendered.handoff:
         for outgoing in await shared.desk.open(chat_id, language, rendered.handoff):
             await send(context, chat_id, outgoing)
     REPLY_SECONDS.observe(time.monotonic() - started)
+
+
+async def _remember_rated(ratings: Ratings, chat_id: int, message_id: int, entry: str) -> None:
+    """Records which entry an answer's rating buttons are for; without it they only answer "no longer
+    active", which is better than an apology after an answer the user already has."""
+    try:
+        await ratings.sent(chat_id, message_id, entry)
+    except (SQLAlchemyError, OSError) as error:
+        log.warning("could not record a sent answer (%s): its rating buttons will not count", type(error).__name__)
 
 
 async def _typing_after(context: ContextTypes.DEFAULT_TYPE, chat_id: int, delay_s: float) -> None:
@@ -166,16 +181,18 @@ async def relay_to_people(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 
 
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    text = _message(update).text or ""
+    # Understood as typed, without the invisible characters that would hide words from the engine (and
+    # the same for the status form's application numbers and dates, which are texts too).
+    text = normalise(_message(update).text or "")
     language = await _language(update, context, text)
     limit = services(context).settings.max_message_chars
     chat_id = _chat_id(update)
-    if not text.strip():
+    if not text:
         await send(context, chat_id, Outgoing(say(language, "empty")))
     elif len(text) > limit:
         await send(context, chat_id, Outgoing(say(language, "too_long", length=len(text), limit=limit)))
     else:
-        await _converse(update, context, text.strip(), language)
+        await _converse(update, context, text, language)
 
 
 async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -235,8 +252,14 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
             await query.answer()
         await send(context, chat.id, Outgoing(say(new_language, "language_set")))
     elif data.startswith(("rate:+:", "rate:-:")) and query.message is not None:
+        # Counted only for an answer sent to this very user (a private chat's id is its user's) with this
+        # entry's buttons: the data and the message id can both be forged.
         value = 1 if data[5] == "+" else -1
-        recorded = await shared.ratings.record(data[7:], language, value, chat.id, query.message.message_id)
+        recorded = query.from_user.id == chat.id and await shared.ratings.record(
+            data[7:], language, value, chat.id, query.message.message_id
+        )
+        if not recorded:
+            log.warning("rating press for no answer sent with those buttons: not counted")
         await _acknowledge(query, language, recorded, "rate_thanks")
     elif data.startswith("sub:") and data[4:].isdigit():
         subscribed = await shared.subscriptions.activate(int(data[4:]), chat.id, language)
@@ -250,7 +273,7 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         # An engine button: its payload is what the user "says" (e.g. `/faq{...}`), handled like a message.
         with contextlib.suppress(TelegramError):
             await query.answer()
-        await _converse(update, context, data, language)
+        await _converse(update, context, normalise(data), language)
     else:
         log.warning("unknown or forged callback data (%d bytes)", len(data.encode("utf-8")))
         with contextlib.suppress(TelegramError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import html
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ from bot.texts import TEXTS
 from handoff.models import REASONS as HANDOFF_REASONS
 
 TELEGRAM_LIMIT = 4096
+SOURCE_MAX_CHARS = 500  # a legal citation is a line; a longer one is cut rather than fill the message
 MAX_CALLBACK_BYTES = 64
 LANGUAGE_FLAGS = {"az": "🇦🇿", "ru": "🇷🇺", "en": "🇬🇧"}
 
@@ -33,6 +35,7 @@ class Button:
 class Outgoing:
     html: str
     buttons: list[list[Button]] = field(default_factory=list)
+    rated: str | None = None  # the entry whose rating buttons it carries (recorded when sent)
 
 
 NOT_UNDERSTOOD_KEYS = frozenset({"no_answer", "not_understood"})
@@ -52,6 +55,15 @@ def utf16_len(text: str) -> int:
 
 def escape(text: Any) -> str:
     return html.escape(str(text), quote=False)
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text`, or its first words within `limit` characters and an ellipsis (cut before escaping, so never
+    inside an entity)."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit)
+    return text[: cut if cut > limit // 2 else limit - 1].rstrip(" ,;:.") + "…"
 
 
 def _localize(language: str, name: str, value: Any) -> Any:
@@ -107,7 +119,7 @@ def did_you_mean(language: str, payload: dict[str, Any]) -> Outgoing:
     rows = []
     for option in (payload.get("options") or [])[:3]:
         entry, question = str(option.get("entry", "")), str(option.get("question", ""))
-        title = question if len(question) <= 60 else question[:59] + "…"
+        title = shorten(question, 60)
         rows.append([Button(title, callback_data(f'/faq{{"entry":"{entry}"}}'))])
     rows.append([Button(_title(language, "none_of_these") + " · " + _title(language, "talk_to_person"), HUMAN_PAYLOAD)])
     return Outgoing(say(language, "did_you_mean"), rows)
@@ -160,7 +172,7 @@ def render_case_status(language: str, payload: dict[str, Any]) -> str:
 
 def render_answer(language: str, payload: dict[str, Any]) -> str:
     lines = [f"<b>{escape(payload.get('question', ''))}</b>", "", escape(payload.get("text", ""))]
-    source = escape(payload.get("source", ""))
+    source = escape(shorten(str(payload.get("source") or ""), SOURCE_MAX_CHARS))
     url = payload.get("source_url")
     if source:
         if url and str(url).startswith(("http://", "https://")):
@@ -202,9 +214,9 @@ def render(language: str, engine_messages: list[dict[str, Any]]) -> Rendered:
                     buttons = [*buttons, [Button(_title(language, "talk_to_person"), HUMAN_PAYLOAD)]]
                 out.append(Outgoing(say(language, str(custom.get("key")), **args), buttons))
             elif kind == "answer":
-                out.append(
-                    Outgoing(render_answer(language, custom), buttons or rating_buttons(str(custom.get("entry"))))
-                )
+                entry = str(custom.get("entry"))
+                rated = None if buttons else entry
+                out.append(Outgoing(render_answer(language, custom), buttons or rating_buttons(entry), rated))
             elif kind == "did_you_mean":
                 not_understood = True
                 out.append(did_you_mean(language, custom))
@@ -233,49 +245,103 @@ def split_all(messages: list[Outgoing]) -> list[Outgoing]:
     for message in messages:
         parts = split_html(message.html)
         result.extend(Outgoing(part) for part in parts[:-1])
-        result.append(Outgoing(parts[-1], message.buttons))  # buttons go under the last part
+        result.append(Outgoing(parts[-1], message.buttons, message.rated))  # buttons go under the last part
     return result
 
 
 def split_html(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
-    """Splits at line boundaries; each line we render is balanced HTML, so every part stays valid.
+    """Splits into parts of at most `limit` UTF-16 units, each valid HTML on its own.
 
-    A single line longer than the limit holds no markup of ours (only escaped text), so it is cut at
-    spaces, never inside an `&...;` entity.
+    Parts end at a line break where one fits, else at a space, else inside a word; never inside a tag or
+    an `&...;` entity. Tags open at a cut are closed at the end of the part and opened again at the start
+    of the next, so a long bold line or link stays bold or linked in both parts.
     """
     if utf16_len(text) <= limit:
         return [text]
+    atoms, stacks = _atoms(text)
     parts: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        pieces = [line] if utf16_len(line) <= limit else _cut_long_line(line, limit)
-        for piece in pieces:
-            candidate = piece if not current else current + "\n" + piece
-            if utf16_len(candidate) <= limit:
-                current = candidate
-            else:
-                if current.strip():
-                    parts.append(current)
-                current = piece
-    if current.strip():
-        parts.append(current)
+    start = 0
+    while start < len(atoms):
+        if atoms[start].isspace():  # no part starts with the space or line break it was cut at
+            start += 1
+            continue
+        end, at_break = _part_end(atoms, stacks, start, limit)
+        part = "".join(stacks[start]) + "".join(atoms[start:end]) + _closers(stacks[end])
+        if html.unescape(_ANY_TAG.sub("", part)).strip():
+            parts.append(part)
+        start = end + 1 if at_break else end
     return parts
 
 
-def _cut_long_line(line: str, limit: int) -> list[str]:
-    pieces: list[str] = []
-    while utf16_len(line) > limit:
-        cut = limit
-        while utf16_len(line[:cut]) > limit:
-            cut -= 1
-        space = line.rfind(" ", 0, cut)
-        if space > limit // 2:
-            cut = space
-        amp = line.rfind("&", 0, cut)
-        if amp != -1 and ";" not in line[amp:cut]:
-            cut = amp  # never split an entity such as &amp;
-        pieces.append(line[:cut])
-        line = line[cut:].lstrip(" ")
-    if line:
-        pieces.append(line)
-    return pieces
+# Tags, entities, line breaks, other spaces, words; a stray `<` or `&` (never in our output) alone.
+_ATOM = re.compile(r"<[^<>]*>|&#?\w+;|\n|[^\S\n]+|[^<&\s]+|[<&]")
+_TAG_NAME = re.compile(r"<\s*(/?)\s*([a-zA-Z][\w-]*)")
+_ANY_TAG = re.compile(r"<[^<>]*>")
+
+
+def _atoms(text: str) -> tuple[list[str], list[tuple[str, ...]]]:
+    """The pieces a part may start or end between, and before each (and after the last) the open tags."""
+    atoms = _ATOM.findall(text)
+    stacks: list[tuple[str, ...]] = []
+    stack: list[str] = []
+    for atom in atoms:
+        stacks.append(tuple(stack))
+        tag = _TAG_NAME.match(atom)
+        if tag is None or not atom.endswith(">"):
+            continue
+        closing, name = tag.groups()
+        if not closing:
+            stack.append(atom)
+        else:
+            opened = [i for i, t in enumerate(stack) if _tag_name(t) == name.lower()]
+            if opened:
+                del stack[opened[-1]]
+    stacks.append(tuple(stack))
+    return atoms, stacks
+
+
+def _tag_name(tag: str) -> str:
+    found = _TAG_NAME.match(tag)
+    return found.group(2).lower() if found else ""
+
+
+def _closers(stack: tuple[str, ...]) -> str:
+    return "".join(f"</{_tag_name(tag)}>" for tag in reversed(stack))
+
+
+def _part_end(atoms: list[str], stacks: list[tuple[str, ...]], start: int, limit: int) -> tuple[int, bool]:
+    """Where the part starting at `start` ends, and whether it ends at a space or line break (dropped)."""
+    size = utf16_len("".join(stacks[start]))
+    newline = space = None
+    end = start
+    while end < len(atoms):
+        fits_before = size + utf16_len(_closers(stacks[end])) <= limit
+        if atoms[end] == "\n" and end > start and fits_before:
+            newline = end
+        elif atoms[end].isspace() and end > start and fits_before and size > limit // 2:
+            space = end
+        grown = size + utf16_len(atoms[end])
+        if grown + utf16_len(_closers(stacks[end + 1])) > limit:
+            break
+        size, end = grown, end + 1
+    if end == len(atoms):
+        return end, False
+    if newline is not None:
+        return newline, True
+    if space is not None:
+        return space, True
+    if end > start:
+        return end, False
+    # One word longer than what is left: cut it (tags and entities are never this long).
+    word = atoms[start]
+    if word.startswith(("<", "&")):
+        return start + 1, False  # cannot be cut; Telegram's refusal then sends the words unformatted
+    room = limit - size - utf16_len(_closers(stacks[start]))
+    cut = used = 0
+    while cut < len(word) and used + (2 if ord(word[cut]) > 0xFFFF else 1) <= room:
+        used += 2 if ord(word[cut]) > 0xFFFF else 1
+        cut += 1
+    cut = max(cut, 1)
+    atoms[start : start + 1] = [word[:cut], word[cut:]]
+    stacks.insert(start + 1, stacks[start])
+    return start + 1, False

@@ -145,18 +145,32 @@ class Unanswered(Base):
 
 
 class Rating(Base):
-    """A user's 👍/👎 on one answer message (one vote per message; a second press changes it)."""
+    """A user's 👍/👎 on one entry: one vote per user (their private chat) and entry, whichever of the
+    entry's answers they pressed it under; a later press changes it."""
 
     __tablename__ = "kb_ratings"
-    __table_args__ = (UniqueConstraint("chat_hash", "message_id"),)
+    __table_args__ = (UniqueConstraint("chat_hash", "key", name="uq_kb_ratings_chat_hash_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(80), index=True)
     language: Mapped[str] = mapped_column(String(5))
     value: Mapped[int] = mapped_column(Integer)  # +1 or -1
     chat_hash: Mapped[str] = mapped_column(String(64))  # never the chat id itself
-    message_id: Mapped[int] = mapped_column(Integer)
+    message_id: Mapped[int] = mapped_column(Integer)  # the answer the latest press was under
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class SentAnswer(Base):
+    """An answer the gateway sent with rating buttons: which entry, in which chat (keyed hash) and message.
+    A press counts only when it matches one: a modified client can send any callback data and message id.
+    In the database, so every gateway replica and a restarted one know it; pruned after a while."""
+
+    __tablename__ = "kb_sent_answers"
+
+    chat_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    message_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(80))
+    sent_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
 
 
 class TrainingRun(Base):

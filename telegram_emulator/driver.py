@@ -63,13 +63,27 @@ class EmulatorDriver:
     async def send_text(self, user_id: int, text: str, **extra: Any) -> dict[str, Any]:
         return await self._post("/messages", {"user_id": user_id, "text": text, **extra})
 
+    async def edit_text(self, user_id: int, message_id: int, text: str, **extra: Any) -> dict[str, Any]:
+        """The user edits a text they sent earlier: an `edited_message` update with the same message id."""
+        return await self._post(
+            "/messages", {"user_id": user_id, "text": text, "edited": True, "message_id": message_id, **extra}
+        )
+
     async def send(self, user_id: int, kind: str, **extra: Any) -> dict[str, Any]:
         return await self._post("/messages", {"user_id": user_id, "kind": kind, **extra})
 
     async def press(
-        self, user_id: int, chat_id: int, message_id: int, *, data: str | None = None, text: str | None = None
+        self,
+        user_id: int,
+        chat_id: int,
+        message_id: int,
+        *,
+        data: str | None = None,
+        text: str | None = None,
+        forged: bool = False,
     ) -> dict[str, Any]:
-        body: dict[str, Any] = {"user_id": user_id, "chat_id": chat_id, "message_id": message_id}
+        """Presses a button of a bot message; `forged`: any data under any message id (a modified client)."""
+        body: dict[str, Any] = {"user_id": user_id, "chat_id": chat_id, "message_id": message_id, "forged": forged}
         if data is not None:
             body["data"] = data
         if text is not None:

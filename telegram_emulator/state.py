@@ -56,6 +56,14 @@ class ApiError(Exception):
         return body
 
 
+def _command_entities(text: str) -> list[dict[str, Any]]:
+    """The `bot_command` entities Telegram marks in a user's text."""
+    return [
+        {"type": "bot_command", "offset": utf16_len(text[: m.start()]), "length": utf16_len(m.group())}
+        for m in _COMMAND.finditer(text)
+    ]
+
+
 def bad_request(description: str) -> ApiError:
     return ApiError(400, f"Bad Request: {description}")
 
@@ -177,15 +185,21 @@ class BotState:
             message["message_thread_id"] = thread_id
             message["is_topic_message"] = True
         text = content.get("text")
-        if isinstance(text, str):
-            entities = [
-                {"type": "bot_command", "offset": utf16_len(text[: m.start()]), "length": utf16_len(m.group())}
-                for m in _COMMAND.finditer(text)
-            ]
-            if entities:
-                message["entities"] = entities
+        if isinstance(text, str) and (entities := _command_entities(text)):
+            message["entities"] = entities
         chat.messages[message["message_id"]] = {**message, "_from_bot": False}
         return message
+
+    def edit_user_message(self, chat: Chat, user: dict[str, Any], message_id: int, text: str) -> dict[str, Any]:
+        """The user edits the text of a message they sent earlier (an `edited_message` update follows)."""
+        stored = chat.messages.get(int(message_id))
+        if stored is None or stored.get("_from_bot") or stored["from"]["id"] != user["id"] or "text" not in stored:
+            raise bad_request("message to edit not found")
+        stored.pop("entities", None)
+        stored.update(text=text, edit_date=int(time.time()))
+        if entities := _command_entities(text):
+            stored["entities"] = entities
+        return self.public_message(stored)
 
     async def push_update(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
         update = {"update_id": next(self._update_ids), kind: payload}
@@ -202,10 +216,25 @@ class BotState:
         return update
 
     def press_button(
-        self, chat_id: int, message_id: int, user: dict[str, Any], *, data: str | None = None, text: str | None = None
+        self,
+        chat_id: int,
+        message_id: int,
+        user: dict[str, Any],
+        *,
+        data: str | None = None,
+        text: str | None = None,
+        forged: bool = False,
     ) -> dict[str, Any]:
-        chat = self.chats[int(chat_id)]
+        """A press on a button of one of the bot's messages. `forged`: as a modified client can make one,
+        with any data under any message id of any chat, sent or not (the bot must not trust either)."""
+        chat = self.chats.get(int(chat_id))
+        if chat is None:
+            raise bad_request("chat not found")
         message = chat.messages.get(int(message_id))
+        if forged and (message is None or not message.get("_from_bot")):
+            stamp = int(time.time())
+            message = {"message_id": int(message_id), "from": self.user, "chat": chat.public(), "date": stamp}
+            message.update(text="…", _from_bot=True)
         if message is None or not message.get("_from_bot"):
             raise bad_request("message not found")
         buttons = [b for row in message.get("reply_markup", {}).get("inline_keyboard", []) for b in row]

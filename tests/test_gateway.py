@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
 
 from assistant.settings import Settings
-from telegram_emulator.driver import EmulatorDriver, text_of
+from telegram_emulator.driver import EmulatorDriver, buttons_of, text_of
 from tests.conftest import TOKEN, free_port
 from tests.gateway_support import FakeEngine, running_gateway, serve_fake_engine
 
@@ -216,3 +217,119 @@ async def test_the_http_client_finds_its_async_library_without_a_failed_import()
 
     assert current_async_library() == "asyncio"
     assert "sniffio" in sys.modules
+
+
+def answer_reply(entry: str = "registration_who_when_how", **overrides) -> list[dict]:
+    """What the engine sends for a knowledge-base answer (rendered with 👍/👎 buttons for `entry`)."""
+    custom = {
+        "type": "answer",
+        "entry": entry,
+        "question": "Who must register, and when?",
+        "text": "Within 15 days & free of charge.",
+        "source": "Migration Code, Article 20",
+        "source_url": "https://migration.gov.az/en?a=1&b=2",
+        "reviewed_on": "2026-11-24",
+        **overrides,
+    }
+    return [{"custom": custom}]
+
+
+async def wait_toast(driver: EmulatorDriver, pressed: dict) -> str | None:
+    answer = await driver.wait_callback_answer(pressed["callback_query_id"])
+    assert answer["answered"], "every press gets an answer"
+    return answer["answer"]["text"]
+
+
+async def test_forged_rating_presses_count_once_and_only_under_answers_really_sent(
+    gateway_services, fake_engine, caplog
+):
+    """The issue's attack: 11 forged 👎 (8 under invented message ids) showed 11 down-votes."""
+    from knowledge.curation import Curation
+
+    services, driver = gateway_services
+    engine, _ = fake_engine
+    engine.scripted = {"who registers?": answer_reply(), "visa?": answer_reply("visa_evisa_asan")}
+    attacker, other = 60, 61
+    (first,) = await driver.ask(attacker, "who registers?", language_code="en")
+    (second,) = await driver.ask(attacker, "who registers?", language_code="en")
+    (visa,) = await driver.ask(attacker, "visa?", language_code="en")
+    (theirs,) = await driver.ask(other, "who registers?", language_code="en")
+    assert [b["callback_data"] for b in buttons_of(first)] == [
+        "rate:+:registration_who_when_how",
+        "rate:-:registration_who_when_how",
+    ]
+
+    async def votes() -> tuple[int, int]:
+        counted = await Curation(services.database.sessions).votes("registration_who_when_how")
+        return counted.thumbs_up, counted.thumbs_down
+
+    # A real press counts, and its buttons go.
+    assert await wait_toast(driver, await driver.press(attacker, attacker, first["message_id"], text="👎")) == (
+        "Thank you for your feedback!"
+    )
+    caplog.set_level(logging.WARNING, logger="bot.handlers")
+    down = "rate:-:registration_who_when_how"
+    forged = [
+        *(driver.press(attacker, attacker, 1000 + i, data=down, forged=True) for i in range(8)),  # never sent
+        driver.press(attacker, attacker, visa["message_id"], data=down),  # another entry's answer
+        driver.press(attacker, attacker, theirs["message_id"] + 500, data=down, forged=True),
+        driver.press(attacker, other, theirs["message_id"], data=down, forged=True),  # someone else's chat
+    ]
+    toasts = [await wait_toast(driver, await press) for press in forged]
+    assert toasts == ["This button is no longer active."] * 11
+    assert await votes() == (0, 1)
+    # Pressing again under the same entry's other answer changes the vote: still one per user.
+    assert await wait_toast(driver, await driver.press(attacker, attacker, second["message_id"], text="👍")) == (
+        "Thank you for your feedback!"
+    )
+    assert await votes() == (1, 0)
+    notes = [r.getMessage() for r in caplog.records if "not counted" in r.getMessage()]
+    assert len(notes) == 11 and not any(str(attacker) in n or str(other) in n for n in notes)
+
+
+async def test_rating_buttons_work_after_a_restart_of_the_gateway(emulator, fake_engine, tmp_path):
+    """What was sent is in the database: another replica, or the gateway after a restart, counts the press."""
+    from bot.handlers import SERVICES
+    from knowledge.curation import Curation
+
+    engine, engine_url = fake_engine
+    engine.scripted = {"who registers?": answer_reply()}
+    settings = Settings(
+        _env_file=None, telegram_bot_token=TOKEN, telegram_api_url=emulator, data_dir=tmp_path, engine_url=engine_url
+    )
+    async with EmulatorDriver(emulator, TOKEN) as driver:
+        async with running_gateway(settings):
+            (answer,) = await driver.ask(62, "who registers?", language_code="en")
+        async with running_gateway(settings) as application:
+            pressed = await driver.press(62, 62, answer["message_id"], text="👍")
+            assert await wait_toast(driver, pressed) == "Thank you for your feedback!"
+            votes = await Curation(application.bot_data[SERVICES].database.sessions).votes("registration_who_when_how")
+            assert (votes.thumbs_up, votes.thumbs_down) == (1, 0)
+
+
+async def test_edited_texts_and_commands_are_held_by_the_same_flood_control(gateway):
+    _, driver = gateway
+    sent = [await driver.send_text(33, f"question {i}", language_code="en") for i in range(15)]
+    await driver.wait_messages(33, 10, timeout=15)  # the flood limit: ten answers, then "slow down"
+    await asyncio.sleep(0.5)
+    before = len(await driver.messages(33))
+    edits = [driver.edit_text(33, s["message"]["message_id"], "/help", language_code="en") for s in sent]
+    edits += [driver.edit_text(33, s["message"]["message_id"], "an edited question", language_code="en") for s in sent]
+    edits += [driver.send_text(33, "/help", edited=True, language_code="en") for _ in range(30)]
+    await asyncio.gather(*edits)
+    await asyncio.sleep(1.0)  # nothing more is coming
+    assert len(await driver.messages(33)) == before, "60 edits in the same window got no answer"
+
+
+async def test_an_answer_with_a_source_longer_than_telegram_allows_stays_formatted(gateway, caplog):
+    engine, driver = gateway
+    source = ("Law <No. 5> & Decree “A&B” > rules " * 200)[:5000]
+    engine.scripted = {"long source": answer_reply(source=source)}
+    caplog.set_level(logging.ERROR)
+    replies = await driver.ask(63, "long source", language_code="en")
+    await asyncio.sleep(0.3)
+    replies = await driver.messages(63)
+    assert all(r.get("parse_mode") == "HTML" for r in replies), "sent without formatting"
+    assert not [r for r in caplog.records if "rejected our HTML" in r.getMessage()]
+    assert "…" in text_of(replies[-1]) and buttons_of(replies[-1])
+    assert (await driver.info())["refusals"] == []

@@ -88,3 +88,43 @@ def test_not_understood_is_flagged_for_the_metrics():
     assert render("en", []).not_understood  # nothing to say is also not understanding
     assert not render("en", [{"custom": {"type": "say", "key": "greet"}}]).not_understood
     assert not render("en", [{"custom": {"type": "handoff", "reason": "asked"}}]).not_understood
+
+
+def test_an_over_long_source_is_cut_with_an_ellipsis_and_the_answer_stays_formatted():
+    source = ("Law <No. 5> & Decree “A&B” > rules " * 200)[:5000]
+    rendered = render("en", [answer_payload(source=source)])
+    (message,) = rendered.messages  # the answer fits one message again
+    assert utf16_len(message.html) <= TELEGRAM_LIMIT
+    parsed = parse_html(message.html)  # raises if Telegram would reject it
+    (link,) = [e for e in parsed.entities if e["type"] == "text_link"]
+    assert link["url"].endswith("a=1&b=2")
+    units = parsed.text.encode("utf-16-le")  # entity offsets count UTF-16 units
+    linked = units[2 * link["offset"] : 2 * (link["offset"] + link["length"])].decode("utf-16-le")
+    assert linked.startswith("Law <No. 5> & Decree") and linked.endswith("…")
+    assert len(linked) <= 500 and not linked.endswith(" …")
+    assert any(e["type"] == "italic" for e in parsed.entities)
+    assert message.buttons  # the rating buttons are still there
+
+
+def test_a_line_of_markup_longer_than_the_limit_is_split_into_valid_balanced_parts():
+    words = " ".join(f"w{i}&amp;&lt;x&gt;" for i in range(700))  # escaped text, as rendering makes it
+    text = f'<b>{words}</b>\n<i>📖 <a href="https://example.org/?a=1&amp;b=2">{words}</a></i>'
+    parts = split_html(text)
+    assert len(parts) >= 3
+    for part in parts:
+        assert utf16_len(part) <= TELEGRAM_LIMIT
+        parsed = parse_html(part)  # balanced tags, whole entities
+        assert parsed.entities, part[:80]  # what was bold or linked stays so in every part
+    joined = "".join(parse_html(p).text for p in parts).replace("\n", "").replace(" ", "")
+    assert joined == parse_html(text).text.replace("\n", "").replace(" ", "")
+    links = [e for p in parts for e in parse_html(p).entities if e["type"] == "text_link"]
+    assert links and all(e["url"] == "https://example.org/?a=1&b=2" for e in links)
+
+
+def test_a_word_longer_than_the_limit_inside_a_tag_is_cut_and_the_tag_reopened():
+    text = "<b>" + "я" * 9000 + "</b>"
+    parts = split_html(text)
+    assert len(parts) == 3
+    for part in parts:
+        assert utf16_len(part) <= TELEGRAM_LIMIT and part.startswith("<b>") and part.endswith("</b>")
+        parse_html(part)
