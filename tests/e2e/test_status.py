@@ -25,12 +25,21 @@ STATUS_WORD = {"az": "Vəziyyət: baxılır", "ru": "Статус: на расс
 NOT_FOUND = {"az": "tapa bilmədim", "ru": "Не найдено", "en": "could not find"}
 CANCELLED = {"az": "Ləğv edildi", "ru": "Отменено", "en": "Cancelled"}
 CANCEL = {"az": "ləğv et", "ru": "отмена", "en": "cancel"}
+APPLICATION_PAUSED = {
+    "ru": "проверка этого заявления временно приостановлена",
+    "en": "checks of this application are paused",
+}
+BAKU_TIME = {"ru": "по бакинскому времени", "en": "Baku time"}
 UNAVAILABLE = {"az": "cavab vermir", "ru": "не отвечает", "en": "not answering"}
 
 
-async def sandbox(running, **switches) -> None:
-    async with ClientSession() as session:
-        await session.post(f"{running.settings.case_api_url}/_sandbox/behaviour", json=switches)
+async def sandbox(running, **switches) -> dict:
+    """Sets the sandbox's switches; its behaviour and counters as they are then."""
+    async with (
+        ClientSession() as session,
+        session.post(f"{running.settings.case_api_url}/_sandbox/behaviour", json=switches) as response,
+    ):
+        return await response.json()
 
 
 async def start(running, user: int, language: str) -> None:
@@ -71,17 +80,39 @@ async def test_wrong_verification_and_unknown_number_get_the_same_answer(running
     assert answers[0] == answers[1] and NOT_FOUND[language] in answers[0]
 
 
+async def lookups(running) -> int:
+    """How many lookups the case API sandbox has been asked."""
+    return int((await sandbox(running))["by_path"].get("/v1/applications/lookup", 0))
+
+
 async def test_lockout_after_five_failures(running):
     user, driver = next(_users), running.driver
-    for _ in range(5):
+    for attempt in range(5):  # five applications, one failure each: the user is paused, no application is
         await start(running, user, "en")
-        await driver.ask(user, "TRP-2026-000101")
+        await driver.ask(user, f"TRP-2026-90010{attempt}")
         (reply,) = await driver.ask(user, "01.01.1970")
         assert "could not find" in text_of(reply)
     await start(running, user, "en")
-    await driver.ask(user, "TRP-2026-000101")
-    (locked,) = await driver.ask(user, "12.03.1990")  # even the right data is refused now
+    (locked,) = await driver.ask(user, "TRP-2026-000101")  # refused at once: no date of birth is asked
     assert "paused" in text_of(locked) and "Baku time" in text_of(locked)
+
+
+@pytest.mark.parametrize("language", ["ru", "en"])
+async def test_six_chats_guessing_one_applications_date_of_birth_are_paused_after_five(running, language):
+    driver = running.driver
+    number = {"ru": "CIT-2026-000401", "en": "STX-2026-000601"}[language]  # used by no other test
+    for guess in range(5):
+        user = next(_users)
+        await start(running, user, language)
+        await driver.ask(user, number)
+        (reply,) = await driver.ask(user, f"0{guess + 1}.01.1970")
+        assert NOT_FOUND[language] in text_of(reply)
+    before = await lookups(running)
+    owner = next(_users)  # with the right date of birth, from a chat that never failed
+    await start(running, owner, language)
+    (paused,) = await driver.ask(owner, number)
+    assert APPLICATION_PAUSED[language] in text_of(paused) and BAKU_TIME[language] in text_of(paused)
+    assert await lookups(running) == before  # the number was not looked up
 
 
 @pytest.mark.parametrize("language", ["az", "ru", "en"])
@@ -186,9 +217,4 @@ async def test_after_repeated_failures_the_circuit_opens_and_spares_the_case_api
     await driver.ask(user, "TRP-2026-000102")
     (reply,) = await driver.ask(user, "02.11.1985")
     assert "not answering" in text_of(reply)  # the circuit is open: answered at once, kindly
-    async with (
-        ClientSession() as session,
-        session.post(f"{running.settings.case_api_url}/_sandbox/behaviour", json={}) as response,
-    ):
-        lookups = (await response.json())["by_path"].get("/v1/applications/lookup", 0)
-    assert lookups == 0  # no lookup was sent to the case API
+    assert await lookups(running) == 0  # no lookup was sent to the case API
