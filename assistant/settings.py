@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     emulator_port: int = 8081
     console_host: str = "127.0.0.1"
     console_port: int = 8080
+    # Reverse proxies in front of the console (addresses or networks, a JSON list) whose X-Forwarded-For and
+    # X-Forwarded-Proto it believes: login throttling then counts the client's address, and HTTPS at the proxy
+    # turns on HSTS and Secure cookies. Empty: the connection's own address and scheme.
+    console_trusted_proxies: list[str] = []
     # The engine's HTTP API (model hot reload) needs this token; the launcher makes one when it is unset.
     engine_api_token: SecretStr | None = None
     secret_key: SecretStr | None = None  # keyed hashes of chat ids; made once under data_dir when unset

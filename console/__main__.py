@@ -1,5 +1,7 @@
 """`python -m console serve` runs the staff console; `create-user NAME --role ROLE` adds or resets an account
-(the password is read from ASSISTANT_NEW_PASSWORD or asked for)."""
+(the password is read from ASSISTANT_NEW_PASSWORD or asked for; a reset unlocks it and logs it out everywhere);
+`deactivate NAME` logs an account out everywhere and keeps it from logging in, `reactivate NAME` undoes that,
+`unlock NAME` lifts its lock after failed logins."""
 
 from __future__ import annotations
 
@@ -27,6 +29,18 @@ async def create_user(settings: Settings, username: str, role: Role, password: s
         await database.close()
 
 
+async def change_account(settings: Settings, command: str, username: str) -> None:
+    database = await open_database(settings)
+    try:
+        auth = StaffAuth(database.sessions)
+        if command == "unlock":
+            await auth.unlock(username)
+        else:
+            await auth.set_active(username, command == "reactivate")
+    finally:
+        await database.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m console", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -34,8 +48,18 @@ def main(argv: list[str] | None = None) -> int:
     user = sub.add_parser("create-user")
     user.add_argument("username")
     user.add_argument("--role", choices=[r.value for r in Role], default="editor")
+    for command in ("deactivate", "reactivate", "unlock"):
+        sub.add_parser(command).add_argument("username")
     args = parser.parse_args(argv)
     settings = Settings()
+    if args.command in ("deactivate", "reactivate", "unlock"):
+        try:
+            asyncio.run(change_account(settings, args.command, args.username))
+        except ValueError as error:
+            print(f"Not changed: {error}", file=sys.stderr)
+            return 1
+        print(f"Account {args.username}: {args.command}d.")
+        return 0
     if args.command == "create-user":
         password = os.environ.get("ASSISTANT_NEW_PASSWORD") or getpass.getpass("Password (10+ characters): ")
         try:

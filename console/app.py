@@ -58,6 +58,6 @@ async def open_console(settings: Settings, reload: Reload | None = None) -> Asyn
 
 
 def build(settings: Settings, reload: Reload | None = None) -> web.Application:
-    app = make_app(lambda: open_console(settings, reload))
+    app = make_app(lambda: open_console(settings, reload), settings.console_trusted_proxies)
     app.add_routes(lockouts.ROUTES)  # registered here: console/lockouts.py builds on console.web
     return app

@@ -1,26 +1,47 @@
-"""Passwords (scrypt), logins with lockout, sessions and CSRF tokens for the staff console."""
+"""Passwords (scrypt), logins with throttling, sessions and CSRF tokens, and the staff account lifecycle.
+
+Login throttling (docs/operations.md, "Staff logins"), kept in the database so it holds across restarts
+and replicas:
+- per source address: ADDRESS_FAILURES refused logins within THROTTLE_WINDOW, whatever user names they tried,
+  and that address is refused everything (the right password too) until its oldest failure ages out: a hard
+  cap on guessing from one place.
+- per account: ACCOUNT_FAILURES wrong passwords lock the account for ACCOUNT_LOCK, but only for addresses it
+  has not logged in from in the last KNOWN_FOR. Whoever locks an account from elsewhere does not lock its
+  owner out (no lockout denial of service); guesses from the owner's own addresses are still capped by the
+  per-address throttle.
+Every login runs exactly one password hash check, off the event loop, and every refusal says the same: no
+answer, and no answer time, tells whether an account exists, is locked or is deactivated.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import hashlib
 import hmac
+import logging
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from assistant.db import as_utc
-from console.models import StaffSession, StaffUser
+from console.models import StaffKnownAddress, StaffLoginFailure, StaffSession, StaffUser
 from knowledge.curation import Actor, Role
+
+log = logging.getLogger(__name__)
 
 USERNAME = re.compile(r"[\w.@-]{2,80}")
 SESSION_HOURS = 12
-MAX_FAILED_LOGINS = 5
-LOCKOUT = dt.timedelta(minutes=15)
+ADDRESS_FAILURES = 10
+THROTTLE_WINDOW = dt.timedelta(minutes=15)
+ACCOUNT_FAILURES = 5
+ACCOUNT_LOCK = dt.timedelta(minutes=15)
+KNOWN_FOR = dt.timedelta(days=90)
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
 
@@ -42,7 +63,7 @@ def verify_password(password: str, stored: str) -> bool:
         return False
 
 
-_DUMMY_HASH = hash_password("timing-equaliser")
+_DUMMY_HASH = hash_password("timing-equaliser")  # checked for unknown and deactivated accounts
 
 
 def _now() -> dt.datetime:
@@ -63,25 +84,55 @@ class LoginRefused(Exception):
     pass
 
 
+class AccountError(ValueError):
+    """An account change that is not allowed (the message says why, for the admin)."""
+
+
+REFUSED = "Wrong user name or password, or logins are paused for a while."
+
+
 class StaffAuth:
-    def __init__(self, sessions: async_sessionmaker) -> None:
+    def __init__(self, sessions: async_sessionmaker, verify: Callable[[str, str], bool] = verify_password) -> None:
         self._sessions = sessions
+        self._verify = verify  # injectable so tests can count hash checks
+
+    # ------------------------------------------------------------------ accounts
 
     async def create_user(self, username: str, password: str, role: Role) -> None:
         """Adds an account, or resets one: a new password and role, unlocked, and every session it had
-        ended (whoever knew the old password is logged out)."""
+        ended (whoever knew the old password is logged out). A deactivated account stays deactivated."""
         if not USERNAME.fullmatch(username):
             raise ValueError("user names are 2 to 80 letters, digits, '.', '_', '-' or '@', without spaces")
         if len(password) < 10:
             raise ValueError("passwords need at least 10 characters")
+        password_hash = await asyncio.to_thread(hash_password, password)
         async with self._sessions() as session, session.begin():
             existing = await session.scalar(select(StaffUser).where(StaffUser.username == username))
-            if existing is not None:
-                existing.password_hash, existing.role, existing.active = hash_password(password), role.value, True
-                existing.failed_logins, existing.locked_until = 0, None
-                await session.execute(delete(StaffSession).where(StaffSession.user_id == existing.id))
-            else:
-                session.add(StaffUser(username=username, password_hash=hash_password(password), role=role.value))
+            if existing is None:
+                session.add(StaffUser(username=username, password_hash=password_hash, role=role.value))
+                return
+            if role is not Role.admin:
+                await self._keep_an_admin(session, existing, "take the admin role from")
+            existing.password_hash, existing.role = password_hash, role.value
+            existing.failed_logins, existing.locked_until = 0, None
+            await session.execute(delete(StaffSession).where(StaffSession.user_id == existing.id))
+
+    async def set_active(self, username: str, active: bool, by: str | None = None) -> None:
+        """Deactivates (ending every session) or reactivates an account; `by` is the admin doing it, who
+        cannot deactivate themselves. The last active admin cannot be deactivated."""
+        async with self._sessions() as session, session.begin():
+            user = await self._user(session, username)
+            if not active:
+                if by == username:
+                    raise AccountError("you cannot deactivate your own account")
+                await self._keep_an_admin(session, user, "deactivate")
+                await session.execute(delete(StaffSession).where(StaffSession.user_id == user.id))
+            user.active = active
+
+    async def unlock(self, username: str) -> None:
+        async with self._sessions() as session, session.begin():
+            user = await self._user(session, username)
+            user.failed_logins, user.locked_until = 0, None
 
     async def users(self) -> list[StaffUser]:
         async with self._sessions() as session:
@@ -90,35 +141,83 @@ class StaffAuth:
     async def count(self) -> int:
         return len(await self.users())
 
-    async def log_in(self, username: str, password: str) -> str:
+    @staticmethod
+    async def _user(session: AsyncSession, username: str) -> StaffUser:
+        user = await session.scalar(select(StaffUser).where(StaffUser.username == username))
+        if user is None:
+            raise AccountError(f"there is no account named {username!r}")
+        return user
+
+    @staticmethod
+    async def _keep_an_admin(session: AsyncSession, user: StaffUser, doing: str) -> None:
+        if user.role != Role.admin.value or not user.active:
+            return
+        admins = await session.scalar(
+            select(func.count()).select_from(StaffUser).where(StaffUser.role == Role.admin.value, StaffUser.active)
+        )
+        if (admins or 0) <= 1:
+            raise AccountError(f"you cannot {doing} the last active admin: make another admin first")
+
+    # ------------------------------------------------------------------ logins
+
+    async def log_in(self, username: str, password: str, address: str = "unknown") -> str:
         """Returns a new session token; raises LoginRefused with the same message for every failure."""
-        refused = LoginRefused("Wrong user name or password, or the account is locked for a while.")
-        token: str | None = None
-        # The failure counter must be committed, so decide inside the transaction and raise after it.
-        async with self._sessions() as session, session.begin():
+        address = address[:64]
+        async with self._sessions() as session:
             user = await session.scalar(select(StaffUser).where(StaffUser.username == username))
-            if user is None or not user.active:
-                verify_password(password, _DUMMY_HASH)  # same time as a real check: no user enumeration
-            elif user.locked_until is not None and as_utc(user.locked_until) > _now():
-                pass
-            elif not verify_password(password, user.password_hash):
-                user.failed_logins += 1
-                if user.failed_logins >= MAX_FAILED_LOGINS:
-                    user.locked_until, user.failed_logins = _now() + LOCKOUT, 0
-            else:
-                user.failed_logins, user.locked_until = 0, None
-                token = secrets.token_urlsafe(32)
-                session.add(
-                    StaffSession(
-                        token_hash=_token_hash(token),
-                        user_id=user.id,
-                        csrf_token=secrets.token_urlsafe(32),
-                        expires_at=_now() + dt.timedelta(hours=SESSION_HOURS),
-                    )
-                )
-                await session.execute(delete(StaffSession).where(StaffSession.expires_at < _now()))
+        stored = user.password_hash if user is not None and user.active else _DUMMY_HASH
+        correct = await asyncio.to_thread(self._verify, password, stored)
+        now = _now()
+        token: str | None = None
+        # The failure counters must be committed, so decide inside the transaction and raise after it.
+        async with self._sessions() as session, session.begin():
+            await session.execute(delete(StaffLoginFailure).where(StaffLoginFailure.at < now - THROTTLE_WINDOW))
+            failures = await session.scalar(
+                select(func.count()).select_from(StaffLoginFailure).where(StaffLoginFailure.address == address)
+            )
+            throttled = (failures or 0) >= ADDRESS_FAILURES
+            user = await session.scalar(select(StaffUser).where(StaffUser.username == username))
+            if user is not None and user.active and user.password_hash == stored and not throttled:
+                token = await self._decide(session, user, correct, address, now)
+            if token is None and not throttled:
+                session.add(StaffLoginFailure(address=address, at=now))
+                if (failures or 0) + 1 == ADDRESS_FAILURES:
+                    log.warning("staff logins from one address paused after %d failures", ADDRESS_FAILURES)
         if token is None:
-            raise refused
+            raise LoginRefused(REFUSED)
+        return token
+
+    async def _decide(
+        self, session: AsyncSession, user: StaffUser, correct: bool, address: str, now: dt.datetime
+    ) -> str | None:
+        """The outcome for an active account whose password was checked: a session token, or None."""
+        known = await session.get(StaffKnownAddress, (user.id, address))
+        familiar = known is not None and as_utc(known.last_login_at) > now - KNOWN_FOR
+        locked = user.locked_until is not None and as_utc(user.locked_until) > now
+        if not correct:
+            if not locked:
+                user.failed_logins += 1
+                if user.failed_logins >= ACCOUNT_FAILURES:
+                    user.locked_until, user.failed_logins = now + ACCOUNT_LOCK, 0
+                    log.warning("staff account #%d locked for new addresses after failed logins", user.id)
+            return None
+        if locked and not familiar:
+            return None
+        user.failed_logins, user.last_login_at = 0, now
+        if known is None:
+            session.add(StaffKnownAddress(user_id=user.id, address=address, last_login_at=now))
+        else:
+            known.last_login_at = now
+        token = secrets.token_urlsafe(32)
+        session.add(
+            StaffSession(
+                token_hash=_token_hash(token),
+                user_id=user.id,
+                csrf_token=secrets.token_urlsafe(32),
+                expires_at=now + dt.timedelta(hours=SESSION_HOURS),
+            )
+        )
+        await session.execute(delete(StaffSession).where(StaffSession.expires_at < now))
         return token
 
     async def session(self, token: str | None) -> Login | None:

@@ -1,15 +1,19 @@
 """The staff console: aiohttp, server-rendered pages (Jinja2, autoescaped), no JavaScript.
 
 Security: every page but /login needs a session (HttpOnly, SameSite=Strict cookie; only its hash is
-stored); every POST carries the session's CSRF token; pages forbid framing and scripts and are not cached.
-Roles are enforced by the services (knowledge.curation) as well as here.
+stored); every POST carries the session's CSRF token; every response, errors and redirects included, forbids
+framing and scripts, is not cached, and over HTTPS carries HSTS. Roles are enforced by the services
+(knowledge.curation) as well as here. Behind a reverse proxy, only the proxies named in
+`console_trusted_proxies` are believed about the client's address and scheme (X-Forwarded-For/-Proto).
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import ipaddress
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,13 +28,13 @@ from actions.lockout import Lockout
 from assistant.db import as_utc
 from assistant.i18n import BAKU
 from assistant.settings import LANGUAGES, Settings
-from console.auth import Login, LoginRefused, StaffAuth
+from console.auth import ACCOUNT_FAILURES, ACCOUNT_LOCK, AccountError, Login, LoginRefused, StaffAuth
 from handoff.models import QUEUES, STATES
 from handoff.service import Handoff
 from knowledge.curation import Actor, Curation, CurationError, Role, diff
 from knowledge.models import REVIEW_STATES, TOPICS
 from knowledge.retraining import Retrainer
-from knowledge.schema import EntryData, dump_yaml
+from knowledge.schema import EntryData, dump_yaml, parse_entries
 from knowledge.store import KnowledgeBase
 from knowledge.unanswered import UnansweredLog
 
@@ -51,6 +55,17 @@ class Console:
     lockout: Lockout  # paused status lookups (console/lockouts.py)
 
 
+@dataclass(frozen=True)
+class Client:
+    """Who is on the other end: the connection's own address and scheme, or what a trusted proxy says."""
+
+    address: str
+    https: bool
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
 @dataclass
 class _Holder:
     console: Console | None = None
@@ -62,6 +77,8 @@ FORM: web.RequestKey[Any] = web.RequestKey("form", object)
 LOGIN_CSRF: web.RequestKey[str] = web.RequestKey("login_csrf", str)
 TEMPLATES: web.AppKey[Environment] = web.AppKey("templates", Environment)
 FLASHES: web.AppKey[dict[str, str]] = web.AppKey("flashes", dict)
+PROXIES: web.AppKey[list[Network]] = web.AppKey("proxies", list)
+CLIENT: web.RequestKey[Client] = web.RequestKey("client", Client)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -113,21 +130,53 @@ def redirect(request: web.Request, location: str, message: str | None = None) ->
 # ------------------------------------------------------------------ middlewares
 
 
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'none'; frame-ancestors 'none'; form-action 'self'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def _trusted(address: str | None, proxies: Sequence[Network]) -> bool:
+    try:
+        return address is not None and any(ipaddress.ip_address(address) in net for net in proxies)
+    except ValueError:
+        return False
+
+
+def client_of(request: web.Request) -> Client:
+    """The client's address and scheme. X-Forwarded-For is read right to left, skipping trusted proxies: the
+    first address a trusted proxy did not add is the client (anything further left the client wrote itself)."""
+    known = request.get(CLIENT)
+    if known is not None:
+        return known
+    proxies = request.app[PROXIES]
+    address, https = request.remote or "unknown", request.secure
+    if _trusted(address, proxies):
+        hops = [hop.strip() for line in request.headers.getall("X-Forwarded-For", []) for hop in line.split(",")]
+        for hop in reversed([hop for hop in hops if hop]):
+            address = hop
+            if not _trusted(hop, proxies):
+                break
+        proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+        https = proto == "https" if proto else https
+    return Client(address, https)
+
+
 @web.middleware
-async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    response = await handler(request)
-    response.headers.update(
-        {
-            "Content-Security-Policy": (
-                "default-src 'self'; script-src 'none'; frame-ancestors 'none'; form-action 'self'"
-            ),
-            "X-Frame-Options": "DENY",
-            "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "same-origin",
-            "Cache-Control": "no-store",
-        }
-    )
-    return response
+async def client_address(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request[CLIENT] = client_of(request)
+    return await handler(request)
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: every response, including errors raised anywhere and aiohttp's own 404/405/500."""
+    response.headers.update(SECURITY_HEADERS)
+    if client_of(request).https:
+        response.headers["Strict-Transport-Security"] = HSTS
 
 
 @web.middleware
@@ -141,7 +190,13 @@ async def require_login(request: web.Request, handler: Handler) -> web.StreamRes
         raise web.HTTPForbidden(text="Your session has ended: log in again.")
     request[LOGIN] = login
     if request.method == "POST":
-        form = await request.post()
+        try:
+            form = await request.post()
+        except web.HTTPRequestEntityTooLarge:
+            if request.path == "/import":
+                limit = f"{request.client_max_size / 2**20:.0f} MB"
+                return render(request, "import.html", status=413, errors=[f"The upload is larger than {limit}."])
+            raise
         if not secrets.compare_digest(str(form.get("csrf", "")), login.csrf_token):
             raise web.HTTPForbidden(text="The form expired or did not come from this console (CSRF check).")
         request[FORM] = form
@@ -155,7 +210,7 @@ async def login_page(request: web.Request) -> web.Response:
     token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
     request[LOGIN_CSRF] = token
     response = render(request, "login.html", next=request.query.get("next", "/"))
-    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict", secure=request.secure)
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict", secure=client_of(request).https)
     return response
 
 
@@ -165,7 +220,9 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     if not cookie or not secrets.compare_digest(str(form.get("csrf", "")), cookie):
         raise web.HTTPForbidden(text="The login form expired: reload it.")
     try:
-        token = await _console(request).auth.log_in(str(form.get("username", "")), str(form.get("password", "")))
+        token = await _console(request).auth.log_in(
+            str(form.get("username", "")), str(form.get("password", "")), client_of(request).address
+        )
     except LoginRefused as refused:
         request[LOGIN_CSRF] = cookie
         return render(request, "login.html", status=401, error=str(refused), next=str(form.get("next", "/")))
@@ -174,7 +231,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         target = "/"  # never redirect off-site
     response = web.HTTPSeeOther(target)
     response.set_cookie(
-        COOKIE, token, httponly=True, samesite="Strict", secure=request.secure, max_age=12 * 3600, path="/"
+        COOKIE, token, httponly=True, samesite="Strict", secure=client_of(request).https, max_age=12 * 3600, path="/"
     )
     response.del_cookie(LOGIN_CSRF_COOKIE)
     raise response
@@ -369,14 +426,12 @@ async def import_submit(request: web.Request) -> web.StreamResponse:
     upload = form.get("file")
     raw = upload.file.read() if hasattr(upload, "file") else str(form.get("text", "")).encode()
     try:
-        items = yaml.safe_load(raw.decode("utf-8")) or []
-        if not isinstance(items, list):
-            raise ValueError("the file must hold a list of entries")
-        entries = [EntryData.model_validate(item) for item in items]
+        # Parsing and validating a large file takes CPU time: in a thread, so the console keeps answering.
+        entries = await asyncio.to_thread(parse_entries, raw)
         count = await console.curation.import_entries(_actor(request), entries, publish=bool(form.get("publish")))
     except ValidationError as error:
         return render(request, "import.html", status=400, errors=_errors(error))
-    except (ValueError, yaml.YAMLError, UnicodeDecodeError) as error:
+    except (ValueError, yaml.YAMLError, UnicodeDecodeError) as error:  # includes schema.YamlRefused
         return render(request, "import.html", status=400, errors=[f"Could not read the file: {error}"])
     except CurationError as error:
         return render(request, "import.html", status=403, errors=[str(error)])
@@ -484,15 +539,30 @@ async def ticket_page(request: web.Request) -> web.Response:
     return render(request, "ticket.html", ticket=ticket, lines=lines, baku_time=baku_time, duration=duration)
 
 
-async def users_page(request: web.Request) -> web.Response:
+def _admin_only(request: web.Request) -> None:
     if _actor(request).role is not Role.admin:
         raise web.HTTPForbidden(text="Only admins manage staff accounts.")
-    return render(request, "users.html", users=await _console(request).auth.users(), roles=list(Role))
+
+
+async def users_page(request: web.Request) -> web.Response:
+    _admin_only(request)
+    now = dt.datetime.now(dt.UTC)
+    users = await _console(request).auth.users()
+    locked = {u.id for u in users if u.locked_until is not None and as_utc(u.locked_until) > now}
+    return render(
+        request,
+        "users.html",
+        users=users,
+        locked=locked,
+        roles=list(Role),
+        baku_time=baku_time,
+        failures=ACCOUNT_FAILURES,
+        lock_minutes=ACCOUNT_LOCK // dt.timedelta(minutes=1),
+    )
 
 
 async def users_create(request: web.Request) -> web.StreamResponse:
-    if _actor(request).role is not Role.admin:
-        raise web.HTTPForbidden(text="Only admins manage staff accounts.")
+    _admin_only(request)
     form = request[FORM]
     try:
         await _console(request).auth.create_user(
@@ -503,13 +573,37 @@ async def users_create(request: web.Request) -> web.StreamResponse:
     raise redirect(request, "/users", "Account saved.")
 
 
+def _account_step(name: str) -> Handler:
+    """Deactivate, reactivate or unlock the account named in the form."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        _admin_only(request)
+        auth, username = _console(request).auth, str(request[FORM].get("username", ""))
+        try:
+            if name == "unlock":
+                await auth.unlock(username)
+            else:
+                await auth.set_active(username, name == "reactivate", by=_actor(request).username)
+        except AccountError as error:
+            raise redirect(request, "/users", f"Not changed: {error}.") from None
+        done = {"unlock": "unlocked", "deactivate": "deactivated and logged out", "reactivate": "reactivated"}
+        raise redirect(request, "/users", f"Account {username} {done[name]}.")
+
+    return handler
+
+
 async def health(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-def make_app(open_console: Callable[[], AbstractAsyncContextManager[Console]]) -> web.Application:
-    """The console app; `open_console` opens its services at start-up and closes them at clean-up."""
-    app = web.Application(middlewares=[security_headers, require_login], client_max_size=4 * 1024 * 1024)
+def make_app(
+    open_console: Callable[[], AbstractAsyncContextManager[Console]], trusted_proxies: Sequence[str] = ()
+) -> web.Application:
+    """The console app; `open_console` opens its services at start-up and closes them at clean-up;
+    `trusted_proxies` (addresses or networks) may tell the client's address and scheme."""
+    app = web.Application(middlewares=[client_address, require_login], client_max_size=4 * 1024 * 1024)
+    app[PROXIES] = [ipaddress.ip_network(proxy, strict=False) for proxy in trusted_proxies]
+    app.on_response_prepare.append(security_headers)
     holder = app[STATE] = _Holder()
 
     async def resources(_: web.Application) -> AsyncIterator[None]:
@@ -556,6 +650,9 @@ def make_app(open_console: Callable[[], AbstractAsyncContextManager[Console]]) -
             web.get(r"/tickets/{ticket:\d+}", ticket_page),
             web.get("/users", users_page),
             web.post("/users", users_create),
+            web.post("/users/deactivate", _account_step("deactivate")),
+            web.post("/users/reactivate", _account_step("reactivate")),
+            web.post("/users/unlock", _account_step("unlock")),
             web.static("/static", HERE / "static"),
         ]
     )

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, Field, field_validator, model_validator
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.nodes import Node
+from yaml.resolver import Resolver
 
 from assistant.settings import LANGUAGES
 from knowledge.models import REVIEW_STATES, TOPICS
@@ -66,11 +71,70 @@ class EntryData(BaseModel):
         return self
 
 
+# Imports are parsed with limits: a file larger than this, nested deeper (an entry is 5 levels: list, entry,
+# texts, language, variants) or using anchors/aliases (`&a`/`*a`, which can make a small file expand into a
+# huge or endlessly deep structure) is refused with a clear message instead of exhausting memory or the stack.
+MAX_YAML_BYTES = 2 * 1024 * 1024
+MAX_YAML_DEPTH = 20
+
+
+class YamlRefused(ValueError):
+    pass
+
+
+try:  # libyaml's parser (about 7x faster than Python's), with Python's composer for the checks below
+    from yaml._yaml import CParser
+
+    class _Loader(Composer, CParser, SafeConstructor, Resolver):
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+            Composer.__init__(self)
+
+except ImportError:  # pragma: no cover - PyYAML's wheels ship libyaml
+    _Loader = yaml.SafeLoader  # type: ignore[misc,assignment]
+
+
+class _LimitedLoader(_Loader):
+    def __init__(self, stream: str, max_depth: int) -> None:
+        super().__init__(stream)
+        self._depth, self._max_depth = 0, max_depth
+
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        if self.check_event(yaml.AliasEvent):
+            raise YamlRefused("anchors and aliases (&name, *name) are not supported: write the values out")
+        self._depth += 1
+        if self._depth > self._max_depth:
+            raise YamlRefused(f"the data is nested more than {self._max_depth} levels deep")
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def parse_yaml(raw: bytes, *, max_bytes: int = MAX_YAML_BYTES, max_depth: int = MAX_YAML_DEPTH) -> Any:
+    """One YAML document, within the limits above. Raises YamlRefused, yaml.YAMLError or UnicodeDecodeError.
+    CPU-bound: call it off the event loop (asyncio.to_thread) in a server."""
+    if len(raw) > max_bytes:
+        raise YamlRefused(f"the file has {len(raw) / 2**20:.1f} MB; at most {max_bytes / 2**20:.0f} MB is read")
+    loader = _LimitedLoader(raw.decode("utf-8"), max_depth)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+def parse_entries(raw: bytes, where: str = "the file") -> list[EntryData]:
+    """Entries from an import file: YAML within limits, a list, each entry valid (pydantic ValidationError)."""
+    items = parse_yaml(raw) or []
+    if not isinstance(items, list):
+        raise ValueError(f"{where} must hold a list of entries")
+    return [EntryData.model_validate(item) for item in items]
+
+
 def load_yaml(path: Path) -> list[EntryData]:
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or []
-    if not isinstance(raw, list):
-        raise ValueError(f"{path}: expected a list of entries")
-    return checked([EntryData.model_validate(item) for item in raw])
+    return checked(parse_entries(path.read_bytes(), str(path)))
 
 
 def load_dir(directory: Path) -> list[EntryData]:
