@@ -173,3 +173,36 @@ async def test_staff_follow_handed_over_chats_on_the_tickets_page(running, brows
     await expect(page.locator("table.transcript")).to_contain_text("[ID]")
     await expect(page.locator("dl.facts")).to_contain_text("First response after")
     await page.screenshot(path=str(SHOTS / "ticket.png"), full_page=True)
+
+
+async def test_an_admin_deactivates_and_reactivates_an_account(running, browser):
+    base, name, password = running.console_url, f"temp{next(_users)}", "a long temporary passphrase"
+    admin = await logged_in(browser, base, "adam")
+    await admin.goto(f"{base}/users")
+    form = admin.locator("form.narrow")
+    await form.get_by_label("User name").fill(name)
+    await form.get_by_label("Password (10+ characters)").fill(password)
+    await form.get_by_role("button", name="Save").click()
+    await expect(admin.locator(".flash")).to_have_text("Account saved.")
+
+    staff = await (await browser.new_context()).new_page()
+    await staff.goto(f"{base}/login")
+    await staff.get_by_label("User name").fill(name)
+    await staff.get_by_label("Password").fill(password)
+    await staff.get_by_role("button", name="Log in").click()
+    await expect(staff.get_by_role("button", name="Log out")).to_be_visible()
+
+    await admin.get_by_role("button", name=f"Deactivate {name}").click()
+    await expect(admin.locator(".flash")).to_have_text(f"Account {name} deactivated and logged out.")
+    await admin.screenshot(path=str(SHOTS / "console-users.png"), full_page=True)
+    await staff.reload()
+    await expect(staff.get_by_role("heading", name="Log in")).to_be_visible()  # logged out at once
+    await staff.get_by_label("User name").fill(name)
+    await staff.get_by_label("Password").fill(password)
+    await staff.get_by_role("button", name="Log in").click()
+    await expect(staff.get_by_role("alert")).to_contain_text("Wrong user name or password")
+
+    await admin.get_by_role("button", name=f"Reactivate {name}").click()
+    await expect(admin.locator(".flash")).to_have_text(f"Account {name} reactivated.")
+    response = await admin.request.get(f"{base}/no-such-page")
+    assert response.status == 404 and response.headers["x-frame-options"] == "DENY"
