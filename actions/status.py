@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from prometheus_client import Counter
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -31,6 +32,9 @@ from case_api.numbers import normalize_application_number
 log = logging.getLogger(__name__)
 _NUMBER_IN_TEXT = re.compile(r"[A-Za-zА-Яа-я]{3}[-\s]?\d{4}[-\s]?\d{6}")
 CLEARED = [SlotSet("application_number", None), SlotSet("verification", None)]
+# Served with the action server's metrics (actions/metrics.py): a rise in "application" means someone is
+# guessing applicants' data from many chats.
+LOOKUPS_PAUSED = Counter("assistant_status_lookups_paused_total", "Status lookups refused while paused", ["scope"])
 
 
 def find_application_number(text: str) -> str | None:
@@ -151,6 +155,7 @@ class ActionCheckStatus(Action):
 def _refusal(paused: Paused) -> dict[str, Any]:
     """The user's own pause, or the application's: the latter says nothing of who made the failed attempts."""
     log.warning("status lookup refused: %s paused after failed verifications", paused.scope)
+    LOOKUPS_PAUSED.labels(paused.scope).inc()
     key = "status_locked" if paused.scope == "user" else "status_application_paused"
     return replies.say(key, until=paused.until.isoformat())
 

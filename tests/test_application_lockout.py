@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from prometheus_client import REGISTRY
 from pydantic import SecretStr
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -116,8 +117,13 @@ def keys(messages: list[dict]) -> list[str]:
     return [message.get("key") or message["type"] for message in messages]
 
 
+def paused_lookups(scope: str) -> float:
+    return REGISTRY.get_sample_value("assistant_status_lookups_paused_total", {"scope": scope}) or 0.0
+
+
 async def test_six_senders_guessing_one_application_are_paused_after_five(settings, sandbox, monkeypatch, caplog):
     caplog.set_level(logging.DEBUG, logger="actions")
+    refused_before = paused_lookups("application")
     async with ActionServer(settings, monkeypatch) as server:
         for guess in range(MAX_FAILURES):
             told, _ = await server.check(f"guesser-{guess}", NUMBER, WRONG_DATES[guess])
@@ -136,6 +142,7 @@ async def test_six_senders_guessing_one_application_are_paused_after_five(settin
         told, _ = await server.check("owner", "trp 2026 000101", BORN)
         assert keys(told) == ["status_application_paused"]
         assert sandbox.lookups() == MAX_FAILURES  # the case API was not asked again
+        assert paused_lookups("application") == refused_before + 3  # counted, for the operators' alerts
 
         # The pause is the application's: the same senders look up other applications as usual.
         told, _ = await server.check("owner", OTHER_NUMBER, OTHER_BORN)
