@@ -3,8 +3,10 @@ counted and timed.
 
 rasa-sdk builds its Sanic app itself, in a worker process that unpickles the executor. The executor is
 `MeasuredExecutor`, defined here, so unpickling it imports this module in the worker, and importing it
-registers the plugin that adds the route (rasa-sdk's hook for extensions). Labels are fixed sets: the
-domain's action names (anything else is "other", so a caller cannot grow the label set) and the outcome.
+registers the plugin that adds the route (rasa-sdk's hook for extensions), and the one that lets only the
+engine and Prometheus in (actions/authentication.py: /metrics wants `ASSISTANT_METRICS_TOKEN` as a bearer
+token). Labels are fixed sets: the domain's action names (anything else is "other", so a caller cannot grow
+the label set) and the outcome.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sanic import Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse, raw
 
+import actions.authentication  # noqa: F401 - installs the authentication plugin wherever the executor goes
 from assistant.settings import PROJECT_ROOT
 
 hookimpl = pluggy.HookimplMarker("rasa_sdk")

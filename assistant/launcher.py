@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import json
 import os
 import secrets
 import signal
@@ -26,6 +27,7 @@ from aiohttp import ClientError, ClientSession, ClientTimeout
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
+from assistant.hop_auth import ACTIONS_SECRET_VARIABLE, ENGINE_SECRET_VARIABLE
 from assistant.private_files import PRIVATE_UMASK
 from assistant.settings import PROJECT_ROOT, Settings
 from assistant.tasks import kill_process_group
@@ -61,8 +63,8 @@ def free_port() -> int:
 
 def loopback_settings(data_dir: Path, **overrides: Any) -> Settings:
     """A whole stack of its own on free loopback ports, with the emulator (tests, benchmarks): several can
-    run at once on one machine. Models are shared, so each fingerprint is trained once."""
-    engine_port, case_port = free_port(), free_port()
+    run at once on one machine. Models are shared, so each fingerprint is trained once. The engine's and the
+    case API's URLs follow their ports (assistant/settings.py)."""
     return Settings(
         _env_file=None,
         telegram_bot_token=None,
@@ -70,11 +72,9 @@ def loopback_settings(data_dir: Path, **overrides: Any) -> Settings:
         models_dir=PROJECT_ROOT / "models",
         emulator_port=free_port(),
         console_port=free_port(),
-        case_api_port=case_port,
-        case_api_url=f"http://127.0.0.1:{case_port}",
+        case_api_port=free_port(),
         action_server_port=free_port(),
-        engine_port=engine_port,
-        engine_url=f"http://127.0.0.1:{engine_port}",
+        engine_port=free_port(),
         **overrides,
     )
 
@@ -93,7 +93,12 @@ def settings_env(settings: Settings) -> dict[str, str]:
         if value is None:
             env.pop(key, None)
             continue
-        env[key] = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        if isinstance(value, SecretStr):
+            env[key] = value.get_secret_value()
+        elif isinstance(value, list | dict):
+            env[key] = json.dumps(value)  # how pydantic-settings reads a complex value back
+        else:
+            env[key] = str(value)
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
@@ -175,17 +180,31 @@ class Service:
     log_path: Path | None = None
 
 
+# Secrets every process of a stack must agree on. `python -m assistant run` makes the missing ones for the run;
+# separately started services (containers, replicas) cannot: without the required ones they refuse to start,
+# without the others what they protect refuses everyone (metrics, the sandbox's switches).
+REQUIRED_SECRETS = ("engine_api_token", "engine_hop_secret", "actions_hop_secret")
+OPTIONAL_SECRETS = ("metrics_token", "sandbox_admin_token")
+
+
 @dataclass
 class Stack:
     settings: Settings
     model: Path
     with_emulator: bool
     services: list[Service] = field(default_factory=list)
+    # False for `python -m assistant serve` (one service per container): secrets must come from the settings.
+    per_run_secrets: bool = True
 
     def __post_init__(self) -> None:
-        # The engine's HTTP API (model reload) is always behind a token; make one for this run if unset.
-        if self.settings.engine_api_token is None:
-            self.settings = self.settings.model_copy(update={"engine_api_token": SecretStr(secrets.token_urlsafe(32))})
+        if self.per_run_secrets:
+            self.settings = self.settings.model_copy(
+                update={
+                    name: SecretStr(secrets.token_urlsafe(32))
+                    for name in self.shared_secrets()
+                    if getattr(self.settings, name) is None
+                }
+            )
         # With the emulator, the staff groups are in it too: handing chats to people works in the demo.
         if self.with_emulator and self.settings.staff_support_chat_id is None:
             self.settings = self.settings.model_copy(
@@ -194,6 +213,19 @@ class Stack:
                     "staff_officers_chat_id": DEMO_OFFICERS_CHAT,
                 }
             )
+
+    def shared_secrets(self) -> list[str]:
+        """The settings that must hold the same secret in every process (the webhook's in webhook mode)."""
+        return [*self._required_secrets(), *OPTIONAL_SECRETS]
+
+    def _required_secrets(self) -> list[str]:
+        return [*REQUIRED_SECRETS, *(["webhook_secret"] if self.settings.webhook_url else [])]
+
+    def missing_secrets(self) -> list[str]:
+        """The environment variables of required secrets that are not set."""
+        return [
+            f"ASSISTANT_{name.upper()}" for name in self._required_secrets() if getattr(self.settings, name) is None
+        ]
 
     def plan(self) -> list[Service]:
         s = self.settings
@@ -230,7 +262,14 @@ class Stack:
             )
         )
         endpoints = write_engine_endpoints(s)
-        token = s.engine_api_token.get_secret_value() if s.engine_api_token else ""
+        # Secrets reach the engine in its environment (engine/serve.py takes them out), never in argv.
+        engine_env = rasa_env(s)
+        for variable, secret in (
+            (ENGINE_TOKEN_VARIABLE, s.engine_api_token),
+            (ENGINE_SECRET_VARIABLE, s.engine_hop_secret),
+            (ACTIONS_SECRET_VARIABLE, s.actions_hop_secret),
+        ):
+            engine_env[variable] = secret.get_secret_value() if secret else ""
         engine_ports = [s.engine_port] if s.engine_replicas == 1 else [free_port() for _ in range(s.engine_replicas)]
         for i, port in enumerate(engine_ports):
             services.append(
@@ -254,7 +293,7 @@ class Stack:
                         "--enable-api",
                     ],
                     http_ok(f"http://127.0.0.1:{port}/"),
-                    {**rasa_env(s), ENGINE_TOKEN_VARIABLE: token},
+                    engine_env,
                     180,
                 )
             )
@@ -304,6 +343,17 @@ class Stack:
         if s.gateway_replicas > 1 and not s.webhook_url:
             raise ValueError("gateway replicas need webhook mode (ASSISTANT_WEBHOOK_URL)")
 
+    def check_wiring(self) -> None:
+        """The gateway and the console must reach the engine this stack starts: a port set alone moves the URL
+        with it, but a URL set elsewhere would leave them calling nothing while every service looks ready."""
+        s = self.settings
+        url = urlsplit(s.engine_url)
+        if url.hostname not in ("127.0.0.1", "localhost", "::1") or (url.port or 80) != s.engine_port:
+            raise RuntimeError(
+                f"ASSISTANT_ENGINE_URL is {s.engine_url}, but the engine starts on port {s.engine_port}: "
+                "unset ASSISTANT_ENGINE_URL (it follows ASSISTANT_ENGINE_PORT)"
+            )
+
     async def _gateway_ready(self, session: ClientSession) -> bool:
         """Ready once it has registered its commands (the last step of its start-up)."""
         if not self.with_emulator:
@@ -319,6 +369,7 @@ class Stack:
 
     async def start(self, progress: Callable[[str], None] = lambda _: None) -> None:
         self.check_scale_out()
+        self.check_wiring()
         logs = self.settings.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         self.services = self.plan()

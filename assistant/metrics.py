@@ -17,6 +17,9 @@ FALLBACKS = Counter("assistant_fallbacks_total", "Messages the assistant did not
 HANDOFFS = Counter("assistant_handoffs_total", "Chats handed to people, by reason", ["reason"])
 ENGINE_ERRORS = Counter("assistant_engine_errors_total", "Engine calls that failed, by kind", ["kind"])
 DUPLICATES = Counter("assistant_duplicate_updates_total", "Webhook deliveries of an update seen before")
+REFUSED = Counter(
+    "assistant_refused_requests_total", "Requests refused for missing or wrong credentials", ["endpoint", "reason"]
+)
 FLOOD_LIMITED = Counter("assistant_flood_limited_total", "Messages not answered because a chat sent too fast")
 
 

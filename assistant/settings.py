@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -22,7 +22,12 @@ DEMO_TOKEN = "123456789:local-emulator-demo-token"  # only ever valid against th
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="ASSISTANT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="ASSISTANT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        # `ASSISTANT_ENGINE_API_TOKEN=` (an env file's blank line) means unset, never an empty secret.
+        env_ignore_empty=True,
     )
 
     # Telegram. Without a token the launcher runs the bundled Bot API emulator and a terminal chat.
@@ -48,7 +53,9 @@ class Settings(BaseSettings):
     # than one needs Redis and PostgreSQL, and gateway replicas need webhook mode.
     engine_replicas: int = Field(default=1, ge=1, le=8)
     gateway_replicas: int = Field(default=1, ge=1, le=8)
-    engine_url: str = "http://127.0.0.1:5005"
+    # Where the gateway and the console find the engine; unset: http://127.0.0.1:<engine_port>, so changing the
+    # port alone rewires every caller (the same for case_api_url and case_api_port).
+    engine_url: str = ""
     engine_port: int = 5005
     # Where the services listen, and where the engine finds the action server. Loopback by default; in
     # containers (deploy/) they listen on 0.0.0.0 and find each other by name.
@@ -65,6 +72,14 @@ class Settings(BaseSettings):
     console_trusted_proxies: list[str] = []
     # The engine's HTTP API (model hot reload) needs this token; the launcher makes one when it is unset.
     engine_api_token: SecretStr | None = None
+    # Hop secrets (assistant/hop_auth.py): every message from the gateway to the engine, and every call from
+    # the engine to the action server, carries an HMAC made with them. Metrics endpoints want this bearer
+    # token; the case API sandbox's switches (/_sandbox/...) want the admin token. `python -m assistant run`
+    # makes each one for the run when unset; containers (several replicas) must all be given the same.
+    engine_hop_secret: SecretStr | None = None
+    actions_hop_secret: SecretStr | None = None
+    metrics_token: SecretStr | None = None
+    sandbox_admin_token: SecretStr | None = None
     secret_key: SecretStr | None = None  # keyed hashes of chat ids; made once under data_dir when unset
     # Encrypts transcripts, access tokens and chat ids at rest (a Fernet key: `python -m assistant
     # rotate-data-key` explains how to make one); made once under data_dir when unset. Rotating: the new key
@@ -73,7 +88,7 @@ class Settings(BaseSettings):
     data_keys_previous: SecretStr | None = None
 
     # The migration service's case API (the bundled sandbox by default).
-    case_api_url: str = "http://127.0.0.1:8090"
+    case_api_url: str = ""  # unset: the bundled sandbox, http://127.0.0.1:<case_api_port>
     case_api_port: int = 8090
     case_api_token: SecretStr = SecretStr("sandbox-demo-token")  # the real service's token in production
     case_api_timeout_s: float = 5.0
@@ -106,6 +121,14 @@ class Settings(BaseSettings):
     flood_window_s: float = 10.0  # …but the chat is told once, politely, to slow down
 
     log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _urls_follow_ports(self) -> Settings:
+        if not self.engine_url:
+            self.engine_url = f"http://127.0.0.1:{self.engine_port}"
+        if not self.case_api_url:
+            self.case_api_url = f"http://127.0.0.1:{self.case_api_port}"
+        return self
 
     @property
     def sqlalchemy_url(self) -> str:

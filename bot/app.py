@@ -82,7 +82,10 @@ async def _post_init(application: Application) -> None:
         timeout_s=settings.engine_timeout_s,
         retries=settings.engine_retries,
         actions_health_url=settings.action_server_health_url,
+        hop_secret=settings.engine_hop_secret.get_secret_value() if settings.engine_hop_secret else None,
     )
+    if settings.engine_hop_secret is None:
+        log.warning("ASSISTANT_ENGINE_HOP_SECRET is not set: messages to the engine go unsigned and it refuses them")
     coordination = application.bot_data[COORDINATION]
     recent = RecentLines(coordination)
     sealed = sealer(settings)

@@ -1,12 +1,16 @@
-"""HTTP client for the Rasa engine's gateway channel."""
+"""HTTP client for the Rasa engine's gateway channel; every message signed with the hop secret
+(assistant/hop_auth.py), which the engine requires."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import Any
 
 from aiohttp import ClientConnectionError, ClientError, ClientSession, ClientTimeout, ServerTimeoutError
+
+from assistant.hop_auth import sign
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +28,7 @@ class EngineClient:
         retries: int,
         session: ClientSession | None = None,
         actions_health_url: str | None = None,
+        hop_secret: str | None = None,
     ) -> None:
         self.url = f"{base_url.rstrip('/')}/webhooks/gateway/webhook"
         self.status_url = f"{base_url.rstrip('/')}/"
@@ -32,6 +37,7 @@ class EngineClient:
         self.retries = retries
         self._session = session
         self._own_session = session is None
+        self._hop_secret = hop_secret
 
     async def start(self) -> None:
         if self._session is None:
@@ -49,11 +55,17 @@ class EngineClient:
         could make it answer twice, so a timeout or an error after that point is final.
         """
         assert self._session is not None, "call start() first"
-        body = {"sender": sender, "message": text, "metadata": metadata}
+        body = json.dumps({"sender": sender, "message": text, "metadata": metadata}).encode()
         attempt = 0
         while True:
+            headers = {"Content-Type": "application/json"}
+            if self._hop_secret:
+                headers.update(sign(self._hop_secret, body))  # at each attempt: a retry is a new request
             try:
-                async with self._session.post(self.url, json=body, timeout=self.timeout) as response:
+                async with self._session.post(self.url, data=body, headers=headers, timeout=self.timeout) as response:
+                    if response.status == 401:
+                        log.error("the engine refused the gateway's signature: are both given the same hop secret?")
+                        raise EngineUnavailable("engine refused the gateway's credentials")
                     if response.status != 200:
                         raise EngineUnavailable(f"engine answered HTTP {response.status}")
                     replies = await response.json(content_type=None)

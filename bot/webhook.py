@@ -4,7 +4,7 @@ stored (Redis down) the answer is 503 and Telegram delivers it again later, so n
 
     POST /telegram   Telegram's deliveries (X-Telegram-Bot-Api-Secret-Token checked in constant time)
     GET  /health     for load balancers: 200 while this replica can store updates, 503 otherwise
-    GET  /metrics    Prometheus
+    GET  /metrics    Prometheus, with `Authorization: Bearer <ASSISTANT_METRICS_TOKEN>` (without a token set: 401)
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from telegram import Update
 from telegram.ext import Application
 
 from assistant.coordination import Coordination, store_errors
-from assistant.metrics import metrics_response
+from assistant.hop_auth import Refusals, check_bearer
+from assistant.metrics import REFUSED, metrics_response
 from assistant.settings import Settings
 from bot.inbox import Inbox
 
@@ -30,7 +31,11 @@ WEBHOOK_PATH = "telegram"
 MAX_UPDATE_BYTES = 1 << 20  # Telegram's updates are far smaller; anything bigger is not from Telegram
 
 
-def webhook_app(inbox: Inbox, coordination: Coordination, secret: str | None) -> web.Application:
+def webhook_app(
+    inbox: Inbox, coordination: Coordination, secret: str | None, metrics_token: str | None = None
+) -> web.Application:
+    refusals = Refusals("gateway /metrics", lambda reason: REFUSED.labels("/metrics", reason).inc())
+
     async def deliver(request: web.Request) -> web.Response:
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
         if secret is not None and not hmac.compare_digest(given.encode(), secret.encode()):
@@ -53,10 +58,17 @@ def webhook_app(inbox: Inbox, coordination: Coordination, secret: str | None) ->
         ok = await coordination.ping()
         return web.json_response({"ok": ok}, status=200 if ok else 503)
 
+    async def metrics(request: web.Request) -> web.Response:
+        reason = check_bearer(metrics_token, request.headers.get("Authorization"))
+        if reason is not None:
+            refusals.count(reason)
+            return web.json_response({"error": "unauthenticated"}, status=401)
+        return await metrics_response(request)
+
     app = web.Application(client_max_size=MAX_UPDATE_BYTES)
     app.router.add_post(f"/{WEBHOOK_PATH}", deliver)
     app.router.add_get("/health", health)
-    app.router.add_get("/metrics", metrics_response)
+    app.router.add_get("/metrics", metrics)
     return app
 
 
@@ -75,7 +87,8 @@ async def serve(
 
     inbox = Inbox(coordination, process)
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-    runner = web.AppRunner(webhook_app(inbox, coordination, secret), access_log=None)
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    runner = web.AppRunner(webhook_app(inbox, coordination, secret, token), access_log=None)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

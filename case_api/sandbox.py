@@ -1,9 +1,11 @@
 """A sandbox of the migration service's case system, implementing `case_api/openapi.yaml`.
 
 For development, demos and tests: seeded demo applications in every status, bearer-token authentication,
-a per-token rate limit, and switches (`/_sandbox/...`) to make it slow or failing and to change a case's
-status as an officer would. Its data lives in its own SQLite file: it stands for another organisation's
-system, not for our database.
+a per-token rate limit, and switches (`POST /_sandbox/...`) to make it slow or failing and to change a case's
+status as an officer would; they want the admin token as a bearer token (`ASSISTANT_SANDBOX_ADMIN_TOKEN`, made
+per run by the launcher), while the list of demo applications (`GET /_sandbox/applications`) stays open: it
+is the fictitious data the README hands testers. Its data lives in its own SQLite file: it stands for another
+organisation's system, not for our database.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from sqlalchemy import JSON, Date, DateTime, ForeignKey, String, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from assistant.hop_auth import Refusals, check_bearer
 from case_api.numbers import normalize_application_number, normalize_personal_id
 
 STATUSES = (
@@ -109,6 +112,7 @@ class Behaviour:
     fail_count: int = 0  # how many requests fail (-1: all)
     rate_limit_per_minute: int = 120
     requests: int = 0  # served or refused, for tests
+    refused_switches: int = 0  # switch requests without the admin token
     by_path: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     seen: dict[str, deque] = field(default_factory=lambda: defaultdict(deque))
 
@@ -126,6 +130,8 @@ class _Database:
 DATABASE: web.AppKey[_Database] = web.AppKey("database", _Database)
 BEHAVIOUR: web.AppKey[Behaviour] = web.AppKey("behaviour", Behaviour)
 TOKEN: web.AppKey[str] = web.AppKey("token", str)
+ADMIN_TOKEN: web.AppKey[str | None] = web.AppKey("admin_token")
+SWITCH_REFUSALS: web.AppKey[Refusals] = web.AppKey("switch_refusals", Refusals)
 
 
 def _error(status: int, code: str, message: str, **headers: str) -> web.Response:
@@ -151,6 +157,13 @@ def _public(app: Application, access_token: str) -> dict[str, Any]:
 @web.middleware
 async def guard(request: web.Request, handler) -> web.StreamResponse:
     """Authentication, switches and rate limiting, in the order a real gateway applies them."""
+    if request.path.startswith("/_sandbox/") and request.method != "GET":
+        reason = check_bearer(request.app[ADMIN_TOKEN], request.headers.get("Authorization"))
+        if reason is not None:
+            request.app[BEHAVIOUR].refused_switches += 1
+            request.app[SWITCH_REFUSALS].count(reason)
+            return _error(401, "unauthorized", "The sandbox's switches want its admin token.")
+        return await handler(request)
     if not request.path.startswith("/v1/") or request.path == "/v1/health":
         return await handler(request)
     behaviour = request.app[BEHAVIOUR]
@@ -256,6 +269,7 @@ async def set_behaviour(request: web.Request) -> web.Response:
             "requests": behaviour.requests,
             "by_path": dict(behaviour.by_path),
             "rate_limit_per_minute": behaviour.rate_limit_per_minute,
+            "refused_switches": behaviour.refused_switches,
         }
     )
 
@@ -323,9 +337,12 @@ async def seed(sessions: async_sessionmaker) -> None:
             )
 
 
-def make_app(database: Path, token: str) -> web.Application:
+def make_app(database: Path, token: str, admin_token: str | None = None) -> web.Application:
+    """`admin_token`: what the switches want as a bearer token; without one they refuse everyone."""
     app = web.Application(middlewares=[guard])
     app[TOKEN] = token
+    app[ADMIN_TOKEN] = admin_token or None
+    app[SWITCH_REFUSALS] = Refusals("case API sandbox switches")
     app[BEHAVIOUR] = Behaviour()
     holder = app[DATABASE] = _Database()
 
@@ -362,8 +379,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=settings.case_api_port)
     args = parser.parse_args(argv)
     configure_logging("case-api-sandbox", settings.log_level)
+    admin = settings.sandbox_admin_token
     web.run_app(
-        make_app(settings.data_dir / "case_api_sandbox.db", settings.case_api_token.get_secret_value()),
+        make_app(
+            settings.data_dir / "case_api_sandbox.db",
+            settings.case_api_token.get_secret_value(),
+            admin.get_secret_value() if admin else None,
+        ),
         host="127.0.0.1",
         port=args.port,
         print=None,

@@ -13,15 +13,25 @@ Rasa's code gives (tests/test_engine_serve.py compares them) and hands anything 
   classifier, per feature type): 7% of the busy CPU, mostly SciPy's generic block handling. Two COO
   matrices are joined here directly, into the same arrays in the same order.
 
-It also takes the API token from `ENGINE_AUTH_TOKEN` rather than the command line (see `with_auth_token`).
+It also takes the API token from `ENGINE_AUTH_TOKEN` rather than the command line (see `with_auth_token`),
+and the hop secrets from `ENGINE_HOP_SECRET` and `ACTIONS_HOP_SECRET` (assistant/hop_auth.py): the gateway
+channel accepts only messages signed with the first, and every call to the action server is signed with the
+second (see `authenticate_hops`).
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import sys
+import zlib
 from collections.abc import MutableMapping
 from typing import Any
+
+from assistant.hop_auth import ACTIONS_SECRET_VARIABLE, ENGINE_SECRET_VARIABLE, HopGuard, sign
+
+log = logging.getLogger(__name__)
 
 
 def validate_action_results_with_one_validator() -> None:
@@ -76,6 +86,48 @@ def with_auth_token(argv: list[str], environ: MutableMapping[str, str]) -> list[
     token = environ.pop(TOKEN_VARIABLE, "")
     given = any(arg in ("-t", "--auth-token") or arg.startswith("--auth-token=") for arg in argv)
     return argv if not token or given else [*argv, f"--auth-token={token}"]
+
+
+def sign_action_server_calls(secret: str) -> None:
+    """Every request the engine makes through Rasa's endpoint client with a JSON body (in this configuration:
+    the action calls, RemoteAction) goes out as the exact bytes that were signed. Deflate, when Rasa is asked
+    to compress, is applied here first so that the signature covers what is sent."""
+    from rasa.utils.endpoints import EndpointConfig
+
+    rasa_request = EndpointConfig.request
+
+    async def request(
+        self: EndpointConfig,
+        method: str = "post",
+        subpath: str | None = None,
+        content_type: str | None = "application/json",
+        compress: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        if "json" in kwargs:
+            body = json.dumps(kwargs.pop("json")).encode()  # as aiohttp would serialise it
+            headers = dict(kwargs.pop("headers", None) or {})
+            if compress:
+                body, headers["Content-Encoding"] = zlib.compress(body), "deflate"
+            kwargs.update(data=body, headers={**headers, **sign(secret, body)})
+            compress = False
+        return await rasa_request(self, method, subpath, content_type, compress, **kwargs)
+
+    EndpointConfig.request = request
+
+
+def authenticate_hops(environ: MutableMapping[str, str]) -> None:
+    """Takes both hop secrets out of the environment: the gateway channel checks messages with the first,
+    the action calls are signed with the second. A missing secret leaves that hop refusing everything."""
+    from engine.channel import GatewayInput
+
+    inbound, outbound = environ.pop(ENGINE_SECRET_VARIABLE, ""), environ.pop(ACTIONS_SECRET_VARIABLE, "")
+    GatewayInput.require_signatures(HopGuard("gateway -> engine", inbound or None))
+    if outbound:
+        sign_action_server_calls(outbound)
+    for variable, secret in ((ENGINE_SECRET_VARIABLE, inbound), (ACTIONS_SECRET_VARIABLE, outbound)):
+        if not secret:
+            log.warning("%s is not set: that hop refuses every request", variable)
 
 
 def load_models_without_a_training_step() -> None:
@@ -136,6 +188,8 @@ def patch_rasa() -> None:
 def main() -> Any:
     sys.argv = with_auth_token(sys.argv, os.environ)
     patch_rasa()
+    if sys.argv[1:2] == ["run"]:
+        authenticate_hops(os.environ)
     from rasa.__main__ import main as rasa_main
 
     return rasa_main()

@@ -20,6 +20,7 @@ def run_in_engine_env(script: str, timeout_s: float = 300) -> Any:
         capture_output=True,
         text=True,
         timeout=timeout_s,
-        check=True,
     )
+    if done.returncode != 0:  # what went wrong, not the script back
+        raise AssertionError(f"the engine-side script failed ({done.returncode}):\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])

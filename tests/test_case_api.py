@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -27,6 +28,7 @@ from tests.conftest import free_port
 
 SPEC = yaml.safe_load((Path(__file__).resolve().parents[1] / "case_api" / "openapi.yaml").read_text())
 TOKEN = "test-case-api-token"
+ADMIN = "test-sandbox-admin-token"
 
 
 def _json_schema(schema: Any) -> Any:
@@ -48,14 +50,22 @@ def conforms(body: dict, schema_name: str) -> None:
     jsonschema.validate(body, _json_schema(SPEC["components"]["schemas"][schema_name]))
 
 
-@pytest.fixture
-async def sandbox(tmp_path) -> AsyncIterator[str]:
-    runner = web.AppRunner(make_app(tmp_path / "sandbox.db", TOKEN))
+@contextlib.asynccontextmanager
+async def serving(app: web.Application) -> AsyncIterator[str]:
+    runner = web.AppRunner(app)
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def sandbox(tmp_path) -> AsyncIterator[str]:
+    async with serving(make_app(tmp_path / "sandbox.db", TOKEN, ADMIN)) as url:
+        yield url
 
 
 @pytest.fixture
@@ -68,7 +78,10 @@ async def client(sandbox) -> AsyncIterator[CaseApiClient]:
 
 
 async def behave(sandbox: str, **switches: Any) -> dict:
-    async with ClientSession() as session, session.post(f"{sandbox}/_sandbox/behaviour", json=switches) as r:
+    async with (
+        ClientSession(headers={"Authorization": f"Bearer {ADMIN}"}) as session,
+        session.post(f"{sandbox}/_sandbox/behaviour", json=switches) as r,
+    ):
         return await r.json()
 
 
@@ -114,7 +127,7 @@ async def test_wrong_verification_and_unknown_number_are_the_same_answer(sandbox
 
 async def test_access_token_reads_the_current_status(sandbox, client):
     found = await client.lookup("TRP-2026-000102", personal_id="7QX4M2C")
-    async with ClientSession() as session:
+    async with ClientSession(headers={"Authorization": f"Bearer {ADMIN}"}) as session:
         await session.post(
             f"{sandbox}/_sandbox/applications/TRP-2026-000102/status",
             json={"status": "approved", "next_step": "pay_fee"},
@@ -229,3 +242,27 @@ def test_application_numbers_are_normalised(typed, canonical):
 def test_personal_ids_are_normalised():
     assert normalize_personal_id("5zk 2l9b") == "5ZK2L9B"
     assert normalize_personal_id("5ZK2L9") is None
+
+
+async def test_the_sandbox_switches_want_the_admin_token(sandbox, client):
+    """Before: anyone who reached the sandbox could fail it or decide a case."""
+    decide = ("/_sandbox/applications/TRP-2026-000102/status", {"status": "rejected"})
+    fail = ("/_sandbox/behaviour", {"fail_status": 503, "fail_count": -1})
+    async with ClientSession() as session:
+        for headers in ({}, {"Authorization": "Bearer guessed"}, {"Authorization": f"Bearer {TOKEN}"}):
+            for path, body in (decide, fail):
+                async with session.post(sandbox + path, json=body, headers=headers) as response:
+                    assert response.status == 401
+                    conforms(await response.json(), "Error")
+    found = await client.lookup("TRP-2026-000102", personal_id="7QX4M2C")
+    assert isinstance(found, Found) and found.application.status == "under_review"  # nothing was switched
+    assert (await behave(sandbox))["refused_switches"] == 6
+
+
+async def test_sandbox_switches_refuse_everyone_without_an_admin_token(tmp_path):
+    async with serving(make_app(tmp_path / "sandbox.db", TOKEN)) as url, ClientSession() as session:
+        for authorization in ("Bearer ", "Bearer None", f"Bearer {TOKEN}"):
+            async with session.post(
+                f"{url}/_sandbox/behaviour", json={}, headers={"Authorization": authorization}
+            ) as response:
+                assert response.status == 401

@@ -1,6 +1,7 @@
 """The engine's entry point (engine/serve.py) replaces two of Rasa's per-message steps with cheaper ones:
 validating action server replies with one reused validator, and joining sparse features without SciPy's
-hstack. Each must give exactly what Rasa's gives. It also hands Rasa the API token from the environment.
+hstack. Each must give exactly what Rasa's gives. It also hands Rasa the API token from the environment,
+makes the gateway channel refuse unsigned messages and signs the calls to the action server.
 Runs in the engine's environment (Rasa lives there), all parts in one interpreter (start-up is seconds)."""
 
 from __future__ import annotations
@@ -98,10 +99,119 @@ result = {
 """
 
 
+# The gateway channel served by Sanic as Rasa serves it, and called as anyone on the network could call it.
+CHANNEL = """
+import asyncio, json, socket, time
+import aiohttp
+from sanic import Sanic
+from rasa.core.channels.channel import register
+from engine.channel import GatewayInput
+from assistant.hop_auth import HopGuard, sign
+
+SECRET = "s3cret-for-the-channel"
+
+class Agent:
+    def __init__(self):
+        self.senders = []
+    async def handle_message(self, message):
+        self.senders.append(message.sender_id)
+        await message.output_channel.send_text_message(message.sender_id, "Status: approved")
+
+async def probe(guard):
+    GatewayInput.require_signatures(guard)
+    app = Sanic("hop_probe")
+    app.ctx.agent = Agent()
+    register([GatewayInput()], app, route="/webhooks/")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False)
+    await server.startup()
+    url = f"http://127.0.0.1:{port}/webhooks/gateway/webhook"
+    body = json.dumps({"sender": "424242", "message": "02.11.1985"}).encode()
+    calls = {
+        "unsigned": {},
+        "forged": sign("guessed", body),
+        "stale": sign(SECRET, body, now=time.time() - 3600),
+        "signed": sign(SECRET, body),
+    }
+    statuses, replies = {}, []
+    async with aiohttp.ClientSession() as session:
+        for name, headers in calls.items():
+            async with session.post(url, data=body, headers={"Content-Type": "application/json", **headers}) as r:
+                statuses[name] = r.status
+                replies.append(await r.json(content_type=None))
+        async with session.get(f"http://127.0.0.1:{port}/webhooks/gateway/") as r:
+            statuses["health"] = r.status
+    server.close()
+    return {"statuses": statuses, "replies": replies, "handled": app.ctx.agent.senders,
+            "refused": dict(GatewayInput.guard.refusals.counts)}
+
+unconfigured = GatewayInput.guard.refusal(sign(SECRET, b"{}"), b"{}")  # `rasa run` without engine.serve
+result = {**asyncio.run(probe(HopGuard("gateway -> engine", SECRET))), "unconfigured": unconfigured}
+"""
+
+# Rasa's endpoint client (RemoteAction's) against a server that keeps the raw bytes it received.
+SIGNING = """
+import asyncio, json, socket, zlib
+from aiohttp import web
+from rasa.utils.endpoints import EndpointConfig
+from engine.serve import sign_action_server_calls
+from assistant.hop_auth import verify
+
+SECRET = "actions-secret"
+
+async def probe():
+    seen = []
+    async def webhook(request):
+        body = await request.read()
+        deflated = request.headers.get("Content-Encoding") == "deflate"
+        seen.append({"refusal": verify(SECRET, request.headers, body), "deflated": deflated,
+                     "call": json.loads(zlib.decompress(body) if deflated else body)})
+        return web.json_response({"events": [], "responses": []})
+    app = web.Application()
+    app.router.add_post("/webhook", webhook)
+    runner = web.AppRunner(app, auto_decompress=False)  # as rasa-sdk's Sanic: the bytes as sent
+    await runner.setup()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    endpoint = EndpointConfig.from_dict({"url": f"http://127.0.0.1:{port}/webhook"})
+    call = {"next_action": "action_status", "sender_id": "7001", "tracker": {"text": "Привет"}}
+    replies = [await endpoint.request(json=call, method="post", timeout=5)]
+    sign_action_server_calls(SECRET)
+    replies.append(await endpoint.request(json=call, method="post", timeout=5))
+    replies.append(await endpoint.request(json=call, method="post", timeout=5, compress=True))
+    await runner.cleanup()
+    return {"replies": replies, "seen": seen, "call": call}
+
+result = asyncio.run(probe())
+"""
+
+# What engine/serve.py's main does with the environment before Rasa starts.
+HOPS = """
+from rasa.utils.endpoints import EndpointConfig
+from engine.channel import GatewayInput
+from engine.serve import authenticate_hops
+
+environ = {"ENGINE_HOP_SECRET": "inbound", "ACTIONS_HOP_SECRET": "outbound", "HOME": "/h"}
+authenticate_hops(environ)
+result = {"environ": environ, "inbound": GatewayInput.guard.secret, "signing": EndpointConfig.request.__module__}
+"""
+
+
 @pytest.fixture(scope="module")
 def engine() -> dict:
-    """Each part's `result`, each part run in its own namespace."""
-    parts = {"validate": SCRIPT, "features": FEATURES, "token": TOKEN}
+    """Each part's `result`, each part run in its own namespace (HOPS last: it patches Rasa for good)."""
+    parts = {
+        "validate": SCRIPT,
+        "features": FEATURES,
+        "token": TOKEN,
+        "channel": CHANNEL,
+        "signing": SIGNING,
+        "hops": HOPS,
+    }
     return run_in_engine_env(f"""
 import json
 results = {{}}
@@ -151,3 +261,30 @@ def test_the_launcher_keeps_the_token_off_the_engine_command_line(tmp_path):
     engine = next(s for s in Stack(settings, tmp_path / "m.tar.gz", with_emulator=False).plan() if s.name == "engine")
     assert not any("s3cret" in arg for arg in engine.argv)  # `ps` shows argv to every local user
     assert engine.env[ENGINE_TOKEN_VARIABLE] == "-s3cret"
+
+
+def test_the_gateway_channel_answers_only_signed_messages(engine):
+    """Before: anyone who reached the engine got a case status for any sender, invented ones too."""
+    probe = engine["channel"]
+    assert probe["statuses"] == {"unsigned": 401, "forged": 401, "stale": 401, "signed": 200, "health": 200}
+    assert probe["handled"] == ["424242"]  # the signed one only
+    assert probe["replies"][-1] == [{"recipient_id": "424242", "text": "Status: approved"}]
+    assert probe["refused"] == {"missing": 1, "invalid": 1, "stale": 1}
+    # An engine started without the secret answers nobody rather than everybody.
+    assert probe["unconfigured"] == "unconfigured"
+
+
+def test_the_engine_signs_the_exact_bytes_it_sends_the_action_server(engine):
+    unsigned, signed, deflated = engine["signing"]["seen"]
+    assert unsigned["refusal"] == "missing"  # Rasa's own client, before the patch
+    assert signed["refusal"] is None and not signed["deflated"]
+    assert deflated["refusal"] is None and deflated["deflated"]  # compression before signing
+    assert signed["call"] == deflated["call"] == engine["signing"]["call"]  # the same call as Rasa's
+    assert engine["signing"]["replies"] == [{"events": [], "responses": []}] * 3
+
+
+def test_the_engine_takes_its_hop_secrets_out_of_its_environment(engine):
+    hops = engine["hops"]
+    assert hops["environ"] == {"HOME": "/h"}  # not passed on to anything the engine starts
+    assert hops["inbound"] == "inbound"
+    assert hops["signing"] == "engine.serve"

@@ -30,6 +30,7 @@ async def test_webhook_with_secret(emulator, fake_engine, tmp_path):  # noqa: F8
         "ASSISTANT_WEBHOOK_URL": f"http://127.0.0.1:{port}",
         "ASSISTANT_WEBHOOK_PORT": str(port),
         "ASSISTANT_WEBHOOK_SECRET": "a-long-secret_token",
+        "ASSISTANT_METRICS_TOKEN": "a-metrics-token",
         "ASSISTANT_ENGINE_URL": engine_url,
         "ASSISTANT_DATA_DIR": str(tmp_path),
     }
@@ -76,8 +77,17 @@ async def test_webhook_with_secret(emulator, fake_engine, tmp_path):  # noqa: F8
                 assert response.status == 400
             async with session.get(f"http://127.0.0.1:{port}/health") as response:
                 assert response.status == 200
-            async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
-                assert "assistant_duplicate_updates_total 2.0" in await response.text()
+            # Metrics only for Prometheus' bearer token (ASSISTANT_METRICS_TOKEN); refusals are counted.
+            for headers in ({}, {"Authorization": "Bearer guessed"}):
+                async with session.get(f"http://127.0.0.1:{port}/metrics", headers=headers) as response:
+                    assert response.status == 401
+            async with session.get(
+                f"http://127.0.0.1:{port}/metrics", headers={"Authorization": "Bearer a-metrics-token"}
+            ) as response:
+                metrics = await response.text()
+            assert "assistant_duplicate_updates_total 2.0" in metrics
+            assert 'assistant_refused_requests_total{endpoint="/metrics",reason="missing"} 1.0' in metrics
+            assert 'assistant_refused_requests_total{endpoint="/metrics",reason="invalid"} 1.0' in metrics
         async with EmulatorDriver(emulator, TOKEN) as driver:
             await asyncio.sleep(1.0)
             assert [

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pexpect
 import pytest
+from pydantic import SecretStr
 
 from assistant.i18n import gettext
 from assistant.launcher import loopback_settings, settings_env
@@ -67,7 +68,8 @@ def plain(text: str | None) -> str:
 
 
 def spawn(data_dir: Path, *, pipe_stdout: bool = False) -> FirstRun:
-    settings = loopback_settings(data_dir)
+    # The sandbox's switches want its admin token: given here, so this test knows it (the launcher keeps it).
+    settings = loopback_settings(data_dir, sandbox_admin_token=SecretStr("first-run-sandbox-admin"))
     env = settings_env(settings)
     env.pop("NO_COLOR", None)
     command = f"{sys.executable} -m assistant run"
@@ -243,7 +245,7 @@ def reply_in_flight(run: FirstRun) -> None:
     request = urllib.request.Request(
         f"http://127.0.0.1:{run.settings.case_api_port}/_sandbox/behaviour",
         data=json.dumps({"latency_ms": 20_000}).encode(),
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", "Authorization": "Bearer first-run-sandbox-admin"},
     )
     urllib.request.urlopen(request, timeout=10).close()
     run.turn("check my application status")

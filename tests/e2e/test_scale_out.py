@@ -90,7 +90,10 @@ async def test_replicas_answer_every_message_once_and_in_order(scaled):
         counts = []
         for name in ("gateway-1", "gateway-2"):
             port = scaled.stack.service(name).env["ASSISTANT_WEBHOOK_PORT"]
-            async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
+            token = scaled.stack.settings.metrics_token.get_secret_value()  # made for the run by the launcher
+            async with session.get(
+                f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {token}"}
+            ) as response:
                 metrics = await response.text()
             counts.append(
                 sum(

@@ -33,12 +33,18 @@ BAKU_TIME = {"ru": "по бакинскому времени", "en": "Baku time"
 UNAVAILABLE = {"az": "cavab vermir", "ru": "не отвечает", "en": "not answering"}
 
 
+def admin(running) -> dict[str, str]:
+    """The sandbox's switches want its admin token, made for the run by the launcher."""
+    return {"Authorization": f"Bearer {running.settings.sandbox_admin_token.get_secret_value()}"}
+
+
 async def sandbox(running, **switches) -> dict:
     """Sets the sandbox's switches; its behaviour and counters as they are then."""
     async with (
-        ClientSession() as session,
+        ClientSession(headers=admin(running)) as session,
         session.post(f"{running.settings.case_api_url}/_sandbox/behaviour", json=switches) as response,
     ):
+        assert response.status == 200
         return await response.json()
 
 
@@ -172,11 +178,14 @@ async def test_subscribe_and_be_notified_once_when_the_status_changes(running):
     (confirmation,) = await driver.wait_messages(user, 1, after_id=status["message_id"])
     assert "напишу вам" in text_of(confirmation)
 
-    async with ClientSession() as session:
-        await session.post(
+    async with (
+        ClientSession(headers=admin(running)) as session,
+        session.post(
             f"{running.settings.case_api_url}/_sandbox/applications/REF-2026-000701/status",
             json={"status": "approved", "next_step": "collect_card"},
-        )
+        ) as response,
+    ):
+        assert response.status == 200
     (notification,) = await driver.wait_messages(user, 1, after_id=confirmation["message_id"], timeout=30)
     text = text_of(notification)
     assert "Статус вашего заявления изменился" in text and "одобрено" in text
