@@ -8,8 +8,9 @@ share the pauses.
 
 A lookup is registered *before* the case API is asked, and the check counts every registered lookup,
 concurrent ones included: of k lookups racing on one number (on several replicas), the i-th to count sees at
-least i of them, so no more than the allowance left get through. Lookups that did not fail (found, or the
-case API could not answer) are withdrawn afterwards; what is left are the failures.
+least i of them, so no more than the allowance left get through (a burst may be refused whole). Lookups that
+did not fail (found, or the case API could not answer, so nothing was learnt) are withdrawn afterwards; what
+is left are the failures, and a lookup cut short by a crash, which stays counted: the safe side.
 """
 
 from __future__ import annotations

@@ -7,12 +7,15 @@ stays out of URLs and access logs). Admins can lift a pause, once they know who 
 
 from __future__ import annotations
 
+import logging
+
 from aiohttp import web
 
 from case_api.numbers import normalize_application_number
 from console.web import FORM, _actor, _console, baku_time, redirect, render
 from knowledge.curation import Role
 
+log = logging.getLogger(__name__)
 PREFIX = 12  # characters of the keyed hash shown as an application's reference
 
 
@@ -46,6 +49,7 @@ async def lockouts_lift(request: web.Request) -> web.StreamResponse:
     lifted = await _console(request).lockout.lift(application_hash)
     if not lifted:
         raise redirect(request, "/lockouts", "That application was not paused (any more).")
+    log.warning("lookup pause of application %s lifted by %s", application_hash[:PREFIX], _actor(request).username)
     raise redirect(
         request,
         "/lockouts",
