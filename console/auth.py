@@ -26,7 +26,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from assistant.db import as_utc
@@ -171,12 +171,15 @@ class StaffAuth:
         token: str | None = None
         # The failure counters must be committed, so decide inside the transaction and raise after it.
         async with self._sessions() as session, session.begin():
-            await session.execute(delete(StaffLoginFailure).where(StaffLoginFailure.at < now - THROTTLE_WINDOW))
-            failures = await session.scalar(
-                select(func.count()).select_from(StaffLoginFailure).where(StaffLoginFailure.address == address)
-            )
+            # Concurrent logins from one address, or to one account, take turns: otherwise a burst of parallel
+            # guesses would all be judged against the same counts. (SQLite serialises writers anyway.)
+            if session.bind.dialect.name == "postgresql":
+                await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"login:{address}"})
+            mine = StaffLoginFailure.address == address
+            await session.execute(delete(StaffLoginFailure).where(mine, StaffLoginFailure.at < now - THROTTLE_WINDOW))
+            failures = await session.scalar(select(func.count()).select_from(StaffLoginFailure).where(mine))
             throttled = (failures or 0) >= ADDRESS_FAILURES
-            user = await session.scalar(select(StaffUser).where(StaffUser.username == username))
+            user = await session.scalar(select(StaffUser).where(StaffUser.username == username).with_for_update())
             if user is not None and user.active and user.password_hash == stored and not throttled:
                 token = await self._decide(session, user, correct, address, now)
             if token is None and not throttled:
@@ -185,6 +188,8 @@ class StaffAuth:
                     log.warning("staff logins from one address paused after %d failures", ADDRESS_FAILURES)
         if token is None:
             raise LoginRefused(REFUSED)
+        async with self._sessions() as session, session.begin():  # other addresses' old failures
+            await session.execute(delete(StaffLoginFailure).where(StaffLoginFailure.at < now - THROTTLE_WINDOW))
         return token
 
     async def _decide(

@@ -3,6 +3,7 @@ console's hardening: YAML import limits and security headers on every response."
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -321,3 +322,27 @@ async def test_hsts_and_secure_cookies_when_the_trusted_proxy_says_https(server,
             assert "Strict-Transport-Security" not in response.headers
     finally:
         await untrusted.close()
+
+
+async def test_a_burst_of_parallel_guesses_from_one_address_is_judged_one_at_a_time(db_settings):
+    from sqlalchemy import func, select
+
+    from console.models import StaffLoginFailure
+
+    database = await open_database(db_settings, seed=False)
+    try:
+        auth = StaffAuth(database.sessions)
+        await auth.create_user("rita", PASSWORD, Role.reviewer)
+
+        async def guess(number: int) -> None:
+            with pytest.raises(LoginRefused):
+                await auth.log_in("rita" if number % 2 else f"ghost{number}", f"guess {number}", "192.0.2.9")
+
+        await asyncio.gather(*(guess(number) for number in range(ADDRESS_FAILURES + 6)))
+        async with database.sessions() as session:
+            counted = await session.scalar(select(func.count()).select_from(StaffLoginFailure))
+        assert counted == ADDRESS_FAILURES  # the rest were refused as throttled, unheard
+        with pytest.raises(LoginRefused):
+            await auth.log_in("rita", PASSWORD, "192.0.2.9")
+    finally:
+        await database.close()
