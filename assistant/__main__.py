@@ -191,7 +191,7 @@ async def cmd_serve(settings: Settings, name: str) -> int:
     """One service in the foreground, exactly as `run` would start it (containers: one service each)."""
     model = (await _model(settings)).model if name == "engine" else Path("unused")
     stack = Stack(settings, model, with_emulator=False, per_run_secrets=False)
-    if missing := stack.missing_secrets():  # made up per container, they would differ between containers
+    if missing := stack.missing_secrets(name):  # made up per container, they would differ between containers
         say(f"{', '.join(missing)} must be set, to the same values for every service (deploy/assistant.env)")
         return 2
     service = next((s for s in stack.plan() if s.name == name), None)

@@ -180,10 +180,16 @@ class Service:
     log_path: Path | None = None
 
 
-# Secrets every process of a stack must agree on. `python -m assistant run` makes the missing ones for the run;
-# separately started services (containers, replicas) cannot: without the required ones they refuse to start,
-# without the others what they protect refuses everyone (metrics, the sandbox's switches).
-REQUIRED_SECRETS = ("engine_api_token", "engine_hop_secret", "actions_hop_secret")
+# Secrets the processes of a stack must agree on. `python -m assistant run` makes the missing ones for the run;
+# separately started services (containers, replicas) cannot: without the ones it needs a service refuses to
+# start, without the optional ones what they protect refuses everyone (metrics, the sandbox's switches).
+NEEDED_SECRETS = {
+    "gateway": ("engine_hop_secret",),  # and webhook_secret in webhook mode
+    "engine": ("engine_api_token", "engine_hop_secret", "actions_hop_secret"),
+    "actions": ("actions_hop_secret",),
+    "console": ("engine_api_token",),  # model reloads
+    "case-api": (),
+}
 OPTIONAL_SECRETS = ("metrics_token", "sandbox_admin_token")
 
 
@@ -215,17 +221,17 @@ class Stack:
             )
 
     def shared_secrets(self) -> list[str]:
-        """The settings that must hold the same secret in every process (the webhook's in webhook mode)."""
-        return [*self._required_secrets(), *OPTIONAL_SECRETS]
+        """The settings that must hold the same secret in every process."""
+        return [*self._needed_secrets(*NEEDED_SECRETS), *OPTIONAL_SECRETS]
 
-    def _required_secrets(self) -> list[str]:
-        return [*REQUIRED_SECRETS, *(["webhook_secret"] if self.settings.webhook_url else [])]
+    def _needed_secrets(self, *services: str) -> list[str]:
+        webhook = ["webhook_secret"] if self.settings.webhook_url and "gateway" in services else []
+        return list(dict.fromkeys([*(name for service in services for name in NEEDED_SECRETS[service]), *webhook]))
 
-    def missing_secrets(self) -> list[str]:
-        """The environment variables of required secrets that are not set."""
-        return [
-            f"ASSISTANT_{name.upper()}" for name in self._required_secrets() if getattr(self.settings, name) is None
-        ]
+    def missing_secrets(self, service: str) -> list[str]:
+        """The environment variables of the secrets `service` needs that are not set."""
+        needed = self._needed_secrets(service)
+        return [f"ASSISTANT_{name.upper()}" for name in needed if getattr(self.settings, name) is None]
 
     def plan(self) -> list[Service]:
         s = self.settings

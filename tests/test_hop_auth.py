@@ -176,16 +176,28 @@ def test_a_webhook_secret_is_made_for_a_run_in_webhook_mode(tmp_path):
 def test_services_started_one_by_one_refuse_to_make_up_their_own_secrets(tmp_path):
     """`python -m assistant serve` (containers): a secret made per container would differ between them."""
     stack = Stack(loopback_settings(tmp_path), tmp_path / "m.tar.gz", with_emulator=False, per_run_secrets=False)
-    assert stack.missing_secrets() == [
+    assert stack.missing_secrets("engine") == [
         "ASSISTANT_ENGINE_API_TOKEN",
         "ASSISTANT_ENGINE_HOP_SECRET",
         "ASSISTANT_ACTIONS_HOP_SECRET",
     ]
+    # Each service needs only its own (deploy/k8s gives each only those).
+    assert stack.missing_secrets("actions") == ["ASSISTANT_ACTIONS_HOP_SECRET"]
+    assert stack.missing_secrets("console") == ["ASSISTANT_ENGINE_API_TOKEN"]
+    assert stack.missing_secrets("case-api") == []
     given = {name: SecretStr(f"{name}-value") for name in ("engine_api_token", "engine_hop_secret")}
     webhook = loopback_settings(tmp_path, webhook_url="https://example.org", **given)
     stack = Stack(webhook, tmp_path / "m.tar.gz", with_emulator=False, per_run_secrets=False)
-    assert stack.missing_secrets() == ["ASSISTANT_ACTIONS_HOP_SECRET", "ASSISTANT_WEBHOOK_SECRET"]
+    assert stack.missing_secrets("gateway") == ["ASSISTANT_WEBHOOK_SECRET"]
+    assert stack.missing_secrets("engine") == ["ASSISTANT_ACTIONS_HOP_SECRET"]
     assert stack.settings.metrics_token is None  # optional: without it /metrics refuses everyone
+
+
+async def test_a_service_started_alone_says_which_secrets_it_lacks(tmp_path, capsys):
+    from assistant.__main__ import cmd_serve
+
+    assert await cmd_serve(loopback_settings(tmp_path), "actions") == 2  # and does not start
+    assert "ASSISTANT_ACTIONS_HOP_SECRET must be set" in capsys.readouterr().out
 
 
 def test_an_empty_secret_in_an_env_file_is_no_secret(monkeypatch):

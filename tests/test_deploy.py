@@ -1,0 +1,113 @@
+"""The deployment files (deploy/): they parse, every secret comes from a Secret and reaches only the services
+that need it (the launcher's own list), and the network lets each service reach only what it calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from assistant.launcher import NEEDED_SECRETS
+from assistant.settings import PROJECT_ROOT
+
+DEPLOY = PROJECT_ROOT / "deploy"
+SECRET_WORDS = ("TOKEN", "SECRET", "KEY", "PASSWORD", "DATABASE_URL", "REDIS_URL")
+
+
+def k8s() -> dict[tuple[str, str], dict[str, Any]]:
+    documents = yaml.safe_load_all((DEPLOY / "k8s" / "assistant.yaml").read_text(encoding="utf-8"))
+    return {(d["kind"], d["metadata"]["name"]): d for d in documents if d}
+
+
+def compose() -> dict[str, Any]:
+    return yaml.safe_load((DEPLOY / "docker-compose.yml").read_text(encoding="utf-8"))
+
+
+def deployments() -> dict[str, dict[str, Any]]:
+    """Each Deployment's container, by the service it serves (`python -m assistant serve <service>`)."""
+    found = {}
+    for (kind, _), document in k8s().items():
+        if kind == "Deployment":
+            (container,) = document["spec"]["template"]["spec"]["containers"]
+            found[container["args"][0]] = container
+    return found
+
+
+def test_every_secret_comes_from_a_secret_and_each_service_gets_only_the_ones_it_needs():
+    config = k8s()[("ConfigMap", "assistant-config")]["data"]
+    assert not [name for name in config if any(word in name for word in SECRET_WORDS)]
+    containers = deployments()
+    assert set(containers) == {"engine", "actions", "gateway", "console"}
+    for service, container in containers.items():
+        assert {"secretRef": {"name": "assistant"}} in container["envFrom"]
+        env = {item["name"]: item for item in container.get("env", [])}
+        assert all("value" not in item for item in env.values())  # no value written in the file
+        hops = {name for name, item in env.items() if item["valueFrom"]["secretKeyRef"]["name"] == "assistant-hops"}
+        needed = {f"ASSISTANT_{name.upper()}" for name in NEEDED_SECRETS[service] if name != "webhook_secret"}
+        metrics = {"ASSISTANT_METRICS_TOKEN"} if service in ("actions", "gateway") else set()
+        assert hops == needed | metrics, service
+
+
+def test_the_env_file_example_names_every_secret_a_service_needs():
+    example = (DEPLOY / "assistant.env.example").read_text(encoding="utf-8")
+    values = dict(line.split("=", 1) for line in example.splitlines() if "=" in line and not line.startswith("#"))
+    needed = {f"ASSISTANT_{name.upper()}" for names in NEEDED_SECRETS.values() for name in names}
+    shared = {"ASSISTANT_WEBHOOK_SECRET", "ASSISTANT_METRICS_TOKEN", "ASSISTANT_SECRET_KEY", "ASSISTANT_DATA_KEY"}
+    assert needed | shared <= set(values)
+    secrets = [name for name in values if any(word in name for word in SECRET_WORDS)]
+    assert all(values[name] == "" for name in secrets)  # to be filled in, never an example value
+
+
+def _peers(rules: list[dict[str, Any]]) -> set[str]:
+    """Who a list of ingress or egress rules lets in or out: pods of this namespace by app, other namespaces,
+    address blocks."""
+    found = set()
+    for rule in rules:
+        for peer in rule.get("from", rule.get("to", [])):
+            if "podSelector" in peer and "namespaceSelector" not in peer:
+                found.add(peer["podSelector"]["matchLabels"]["app"])
+            elif "namespaceSelector" in peer:
+                found.add("namespace:" + peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"])
+            else:
+                found.add("ip:" + peer["ipBlock"]["cidr"])
+    return found
+
+
+def test_network_policies_let_each_service_reach_only_what_it_calls():
+    documents = k8s()
+    policies = {name: d["spec"] for (kind, name), d in documents.items() if kind == "NetworkPolicy"}
+    deny = policies["assistant-default-deny"]
+    assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}  # nothing unless allowed
+    ingress = {name.removeprefix("assistant-"): _peers(p.get("ingress", [])) for name, p in policies.items()}
+    egress = {name.removeprefix("assistant-"): _peers(p.get("egress", [])) for name, p in policies.items()}
+    assert ingress["engine"] == {"assistant-gateway", "assistant-console"}  # the console: model reloads
+    assert ingress["actions"] == {"assistant-engine", "assistant-gateway", "namespace:monitoring"}
+    assert ingress["gateway"] == {"namespace:ingress-nginx", "namespace:monitoring"}
+    assert ingress["console"] == {"namespace:ingress-nginx"}
+    # The case API and the internet: the action server and the gateways only; the databases: our services.
+    public = "ip:0.0.0.0/0"
+    assert [name for name, peers in egress.items() if public in peers] == ["actions", "gateway"]
+    assert egress["engine"] == {"assistant-actions"} and egress["console"] == {"assistant-engine"}
+    databases = policies["assistant-databases"]["podSelector"]["matchExpressions"][0]["values"]
+    assert sorted(databases) == ["assistant-actions", "assistant-console", "assistant-engine", "assistant-gateway"]
+
+
+def test_compose_networks_keep_the_engines_and_the_data_off_the_internet():
+    spec = compose()
+    internal = {name for name, network in spec["networks"].items() if (network or {}).get("internal")}
+    assert internal == {"engines", "actions", "data"}
+    on = {name: set(service["networks"]) for name, service in spec["services"].items()}
+    reaching = {network: {s for s, networks in on.items() if network in networks} for network in spec["networks"]}
+    assert reaching["engines"] == {"engine-1", "engine-2", "engine-balancer", "gateway-1", "gateway-2", "console"}
+    assert reaching["actions"] == {"actions", "engine-1", "engine-2", "gateway-1", "gateway-2"}
+    assert "engine-1" not in reaching["edge"] | reaching["outbound"] | reaching["staff"]
+    assert reaching["data"] == {
+        "postgres",
+        "redis",
+        "actions",
+        "engine-1",
+        "engine-2",
+        "gateway-1",
+        "gateway-2",
+        "console",
+    }
