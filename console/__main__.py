@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as error:
             print(f"Not changed: {error}", file=sys.stderr)
             return 1
-        print(f"Account {args.username}: {args.command}d.")
+        done = {"deactivate": "deactivated and logged out", "reactivate": "reactivated", "unlock": "unlocked"}
+        print(f"Account {args.username} {done[args.command]}.")
         return 0
     if args.command == "create-user":
         password = os.environ.get("ASSISTANT_NEW_PASSWORD") or getpass.getpass("Password (10+ characters): ")

@@ -346,3 +346,32 @@ async def test_a_burst_of_parallel_guesses_from_one_address_is_judged_one_at_a_t
             await auth.log_in("rita", PASSWORD, "192.0.2.9")
     finally:
         await database.close()
+
+
+def test_the_command_line_deactivates_reactivates_and_unlocks(tmp_path, monkeypatch, capsys):
+    from assistant.settings import Settings
+    from console.__main__ import main
+
+    monkeypatch.setenv("ASSISTANT_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ASSISTANT_NEW_PASSWORD", PASSWORD)
+    assert main(["create-user", "boss", "--role", "admin"]) == 0
+    assert main(["create-user", "rita", "--role", "reviewer"]) == 0
+    assert main(["deactivate", "boss"]) == 1
+    assert "the last active admin" in capsys.readouterr().err
+
+    async def logs_in(username: str) -> bool:
+        database = await open_database(Settings(_env_file=None, data_dir=tmp_path), seed=False)
+        try:
+            await StaffAuth(database.sessions).log_in(username, PASSWORD, "192.0.2.1")
+            return True
+        except LoginRefused:
+            return False
+        finally:
+            await database.close()
+
+    assert main(["deactivate", "rita"]) == 0
+    assert "Account rita deactivated and logged out." in capsys.readouterr().out
+    assert not asyncio.run(logs_in("rita"))
+    assert main(["reactivate", "rita"]) == 0 and main(["unlock", "rita"]) == 0
+    assert asyncio.run(logs_in("rita"))
+    assert main(["unlock", "nobody"]) == 1
