@@ -10,13 +10,13 @@ from contextlib import asynccontextmanager
 
 import aiohttp
 import pytest
-from aiohttp import FormData
+from aiohttp import FormData, web
 from aiohttp.test_utils import TestServer
 
 from assistant.bootstrap import open_database
 from console.app import build
 from console.auth import ACCOUNT_FAILURES, ADDRESS_FAILURES, AccountError, LoginRefused, StaffAuth, verify_password
-from console.web import STATE
+from console.web import STATE, Handler
 from knowledge.curation import Role
 from tests.test_console import PASSWORD, csrf_of
 
@@ -375,3 +375,27 @@ def test_the_command_line_deactivates_reactivates_and_unlocks(tmp_path, monkeypa
     assert main(["reactivate", "rita"]) == 0 and main(["unlock", "rita"]) == 0
     assert asyncio.run(logs_in("rita"))
     assert main(["unlock", "nobody"]) == 1
+
+
+async def test_even_an_unexpected_error_carries_the_security_headers():
+    from console.web import make_app
+
+    @asynccontextmanager
+    async def no_services() -> AsyncIterator[None]:
+        yield None
+
+    @web.middleware
+    async def broken(request: web.Request, handler: Handler) -> web.StreamResponse:
+        raise RuntimeError("a bug")
+
+    app = make_app(no_services)  # type: ignore[arg-type]
+    app.middlewares.insert(0, broken)
+    test_server = TestServer(app)
+    await test_server.start_server()
+    try:
+        async with aiohttp.ClientSession() as client:
+            response = await client.get(test_server.make_url("/health"))
+        assert response.status == 500
+        assert not [header for header in HEADERS if header not in response.headers]
+    finally:
+        await test_server.close()
