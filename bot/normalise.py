@@ -28,7 +28,8 @@ def _visible(text: str) -> str:
 
 def normalise(text: str) -> str:
     """NFKC, without format and control characters, spaces collapsed, and stripped; "" when nothing is left."""
-    text = _visible(_LINE_BREAKS.sub("\n", text))
+    if not text.isprintable():  # most messages have nothing to remove: one quick check
+        text = _visible(_LINE_BREAKS.sub("\n", text))
     # Removed first, so a letter and its combining accent that a zero-width character kept apart compose.
     text = _KEPT.join(unicodedata.normalize("NFKC", part) for part in text.split(_KEPT))
     text = _SPACES.sub(" ", text)

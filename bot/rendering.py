@@ -7,6 +7,7 @@ returns) is escaped, so no stored or user-provided text can break or inject mark
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import html
 import re
@@ -309,19 +310,24 @@ def _closers(stack: tuple[str, ...]) -> str:
     return "".join(f"</{_tag_name(tag)}>" for tag in reversed(stack))
 
 
+@functools.lru_cache(maxsize=64)  # asked for at every piece; a text has few different sets of open tags
+def _closers_units(stack: tuple[str, ...]) -> int:
+    return utf16_len(_closers(stack))
+
+
 def _part_end(atoms: list[str], stacks: list[tuple[str, ...]], start: int, limit: int) -> tuple[int, bool]:
     """Where the part starting at `start` ends, and whether it ends at a space or line break (dropped)."""
     size = utf16_len("".join(stacks[start]))
     newline = space = None
     end = start
     while end < len(atoms):
-        fits_before = size + utf16_len(_closers(stacks[end])) <= limit
+        fits_before = size + _closers_units(stacks[end]) <= limit
         if atoms[end] == "\n" and end > start and fits_before:
             newline = end
         elif atoms[end].isspace() and end > start and fits_before and size > limit // 2:
             space = end
         grown = size + utf16_len(atoms[end])
-        if grown + utf16_len(_closers(stacks[end + 1])) > limit:
+        if grown + _closers_units(stacks[end + 1]) > limit:
             break
         size, end = grown, end + 1
     if end == len(atoms):
@@ -336,7 +342,7 @@ def _part_end(atoms: list[str], stacks: list[tuple[str, ...]], start: int, limit
     word = atoms[start]
     if word.startswith(("<", "&")):
         return start + 1, False  # cannot be cut; Telegram's refusal then sends the words unformatted
-    room = limit - size - utf16_len(_closers(stacks[start]))
+    room = limit - size - _closers_units(stacks[start])
     cut = used = 0
     while cut < len(word) and used + (2 if ord(word[cut]) > 0xFFFF else 1) <= room:
         used += 2 if ord(word[cut]) > 0xFFFF else 1
