@@ -6,8 +6,8 @@ train     trains the model if needed (--force: always).
 validate  checks the training data and domain with `rasa data validate`.
 chat      a terminal chat against an already running emulator.
 rotate-data-key
-          re-encrypts transcripts, access tokens and chat ids with a new data key (stop the services first
-          when the key is the data folder's own; with ASSISTANT_DATA_KEY set it says how to rotate).
+          re-encrypts transcripts, access tokens and chat ids with a new data key (the data folder's own;
+          with ASSISTANT_DATA_KEY set, it says how to rotate that one).
 """
 
 from __future__ import annotations

@@ -74,32 +74,56 @@ class Sealer:
     """Encrypts and decrypts stored values with the data keys; hashes chat ids with the installation's secret.
 
     Fernet tokens are URL-safe text, so sealed values live in ordinary text columns; each one carries its own
-    random IV, so equal values do not look equal (lookups use the keyed hashes)."""
+    random IV, so equal values do not look equal (lookups use the keyed hashes).
 
-    def __init__(self, keys: Sequence[str], hash_secret: bytes) -> None:
+    With `key_file`, the keys follow that file: each use looks at it (a stat, about a microsecond) and reloads
+    it once `rotate-data-key` replaced it, so running services encrypt with the new key at once."""
+
+    def __init__(self, keys: Sequence[str], hash_secret: bytes, key_file: Path | None = None) -> None:
+        self._fernet = self._load(keys)
+        self._secret = hash_secret
+        self._file = key_file
+        self._seen: tuple[int, int] | None = None  # the first use reads the file again: it may have changed since
+
+    @staticmethod
+    def _load(keys: Sequence[str]) -> MultiFernet:
         if not keys:
             raise DataKeyError("no data key")
         try:
-            self._fernet = MultiFernet([Fernet(key.encode()) for key in keys])
+            return MultiFernet([Fernet(key.encode()) for key in keys])
         except ValueError:
             raise DataKeyError(
                 "a data key is not a Fernet key (32 bytes, URL-safe base64); see `python -m assistant rotate-data-key`"
             ) from None
-        self._secret = hash_secret
+
+    def _stamp(self) -> tuple[int, int] | None:
+        if self._file is None:
+            return None
+        try:
+            found = self._file.stat()
+        except OSError:
+            return None
+        return found.st_ino, found.st_mtime_ns  # the file is replaced whole: a new inode each time
+
+    def _keys(self) -> MultiFernet:
+        stamp = self._stamp()
+        if stamp is not None and stamp != self._seen and self._file is not None:
+            self._fernet, self._seen = self._load(read_key_file(self._file)), stamp
+        return self._fernet
 
     def seal(self, text: str) -> str:
-        return self._fernet.encrypt(text.encode()).decode()
+        return self._keys().encrypt(text.encode()).decode()
 
     def open(self, token: str) -> str:
         try:
-            return self._fernet.decrypt(token.encode()).decode()
+            return self._keys().decrypt(token.encode()).decode()
         except InvalidToken:
             raise DataKeyError("stored data that none of the data keys decrypts") from None
 
     def reseal(self, token: str) -> str:
         """The same value encrypted with the current key (whichever key it was encrypted with)."""
         try:
-            return self._fernet.rotate(token.encode()).decode()
+            return self._keys().rotate(token.encode()).decode()
         except InvalidToken:
             raise DataKeyError("stored data that none of the data keys decrypts") from None
 
@@ -115,4 +139,5 @@ class Sealer:
 
 
 def sealer(settings: Settings) -> Sealer:
-    return Sealer(data_keys(settings), secret_key(settings))
+    keys = data_keys(settings)
+    return Sealer(keys, secret_key(settings), None if operator_keys(settings) is not None else key_file(settings))

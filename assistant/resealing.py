@@ -1,13 +1,18 @@
 """Rotating the data key: every encrypted value re-encrypted with the current key, then checked against it alone.
 
 `python -m assistant rotate-data-key` runs it. With the key file under the data folder (no key in the settings)
-the command does the whole rotation: a new key first in the file (the old one kept beside it meanwhile), every
-value re-encrypted in one transaction, checked with the new key alone, and only then the old key dropped. With
-`ASSISTANT_DATA_KEY` set by operators, they set the new key and move the old one to
-`ASSISTANT_DATA_KEYS_PREVIOUS`; the command re-encrypts, and they drop the previous keys afterwards.
+the command does the whole rotation: a new key first in the file (the old one kept beside it meanwhile; running
+services follow the file, assistant/data_key.py, and encrypt with the new key from then on), a moment for what
+they encrypted just before to be committed, every value re-encrypted in one transaction and checked with the
+new key alone, and only then the old key dropped. With `ASSISTANT_DATA_KEY` set by operators, they set the new
+key and move the old one to `ASSISTANT_DATA_KEYS_PREVIOUS`; the command re-encrypts, and they drop the previous
+keys afterwards.
 """
 
 from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -64,34 +69,34 @@ def check_all(connection: Connection, sealer: Sealer) -> int:
     return checked
 
 
-async def rotate(settings: Settings, say) -> int:
+async def rotate(settings: Settings, say: Callable[[str], None], grace_s: float = 2.0) -> int:
     """The CLI command; tells what it did in `say` (counts, never data). 0 when done, 1 when it could not."""
     secret = secret_key(settings)
     keys = operator_keys(settings)
     if keys is not None and len(keys) == 1:
         say(OPERATOR_HOW_TO)
         return 0
+    managed, path = keys is None, key_file(settings)
     database = await open_database(settings, seed=False)  # migrates first: any old rows get sealed
     try:
-        path = key_file(settings)
         if keys is None:
-            say("A new data key for the data folder (the services must be stopped: they hold the old one).")
             keys = [new_data_key(), *data_keys(settings)]
             write_key_file(path, keys)  # both until the data is re-encrypted: a crash loses nothing
+            await asyncio.sleep(grace_s)  # what services encrypted with the old key just before is committed
         async with database.engine.begin() as connection:
             counts = await connection.run_sync(reseal_all, Sealer(keys, secret))
             checked = await connection.run_sync(check_all, Sealer(keys[:1], secret))
     except DataKeyError as error:
-        say(f"Nothing changed: {error}. Every key in use must be among the keys (current and previous).")
+        say(f"Nothing re-encrypted: {error}. Every key in use must be among the keys (current and previous).")
         return 1
     finally:
         await database.close()
     for table, count in counts.items():
         say(f"  {table}: {count} values re-encrypted")
     say(f"All {checked} encrypted values now decrypt with the current key alone.")
-    if operator_keys(settings) is None:
+    if managed:
         write_key_file(path, keys[:1])
-        say(f"New data key in {path}; the previous key is deleted. Start the services again.")
+        say(f"New data key in {path}; the previous key is deleted (running services follow the file).")
     else:
         say("Remove ASSISTANT_DATA_KEYS_PREVIOUS from the settings now, and restart the services.")
     return 0

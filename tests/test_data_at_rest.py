@@ -11,7 +11,6 @@ import sqlite3
 import stat
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,7 @@ from telegram import Bot
 from actions.case_client import ApplicationStatus, Found, NotFound
 from actions.subscriptions import Subscriptions
 from assistant.bootstrap import open_database
-from assistant.data_key import Sealer, data_keys, key_file, new_data_key, read_key_file, sealer
+from assistant.data_key import DataKeyError, Sealer, data_keys, key_file, new_data_key, read_key_file, sealer
 from assistant.db import make_engine
 from assistant.migrations import alembic_config
 from assistant.resealing import check_all, rotate
@@ -33,8 +32,8 @@ from bot.status_notifier import StatusNotifier
 from handoff.service import Handoff
 from telegram_emulator.driver import EmulatorDriver, text_of
 from tests.conftest import TOKEN
-from tests.gateway_support import running_gateway, serve_fake_engine
-from tests.test_handoff_relay import HANDOFF, OFFICER, OFFICERS, SUPPORT, SUPPORT_AGENT, only_topic, staff_settings
+from tests.test_handoff_relay import OFFICERS, SUPPORT, SUPPORT_AGENT, only_topic
+from tests.test_handoff_relay import desk as desk  # the fixture: a gateway with staff groups, a fake engine
 
 CHAT = 424242427
 PASSPORT, PHONE, FIN = "C01234567", "+994 50 312 45 67", "5ZK2L9B"
@@ -68,19 +67,8 @@ def assert_nothing_in_clear(data_dir: Path, *secrets: str, chat_ids: tuple[int, 
 # ------------------------------------------------------------------ handoff transcripts
 
 
-@pytest.fixture
-async def desk(emulator, tmp_path) -> AsyncIterator[tuple]:
-    async with serve_fake_engine() as (engine, engine_url), EmulatorDriver(emulator, TOKEN) as driver:
-        await driver.create_chat(SUPPORT, "Support", is_forum=True, members=[SUPPORT_AGENT])
-        await driver.create_chat(OFFICERS, "Officers", is_forum=True, members=[OFFICER])
-        engine.scripted["/human_handoff"] = HANDOFF
-        settings = staff_settings(emulator, engine_url, tmp_path)
-        async with running_gateway(settings):
-            yield driver, settings
-
-
 async def test_a_handoff_keeps_passport_phone_and_fin_out_of_the_database_while_staff_read_them(desk):
-    driver, settings = desk
+    _, driver, settings, _ = desk
     await driver.ask(CHAT, f"My passport is {PASSPORT} and my phone {PHONE}", language_code="en")
     await driver.ask(CHAT, "/person")
     topic = await only_topic(driver, SUPPORT)
@@ -211,17 +199,26 @@ async def count_readable_with(settings: Settings, keys: list[str]) -> int:
         await engine.dispose()
 
 
-async def test_rotating_the_data_folders_key(db_settings: Settings):
+async def test_rotating_the_data_folders_key_while_a_service_runs(db_settings: Settings):
     ticket_id = await fill(db_settings)
     (key_a,) = data_keys(db_settings)
-    said: list[str] = []
-    assert await rotate(db_settings, said.append) == 0
+    database = await open_database(db_settings, seed=False)  # a gateway started before the rotation
+    try:
+        running = Handoff(database.sessions, sealer(db_settings))
+        assert (await running.get(ticket_id)) is not None
+        said: list[str] = []
+        assert await rotate(db_settings, said.append, grace_s=0) == 0
 
-    (key_b,) = read_key_file(key_file(db_settings))
-    assert key_b != key_a and stat.S_IMODE(key_file(db_settings).stat().st_mode) == 0o600
+        (key_b,) = read_key_file(key_file(db_settings))
+        assert key_b != key_a and stat.S_IMODE(key_file(db_settings).stat().st_mode) == 0o600
+        # The running service reads what was re-encrypted, and what it writes now is in the new key.
+        assert (await running.get(ticket_id)).chat_id == CHAT  # type: ignore[union-attr]
+        await running.add_message(ticket_id, "user", "after the rotation")
+    finally:
+        await database.close()
     await assert_readable(db_settings, ticket_id)
-    assert await count_readable_with(db_settings, [key_b]) == 7  # 3 lines, the note, the chat; the chat, the token
-    with pytest.raises(Exception, match="none of the data keys"):
+    assert await count_readable_with(db_settings, [key_b]) == 8  # 4 lines, the note, the chat; the chat, the token
+    with pytest.raises(DataKeyError, match="none of the data keys"):
         await count_readable_with(db_settings, [key_a])
     report = "\n".join(said)
     assert "handoff_messages: 3 values re-encrypted" in report
@@ -234,12 +231,12 @@ async def test_rotating_keys_the_operators_set(db_settings: Settings):
     ticket_id = await fill(with_a)
 
     said: list[str] = []
-    assert await rotate(with_a, said.append) == 0, "one key: nothing to re-encrypt, only how to rotate"
+    assert await rotate(with_a, said.append, grace_s=0) == 0, "one key: nothing to re-encrypt, only how to rotate"
     assert "ASSISTANT_DATA_KEYS_PREVIOUS" in "\n".join(said)
 
     both = db_settings.model_copy(update={"data_key": sa_secret(key_b), "data_keys_previous": sa_secret(key_a)})
     await assert_readable(both, ticket_id)  # the services restarted with both keys read everything
-    assert await rotate(both, said.append) == 0
+    assert await rotate(both, said.append, grace_s=0) == 0
     only_b = db_settings.model_copy(update={"data_key": sa_secret(key_b)})
     await assert_readable(only_b, ticket_id)
     assert await count_readable_with(only_b, [key_b]) == 7
@@ -248,7 +245,7 @@ async def test_rotating_keys_the_operators_set(db_settings: Settings):
     wrong = db_settings.model_copy(
         update={"data_key": sa_secret(new_data_key()), "data_keys_previous": sa_secret(key_a)}
     )
-    assert await rotate(wrong, said.append) == 1, "data that no key decrypts: nothing changes"
+    assert await rotate(wrong, said.append, grace_s=0) == 1, "data that no key decrypts: nothing changes"
     await assert_readable(only_b, ticket_id)
 
 

@@ -62,6 +62,16 @@ def _opened(value: str | None) -> str | None:
     return None if value is None else _sealer().open(value)
 
 
+def _chat_and(row: dict[str, Any], column: str) -> dict[str, Any]:
+    """The row's chat id as hash + sealed copy, and `column` sealed."""
+    chat_id = row["chat_id"]
+    return {
+        "chat_hash": _sealer().chat_hash(chat_id),
+        "chat_sealed": _sealer().seal_chat(chat_id),
+        column: _sealed(row[column]),
+    }
+
+
 def _sqlite() -> bool:
     return op.get_bind().dialect.name == "sqlite"
 
@@ -70,15 +80,8 @@ def upgrade() -> None:
     # Tickets: the chat id as hash + sealed copy, the escalation note sealed.
     op.add_column("handoff_tickets", sa.Column("chat_hash", sa.String(length=64), nullable=True))
     op.add_column("handoff_tickets", sa.Column("chat_sealed", sa.Text(), nullable=True))
-    _convert(
-        "handoff_tickets",
-        ["chat_id", "escalation_note", "chat_hash", "chat_sealed"],
-        lambda row: {
-            "chat_hash": _sealer().chat_hash(row["chat_id"]),
-            "chat_sealed": _sealer().seal_chat(row["chat_id"]),
-            "escalation_note": _sealed(row["escalation_note"]),
-        },
-    )
+    columns = ["chat_id", "chat_hash", "chat_sealed"]
+    _convert("handoff_tickets", [*columns, "escalation_note"], lambda row: _chat_and(row, "escalation_note"))
     op.drop_index("ix_handoff_tickets_chat_id", table_name="handoff_tickets")
     if _sqlite():
         op.execute("ALTER TABLE handoff_tickets DROP COLUMN chat_id")
@@ -96,15 +99,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("chat_hash", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("chat_sealed", sa.Text(), nullable=True))
         batch_op.alter_column("access_token", existing_type=sa.String(length=200), type_=sa.Text())
-    _convert(
-        "case_subscriptions",
-        ["chat_id", "access_token", "chat_hash", "chat_sealed"],
-        lambda row: {
-            "chat_hash": _sealer().chat_hash(row["chat_id"]),
-            "chat_sealed": _sealer().seal_chat(row["chat_id"]),
-            "access_token": _sealed(row["access_token"]),
-        },
-    )
+    _convert("case_subscriptions", [*columns, "access_token"], lambda row: _chat_and(row, "access_token"))
     with op.batch_alter_table("case_subscriptions") as batch_op:
         batch_op.drop_index("ix_case_subscriptions_chat_id")
         batch_op.drop_column("chat_id")
