@@ -90,10 +90,12 @@ class Sealer:
         if not keys:
             raise DataKeyError("no data key")
         try:
-            return MultiFernet([Fernet(key.encode()) for key in keys])
+            # Standard base64 (`openssl rand -base64 32`) is taken as well as Fernet's URL-safe alphabet.
+            return MultiFernet([Fernet(key.strip().replace("+", "-").replace("/", "_").encode()) for key in keys])
         except ValueError:
             raise DataKeyError(
-                "a data key is not a Fernet key (32 bytes, URL-safe base64); see `python -m assistant rotate-data-key`"
+                "a data key is not 32 bytes in base64 (`openssl rand -base64 32` makes one); "
+                "see `python -m assistant rotate-data-key`"
             ) from None
 
     def _stamp(self) -> tuple[int, int] | None:

@@ -104,7 +104,7 @@ async def rotate(settings: Settings, say: Callable[[str], None], grace_s: float 
 
 OPERATOR_HOW_TO = """\
 The data key is set in the settings (ASSISTANT_DATA_KEY), so rotating is done there:
-  1. make a new key: python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'
+  1. make a new key: openssl rand -base64 32
   2. set it as ASSISTANT_DATA_KEY and move the old one to ASSISTANT_DATA_KEYS_PREVIOUS (comma-separated),
      then restart the services: they decrypt with either key and encrypt with the new one;
   3. run this command again: it re-encrypts everything with the new key;

@@ -81,8 +81,8 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = None
     sandbox_admin_token: SecretStr | None = None
     secret_key: SecretStr | None = None  # keyed hashes of chat ids; made once under data_dir when unset
-    # Encrypts transcripts, access tokens and chat ids at rest (a Fernet key: `python -m assistant
-    # rotate-data-key` explains how to make one); made once under data_dir when unset. Rotating: the new key
+    # Encrypts transcripts, access tokens and chat ids at rest (32 bytes in base64: `openssl rand -base64 32`);
+    # made once under data_dir when unset. Rotating (`python -m assistant rotate-data-key`): the new key
     # here, the old one in data_keys_previous (comma-separated) until `rotate-data-key` re-encrypted the data.
     data_key: SecretStr | None = None
     data_keys_previous: SecretStr | None = None
