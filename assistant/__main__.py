@@ -185,6 +185,9 @@ async def ensure_demo_admin(settings: Settings) -> str | None:
 
 
 SERVICES = ("case-api", "actions", "engine", "console", "gateway")
+# The keys these read each other's rows with (the action server offers a subscription, the gateway serves it):
+# made under each container's own data folder, they would differ (assistant/data_key.py).
+KEY_SHARERS, KEYS = ("actions", "console", "gateway"), ("secret_key", "data_key")
 
 
 async def cmd_serve(settings: Settings, name: str) -> int:
@@ -193,6 +196,9 @@ async def cmd_serve(settings: Settings, name: str) -> int:
     stack = Stack(settings, model, with_emulator=False, per_run_secrets=False)
     if missing := stack.missing_secrets(name):  # made up per container, they would differ between containers
         say(f"{', '.join(missing)} must be set, to the same values for every service (deploy/assistant.env)")
+        return 2
+    if name in KEY_SHARERS and (unset := [f"ASSISTANT_{k.upper()}" for k in KEYS if getattr(settings, k) is None]):
+        say(f"{', '.join(unset)} must be set, the same for the gateway, the action server and the console")
         return 2
     service = next((s for s in stack.plan() if s.name == name), None)
     if service is None:

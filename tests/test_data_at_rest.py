@@ -345,3 +345,15 @@ def assert_private(data: Path) -> None:
         if stat.S_IMODE(p.stat().st_mode) != (0o700 if p.is_dir() else 0o600)
     ]
     assert not loose, loose
+
+
+async def test_a_container_will_not_make_keys_of_its_own(tmp_path, capsys):
+    """`python -m assistant serve` in a container: keys made under its own data folder would differ from the
+    other containers', and the gateway could not read the subscriptions the action server stored."""
+    from assistant.__main__ import cmd_serve
+    from assistant.launcher import loopback_settings
+
+    hops = {name: sa_secret("hop") for name in ("actions_hop_secret", "engine_hop_secret", "engine_api_token")}
+    assert await cmd_serve(loopback_settings(tmp_path, **hops), "actions") == 2  # and does not start
+    assert "ASSISTANT_SECRET_KEY, ASSISTANT_DATA_KEY must be set" in capsys.readouterr().out
+    assert not key_file(loopback_settings(tmp_path)).exists()
