@@ -78,6 +78,8 @@ async def serve(
     """Runs until SIGTERM/SIGINT. `start`/`stop` are the gateway's own start-up and shutdown steps."""
     if settings.webhook_url is None:
         raise ValueError("webhook mode needs ASSISTANT_WEBHOOK_URL")
+    if settings.webhook_secret is None:  # anyone who found the URL could post updates as any user
+        raise ValueError("webhook mode needs ASSISTANT_WEBHOOK_SECRET (`python -m assistant run` makes one)")
     url = f"{settings.webhook_url.rstrip('/')}/{WEBHOOK_PATH}"
 
     async def process(raw: dict[str, Any]) -> None:

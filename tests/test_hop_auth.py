@@ -264,3 +264,12 @@ def test_the_environment_the_launcher_hands_down_rebuilds_the_same_settings(monk
     for key, value in settings_env(settings).items():
         monkeypatch.setenv(key, value)
     assert Settings(_env_file=None) == settings
+
+
+async def test_the_gateway_serves_no_webhook_without_its_secret(tmp_path):
+    """Telegram -> gateway is a hop too: without the secret, anyone who found the URL could post updates."""
+    from bot.webhook import serve
+
+    settings = Settings(_env_file=None, data_dir=tmp_path, webhook_url="https://assistant.example.org")
+    with pytest.raises(ValueError, match="ASSISTANT_WEBHOOK_SECRET"):
+        await serve(None, settings, None, None, None)  # type: ignore[arg-type]  # refused before any is used

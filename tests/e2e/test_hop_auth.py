@@ -89,10 +89,15 @@ async def test_the_sandbox_switches_want_the_admin_token(running):
 
 
 async def test_people_still_get_answers_through_every_signed_hop(running):
-    """The gateway signs for the engine and the engine for the action server: a form runs end to end."""
+    """The gateway signs for the engine and the engine for the action server: answers from the knowledge base
+    and the status form (actions both) come through. The case API's state is other tests' (a circuit they
+    opened may still be open), so the form is not taken to a lookup here."""
     user, driver = next(_users), running.driver
+    question = "I just arrived in Baku, within how many days must I register my address?"
+    (answer,) = await driver.ask(user, question, language_code="en")
+    assert "15 days" in text_of(answer)
     (ask,) = await driver.ask(user, "check my application status", language_code="en")
-    assert "TRP-2026-000123" in text_of(ask)  # the form's first question: the engine ran the actions
-    await driver.ask(user, "TRP-2026-000102")
-    (status,) = await driver.ask(user, "02.11.1985")
-    assert "Status: under review" in text_of(status)
+    assert "TRP-2026-000123" in text_of(ask)  # the form's first question: the form's actions ran
+    (number,) = await driver.ask(user, "TRP-2026-000102")
+    assert "date of birth" in text_of(number)  # the form's validation action accepted the number
+    await driver.ask(user, "cancel")
