@@ -301,6 +301,11 @@ def _atoms(text: str) -> tuple[list[str], list[tuple[str, ...]]]:
     return atoms, stacks
 
 
+def _is_opening(atom: str) -> bool:
+    found = _TAG_NAME.match(atom)
+    return found is not None and not found.group(1) and atom.endswith(">")
+
+
 def _tag_name(tag: str) -> str:
     found = _TAG_NAME.match(tag)
     return found.group(2).lower() if found else ""
@@ -336,6 +341,8 @@ def _part_end(atoms: list[str], stacks: list[tuple[str, ...]], start: int, limit
         return newline, True
     if space is not None:
         return space, True
+    while end > start + 1 and _is_opening(atoms[end - 1]):
+        end -= 1  # a tag opened just before the cut opens in the next part, not empty at this one's end
     if end > start:
         return end, False
     # One word longer than what is left: cut it (tags and entities are never this long).

@@ -128,3 +128,10 @@ def test_a_word_longer_than_the_limit_inside_a_tag_is_cut_and_the_tag_reopened()
     for part in parts:
         assert utf16_len(part) <= TELEGRAM_LIMIT and part.startswith("<b>") and part.endswith("</b>")
         parse_html(part)
+
+
+def test_no_part_ends_with_a_tag_opened_for_nothing():
+    text = "x" * 4080 + "<b>" + "y" * 3000 + "</b>"  # no space to break at
+    parts = split_html(text)
+    assert all(not p.endswith("<b></b>") for p in parts), [p[-20:] for p in parts]
+    assert parts[1].startswith("<b>y") and all(parse_html(p) for p in parts)
