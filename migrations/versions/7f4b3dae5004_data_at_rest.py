@@ -77,6 +77,8 @@ def _sqlite() -> bool:
 
 
 def upgrade() -> None:
+    if _sqlite():  # what the conversion frees (old values, the old preferences table) is zeroed, not left behind
+        op.execute("PRAGMA secure_delete = ON")
     # Tickets: the chat id as hash + sealed copy, the escalation note sealed.
     op.add_column("handoff_tickets", sa.Column("chat_hash", sa.String(length=64), nullable=True))
     op.add_column("handoff_tickets", sa.Column("chat_sealed", sa.Text(), nullable=True))
