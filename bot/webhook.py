@@ -40,6 +40,7 @@ def webhook_app(
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
         if secret is not None and not hmac.compare_digest(given.encode(), secret.encode()):
             log.warning("webhook delivery without the right secret token refused")
+            REFUSED.labels(f"/{WEBHOOK_PATH}", "invalid" if given else "missing").inc()
             return web.json_response({"ok": False}, status=403)
         try:
             update: Any = json.loads(await request.read())

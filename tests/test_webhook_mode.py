@@ -88,6 +88,8 @@ async def test_webhook_with_secret(emulator, fake_engine, tmp_path):  # noqa: F8
             assert "assistant_duplicate_updates_total 2.0" in metrics
             assert 'assistant_refused_requests_total{endpoint="/metrics",reason="missing"} 1.0' in metrics
             assert 'assistant_refused_requests_total{endpoint="/metrics",reason="invalid"} 1.0' in metrics
+            assert 'assistant_refused_requests_total{endpoint="/telegram",reason="invalid"} 1.0' in metrics
+            assert 'assistant_refused_requests_total{endpoint="/telegram",reason="missing"} 1.0' in metrics
         async with EmulatorDriver(emulator, TOKEN) as driver:
             await asyncio.sleep(1.0)
             assert [

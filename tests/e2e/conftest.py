@@ -64,7 +64,7 @@ async def running(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Run
     stack = Stack(settings, result.model, with_emulator=True)
     try:
         await stack.start()
-        settings = stack.settings  # with the engine API token the stack made
+        settings = stack.settings  # with the secrets the stack made for the run (tests/e2e/test_hop_auth.py)
         database = await open_database(settings, seed=False)
         try:
             auth = StaffAuth(database.sessions)
