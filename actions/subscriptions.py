@@ -2,18 +2,23 @@
 change. A change is claimed with a conditional update, so however many pollers run, a user is told once.
 
 The access token (a capability for one application) and the chat id are stored encrypted, the chat's keyed
-hash beside them for "only the chat the offer was made to" (assistant/data_key.py)."""
+hash beside them for "only the chat the offer was made to" (assistant/data_key.py). A subscription that no
+configured key decrypts (a key dropped too early while rotating) is skipped and logged, never deleted: it
+works again once the key is back, and the others are served meanwhile."""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from actions.models import StatusSubscription
-from assistant.data_key import Sealer
+from assistant.data_key import DataKeyError, Sealer
+
+log = logging.getLogger(__name__)
 
 FINAL_STATUSES = frozenset({"issued", "rejected", "withdrawn"})
 OFFER_LIFETIME = dt.timedelta(days=1)
@@ -72,18 +77,23 @@ class Subscriptions:
             return result.rowcount == 1
 
     async def active(self) -> list[ActiveSubscription]:
+        """The active subscriptions, decrypted; those no configured key decrypts are left out (and logged)."""
         async with self._sessions() as session:
             rows = (await session.scalars(select(StatusSubscription).where(StatusSubscription.active.is_(True)))).all()
-        return [
-            ActiveSubscription(
-                row.id,
-                self._sealer.open_chat(row.chat_sealed),
-                row.language,
-                self._sealer.open(row.access_token),
-                row.last_status,
+        found, unreadable = [], []
+        for row in rows:
+            try:
+                chat_id, token = self._sealer.open_chat(row.chat_sealed), self._sealer.open(row.access_token)
+            except DataKeyError:
+                unreadable.append(row.id)
+                continue
+            found.append(ActiveSubscription(row.id, chat_id, row.language, token, row.last_status))
+        if unreadable:
+            log.warning(
+                "subscriptions %s skipped: encrypted with a data key no longer configured",
+                ", ".join(map(str, unreadable)),
             )
-            for row in rows
-        ]
+        return found
 
     async def claim_change(self, subscription_id: int, old: str, new: str) -> bool:
         async with self._sessions() as session, session.begin():

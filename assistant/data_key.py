@@ -5,7 +5,9 @@ are only looked up are stored as keyed hashes (assistant/secret_key.py) instead;
 
 The key comes from the settings (`ASSISTANT_DATA_KEY`, with `ASSISTANT_DATA_KEYS_PREVIOUS` while rotating) or,
 when unset, from the file `data_key` under the data folder, made once (0600): one key per line, the first
-encrypts, all decrypt. `python -m assistant rotate-data-key` rotates either (assistant/resealing.py).
+encrypts, all decrypt. The file is only made beside the embedded database (assistant/secret_key.py says why);
+with a shared database the settings give the key. `python -m assistant rotate-data-key` rotates either
+(assistant/resealing.py).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from assistant.private_files import write_once
-from assistant.secret_key import keyed_hash, secret_key
+from assistant.secret_key import SECRET_FILE, key_in_folder, keyed_hash, new_secret, secret_key
 from assistant.settings import Settings
 
 KEY_FILE = "data_key"
@@ -45,14 +47,21 @@ def operator_keys(settings: Settings) -> list[str] | None:
 
 
 def data_keys(settings: Settings) -> list[str]:
-    """The keys, the one that encrypts first: from the settings, or the data folder's key file (made once)."""
+    """The keys, the one that encrypts first: from the settings, or the data folder's key file (made once,
+    beside the embedded database only: MissingKeyError otherwise)."""
     keys = operator_keys(settings)
     if keys is not None:
         return keys
-    path = key_file(settings)
-    if not path.exists():
-        write_once(path, new_data_key() + "\n")
-    return read_key_file(path)
+    return read_key_file(key_in_folder(settings, KEY_FILE, new_data_key() + "\n", "ASSISTANT_DATA_KEY"))
+
+
+def make_key_files(settings: Settings) -> None:
+    """Makes the data folder's secret and data key files, whatever the database, unless the settings give the
+    keys: for `python -m assistant run`, whose services all use this folder, PostgreSQL or not."""
+    if settings.secret_key is None:
+        write_once(settings.data_dir / SECRET_FILE, new_secret())
+    if settings.data_key is None:
+        write_once(key_file(settings), new_data_key() + "\n")
 
 
 def read_key_file(path: Path) -> list[str]:

@@ -27,6 +27,7 @@ from aiohttp import ClientError, ClientSession, ClientTimeout
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
+from assistant.data_key import make_key_files
 from assistant.hop_auth import ACTIONS_SECRET_VARIABLE, ENGINE_SECRET_VARIABLE
 from assistant.private_files import PRIVATE_UMASK
 from assistant.settings import PROJECT_ROOT, Settings
@@ -376,6 +377,7 @@ class Stack:
     async def start(self, progress: Callable[[str], None] = lambda _: None) -> None:
         self.check_scale_out()
         self.check_wiring()
+        make_key_files(self.settings)  # the services read them from this data folder, PostgreSQL or not
         logs = self.settings.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         self.services = self.plan()

@@ -27,7 +27,7 @@ from assistant.data_key import (
     operator_keys,
     write_key_file,
 )
-from assistant.secret_key import secret_key
+from assistant.secret_key import MissingKeyError, secret_key
 from assistant.settings import Settings
 
 # Every column that holds a value encrypted with the data key, by table (each with an integer `id`).
@@ -71,8 +71,12 @@ def check_all(connection: Connection, sealer: Sealer) -> int:
 
 async def rotate(settings: Settings, say: Callable[[str], None], grace_s: float = 2.0) -> int:
     """The CLI command; tells what it did in `say` (counts, never data). 0 when done, 1 when it could not."""
-    secret = secret_key(settings)
     keys = operator_keys(settings)
+    try:
+        secret, current = secret_key(settings), keys if keys is not None else data_keys(settings)
+    except MissingKeyError as error:
+        say(f"Nothing re-encrypted: {error}.")
+        return 1
     if keys is not None and len(keys) == 1:
         say(OPERATOR_HOW_TO)
         return 0
@@ -80,7 +84,7 @@ async def rotate(settings: Settings, say: Callable[[str], None], grace_s: float 
     database = await open_database(settings, seed=False)  # migrates first: any old rows get sealed
     try:
         if keys is None:
-            keys = [new_data_key(), *data_keys(settings)]
+            keys = [new_data_key(), *current]
             write_key_file(path, keys)  # both until the data is re-encrypted: a crash loses nothing
             await asyncio.sleep(grace_s)  # what services encrypted with the old key just before is committed
         async with database.engine.begin() as connection:

@@ -24,7 +24,6 @@ from assistant.bootstrap import open_database
 from assistant.coordination import coordination_from
 from assistant.data_key import sealer
 from assistant.i18n import gettext
-from assistant.secret_key import secret_key
 from assistant.settings import LANGUAGES, Settings
 from bot import handlers
 from bot.engine_client import EngineClient
@@ -95,7 +94,7 @@ async def _post_init(application: Application) -> None:
         database=database,
         engine=engine,
         languages=LanguagePreferences(database.sessions, settings.default_language, sealed),
-        ratings=Ratings(database.sessions, secret_key(settings)),
+        ratings=Ratings(database.sessions, sealed.chat_hash),
         subscriptions=Subscriptions(database.sessions, sealed),
         desk=HandoffDesk(application.bot, Handoff(database.sessions, sealed), settings, recent),
         recent=recent,

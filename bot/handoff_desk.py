@@ -176,6 +176,9 @@ class HandoffDesk:
         if text.startswith("!"):
             await self.tickets.add_message(ticket.id, f"staff:{name}", text[1:].strip(), kind="note")
             return
+        if ticket.chat_id is None:  # encrypted with a data key no longer configured (the service logged it)
+            await self._staff_say(*topic, "staff_not_delivered")
+            return
         try:
             await self.bot.copy_message(ticket.chat_id, message.chat_id, message.message_id)
         except Forbidden:
@@ -262,7 +265,8 @@ class HandoffDesk:
             await self._ensure_topic(escalated.id)
         except TelegramError as error:
             log.error("could not create the officers' topic of ticket %s yet: %s", ticket.id, error)
-        await deliver(self.bot, ticket.chat_id, Outgoing(say(ticket.language, "handoff_escalated")))
+        if ticket.chat_id is not None:
+            await deliver(self.bot, ticket.chat_id, Outgoing(say(ticket.language, "handoff_escalated")))
 
     async def resolve(self, ticket: TicketView, topic: tuple[int, int], name: str) -> None:
         await self.tickets.resolve(ticket.id, name)
@@ -271,7 +275,8 @@ class HandoffDesk:
             await self._staff_say(*topic, "staff_resolved_by", name=name)
             await self.bot.close_forum_topic(*topic)
         buttons = [[Button("👍", f"{RATING_BUTTON}+:{ticket.id}"), Button("👎", f"{RATING_BUTTON}-:{ticket.id}")]]
-        await deliver(self.bot, ticket.chat_id, Outgoing(say(ticket.language, "handoff_resolved"), buttons))
+        if ticket.chat_id is not None:
+            await deliver(self.bot, ticket.chat_id, Outgoing(say(ticket.language, "handoff_resolved"), buttons))
 
     # ------------------------------------------------------------------ topics
 

@@ -8,12 +8,15 @@ At rest a ticket holds no personal data in clear: the transcript's lines and the
 encrypted with the data key, the chat id is a keyed hash (to find the chat's ticket) beside an encrypted copy
 (to write to the user) — see assistant/data_key.py. We encrypt rather than redact because staff need the words
 as written (a passport number, a phone number) to help, in the ticket's topic and in the topic an escalation
-makes later; only this service decrypts, and hands out `TicketView`s with the plain values.
+makes later; only this service decrypts, and hands out `TicketView`s with the plain values. A value that no
+configured key decrypts (a key dropped too early while rotating) is shown as UNREADABLE and logged by ticket
+number: the rest of the ticket, and every other ticket, still works, and the user's messages are still relayed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import median
@@ -21,10 +24,13 @@ from statistics import median
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from assistant.data_key import Sealer
+from assistant.data_key import DataKeyError, Sealer
 from assistant.db import as_utc
 from assistant.privacy import redact
 from handoff.models import QUEUES, REASONS, Ticket, TicketMessage
+
+log = logging.getLogger(__name__)
+UNREADABLE = "[unreadable: encrypted with a key no longer configured]"
 
 
 class HandoffError(Exception):
@@ -51,7 +57,7 @@ class TicketView:
     """A ticket as staff and the gateway see it: decrypted, detached from the database."""
 
     id: int
-    chat_id: int
+    chat_id: int | None  # None: encrypted with a key no longer configured, nothing can be sent to the user
     language: str
     queue: str
     state: str
@@ -76,26 +82,54 @@ class Handoff:
         self._sessions = sessions
         self._sealer = sealer
 
-    def _view(self, ticket: Ticket) -> TicketView:
-        sealer = self._sealer
+    def _open(self, token: str, what: str, unreadable: list[str]) -> str:
+        """The value decrypted, or UNREADABLE (noting `what` in `unreadable`)."""
+        try:
+            return self._sealer.open(token)
+        except DataKeyError:
+            unreadable.append(what)
+            return UNREADABLE
+
+    @staticmethod
+    def _report(ticket_id: int, unreadable: list[str]) -> None:
+        if unreadable:  # which values, never what they hold
+            counted = {what: unreadable.count(what) for what in unreadable}
+            log.warning(
+                "ticket %s: %s not decrypted (encrypted with a data key no longer configured)",
+                ticket_id,
+                ", ".join(what if n == 1 else f"{n}× {what}" for what, n in counted.items()),
+            )
+
+    def _view(self, ticket: Ticket, chat_id: int | None = None) -> TicketView:
+        """The ticket decrypted; `chat_id` when the caller knows it (then its encrypted copy is not read)."""
+        unreadable: list[str] = []
+        if chat_id is None:
+            try:
+                chat_id = self._sealer.open_chat(ticket.chat_sealed)
+            except DataKeyError:
+                unreadable.append("chat id")
+        note = self._open(ticket.escalation_note, "note", unreadable) if ticket.escalation_note else None
+        lines = [
+            TranscriptLine(m.author, m.kind, self._open(m.text, "transcript line", unreadable), as_utc(m.created_at))
+            for m in ticket.messages
+        ]
+        self._report(ticket.id, unreadable)
         return TicketView(
             id=ticket.id,
-            chat_id=sealer.open_chat(ticket.chat_sealed),
+            chat_id=chat_id,
             language=ticket.language,
             queue=ticket.queue,
             state=ticket.state,
             reason=ticket.reason,
             assignee=ticket.assignee,
-            escalation_note=sealer.open(ticket.escalation_note) if ticket.escalation_note else None,
+            escalation_note=note,
             staff_chat_id=ticket.staff_chat_id,
             topic_id=ticket.topic_id,
             created_at=as_utc(ticket.created_at),
             first_response_at=as_utc(ticket.first_response_at) if ticket.first_response_at else None,
             resolved_at=as_utc(ticket.resolved_at) if ticket.resolved_at else None,
             rating=ticket.rating,
-            messages=[
-                TranscriptLine(m.author, m.kind, sealer.open(m.text), as_utc(m.created_at)) for m in ticket.messages
-            ],
+            messages=lines,
         )
 
     def _line(self, author: str, text: str, kind: str = "text") -> TicketMessage:
@@ -114,7 +148,7 @@ class Handoff:
         async with self._sessions() as session, session.begin():
             existing = await session.scalar(self._open_in(chat_id))
             if existing is not None:
-                return self._view(existing), False
+                return self._view(existing, chat_id), False
             ticket = Ticket(
                 chat_hash=self._sealer.chat_hash(chat_id),
                 chat_sealed=self._sealer.seal_chat(chat_id),
@@ -126,12 +160,12 @@ class Handoff:
             ticket.messages = [self._line(author, text) for author, text in transcript]
             session.add(ticket)
             await session.flush()
-            return self._view(ticket), True
+            return self._view(ticket, chat_id), True
 
     async def open_ticket_for(self, chat_id: int) -> TicketView | None:
         async with self._sessions() as session:
             ticket = await session.scalar(self._open_in(chat_id))
-            return self._view(ticket) if ticket is not None else None
+            return self._view(ticket, chat_id) if ticket is not None else None
 
     async def get(self, ticket_id: int) -> TicketView | None:
         async with self._sessions() as session:
@@ -252,22 +286,29 @@ class Handoff:
             if state:
                 stmt = stmt.where(Ticket.state == state)
             tickets = (await session.scalars(stmt)).all()
-            return [
-                {
-                    "id": t.id,
-                    "queue": t.queue,
-                    "state": t.state,
-                    "language": t.language,
-                    "reason": t.reason,
-                    "assignee": t.assignee,
-                    "created_at": as_utc(t.created_at),
-                    "rating": t.rating,
-                    "first_response_at": as_utc(t.first_response_at) if t.first_response_at else None,
-                    "resolved_at": as_utc(t.resolved_at) if t.resolved_at else None,
-                    "preview": [(m.author, redact(self._sealer.open(m.text))) for m in t.messages[-3:]],
-                }
-                for t in tickets
-            ]
+            listed = []
+            for t in tickets:
+                unreadable: list[str] = []
+                preview = [
+                    (m.author, redact(self._open(m.text, "transcript line", unreadable))) for m in t.messages[-3:]
+                ]
+                self._report(t.id, unreadable)
+                listed.append(
+                    {
+                        "id": t.id,
+                        "queue": t.queue,
+                        "state": t.state,
+                        "language": t.language,
+                        "reason": t.reason,
+                        "assignee": t.assignee,
+                        "created_at": as_utc(t.created_at),
+                        "rating": t.rating,
+                        "first_response_at": as_utc(t.first_response_at) if t.first_response_at else None,
+                        "resolved_at": as_utc(t.resolved_at) if t.resolved_at else None,
+                        "preview": preview,
+                    }
+                )
+            return listed
 
     async def timing(self, queue: str | None = None) -> Timing:
         """Median seconds to the first staff reply and to resolution, over the tickets that have them."""

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from assistant.secret_key import keyed_hash
 from knowledge.models import Entry, Rating, SentAnswer
 
 KEEP_SENT_DAYS = 30  # after that, an answer's buttons are "no longer active"
@@ -23,14 +23,14 @@ PRUNE_EVERY_S = 3600.0
 
 
 class Ratings:
-    def __init__(self, sessions: async_sessionmaker, secret: bytes, keep_days: float = KEEP_SENT_DAYS) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker, chat_hash: Callable[[int], str], keep_days: float = KEEP_SENT_DAYS
+    ) -> None:
+        """`chat_hash`: the chat's pseudonym, the one every table uses (`Sealer.chat_hash`, assistant/data_key.py)."""
         self._sessions = sessions
-        self._secret = secret
+        self._chat_hash = chat_hash
         self.keep = dt.timedelta(days=keep_days)
         self._pruned_at = float("-inf")
-
-    def _chat_hash(self, chat_id: int) -> str:
-        return keyed_hash(self._secret, str(chat_id))
 
     async def sent(self, chat_id: int, message_id: int, key: str) -> None:
         """Records an answer sent with rating buttons for entry `key`; now and then forgets old ones."""

@@ -10,6 +10,7 @@ import pytest
 from aiohttp import web
 from telegram import Bot
 
+from assistant.data_key import make_key_files
 from assistant.launcher import free_port  # the tests import it from here too
 from assistant.settings import Settings
 from benchmarks.services import database_for_tests, redis_for_tests
@@ -70,6 +71,7 @@ async def db_settings(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator
         yield Settings(_env_file=None, data_dir=tmp_path)
         return
     settings = Settings(_env_file=None, data_dir=tmp_path, database_url=request.getfixturevalue("postgres_url"))
+    make_key_files(settings)  # a shared database: keys are never made on the fly, here as `run` makes them
     await _drop_all(settings)
     yield settings
     await _drop_all(settings)

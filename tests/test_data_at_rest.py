@@ -25,7 +25,7 @@ from assistant.data_key import DataKeyError, Sealer, data_keys, key_file, new_da
 from assistant.db import make_engine
 from assistant.migrations import alembic_config
 from assistant.resealing import check_all, rotate
-from assistant.secret_key import secret_key
+from assistant.secret_key import MissingKeyError, secret_key
 from assistant.settings import PROJECT_ROOT, Settings
 from bot.preferences import LanguagePreferences
 from bot.status_notifier import StatusNotifier
@@ -227,6 +227,7 @@ async def test_rotating_the_data_folders_key_while_a_service_runs(db_settings: S
 
 async def test_rotating_keys_the_operators_set(db_settings: Settings):
     key_a, key_b = new_data_key(), new_data_key()
+    folders_key = key_file(db_settings).read_text() if key_file(db_settings).exists() else None  # PostgreSQL's
     with_a = db_settings.model_copy(update={"data_key": sa_secret(key_a)})
     ticket_id = await fill(with_a)
 
@@ -240,7 +241,9 @@ async def test_rotating_keys_the_operators_set(db_settings: Settings):
     only_b = db_settings.model_copy(update={"data_key": sa_secret(key_b)})
     await assert_readable(only_b, ticket_id)
     assert await count_readable_with(only_b, [key_b]) == 7
-    assert not key_file(db_settings).exists(), "operators' keys: no key file is made"
+    assert (key_file(db_settings).read_text() if key_file(db_settings).exists() else None) == folders_key, (
+        "operators' keys: no key file is made or changed"
+    )
 
     wrong = db_settings.model_copy(
         update={"data_key": sa_secret(new_data_key()), "data_keys_previous": sa_secret(key_a)}
@@ -258,12 +261,12 @@ def sa_secret(value: str):
 # ------------------------------------------------------------------ rows of an older version
 
 
-async def test_the_migration_seals_what_an_older_version_stored(db_settings: Settings):
-    config = alembic_config(db_settings.sqlalchemy_url)
-    config.attributes["settings"] = db_settings
+async def older_ticket(settings: Settings) -> None:
+    """The database at the revision before this one, with ticket 1 stored as that version stored it."""
+    config = alembic_config(settings.sqlalchemy_url)
+    config.attributes["settings"] = settings
     await asyncio.to_thread(command.upgrade, config, BEFORE_THIS_REVISION)  # alembic runs a loop of its own
-
-    engine = make_engine(db_settings.sqlalchemy_url)
+    engine = make_engine(settings.sqlalchemy_url)
     async with engine.begin() as connection:
         await connection.execute(
             sa.text(
@@ -276,6 +279,16 @@ async def test_the_migration_seals_what_an_older_version_stored(db_settings: Set
             sa.text("INSERT INTO handoff_messages (ticket_id, author, kind, text) VALUES (1, 'user', 'text', :t)"),
             [{"t": f"passport {PASSPORT}"}, {"t": f"FIN {FIN}"}],
         )
+    await engine.dispose()
+
+
+async def test_the_migration_seals_what_an_older_version_stored(db_settings: Settings):
+    config = alembic_config(db_settings.sqlalchemy_url)
+    config.attributes["settings"] = db_settings
+    await older_ticket(db_settings)
+
+    engine = make_engine(db_settings.sqlalchemy_url)
+    async with engine.begin() as connection:
         await connection.execute(
             sa.text(
                 "INSERT INTO case_subscriptions (chat_id, language, access_token, last_status, active)"
@@ -308,6 +321,33 @@ async def test_the_migration_seals_what_an_older_version_stored(db_settings: Set
         chat = (await connection.execute(sa.text("SELECT chat_id FROM handoff_tickets"))).scalar_one()
     await engine.dispose()
     assert texts[:2] == [f"passport {PASSPORT}", f"FIN {FIN}"] and token == ACCESS_TOKEN and chat == CHAT
+
+
+@pytest.mark.parametrize("db_settings", ["postgresql"], indirect=True)
+async def test_the_migration_will_not_seal_a_shared_database_with_a_key_made_on_the_spot(db_settings, tmp_path):
+    """An operator's command (`python -m console create-user`) from a host without the keys, first to open the
+    shared database after the upgrade: it must not encrypt everything with a key only it would have."""
+    await older_ticket(db_settings)
+    operator = Settings(_env_file=None, data_dir=tmp_path / "operator", database_url=db_settings.database_url)
+    with pytest.raises(MissingKeyError, match="ASSISTANT_DATA_KEY must be set"):
+        await open_database(operator, seed=False)
+    engine = make_engine(db_settings.sqlalchemy_url)
+    async with engine.connect() as connection:
+        text = (await connection.execute(sa.text("SELECT text FROM handoff_messages ORDER BY id"))).first()
+        version = (await connection.execute(sa.text("SELECT version_num FROM alembic_version"))).scalar_one()
+    await engine.dispose()
+    assert (text, version) == ((f"passport {PASSPORT}",), BEFORE_THIS_REVISION), "nothing converted"
+    assert not list((tmp_path / "operator").glob("*_key")), "no key made"
+    await assert_readable_ticket(db_settings)
+
+
+async def assert_readable_ticket(settings: Settings) -> None:
+    database = await open_database(settings, seed=False)  # the services' keys: the conversion goes through
+    try:
+        ticket = await Handoff(database.sessions, sealer(settings)).get(1)
+        assert ticket is not None and ticket.chat_id == CHAT and ticket.messages[0].text == f"passport {PASSPORT}"
+    finally:
+        await database.close()
 
 
 # ------------------------------------------------------------------ file modes

@@ -9,8 +9,9 @@ import threading
 import pytest
 from pydantic import SecretStr
 
-from assistant.data_key import DataKeyError, Sealer, data_keys, key_file, new_data_key, sealer
-from assistant.secret_key import keyed_hash, secret_key
+from assistant.data_key import DataKeyError, Sealer, data_keys, key_file, make_key_files, new_data_key, sealer
+from assistant.resealing import rotate
+from assistant.secret_key import MissingKeyError, keyed_hash, secret_key
 from assistant.settings import Settings
 
 
@@ -62,3 +63,42 @@ def test_sealed_values_do_not_repeat_and_a_wrong_key_says_so(tmp_path):
     # What `openssl rand -base64 32` prints (the docs' and deploy/assistant.env.example's advice) is a key.
     openssl = base64.b64encode(bytes(range(250, 256)) + bytes(26)).decode()
     assert "/" in openssl and Sealer([openssl], b"secret").open(Sealer([openssl], b"secret").seal("x")) == "x"
+
+
+SHARED = "postgresql+asyncpg://assistant@db.example:5432/assistant"  # never connected to: keys come first
+
+
+@pytest.mark.parametrize(
+    "database_url", [SHARED, "sqlite+aiosqlite:///{elsewhere}/assistant.db"], ids=["postgresql", "sqlite-elsewhere"]
+)
+def test_no_key_is_made_for_a_database_that_is_not_the_data_folders_own(tmp_path, database_url):
+    """An operator's host (`python -m console create-user`, `python -m knowledge`) against the shared database:
+    keys made there would be that host's alone, and a migration would encrypt everything with one."""
+    settings = Settings(
+        _env_file=None, data_dir=tmp_path / "var", database_url=database_url.format(elsewhere=tmp_path / "other")
+    )
+    with pytest.raises(MissingKeyError, match="ASSISTANT_DATA_KEY must be set"):
+        data_keys(settings)
+    with pytest.raises(MissingKeyError, match="ASSISTANT_SECRET_KEY must be set"):
+        secret_key(settings)
+    with pytest.raises(MissingKeyError):
+        sealer(settings)
+    assert not (tmp_path / "var").exists() or not list((tmp_path / "var").iterdir()), "no key file made"
+
+    given = settings.model_copy(update={"data_key": SecretStr(new_data_key()), "secret_key": SecretStr("s" * 40)})
+    assert sealer(given).open(sealer(given).seal("x")) == "x"
+    # `python -m assistant run` makes the files for the services it starts; they are then read, not made.
+    make_key_files(settings)
+    assert sealer(settings).open(Sealer(data_keys(settings), b"-").seal("x")) == "x"
+
+
+def test_an_sqlite_file_inside_the_data_folder_is_its_own(tmp_path):
+    settings = Settings(_env_file=None, data_dir=tmp_path, database_url=f"sqlite+aiosqlite:///{tmp_path}/my.db")
+    assert len(data_keys(settings)) == 1 and secret_key(settings)
+
+
+async def test_rotating_against_a_shared_database_without_its_key_changes_nothing(tmp_path):
+    settings = Settings(_env_file=None, data_dir=tmp_path, database_url=SHARED)
+    said: list[str] = []
+    assert await rotate(settings, said.append, grace_s=0) == 1
+    assert "ASSISTANT_" in said[0] and "must be set" in said[0] and not list(tmp_path.iterdir())

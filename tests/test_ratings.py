@@ -11,13 +11,16 @@ import sqlalchemy as sa
 from alembic import command
 
 from assistant.bootstrap import Database, open_database
+from assistant.data_key import Sealer, new_data_key
 from assistant.db import make_engine
 from assistant.migrations import alembic_config
+from assistant.secret_key import keyed_hash
 from assistant.settings import Settings
 from knowledge.curation import Curation
 from knowledge.ratings import Ratings
 
 SECRET = b"test secret"
+CHAT_HASH = Sealer([new_data_key()], SECRET).chat_hash  # what the gateway hands in
 ENTRY, OTHER = "registration_who_when_how", "visa_evisa_asan"
 
 
@@ -36,7 +39,7 @@ async def votes(database: Database, key: str = ENTRY) -> tuple[int, int]:
 
 
 async def test_a_press_counts_only_for_an_answer_sent_with_that_entrys_buttons(database):
-    ratings = Ratings(database.sessions, SECRET)
+    ratings = Ratings(database.sessions, CHAT_HASH)
     await ratings.sent(chat_id=7, message_id=10, key=ENTRY)
     assert not await ratings.record(ENTRY, "en", -1, 7, 11)  # a message id never sent
     assert not await ratings.record(OTHER, "en", -1, 7, 10)  # another entry's data under this answer
@@ -46,10 +49,13 @@ async def test_a_press_counts_only_for_an_answer_sent_with_that_entrys_buttons(d
     assert await votes(database) == (0, 0)
     assert await ratings.record(ENTRY, "en", -1, 7, 10)
     assert await votes(database) == (0, 1)
+    async with database.engine.connect() as connection:
+        stored = (await connection.execute(sa.text("SELECT chat_hash FROM kb_ratings"))).scalar_one()
+    assert stored == keyed_hash(SECRET, "7"), "the same pseudonym as before: older votes still match"
 
 
 async def test_one_vote_per_user_and_entry_whichever_answer_it_is_pressed_under(database):
-    ratings = Ratings(database.sessions, SECRET)
+    ratings = Ratings(database.sessions, CHAT_HASH)
     for message_id in (20, 21, 22):  # the same entry answered three times
         await ratings.sent(7, message_id, ENTRY)
     await ratings.sent(7, 23, OTHER)
@@ -65,7 +71,7 @@ async def test_one_vote_per_user_and_entry_whichever_answer_it_is_pressed_under(
 
 
 async def test_sent_answers_are_forgotten_after_a_while_and_their_buttons_stop_counting(database):
-    ratings = Ratings(database.sessions, SECRET, keep_days=30)
+    ratings = Ratings(database.sessions, CHAT_HASH, keep_days=30)
     await ratings.sent(7, 30, ENTRY)
     await ratings.sent(7, 31, ENTRY)
     assert await ratings.prune(now=dt.datetime.now(dt.UTC)) == 0
@@ -77,10 +83,10 @@ async def test_sent_answers_are_forgotten_after_a_while_and_their_buttons_stop_c
 async def test_replicas_and_restarts_share_what_was_sent(db_settings):
     first, second = await open_database(db_settings), await open_database(db_settings)
     try:
-        await Ratings(first.sessions, SECRET).sent(9, 40, ENTRY)
+        await Ratings(first.sessions, CHAT_HASH).sent(9, 40, ENTRY)
         both = await asyncio.gather(
-            Ratings(first.sessions, SECRET).record(ENTRY, "en", 1, 9, 40),
-            Ratings(second.sessions, SECRET).record(ENTRY, "en", -1, 9, 40),
+            Ratings(first.sessions, CHAT_HASH).record(ENTRY, "en", 1, 9, 40),
+            Ratings(second.sessions, CHAT_HASH).record(ENTRY, "en", -1, 9, 40),
         )
         assert all(both)
         assert sum(await votes(first)) == 1  # racing replicas still count the user once
