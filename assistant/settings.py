@@ -7,11 +7,13 @@ which keeps the name people know.
 
 from __future__ import annotations
 
+import ipaddress
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 Language = Literal["az", "ru", "en"]
@@ -66,10 +68,11 @@ class Settings(BaseSettings):
     emulator_port: int = 8081
     console_host: str = "127.0.0.1"
     console_port: int = 8080
-    # Reverse proxies in front of the console (addresses or networks, a JSON list) whose X-Forwarded-For and
-    # X-Forwarded-Proto it believes: login throttling then counts the client's address, and HTTPS at the proxy
-    # turns on HSTS and Secure cookies. Empty: the connection's own address and scheme.
-    console_trusted_proxies: list[str] = []
+    # Reverse proxies in front of the console (addresses or networks: a JSON list or comma-separated) whose
+    # X-Forwarded-For and X-Forwarded-Proto it believes: login throttling then counts the client's address, and
+    # HTTPS at the proxy turns on HSTS and Secure cookies. Empty or unset: the connection's own address and
+    # scheme; unset on a console listening beyond loopback is an error in its log (`[]`: no proxy, on purpose).
+    console_trusted_proxies: Annotated[list[str] | None, NoDecode] = None
     # The engine's HTTP API (model hot reload) needs this token; the launcher makes one when it is unset.
     engine_api_token: SecretStr | None = None
     # Hop secrets (assistant/hop_auth.py): every message from the gateway to the engine, and every call from
@@ -121,6 +124,25 @@ class Settings(BaseSettings):
     flood_window_s: float = 10.0  # …but the chat is told once, politely, to slow down
 
     log_level: str = "INFO"
+
+    @field_validator("console_trusted_proxies", mode="before")
+    @classmethod
+    def _proxies_are_networks(cls, value: object) -> object:
+        # Checked here, with the setting's name, rather than failing with a traceback when the console starts.
+        if isinstance(value, str):
+            text = value.strip()
+            try:
+                value = json.loads(text) if text.startswith("[") else [part for part in text.split(",") if part.strip()]
+            except json.JSONDecodeError as error:
+                raise ValueError(f"not a JSON list ({error})") from None
+        if isinstance(value, list | tuple):
+            for entry in value:
+                try:
+                    ipaddress.ip_network(str(entry).strip(), strict=False)
+                except ValueError:
+                    raise ValueError(f"{entry!r} is not an IP address or network (e.g. 10.244.0.0/16)") from None
+            return [str(entry).strip() for entry in value]
+        return value
 
     @model_validator(mode="after")
     def _urls_follow_ports(self) -> Settings:

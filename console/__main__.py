@@ -1,5 +1,6 @@
 """`python -m console serve` runs the staff console; `create-user NAME --role ROLE` adds or resets an account
-(the password is read from ASSISTANT_NEW_PASSWORD or asked for; a reset unlocks it and logs it out everywhere);
+(the password is read from ASSISTANT_NEW_PASSWORD or asked for; a reset unlocks it and logs it out everywhere,
+and leaves a deactivated account deactivated);
 `deactivate NAME` logs an account out everywhere and keeps it from logging in, `reactivate NAME` undoes that,
 `unlock NAME` lifts its lock after failed logins."""
 
@@ -12,6 +13,8 @@ import os
 import sys
 
 from aiohttp import web
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from assistant.bootstrap import open_database
 from assistant.logs import configure_logging
@@ -21,10 +24,11 @@ from console.auth import StaffAuth
 from knowledge.curation import Role
 
 
-async def create_user(settings: Settings, username: str, role: Role, password: str) -> None:
+async def create_user(settings: Settings, username: str, role: Role, password: str) -> bool:
+    """Whether the account is active (a reset leaves a deactivated account deactivated)."""
     database = await open_database(settings)
     try:
-        await StaffAuth(database.sessions).create_user(username, password, role)
+        return await StaffAuth(database.sessions).create_user(username, password, role)
     finally:
         await database.close()
 
@@ -51,7 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     for command in ("deactivate", "reactivate", "unlock"):
         sub.add_parser(command).add_argument("username")
     args = parser.parse_args(argv)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except (ValidationError, SettingsError) as error:
+        print(f"Settings refused: {error}", file=sys.stderr)
+        return 2
     if args.command in ("deactivate", "reactivate", "unlock"):
         try:
             asyncio.run(change_account(settings, args.command, args.username))
@@ -64,11 +72,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "create-user":
         password = os.environ.get("ASSISTANT_NEW_PASSWORD") or getpass.getpass("Password (10+ characters): ")
         try:
-            asyncio.run(create_user(settings, args.username, Role(args.role), password))
+            active = asyncio.run(create_user(settings, args.username, Role(args.role), password))
         except ValueError as error:
             print(f"Not saved: {error}", file=sys.stderr)
             return 1
         print(f"Account {args.username} ({args.role}) saved.")
+        if not active:
+            print(f"It stays deactivated: `python -m console reactivate {args.username}` lets it log in again.")
         return 0
     configure_logging("console", settings.log_level)
     web.run_app(build(settings), host=settings.console_host, port=settings.console_port, print=None, access_log=None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,13 +16,15 @@ from assistant.engine_admin import load_model, loaded_model
 from assistant.secret_key import secret_key
 from assistant.settings import Settings
 from console import lockouts
-from console.auth import StaffAuth
+from console.auth import StaffAuth, ip_of
 from console.web import Console, make_app
 from handoff.service import Handoff
 from knowledge.curation import Actor, Curation
 from knowledge.retraining import Reload, Retrainer
 from knowledge.store import KnowledgeBase
 from knowledge.unanswered import UnansweredLog
+
+log = logging.getLogger(__name__)
 
 
 @asynccontextmanager
@@ -57,7 +60,26 @@ async def open_console(settings: Settings, reload: Reload | None = None) -> Asyn
         await database.close()
 
 
+def proxy_warning(settings: Settings) -> str | None:
+    """What to tell an operator whose console listens beyond loopback without a word about proxies: behind
+    one, every client would count as the proxy's single address, so ten wrong logins by anyone would pause
+    everyone's (and the account lock, which spares known addresses, would spare everyone). Saying
+    `ASSISTANT_CONSOLE_TRUSTED_PROXIES=[]` (staff connect directly) silences it."""
+    host = settings.console_host
+    loopback = host == "localhost" or ((ip := ip_of(host)) is not None and ip.is_loopback)
+    if loopback or settings.console_trusted_proxies is not None:
+        return None
+    return (
+        f"the console listens on {host or 'every address'} and ASSISTANT_CONSOLE_TRUSTED_PROXIES is not set: behind "
+        "a reverse proxy every client counts as the proxy's one address, and ten wrong logins by anyone pause "
+        "everyone's for 15 minutes. Set it to the proxy's addresses or networks, or to [] if staff connect "
+        "directly (docs/operations.md, 'Staff logins')"
+    )
+
+
 def build(settings: Settings, reload: Reload | None = None) -> web.Application:
-    app = make_app(lambda: open_console(settings, reload), settings.console_trusted_proxies)
+    if warning := proxy_warning(settings):
+        log.error(warning)
+    app = make_app(lambda: open_console(settings, reload), settings.console_trusted_proxies or ())
     app.add_routes(lockouts.ROUTES)  # registered here: console/lockouts.py builds on console.web
     return app

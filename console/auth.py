@@ -4,7 +4,8 @@ Login throttling (docs/operations.md, "Staff logins"), kept in the database so i
 and replicas:
 - per source address: ADDRESS_FAILURES refused logins within THROTTLE_WINDOW, whatever user names they tried,
   and that address is refused everything (the right password too) until its oldest failure ages out: a hard
-  cap on guessing from one place.
+  cap on guessing from one place. An IPv6 address counts by its /64 (one host usually holds a whole /64, so
+  counting single addresses would give it 2^64 fresh starts), an IPv4-mapped one as the IPv4 address.
 - per account: ACCOUNT_FAILURES wrong passwords lock the account for ACCOUNT_LOCK, but only for addresses it
   has not logged in from in the last KNOWN_FOR. Whoever locks an account from elsewhere does not lock its
   owner out (no lockout denial of service); guesses from the owner's own addresses are still capped by the
@@ -20,6 +21,7 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import ipaddress
 import logging
 import re
 import secrets
@@ -70,6 +72,26 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def ip_of(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address as an IP address, an IPv4-mapped IPv6 one (`::ffff:192.0.2.1`) as the IPv4 address it
+    carries; None when it is not one."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def address_key(address: str) -> str:
+    """What login throttling and known addresses count by: an IPv4 address itself, an IPv6 address's /64."""
+    ip = ip_of(address)
+    if isinstance(ip, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+    return str(ip) if ip is not None else address[:64]
+
+
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -98,9 +120,10 @@ class StaffAuth:
 
     # ------------------------------------------------------------------ accounts
 
-    async def create_user(self, username: str, password: str, role: Role) -> None:
+    async def create_user(self, username: str, password: str, role: Role) -> bool:
         """Adds an account, or resets one: a new password and role, unlocked, and every session it had
-        ended (whoever knew the old password is logged out). A deactivated account stays deactivated."""
+        ended (whoever knew the old password is logged out). A deactivated account stays deactivated (a reset
+        is no way around a deactivation): returns whether the account is active."""
         if not USERNAME.fullmatch(username):
             raise ValueError("user names are 2 to 80 letters, digits, '.', '_', '-' or '@', without spaces")
         if len(password) < 10:
@@ -110,12 +133,13 @@ class StaffAuth:
             existing = await session.scalar(select(StaffUser).where(StaffUser.username == username))
             if existing is None:
                 session.add(StaffUser(username=username, password_hash=password_hash, role=role.value))
-                return
+                return True
             if role is not Role.admin:
                 await self._keep_an_admin(session, existing, "take the admin role from")
             existing.password_hash, existing.role = password_hash, role.value
             existing.failed_logins, existing.locked_until = 0, None
             await session.execute(delete(StaffSession).where(StaffSession.user_id == existing.id))
+            return existing.active
 
     async def set_active(self, username: str, active: bool, by: str | None = None) -> None:
         """Deactivates (ending every session) or reactivates an account; `by` is the admin doing it, who
@@ -162,7 +186,7 @@ class StaffAuth:
 
     async def log_in(self, username: str, password: str, address: str = "unknown") -> str:
         """Returns a new session token; raises LoginRefused with the same message for every failure."""
-        address = address[:64]
+        address = address_key(address)
         async with self._sessions() as session:
             user = await session.scalar(select(StaffUser).where(StaffUser.username == username))
         stored = user.password_hash if user is not None and user.active else _DUMMY_HASH

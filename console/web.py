@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import ipaddress
+import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -28,7 +29,7 @@ from actions.lockout import Lockout
 from assistant.db import as_utc
 from assistant.i18n import BAKU
 from assistant.settings import LANGUAGES, Settings
-from console.auth import ACCOUNT_FAILURES, ACCOUNT_LOCK, AccountError, Login, LoginRefused, StaffAuth
+from console.auth import ACCOUNT_FAILURES, ACCOUNT_LOCK, AccountError, Login, LoginRefused, StaffAuth, ip_of
 from handoff.models import QUEUES, STATES
 from handoff.service import Handoff
 from knowledge.curation import Actor, Curation, CurationError, Role, diff
@@ -41,6 +42,7 @@ from knowledge.unanswered import UnansweredLog
 COOKIE = "staff_session"
 LOGIN_CSRF_COOKIE = "login_csrf"
 HERE = Path(__file__).resolve().parent
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -69,6 +71,7 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 @dataclass
 class _Holder:
     console: Console | None = None
+    told_of_proxy: bool = False  # the untrusted-proxy error is logged once per process
 
 
 STATE: web.AppKey[_Holder] = web.AppKey("state", _Holder)
@@ -141,10 +144,24 @@ HSTS = "max-age=31536000; includeSubDomains"
 
 
 def _trusted(address: str | None, proxies: Sequence[Network]) -> bool:
-    try:
-        return address is not None and any(ipaddress.ip_address(address) in net for net in proxies)
-    except ValueError:
-        return False
+    ip = ip_of(address) if address is not None else None
+    return ip is not None and any(ip in net for net in proxies)
+
+
+def _untrusted_proxy(request: web.Request, address: str) -> None:
+    """X-Forwarded-For from a peer that is not trusted: a client's own claim, or a proxy nobody named. In the
+    second case every client looks like that proxy, and ten wrong logins by anyone pause everyone's: say so
+    loudly, once."""
+    holder = request.app[STATE]
+    if holder.told_of_proxy or "X-Forwarded-For" not in request.headers:
+        return
+    holder.told_of_proxy = True
+    log.error(
+        "a request came from %s with X-Forwarded-For, but that address is not in "
+        "ASSISTANT_CONSOLE_TRUSTED_PROXIES: if it is your reverse proxy, add it (docs/operations.md, "
+        "'Staff logins'), or every client counts as the proxy's one address for login throttling",
+        address,
+    )
 
 
 def client_of(request: web.Request) -> Client:
@@ -163,6 +180,8 @@ def client_of(request: web.Request) -> Client:
                 break
         proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
         https = proto == "https" if proto else https
+    else:
+        _untrusted_proxy(request, address)
     return Client(address, https)
 
 
@@ -565,12 +584,12 @@ async def users_create(request: web.Request) -> web.StreamResponse:
     _admin_only(request)
     form = request[FORM]
     try:
-        await _console(request).auth.create_user(
+        active = await _console(request).auth.create_user(
             str(form.get("username", "")).strip(), str(form.get("password", "")), Role(str(form.get("role")))
         )
     except ValueError as error:
         raise redirect(request, "/users", f"Not saved: {error}") from None
-    raise redirect(request, "/users", "Account saved.")
+    raise redirect(request, "/users", "Account saved." if active else "Account saved; it stays deactivated.")
 
 
 def _account_step(name: str) -> Handler:

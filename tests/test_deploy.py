@@ -111,3 +111,24 @@ def test_compose_networks_keep_the_engines_and_the_data_off_the_internet():
         "gateway-2",
         "console",
     }
+
+
+def test_the_console_believes_x_forwarded_for_from_the_proxy_in_front_of_it_only(monkeypatch):
+    """Behind the ingress controller, or Docker's port publishing, every staff member would otherwise be one
+    address: ten wrong logins by anyone would pause everyone's, and the account lock would spare everyone."""
+    from assistant.settings import Settings
+
+    spec = compose()
+    values = {
+        "k8s": k8s()[("ConfigMap", "assistant-config")]["data"]["ASSISTANT_CONSOLE_TRUSTED_PROXIES"],
+        "compose": spec["services"]["console"]["environment"]["ASSISTANT_CONSOLE_TRUSTED_PROXIES"],
+    }
+    proxies = {}
+    for where, value in values.items():
+        monkeypatch.setenv("ASSISTANT_CONSOLE_TRUSTED_PROXIES", value)
+        proxies[where] = Settings(_env_file=None).console_trusted_proxies  # valid
+    assert proxies["k8s"]
+    # In compose, the published port's connections come from the staff network's gateway, and only from there.
+    (staff,) = spec["networks"]["staff"]["ipam"]["config"]
+    assert proxies["compose"] == [staff["gateway"]]
+    assert "staff" in spec["services"]["console"]["networks"]

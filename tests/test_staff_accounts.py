@@ -15,7 +15,15 @@ from aiohttp.test_utils import TestServer
 
 from assistant.bootstrap import open_database
 from console.app import build
-from console.auth import ACCOUNT_FAILURES, ADDRESS_FAILURES, AccountError, LoginRefused, StaffAuth, verify_password
+from console.auth import (
+    ACCOUNT_FAILURES,
+    ADDRESS_FAILURES,
+    AccountError,
+    LoginRefused,
+    StaffAuth,
+    address_key,
+    verify_password,
+)
 from console.web import STATE, Handler
 from knowledge.curation import Role
 from tests.test_console import PASSWORD, csrf_of
@@ -104,9 +112,12 @@ async def test_a_deactivated_account_is_logged_out_and_cannot_log_in_until_react
         assert "Account rita deactivated and logged out" in text and "Reactivate rita" in text
         assert not await is_logged_in(rita)
         assert await log_in(rita, "rita") == 401  # the right password: refused like any wrong one
+        text = await admin_post(admin, "/users", username="rita", role="reviewer", password="another passphrase")
+        assert "Account saved; it stays deactivated." in text  # a reset is no way around a deactivation
+        assert await log_in(rita, "rita", "another passphrase") == 401
         text = await admin_post(admin, "/users/reactivate", username="rita")
         assert "Account rita reactivated" in text
-        assert await log_in(rita, "rita") == 200
+        assert await log_in(rita, "rita", "another passphrase") == 200
 
 
 async def test_only_admins_change_accounts_and_never_their_own_or_the_last_admin(server):
@@ -209,6 +220,88 @@ async def test_every_refused_login_costs_one_password_check_and_reads_the_same(d
         assert len(checks) == 1
     finally:
         await database.close()
+
+
+async def test_ipv6_counts_by_its_64_and_mapped_ipv4_as_the_ipv4_address(db_settings):
+    """One host usually holds a whole /64: fresh addresses from it are not fresh starts. And the same IPv4
+    client written as `::ffff:a.b.c.d` (a dual-stack listener) is the same address."""
+    database = await open_database(db_settings, seed=False)
+    try:
+        auth = StaffAuth(database.sessions)
+        await auth.create_user("rita", PASSWORD, Role.reviewer)
+        for number in range(ADDRESS_FAILURES):
+            with pytest.raises(LoginRefused):
+                await auth.log_in("nobody", "guess", f"2001:db8:7:7::{number + 1:x}")
+        with pytest.raises(LoginRefused):
+            await auth.log_in("rita", PASSWORD, "2001:db8:7:7:ffff:1:2:3")  # another address, the same /64
+        assert await auth.log_in("rita", PASSWORD, "2001:db8:7:8::1")  # the next /64: someone else
+        for number in range(ADDRESS_FAILURES):
+            address = "::ffff:192.0.2.77" if number % 2 else "192.0.2.77"
+            with pytest.raises(LoginRefused):
+                await auth.log_in("nobody", "guess", address)
+        for address in ("192.0.2.77", "::ffff:192.0.2.77", "::ffff:c000:024d"):
+            with pytest.raises(LoginRefused):
+                await auth.log_in("rita", PASSWORD, address)
+        assert address_key("::ffff:192.0.2.77") == "192.0.2.77"
+        assert address_key("2001:db8:7:7:ffff:1:2:3") == "2001:db8:7:7::/64"
+        assert address_key("unknown") == "unknown"
+    finally:
+        await database.close()
+
+
+async def test_an_untrusted_peer_sending_x_forwarded_for_is_reported_once(db_settings, caplog):
+    """A reverse proxy nobody named makes every client one address: the console says so in its log."""
+    caplog.set_level(logging.INFO)
+    untrusted = TestServer(build(db_settings, reload=lambda _model: _nothing()))
+    await untrusted.start_server()
+    try:
+        async with aiohttp.ClientSession() as client:
+            assert (await client.get(untrusted.make_url("/login"))).status == 200
+            assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+            for address in ("192.0.2.1", "192.0.2.2"):
+                response = await client.get(untrusted.make_url("/login"), headers={"X-Forwarded-For": address})
+                assert response.status == 200
+    finally:
+        await untrusted.close()
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "ASSISTANT_CONSOLE_TRUSTED_PROXIES" in errors[0]
+
+
+def test_a_console_beyond_loopback_without_a_word_on_proxies_is_warned_about(monkeypatch):
+    from assistant.launcher import settings_env
+    from assistant.settings import Settings
+    from console.app import proxy_warning
+
+    monkeypatch.delenv("ASSISTANT_CONSOLE_TRUSTED_PROXIES", raising=False)
+    for host in ("127.0.0.1", "localhost", "::1"):
+        assert proxy_warning(Settings(_env_file=None, console_host=host)) is None
+    warning = proxy_warning(Settings(_env_file=None, console_host="0.0.0.0"))
+    assert warning and "ASSISTANT_CONSOLE_TRUSTED_PROXIES is not set" in warning
+    assert (
+        proxy_warning(Settings(_env_file=None, console_host="0.0.0.0", console_trusted_proxies=["10.0.0.0/8"])) is None
+    )
+    for key, value in settings_env(Settings(_env_file=None, console_host="0.0.0.0")).items():
+        monkeypatch.setenv(key, value)
+    assert proxy_warning(Settings(_env_file=None))  # the console `python -m assistant run` starts warns too
+    monkeypatch.setenv("ASSISTANT_CONSOLE_TRUSTED_PROXIES", "[]")  # said outright: staff connect directly
+    assert proxy_warning(Settings(_env_file=None, console_host="0.0.0.0")) is None
+    monkeypatch.setenv("ASSISTANT_CONSOLE_TRUSTED_PROXIES", "10.244.0.0/16, 192.0.2.1")
+    assert Settings(_env_file=None).console_trusted_proxies == ["10.244.0.0/16", "192.0.2.1"]
+
+
+@pytest.mark.parametrize("value", ["10.0.0.300", '["10.0.0.0/8", "proxy.example.org"]', "[10.0.0.1"])
+def test_a_bad_trusted_proxy_is_a_settings_error_naming_the_setting(monkeypatch, capsys, value):
+    from pydantic import ValidationError
+
+    from assistant.settings import Settings
+    from console.__main__ import main
+
+    monkeypatch.setenv("ASSISTANT_CONSOLE_TRUSTED_PROXIES", value)
+    with pytest.raises(ValidationError, match="console_trusted_proxies"):
+        Settings(_env_file=None)
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err
+    assert "Settings refused" in err and "console_trusted_proxies" in err and "Traceback" not in err
 
 
 async def test_throttling_survives_a_restart(db_settings):
@@ -371,6 +464,9 @@ def test_the_command_line_deactivates_reactivates_and_unlocks(tmp_path, monkeypa
 
     assert main(["deactivate", "rita"]) == 0
     assert "Account rita deactivated and logged out." in capsys.readouterr().out
+    assert not asyncio.run(logs_in("rita"))
+    assert main(["create-user", "rita", "--role", "reviewer"]) == 0  # a reset: saved, and says it stays so
+    assert "It stays deactivated: `python -m console reactivate rita`" in capsys.readouterr().out
     assert not asyncio.run(logs_in("rita"))
     assert main(["reactivate", "rita"]) == 0 and main(["unlock", "rita"]) == 0
     assert asyncio.run(logs_in("rita"))
