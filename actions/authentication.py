@@ -9,22 +9,17 @@ unpickles the executor installs both). The worker builds its settings itself: th
 from __future__ import annotations
 
 import pluggy
-from prometheus_client import Counter
 from rasa_sdk.plugin import plugin_manager
 from sanic import Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse, json
 
 from assistant.hop_auth import HopGuard, Refusals, check_bearer
+from assistant.metrics import REFUSED  # one definition per registry: a process may import both
 from assistant.settings import Settings
 
 hookimpl = pluggy.HookimplMarker("rasa_sdk")
 
-REFUSED = Counter(
-    "assistant_refused_requests_total",
-    "Requests to the action server refused for missing or wrong credentials",
-    ["endpoint", "reason"],
-)
 OPEN = frozenset({"/health"})  # says only "ok"
 ENDPOINTS = frozenset({"/webhook", "/metrics", "/actions"})  # labels: anything else is "other"
 

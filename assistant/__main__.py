@@ -192,14 +192,15 @@ KEY_SHARERS, KEYS = ("actions", "console", "gateway"), ("secret_key", "data_key"
 
 async def cmd_serve(settings: Settings, name: str) -> int:
     """One service in the foreground, exactly as `run` would start it (containers: one service each)."""
-    model = (await _model(settings)).model if name == "engine" else Path("unused")
-    stack = Stack(settings, model, with_emulator=False, per_run_secrets=False)
+    stack = Stack(settings, Path("unused"), with_emulator=False, per_run_secrets=False)
     if missing := stack.missing_secrets(name):  # made up per container, they would differ between containers
         say(f"{', '.join(missing)} must be set, to the same values for every service (deploy/assistant.env)")
         return 2
     if name in KEY_SHARERS and (unset := [f"ASSISTANT_{k.upper()}" for k in KEYS if getattr(settings, k) is None]):
         say(f"{', '.join(unset)} must be set, the same for the gateway, the action server and the console")
         return 2
+    if name == "engine":  # only now: loading the model takes a while, training it far longer
+        stack.model = (await _model(settings)).model
     service = next((s for s in stack.plan() if s.name == name), None)
     if service is None:
         say(

@@ -104,8 +104,38 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+# The database's and Redis' passwords reach the engine in these: endpoints.yml names them (`${…}`, which Rasa
+# expands when it reads the file), so that no file holds a password.
+DATABASE_PASSWORD_VARIABLE = "ENGINE_DATABASE_PASSWORD"
+REDIS_PASSWORD_VARIABLE = "ENGINE_REDIS_PASSWORD"
+
+
+def engine_store_passwords(settings: Settings) -> dict[str, str]:
+    """The passwords endpoints.yml refers to, by variable (none for SQLite and a Redis without one)."""
+    passwords = {
+        DATABASE_PASSWORD_VARIABLE: make_url(settings.sqlalchemy_url).password
+        if settings.sqlalchemy_url.startswith("postgresql")
+        else None,
+        REDIS_PASSWORD_VARIABLE: urlsplit(settings.redis_url).password if settings.redis_url else None,
+    }
+    return {variable: str(password) for variable, password in passwords.items() if password is not None}
+
+
+def engine_env(settings: Settings, secrets: dict[str, str]) -> dict[str, str]:
+    """The engine's environment: Rasa's, with none of our settings (the bot token, the data keys, the case
+    API's token and the database URL's password are nothing the engine should hold) and only `secrets`, the
+    ones it needs, in variables of its own (engine/serve.py takes the hop secrets out at start)."""
+    env = {
+        key: value
+        for key, value in rasa_env(settings).items()
+        if not key.startswith("ASSISTANT_") and key != "TELEGRAM_BOT_TOKEN"
+    }
+    return {**env, **engine_store_passwords(settings), **secrets}
+
+
 def write_engine_endpoints(settings: Settings) -> Path:
-    """Rasa's endpoints file, from our settings (action server, tracker store, lock store).
+    """Rasa's endpoints file, from our settings (action server, tracker store, lock store); passwords only by
+    the name of the engine's variable that holds them (`engine_store_passwords`).
 
     Embedded: SQLite conversations and in-process locks. Scale-out: conversations in our PostgreSQL (Rasa's
     own `events` table) and the per-conversation lock in Redis, so any engine replica can take any message
@@ -125,7 +155,7 @@ def write_engine_endpoints(settings: Settings) -> Path:
             port=url.port or 5432,
             db=url.database,
             username=url.username,
-            password=url.password,
+            password=f"${{{DATABASE_PASSWORD_VARIABLE}}}" if url.password is not None else None,
         )
         tracker = {k: v for k, v in tracker.items() if v is not None}
     else:
@@ -140,7 +170,7 @@ def write_engine_endpoints(settings: Settings) -> Path:
                 "url": redis.hostname or "127.0.0.1",
                 "port": redis.port or 6379,
                 "db": int(redis.path.strip("/") or 0),
-                "password": redis.password,
+                "password": f"${{{REDIS_PASSWORD_VARIABLE}}}" if redis.password is not None else None,
                 "key_prefix": "".join(c for c in f"{settings.redis_namespace}engine" if c.isalnum()),  # Rasa's rule
             }.items()
             if v is not None
@@ -152,7 +182,7 @@ def write_engine_endpoints(settings: Settings) -> Path:
         + yaml.safe_dump(endpoints, sort_keys=False),
         encoding="utf-8",
     )
-    path.chmod(0o600)  # it may hold a database password
+    path.chmod(0o600)
     return path
 
 
@@ -249,7 +279,7 @@ class Stack:
                     20,
                 )
             )
-        if s.case_api_url.rstrip("/") == f"http://127.0.0.1:{s.case_api_port}":  # the bundled sandbox
+        if _on_loopback(s.case_api_url):  # the bundled sandbox (check_wiring: on its port)
             services.append(
                 Service(
                     "case-api",
@@ -270,13 +300,17 @@ class Stack:
         )
         endpoints = write_engine_endpoints(s)
         # Secrets reach the engine in its environment (engine/serve.py takes them out), never in argv.
-        engine_env = rasa_env(s)
-        for variable, secret in (
-            (ENGINE_TOKEN_VARIABLE, s.engine_api_token),
-            (ENGINE_SECRET_VARIABLE, s.engine_hop_secret),
-            (ACTIONS_SECRET_VARIABLE, s.actions_hop_secret),
-        ):
-            engine_env[variable] = secret.get_secret_value() if secret else ""
+        secret_env = engine_env(
+            s,
+            {
+                variable: secret.get_secret_value() if secret else ""
+                for variable, secret in (
+                    (ENGINE_TOKEN_VARIABLE, s.engine_api_token),
+                    (ENGINE_SECRET_VARIABLE, s.engine_hop_secret),
+                    (ACTIONS_SECRET_VARIABLE, s.actions_hop_secret),
+                )
+            },
+        )
         engine_ports = [s.engine_port] if s.engine_replicas == 1 else [free_port() for _ in range(s.engine_replicas)]
         for i, port in enumerate(engine_ports):
             services.append(
@@ -300,7 +334,7 @@ class Stack:
                         "--enable-api",
                     ],
                     http_ok(f"http://127.0.0.1:{port}/"),
-                    engine_env,
+                    secret_env,
                     180,
                 )
             )
@@ -351,15 +385,21 @@ class Stack:
             raise ValueError("gateway replicas need webhook mode (ASSISTANT_WEBHOOK_URL)")
 
     def check_wiring(self) -> None:
-        """The gateway and the console must reach the engine this stack starts: a port set alone moves the URL
-        with it, but a URL set elsewhere would leave them calling nothing while every service looks ready."""
+        """The gateway and the console must reach the engine this stack starts, and the action server the case
+        API sandbox when its URL is on this machine: a port set alone moves the URL with it, but a URL set
+        elsewhere (an old .env) would leave them calling nothing while every service looks ready."""
         s = self.settings
-        url = urlsplit(s.engine_url)
-        if url.hostname not in ("127.0.0.1", "localhost", "::1") or (url.port or 80) != s.engine_port:
-            raise RuntimeError(
-                f"ASSISTANT_ENGINE_URL is {s.engine_url}, but the engine starts on port {s.engine_port}: "
-                "unset ASSISTANT_ENGINE_URL (it follows ASSISTANT_ENGINE_PORT)"
-            )
+        for what, url, port, started in (
+            ("ENGINE", s.engine_url, s.engine_port, "the engine starts"),
+            ("CASE_API", s.case_api_url, s.case_api_port, "the case API sandbox starts"),
+        ):
+            if what == "CASE_API" and not _on_loopback(url):
+                continue  # a case API elsewhere: not ours to start
+            if not _on_loopback(url) or (urlsplit(url).port or 80) != port:
+                raise RuntimeError(
+                    f"ASSISTANT_{what}_URL is {url}, but {started} on port {port}: "
+                    f"unset ASSISTANT_{what}_URL (it follows ASSISTANT_{what}_PORT)"
+                )
 
     async def _gateway_ready(self, session: ClientSession) -> bool:
         """Ready once it has registered its commands (the last step of its start-up)."""
@@ -460,6 +500,10 @@ class Stack:
         for service in self.services:
             if service.process is not None:
                 kill_process_group(service.process)
+
+
+def _on_loopback(url: str) -> bool:
+    return urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1")
 
 
 def _balancer(name: str, port: int, upstreams: list[int], health: str, env: dict[str, str]) -> Service:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -19,6 +20,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 Language = Literal["az", "ru", "en"]
 LANGUAGES: tuple[Language, ...] = ("az", "ru", "en")
 TELEGRAM_API = "https://api.telegram.org"
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 DEMO_TOKEN = "123456789:local-emulator-demo-token"  # only ever valid against the bundled emulator
 
 
@@ -30,6 +32,8 @@ class Settings(BaseSettings):
         extra="ignore",
         # `ASSISTANT_ENGINE_API_TOKEN=` (an env file's blank line) means unset, never an empty secret.
         env_ignore_empty=True,
+        # A refused value may be a secret: errors name the setting, never echo what it was set to.
+        hide_input_in_errors=True,
     )
 
     # Telegram. Without a token the launcher runs the bundled Bot API emulator and a terminal chat.
@@ -38,7 +42,7 @@ class Settings(BaseSettings):
     )
     telegram_api_url: str = TELEGRAM_API
     webhook_url: str | None = None  # public HTTPS URL; when set the gateway serves a webhook
-    webhook_secret: SecretStr | None = None
+    webhook_secret: SecretStr | None = None  # Telegram's rule: 1-256 of A-Z a-z 0-9 _ - (`openssl rand -hex 32`)
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = 8443
 
@@ -124,6 +128,16 @@ class Settings(BaseSettings):
     flood_window_s: float = 10.0  # …but the chat is told once, politely, to slow down
 
     log_level: str = "INFO"
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _telegram_accepts_the_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # Telegram refuses setWebhook with any other secret_token, and the gateway would fail later and vaguely.
+        if value is not None and not WEBHOOK_SECRET.fullmatch(value.get_secret_value()):
+            raise ValueError(
+                "Telegram accepts only 1-256 characters A-Z, a-z, 0-9, _ and -: make one with `openssl rand -hex 32`"
+            )
+        return value
 
     @field_validator("console_trusted_proxies", mode="before")
     @classmethod

@@ -153,6 +153,7 @@ def build_application(settings: Settings) -> Application:
     # Then flood control, for everything that gets an answer (an edited command too): what users send to
     # people is never held back.
     application.add_handler(MessageHandler(answered, handlers.flood_guard), group=-1)
+    application.add_handler(CallbackQueryHandler(handlers.press_flood_guard), group=-1)  # button presses too
     application.add_handler(CommandHandler("start", handlers.on_start, filters=private))
     application.add_handler(CommandHandler("help", handlers.on_help, filters=private))
     application.add_handler(CommandHandler("language", handlers.on_language, filters=private))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 from telegram import Message, Update
-from telegram.constants import ChatAction
+from telegram.constants import ChatAction, ChatType
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
@@ -31,6 +31,7 @@ from knowledge.ratings import Ratings
 
 log = logging.getLogger(__name__)
 SERVICES = "services"
+TOAST_CHARS = 200  # what Telegram shows of a button press's answer
 TYPING_AFTER_S, TYPING_MAX_IN_FLIGHT = 0.8, 10
 
 
@@ -150,20 +151,41 @@ async def flood_guard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     the assistant itself handles (metrics)."""
     message = _message(update)
     MESSAGES.labels("command" if (message.text or "").startswith("/") else "text" if message.text else "other").inc()
-    shared = services(context)
-    settings = shared.settings
-    try:
-        count = await shared.coordination.hits(f"flood:{_chat_id(update)}", settings.flood_window_s)
-    except store_errors() as error:  # fails open
-        log.warning("flood control unavailable (%s): message let through", type(error).__name__)
-        return
-    if count <= settings.flood_messages:
+    count = await _flood_hits(context, _chat_id(update))
+    if count <= services(context).settings.flood_messages:
         return
     FLOOD_LIMITED.inc()
-    if count == settings.flood_messages + 1:
+    if count == services(context).settings.flood_messages + 1:
         language = await _language(update, context, message.text)
         await send(context, _chat_id(update), Outgoing(say(language, "flood")))
     raise ApplicationHandlerStop
+
+
+async def press_flood_guard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The same flood control for button presses in private chats, on the same budget as the chat's
+    messages: a press (a forged `/faq{…}` payload, a rating) costs an engine call or database work too. A
+    held press is still answered, with the slow-down text as a toast, so that no button keeps spinning."""
+    query, chat = update.callback_query, update.effective_chat
+    if query is None or chat is None or chat.type != ChatType.PRIVATE:
+        return
+    if await _flood_hits(context, chat.id) <= services(context).settings.flood_messages:
+        return
+    FLOOD_LIMITED.inc()
+    language = await _language(update, context, None)
+    with contextlib.suppress(TelegramError):
+        await query.answer(plain(language, "flood")[:TOAST_CHARS])
+    raise ApplicationHandlerStop
+
+
+async def _flood_hits(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> int:
+    """How often the chat was heard from within the flood window, this time included; 0 when the store
+    cannot say (fails open: trouble with the store never silences anyone)."""
+    shared = services(context)
+    try:
+        return await shared.coordination.hits(f"flood:{chat_id}", shared.settings.flood_window_s)
+    except store_errors() as error:
+        log.warning("flood control unavailable (%s): update let through", type(error).__name__)
+        return 0
 
 
 async def relay_to_people(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

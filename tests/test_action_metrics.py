@@ -151,3 +151,11 @@ async def test_only_the_engine_may_run_actions_and_only_prometheus_may_read_metr
         'endpoint="/metrics",reason="invalid"': 2.0,
     }
     assert 'assistant_action_runs_total{action="action_choose_language",outcome="ok"} 1.0' in text  # signed only
+
+
+def test_one_process_may_load_both_the_action_servers_and_the_gateways_metrics():
+    """Before, both defined assistant_refused_requests_total: "Duplicated timeseries" on import."""
+    script = "import actions.authentication as a, assistant.metrics as m; print(a.REFUSED is m.REFUSED)"
+    done = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert done.stdout.strip() == "True"

@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from assistant.__main__ import KEY_SHARERS, KEYS
 from assistant.launcher import NEEDED_SECRETS
 from assistant.settings import PROJECT_ROOT
 
@@ -33,19 +34,41 @@ def deployments() -> dict[str, dict[str, Any]]:
     return found
 
 
+def _variables(*names: str) -> set[str]:
+    return {"TELEGRAM_BOT_TOKEN" if name == "telegram_bot_token" else f"ASSISTANT_{name.upper()}" for name in names}
+
+
+def expected_secrets(service: str) -> set[str]:
+    """What `service` reads its own secrets from: the launcher's list of hop secrets, the keys the gateway, the
+    action server and the console share, and what its role needs."""
+    databases = ("database_url", "redis_url") if service != "console" else ("database_url",)  # no Redis there
+    keys = (*KEYS, "data_keys_previous") if service in KEY_SHARERS else ()
+    role = {
+        "engine": (),
+        "actions": ("case_api_token", "metrics_token"),
+        "gateway": ("telegram_bot_token", "webhook_secret", "case_api_token", "metrics_token"),
+        "console": (),
+    }[service]
+    return _variables(*NEEDED_SECRETS[service], *databases, *keys, *role)
+
+
 def test_every_secret_comes_from_a_secret_and_each_service_gets_only_the_ones_it_needs():
     config = k8s()[("ConfigMap", "assistant-config")]["data"]
     assert not [name for name in config if any(word in name for word in SECRET_WORDS)]
     containers = deployments()
     assert set(containers) == {"engine", "actions", "gateway", "console"}
     for service, container in containers.items():
-        assert {"secretRef": {"name": "assistant"}} in container["envFrom"]
+        # No whole Secret: each service names the keys it reads.
+        assert container["envFrom"] == [{"configMapRef": {"name": "assistant-config"}}], service
         env = {item["name"]: item for item in container.get("env", [])}
         assert all("value" not in item for item in env.values())  # no value written in the file
-        hops = {name for name, item in env.items() if item["valueFrom"]["secretKeyRef"]["name"] == "assistant-hops"}
-        needed = {f"ASSISTANT_{name.upper()}" for name in NEEDED_SECRETS[service] if name != "webhook_secret"}
-        metrics = {"ASSISTANT_METRICS_TOKEN"} if service in ("actions", "gateway") else set()
-        assert hops == needed | metrics, service
+        assert set(env) == expected_secrets(service), service
+        for name, item in env.items():
+            ref = item["valueFrom"]["secretKeyRef"]
+            if ref["name"] == "assistant":  # made from the env file: keys are the variables' names
+                assert ref["key"] == name
+            assert ref.get("optional", False) == (name == "ASSISTANT_DATA_KEYS_PREVIOUS"), name
+    assert not {"TELEGRAM_BOT_TOKEN", "ASSISTANT_DATA_KEY", "ASSISTANT_CASE_API_TOKEN"} & expected_secrets("engine")
 
 
 def test_the_env_file_example_names_every_secret_a_service_needs():

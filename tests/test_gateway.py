@@ -247,6 +247,7 @@ async def test_forged_rating_presses_count_once_and_only_under_answers_really_se
     from knowledge.curation import Curation
 
     services, driver = gateway_services
+    services.settings.flood_messages = 50  # this attack is on the counting; presses held by speed: below
     engine, _ = fake_engine
     engine.scripted = {"who registers?": answer_reply(), "visa?": answer_reply("visa_evisa_asan")}
     attacker, other = 60, 61
@@ -333,3 +334,28 @@ async def test_an_answer_with_a_source_longer_than_telegram_allows_stays_formatt
     assert not [r for r in caplog.records if "rejected our HTML" in r.getMessage()]
     assert "…" in text_of(replies[-1]) and buttons_of(replies[-1])
     assert (await driver.info())["refusals"] == []
+
+
+async def test_button_presses_are_held_by_the_same_flood_control_and_each_is_answered(gateway):
+    """Before, presses skipped flood control: each forged `/faq{…}` press cost an engine call, each rating
+    press database work, however fast they came."""
+    from bot.rendering import plain
+
+    engine, driver = gateway
+    user = 71
+
+    async def press(data: str) -> str | None:
+        pressed = await driver.press(user, user, 5000, data=data, forged=True)
+        answer = await driver.wait_callback_answer(pressed["callback_query_id"])
+        assert answer["answered"], "every press gets an answer"
+        return (answer["answer"] or {}).get("text")
+
+    await driver.ask(user, "hello")  # the chat's first message
+    faq = '/faq{"entry": "registration_who_when_how"}'
+    for _ in range(9):  # with the message, Settings.flood_messages: answered as usual
+        assert await press(faq) != plain("en", "flood")
+    asked = sum(body["sender"] == str(user) for body in engine.received)
+    assert asked == 10
+    held = [await press(data) for data in [faq] * 10 + ["rate:-:registration_who_when_how"] * 5]
+    assert held == [plain("en", "flood")] * 15  # a toast, so no button keeps spinning
+    assert sum(body["sender"] == str(user) for body in engine.received) == asked  # no engine call more

@@ -8,6 +8,7 @@ action calls, in Rasa's environment), tests/test_action_metrics.py (the action s
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -20,10 +21,12 @@ from assistant.hop_auth import (
     ENGINE_SECRET_VARIABLE,
     INVALID,
     MISSING,
+    REPLAYED,
     STALE,
     TIMESTAMP_HEADER,
     UNCONFIGURED,
     HopGuard,
+    Refusals,
     check_bearer,
     sign,
     verify,
@@ -65,8 +68,43 @@ def test_a_guard_counts_its_refusals_by_reason(caplog):
     assert guard.refusal(sign("forged", BODY, now=NOW), BODY) == INVALID
     assert dict(guard.refusals.counts) == {MISSING: 1, STALE: 1, INVALID: 1}
     assert seen == [MISSING, STALE, INVALID]
-    assert "3 refused since start" in caplog.text
+    assert "refused (missing); 1 refused since start" in caplog.text
     assert "02.11.1985" not in caplog.text  # a refused body is never logged
+
+
+def test_an_accepted_request_is_refused_the_second_time():
+    """Before, a captured request could be replayed as often as liked for five minutes."""
+    clock = [NOW]
+    guard = HopGuard("gateway -> engine", SECRET, clock=lambda: clock[0], remembered=3)
+    headers = sign(SECRET, BODY, now=NOW)
+    assert guard.refusal(headers, BODY) is None
+    assert guard.refusal(headers, BODY) == REPLAYED
+    again = sign(SECRET, BODY, now=NOW)  # the same message sent again by the gateway is a new request
+    assert again != headers and guard.refusal(again, BODY) is None
+    clock[0] = NOW + 301
+    assert guard.refusal(headers, BODY) == STALE  # forgotten only once it is stale anyway
+    for _ in range(5):  # bounded: the oldest are forgotten first
+        assert guard.refusal(sign(SECRET, BODY, now=clock[0]), BODY) is None
+    assert len(guard._seen) <= 3
+    assert dict(guard.refusals.counts) == {REPLAYED: 1, STALE: 1}
+
+
+def test_refusals_log_the_first_then_one_summary_a_minute(caplog):
+    """Before, every refused request wrote a warning: anyone reaching a port could flood the log."""
+    clock = [0.0]
+    refusals = Refusals("gateway -> engine", clock=lambda: clock[0])
+    with caplog.at_level(logging.WARNING, logger="assistant.hop_auth"):
+        for second in range(120):
+            clock[0] = float(second)
+            refusals.count(MISSING if second % 3 else INVALID)
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2  # the first, and one summary after a minute
+    assert lines[0] == "gateway -> engine: unauthenticated request refused (invalid); 1 refused since start"
+    assert lines[1] == (
+        "gateway -> engine: 60 unauthenticated requests refused in the last 60 s (invalid: 20, missing: 40); "
+        "61 refused since start"
+    )
+    assert sum(refusals.counts.values()) == 120  # the counters stay exact
 
 
 def test_bearer_tokens_are_compared_whole():
@@ -273,3 +311,89 @@ async def test_the_gateway_serves_no_webhook_without_its_secret(tmp_path):
     settings = Settings(_env_file=None, data_dir=tmp_path, webhook_url="https://assistant.example.org")
     with pytest.raises(ValueError, match="ASSISTANT_WEBHOOK_SECRET"):
         await serve(None, settings, None, None, None)  # type: ignore[arg-type]  # refused before any is used
+
+
+def test_the_engine_holds_only_its_own_secrets_and_no_file_holds_a_password(monkeypatch, tmp_path):
+    """Before, the engine inherited the launcher's whole environment (the bot token, the data keys, the case
+    API's token) and endpoints.yml held the database's and Redis' passwords."""
+    others = {
+        "TELEGRAM_BOT_TOKEN": "123:bot-token-value",
+        "ASSISTANT_DATA_KEY": "data-key-value",
+        "ASSISTANT_SECRET_KEY": "secret-key-value",
+        "ASSISTANT_CASE_API_TOKEN": "case-api-token-value",
+    }
+    for name, value in others.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings(
+        _env_file=None,
+        data_dir=tmp_path,
+        database_url="postgresql+asyncpg://assistant:db-pass-value@db.example:5432/assistant",
+        redis_url="redis://:redis-pass-value@redis.example:6379/0",
+    )
+    stack = Stack(settings, tmp_path / "m.tar.gz", with_emulator=False)
+    engine = _engine(stack)
+    own = {
+        stack.settings.engine_api_token.get_secret_value(),  # type: ignore[union-attr]
+        stack.settings.engine_hop_secret.get_secret_value(),  # type: ignore[union-attr]
+        stack.settings.actions_hop_secret.get_secret_value(),  # type: ignore[union-attr]
+        "db-pass-value",
+        "redis-pass-value",
+    }
+    assert not [key for key in engine.env if key.startswith("ASSISTANT_") or key == "TELEGRAM_BOT_TOKEN"]
+    assert not [v for v in engine.env.values() if any(other in v for other in others.values())]
+    assert own <= set(engine.env.values())
+    assert engine.env["ENGINE_DATABASE_PASSWORD"] == "db-pass-value"
+    assert engine.env["ENGINE_REDIS_PASSWORD"] == "redis-pass-value"
+    endpoints = (tmp_path / "engine" / "endpoints.yml").read_text()
+    assert "pass-value" not in endpoints
+    assert "${ENGINE_DATABASE_PASSWORD}" in endpoints and "${ENGINE_REDIS_PASSWORD}" in endpoints
+    # The other services still get what they need.
+    gateway = next(s for s in stack.plan() if s.name == "gateway")
+    assert gateway.env["TELEGRAM_BOT_TOKEN"] == others["TELEGRAM_BOT_TOKEN"]
+
+
+async def test_the_engine_started_alone_checks_its_secrets_before_loading_the_model(monkeypatch, tmp_path, capsys):
+    """Before, `serve engine` loaded (or trained) the model first and only then said a secret was missing."""
+    import assistant.__main__ as main
+
+    async def no_model(settings: Settings) -> None:
+        raise AssertionError("the model was loaded before the secrets were checked")
+
+    monkeypatch.setattr(main, "_model", no_model)
+    assert await main.cmd_serve(loopback_settings(tmp_path), "engine") == 2
+    assert "ASSISTANT_ENGINE_API_TOKEN" in capsys.readouterr().out
+
+
+async def test_the_launcher_refuses_a_case_api_url_that_misses_the_sandbox_it_starts(tmp_path):
+    """Before, an old .env's ASSISTANT_CASE_API_URL=http://127.0.0.1:8090 with another port meant no sandbox
+    and actions calling a dead port, while the launcher said "running"."""
+    settings = loopback_settings(tmp_path, case_api_url="http://127.0.0.1:8090")
+    stack = Stack(settings, tmp_path / "m.tar.gz", with_emulator=False)
+    with pytest.raises(RuntimeError, match=r"ASSISTANT_CASE_API_URL is http://127\.0\.0\.1:8090, but the case API"):
+        await stack.start()
+    assert not stack.services
+    # Its own port spelled another way is the sandbox too; a case API elsewhere is left alone.
+    port = settings.case_api_port
+    for url, sandbox in ((f"http://localhost:{port}", True), ("https://cases.example.org", False)):
+        moved = settings.model_copy(update={"case_api_url": url})
+        stack = Stack(moved, tmp_path / "m.tar.gz", with_emulator=False)
+        stack.check_wiring()
+        assert ("case-api" in {s.name for s in stack.plan()}) == sandbox
+
+
+def test_a_webhook_secret_telegram_would_refuse_stops_the_start_with_the_reason():
+    """Before, the env file said `openssl rand -base64 32`: Telegram refuses such a secret_token (+ / =), and
+    webhook mode failed at setWebhook."""
+    from pydantic import ValidationError
+
+    base64_made = "q3Zk+9vYw/Xb1c2Lr0m8e7T6s5R4p3O2n1M0l9K8j7I="
+    with pytest.raises(ValidationError) as refused:
+        Settings(_env_file=None, webhook_secret=base64_made)
+    assert "openssl rand -hex 32" in str(refused.value) and base64_made not in str(refused.value)
+    for wrong in ("a" * 257, "with space", "é"):
+        with pytest.raises(ValidationError):
+            Settings(_env_file=None, webhook_secret=wrong)
+    for right in ("0f" * 32, "A-z_9", "a" * 256):
+        assert Settings(_env_file=None, webhook_secret=right).webhook_secret == SecretStr(right)
+    example = (Path(__file__).parent.parent / "deploy" / "assistant.env.example").read_text(encoding="utf-8")
+    assert "openssl rand -hex 32" in example
