@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 from aiohttp import ClientError
 
 from assistant.bootstrap import knowledge_base, open_database
+from assistant.data_key import make_key_files
 from assistant.launcher import Stack
 from assistant.logs import configure_logging
 from assistant.private_files import keep_private
@@ -139,6 +140,7 @@ async def cmd_run(settings: Settings, chat: bool) -> int:
 
 
 async def _serve(settings: Settings, chat: bool, stacks: list[Stack]) -> int:
+    make_key_files(settings)  # before the first migration, which may encrypt an older version's rows with them
     say("Training the model first if needed (the first run takes a few minutes)…")
     result = await _model(settings)
     stack = Stack(settings, result.model, with_emulator=settings.demo_mode)

@@ -102,3 +102,18 @@ async def test_rotating_against_a_shared_database_without_its_key_changes_nothin
     said: list[str] = []
     assert await rotate(settings, said.append, grace_s=0) == 1
     assert "ASSISTANT_" in said[0] and "must be set" in said[0] and not list(tmp_path.iterdir())
+
+
+async def test_run_makes_the_key_files_before_its_first_migration(tmp_path, monkeypatch):
+    """`python -m assistant run` with PostgreSQL: its services share this data folder, so it makes the keys, and
+    before it first opens the database (the migration may encrypt an older version's rows with them)."""
+    import assistant.__main__ as main
+
+    async def first_opening(settings: Settings) -> None:  # what `_model` does first: migrate, needing the keys
+        data_keys(settings)
+        secret_key(settings)
+        raise RuntimeError("stopped after the migration")
+
+    monkeypatch.setattr(main, "_model", first_opening)
+    with pytest.raises(RuntimeError, match="stopped after the migration"):
+        await main._serve(Settings(_env_file=None, data_dir=tmp_path, database_url=SHARED), chat=False, stacks=[])
