@@ -4,7 +4,9 @@ Transcript lines, escalation notes and the case API's access tokens are encrypte
 the chat ids of tickets and subscriptions become a keyed hash (for lookups) beside an encrypted copy (to write
 to the user); language preferences keep the keyed hash only. Existing rows are converted here, so this needs
 the keys: the settings of the process that migrates (assistant/migrations.py hands them over; the plain
-`alembic` command reads them from the environment like every process does).
+`alembic` command reads them from the environment like every process does). Against a database other than the
+embedded SQLite a process without them refuses, and nothing is converted, rather than make a key only it has
+(assistant/secret_key.py).
 
 On SQLite, handoff_tickets is altered in place (ALTER TABLE ... DROP COLUMN), never copied: dropping the old
 table of a copy would cascade to every transcript line (foreign keys are on), so the new columns there stay
