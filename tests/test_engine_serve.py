@@ -7,11 +7,14 @@ Runs in the engine's environment (Rasa lives there), all parts in one interprete
 from __future__ import annotations
 
 import json
+import subprocess
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 
 from assistant.launcher import ENGINE_TOKEN_VARIABLE, Stack, loopback_settings
+from assistant.settings import PROJECT_ROOT
 from tests.engine_env import run_in_engine_env
 
 pytestmark = pytest.mark.slow  # runs code in Rasa's environment: seconds of imports per test
@@ -288,3 +291,27 @@ def test_the_engine_takes_its_hop_secrets_out_of_its_environment(engine):
     assert hops["environ"] == {"HOME": "/h"}  # not passed on to anything the engine starts
     assert hops["inbound"] == "inbound"
     assert hops["signing"] == "engine.serve"
+
+
+def test_rasa_reads_the_store_passwords_from_the_engines_environment_not_from_the_file(tmp_path):
+    """endpoints.yml once held the database's and Redis' passwords; now it names the engine's variables."""
+    settings = loopback_settings(
+        tmp_path,
+        database_url="postgresql+asyncpg://assistant:db-pa$$-w0rd@127.0.0.1:5432/assistant",
+        redis_url="redis://:redis-pa55@127.0.0.1:6379/0",
+    )
+    engine = next(s for s in Stack(settings, tmp_path / "m.tar.gz", with_emulator=False).plan() if s.name == "engine")
+    endpoints = engine.argv[engine.argv.index("--endpoints") + 1]
+    written = Path(endpoints).read_text(encoding="utf-8")
+    assert "db-pa$$-w0rd" not in written and "redis-pa55" not in written
+    script = f"""
+import json
+from rasa.utils.endpoints import read_endpoint_config
+stores = [read_endpoint_config({endpoints!r}, kind) for kind in ("tracker_store", "lock_store")]
+print(json.dumps([store.kwargs["password"] for store in stores]))
+"""
+    done = subprocess.run(
+        [engine.argv[0], "-c", script], cwd=PROJECT_ROOT, env=engine.env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == ["db-pa$$-w0rd", "redis-pa55"]

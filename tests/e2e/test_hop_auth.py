@@ -43,9 +43,12 @@ async def test_the_engine_answers_only_the_gateways_signed_messages(running):
             async with session.post(url, **options) as response:
                 assert response.status == 401
                 assert await response.json() == {"error": "unauthenticated"}
-        async with session.post(url, **_signed(message, secret)) as response:
+        signed = _signed(message, secret)
+        async with session.post(url, **signed) as response:
             assert response.status == 200
             replies = await response.json()
+        async with session.post(url, **signed) as response:  # the same request captured and sent again
+            assert response.status == 401
     assert replies == [{"recipient_id": "919191", "custom": {"type": "say", "key": "greet"}}]  # the gateway's texts
     log = running.stack.service("engine").log_path.read_text(encoding="utf-8")
     assert "gateway -> engine: unauthenticated request refused (missing)" in log
