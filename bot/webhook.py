@@ -20,6 +20,7 @@ from aiohttp import web
 from telegram import Update
 from telegram.ext import Application
 
+from assistant.api_headers import protect
 from assistant.coordination import Coordination, store_errors
 from assistant.hop_auth import Refusals, check_bearer
 from assistant.metrics import REFUSED, metrics_response
@@ -66,7 +67,7 @@ def webhook_app(
             return web.json_response({"error": "unauthenticated"}, status=401)
         return await metrics_response(request)
 
-    app = web.Application(client_max_size=MAX_UPDATE_BYTES)
+    app = protect(web.Application(client_max_size=MAX_UPDATE_BYTES))
     app.router.add_post(f"/{WEBHOOK_PATH}", deliver)
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics)

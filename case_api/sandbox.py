@@ -27,6 +27,7 @@ from sqlalchemy import JSON, Date, DateTime, ForeignKey, String, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from assistant.api_headers import protect
 from assistant.hop_auth import Refusals, check_bearer
 from case_api.numbers import normalize_application_number, normalize_personal_id
 
@@ -339,7 +340,7 @@ async def seed(sessions: async_sessionmaker) -> None:
 
 def make_app(database: Path, token: str, admin_token: str | None = None) -> web.Application:
     """`admin_token`: what the switches want as a bearer token; without one they refuse everyone."""
-    app = web.Application(middlewares=[guard])
+    app = protect(web.Application(middlewares=[guard]))
     app[TOKEN] = token
     app[ADMIN_TOKEN] = admin_token or None
     app[SWITCH_REFUSALS] = Refusals("case API sandbox switches")

@@ -22,6 +22,7 @@ from actions.case_client import (
     RateLimited,
     Unavailable,
 )
+from assistant.api_headers import API_HEADERS
 from case_api.numbers import normalize_application_number, normalize_personal_id
 from case_api.sandbox import make_app
 from tests.conftest import free_port
@@ -266,3 +267,17 @@ async def test_sandbox_switches_refuse_everyone_without_an_admin_token(tmp_path)
                 f"{url}/_sandbox/behaviour", json={}, headers={"Authorization": authorization}
             ) as response:
                 assert response.status == 401
+
+
+async def test_every_answer_carries_the_api_headers_errors_too(sandbox):
+    """Case data must not be cached or sniffed, whatever the status: found, refused, malformed, unknown path."""
+    found = await raw(
+        sandbox, "/v1/applications/lookup", {"application_number": "TRP-2026-000101", "personal_id": "5ZK2L9B"}
+    )
+    refused = await raw(sandbox, "/v1/applications/lookup", {}, token="wrong")
+    malformed = await raw(sandbox, "/v1/applications/lookup", {"application_number": "TRP-2026-000101"})
+    async with ClientSession() as session, session.get(f"{sandbox}/no/such/path") as response:
+        missing = (response.status, {}, dict(response.headers))
+    assert [status for status, _, _ in (found, refused, malformed, missing)] == [200, 401, 400, 404]
+    for _, _, headers in (found, refused, malformed, missing):
+        assert {name: headers.get(name) for name in API_HEADERS} == API_HEADERS
