@@ -277,7 +277,7 @@ async def test_every_answer_carries_the_api_headers_errors_too(sandbox):
     refused = await raw(sandbox, "/v1/applications/lookup", {}, token="wrong")
     malformed = await raw(sandbox, "/v1/applications/lookup", {"application_number": "TRP-2026-000101"})
     async with ClientSession() as session, session.get(f"{sandbox}/no/such/path") as response:
-        missing = (response.status, {}, dict(response.headers))
+        missing: tuple[int, dict, dict] = (response.status, {}, dict(response.headers))
     assert [status for status, _, _ in (found, refused, malformed, missing)] == [200, 401, 400, 404]
     for _, _, headers in (found, refused, malformed, missing):
         assert {name: headers.get(name) for name in API_HEADERS} == API_HEADERS
