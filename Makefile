@@ -6,7 +6,7 @@ PY := .venv/bin/python
 run: setup            ## set up, train if needed, start everything, chat in the terminal
 	$(PY) -m assistant run
 
-check: setup          ## the fast lane (under 3 minutes): lint, format, types, the tests that need no model
+check: setup          ## the fast lane (about 5 minutes on 2 cores): lint, format, types, the tests that need no model
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
