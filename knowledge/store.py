@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from knowledge.models import Entry, EntryText, QuestionVariant
@@ -49,6 +49,7 @@ def to_data(entry: Entry) -> EntryData:
 async def write_entry(session: AsyncSession, item: EntryData, actor: str) -> Entry:
     """Creates or replaces the live entry `item.key` inside the caller's transaction; bumps its version."""
     entry = await session.scalar(select(Entry).where(Entry.key == item.key))
+    new = entry is None
     if entry is None:
         entry = Entry(key=item.key, version=0)
         session.add(entry)
@@ -72,7 +73,17 @@ async def write_entry(session: AsyncSession, item: EntryData, actor: str) -> Ent
             entry.texts.append(EntryText(language=lang, question=text.question, answer=text.answer, source=text.source))
     for lang in set(existing) - set(item.texts):
         entry.texts.remove(existing[lang])
-    entry.variants = [QuestionVariant(language=lang, text=v) for lang, t in item.texts.items() for v in t.variants]
+    variants = [(lang, v) for lang, t in item.texts.items() for v in t.variants]
+    if not new:
+        entry.variants = [QuestionVariant(language=lang, text=v) for lang, v in variants]
+        return entry
+    # A new entry's variants in one statement: the ORM inserts them one by one (it wants each id back, and
+    # SQLite does not promise RETURNING's order), which made seeding 60 entries take 0.75 s.
+    await session.flush()  # the entry's id
+    if variants:
+        rows = [{"entry_id": entry.id, "language": lang, "text": v} for lang, v in variants]
+        await session.execute(insert(QuestionVariant), rows)
+    await session.refresh(entry, ["variants"])
     return entry
 
 
