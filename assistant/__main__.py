@@ -35,6 +35,7 @@ from assistant.resealing import rotate
 from assistant.settings import PROJECT_ROOT, Settings
 from assistant.tasks import cancel_and_wait
 from assistant.terminal_chat import SafeOutput, TerminalChat
+from assistant.terminal_group import foreground_group
 from assistant.training import ensure_model, validate_data
 from console.auth import StaffAuth
 from knowledge.curation import Role
@@ -235,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging("launcher", "WARNING")
     logging.getLogger("assistant").setLevel(logging.WARNING)
     if args.command == "run":
-        return asyncio.run(cmd_run(settings, chat=not args.no_chat and sys.stdin.isatty()))
+        with foreground_group():
+            return asyncio.run(cmd_run(settings, chat=not args.no_chat and sys.stdin.isatty()))
     if args.command == "train":
         return asyncio.run(cmd_train(settings, args.force))
     if args.command == "validate":
@@ -244,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(cmd_serve(settings, args.service))
     if args.command == "rotate-data-key":
         return asyncio.run(rotate(settings, say))
-    return asyncio.run(cmd_chat(settings))
+    with foreground_group():
+        return asyncio.run(cmd_chat(settings))
 
 
 if __name__ == "__main__":

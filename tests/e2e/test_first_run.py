@@ -2,8 +2,8 @@
 
 Not the chat's pieces, the command itself: the launcher, the model check, every service, the one-time admin
 password, the `you ›` prompt, and the chat's commands typed at it. Then the ways a person stops it (`:quit`,
-Ctrl-C through the terminal with stdout piped into another program, SIGTERM), each of which must end every
-process the command started and free every port, quickly.
+Ctrl-C through the terminal with stdout piped into another program, Ctrl-C to `make run` in a script that goes
+on after it, SIGTERM), each of which must end every process the command started and free every port, quickly.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ START_S = 420  # set-up of a fresh data folder, the model check (cached by the s
 REPLY_S = 60
 STOP_S = 10  # the issue's bound: Ctrl-C or SIGTERM returns to the shell within this
 ENTRY = "citizenship_naturalisation"
+AFTER_MAKE = "after make: "
 
 
 @dataclass
@@ -67,7 +68,7 @@ def plain(text: str | None) -> str:
     return re.sub(r"\n {6}(?=\S)", " ", ANSI.sub("", text or "").replace("\r\n", "\n"))
 
 
-def spawn(data_dir: Path, *, pipe_stdout: bool = False) -> FirstRun:
+def spawn(data_dir: Path, *, pipe_stdout: bool = False, through_make: bool = False) -> FirstRun:
     # The sandbox's switches want its admin token: given here, so this test knows it (the launcher keeps it).
     settings = loopback_settings(data_dir, sandbox_admin_token=SecretStr("first-run-sandbox-admin"))
     env = settings_env(settings)
@@ -75,6 +76,8 @@ def spawn(data_dir: Path, *, pipe_stdout: bool = False) -> FirstRun:
     command = f"{sys.executable} -m assistant run"
     if pipe_stdout:  # `make run | tee run.log`: Ctrl-C ends the reader too, and stdout becomes a broken pipe
         command = f"{command} | cat"
+    if through_make:  # the README's words, in a script that goes on after it: make must end, not die
+        command = f"make run; echo {AFTER_MAKE}$?"
     child = pexpect.spawn(
         "/bin/bash",
         ["-c", command],
@@ -217,15 +220,21 @@ def test_the_readme_command_as_a_person_uses_it(first_run: FirstRun) -> None:
     assert not readable, readable
 
 
-@pytest.mark.parametrize("how", ["ctrl-c with stdout piped, a reply in flight", "sigterm"])
+STOPS = ["ctrl-c with stdout piped, a reply in flight", "ctrl-c under make, a command after it", "sigterm"]
+
+
+@pytest.mark.parametrize("how", STOPS)
 def test_stopping_returns_at_once_and_leaves_nothing_running(tmp_path: Path, how: str) -> None:
-    run = spawn(tmp_path / "var", pipe_stdout=how.startswith("ctrl-c"))
+    under_make = "make" in how
+    run = spawn(tmp_path / "var", pipe_stdout="piped" in how, through_make=under_make)
     try:
         run.read_until_prompt(timeout=START_S)
         pids = descendants(run.child.pid) | {run.child.pid}
         assert len(pids) >= 7, pids
         if how == "sigterm":
             chat_beside_it(run)
+        elif under_make:
+            assert "bot ›" in plain(run.turn("/start"))
         else:
             reply_in_flight(run)
         started = time.monotonic()
@@ -233,6 +242,8 @@ def test_stopping_returns_at_once_and_leaves_nothing_running(tmp_path: Path, how
             run.child.sendintr()  # the terminal's Ctrl-C: SIGINT to the launcher and to the pipe's reader
         else:
             os.kill(_launcher(pids), signal.SIGTERM)
+        if under_make:  # Ctrl-C stopped the launcher alone: make ended with its code and the script went on
+            run.child.expect_exact(f"{AFTER_MAKE}0", timeout=STOP_S)
         run.child.expect(pexpect.EOF, timeout=STOP_S)
         wait_gone(run, pids, max(0.5, STOP_S - (time.monotonic() - started)))
     finally:
