@@ -51,14 +51,19 @@ async def client_for(server: TestServer, username: str | None) -> AsyncIterator[
     await client.start_server()
     try:
         if username:
-            page = await (await client.get("/login")).text()
-            response = await client.post(
-                "/login", data={"username": username, "password": PASSWORD, "csrf": csrf_of(page), "next": "/"}
-            )
-            assert response.status == 200 and "Log out" in await response.text()
+            await log_in(client, username)
         yield client
     finally:
         await client.close()
+
+
+async def log_in(client: TestClient | aiohttp.ClientSession, username: str) -> None:
+    """Logs `client` (a test client, or a session with the console as its base URL) in as `username`."""
+    page = await (await client.get("/login")).text()
+    response = await client.post(
+        "/login", data={"username": username, "password": PASSWORD, "csrf": csrf_of(page), "next": "/"}
+    )
+    assert response.status == 200 and "Log out" in await response.text()
 
 
 def found(pattern: str, text: str, flags: int = 0) -> str:

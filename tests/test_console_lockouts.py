@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,8 +15,8 @@ from assistant.secret_key import secret_key
 from console.app import build
 from console.web import STATE
 from knowledge.curation import Role
+from tests.test_console import PASSWORD, csrf_of, log_in
 
-PASSWORD = "correct horse battery"
 NUMBER = "TRP-2026-000101"
 
 
@@ -44,18 +43,8 @@ async def client_for(server: TestServer, username: str | None) -> AsyncIterator[
     jar = aiohttp.CookieJar(unsafe=True)  # the server is an IP address
     async with aiohttp.ClientSession(base_url=str(server.make_url("/")), cookie_jar=jar) as client:
         if username:
-            page = await (await client.get("/login")).text()
-            response = await client.post(
-                "/login", data={"username": username, "password": PASSWORD, "csrf": csrf_of(page), "next": "/"}
-            )
-            assert response.status == 200 and "Log out" in await response.text()
+            await log_in(client, username)
         yield client
-
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert match is not None
-    return match.group(1)
 
 
 async def guess(lockout: Lockout, number: str = NUMBER, chats: int = MAX_FAILURES, same_chat: bool = False) -> None:
