@@ -14,15 +14,17 @@ from alembic.config import Config
 from assistant.settings import PROJECT_ROOT, Settings
 
 
-def alembic_config(url: str) -> Config:
+def alembic_config(settings: Settings) -> Config:
+    """Alembic's configuration for our database; data migrations find `settings` in its attributes (the
+    data-at-rest revision needs the keys)."""
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
-    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config.set_main_option("sqlalchemy.url", settings.sqlalchemy_url.replace("%", "%%"))
+    config.attributes["settings"] = settings
     return config
 
 
 async def upgrade(settings: Settings) -> None:
-    config = alembic_config(settings.sqlalchemy_url)
-    config.attributes["settings"] = settings  # data migrations need the keys (the data-at-rest revision)
+    config = alembic_config(settings)
     # Alembic's env runs its own event loop; give it a thread of its own.
     await asyncio.to_thread(command.upgrade, config, "head")

@@ -263,8 +263,7 @@ def sa_secret(value: str):
 
 async def older_ticket(settings: Settings) -> None:
     """The database at the revision before this one, with ticket 1 stored as that version stored it."""
-    config = alembic_config(settings.sqlalchemy_url)
-    config.attributes["settings"] = settings
+    config = alembic_config(settings)
     await asyncio.to_thread(command.upgrade, config, BEFORE_THIS_REVISION)  # alembic runs a loop of its own
     engine = make_engine(settings.sqlalchemy_url)
     async with engine.begin() as connection:
@@ -283,8 +282,7 @@ async def older_ticket(settings: Settings) -> None:
 
 
 async def test_the_migration_seals_what_an_older_version_stored(db_settings: Settings):
-    config = alembic_config(db_settings.sqlalchemy_url)
-    config.attributes["settings"] = db_settings
+    config = alembic_config(db_settings)
     await older_ticket(db_settings)
 
     engine = make_engine(db_settings.sqlalchemy_url)

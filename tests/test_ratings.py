@@ -96,8 +96,7 @@ async def test_replicas_and_restarts_share_what_was_sent(db_settings):
 
 
 async def test_the_migration_keeps_each_users_latest_vote_per_entry(db_settings):
-    config = alembic_config(db_settings.sqlalchemy_url)
-    config.attributes["settings"] = db_settings
+    config = alembic_config(db_settings)
     await asyncio.to_thread(command.upgrade, config, "5d2f1b8c3e02")
     rows = [  # chat a voted 👎 under two answers of one entry, then 👍 under a third; chat b once
         {"key": ENTRY, "language": "en", "value": -1, "chat_hash": "a", "message_id": 1},
