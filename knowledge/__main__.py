@@ -2,7 +2,9 @@
 
 import PATH [--publish]   YAML file or folder; drafts in review, or published at once with --publish
 export [PATH]             the live entries as YAML (stdout without PATH)
-validate PATH             check a YAML file or folder without importing it (exit 1 on errors)
+validate PATH             check a YAML file or folder without importing it (exit 1 on errors): the schema, and
+                          that the three languages state the same figures and use the glossary's legal terms
+                          (knowledge/consistency.py, knowledge/glossary.yml); `import` refuses what this refuses
 publish KEY               publish the entry's draft that is in review
 retrain [--reload] [--quick]
                           train the model if the data changed; --reload swaps it into the running engine;
@@ -24,27 +26,55 @@ from assistant.bootstrap import open_database
 from assistant.engine_admin import ReloadFailed, load_model, loaded_model
 from assistant.settings import Settings
 from assistant.training import ensure_model, validate_data
+from knowledge.consistency import problems
 from knowledge.curation import Actor, Curation, CurationError, Role
-from knowledge.schema import EntryData, dump_yaml, load_dir, load_yaml
+from knowledge.schema import EntryData, checked, dump_yaml, load_yaml
 from knowledge.store import KnowledgeBase
 
 
-def _load(path: Path) -> list[EntryData]:
-    return load_dir(path) if path.is_dir() else load_yaml(path)
+def _load(path: Path) -> list[tuple[Path, list[EntryData]]]:
+    """The entries of a file, or of each file of a folder (as `load_dir` reads them: every *.yml, checked as one
+    set), with the file each came from."""
+    files = sorted(path.glob("*.yml")) if path.is_dir() else [path]
+    loaded = [(file, load_yaml(file)) for file in files]
+    checked([entry for _, entries in loaded for entry in entries])
+    return loaded
+
+
+def _checked_content(loaded: list[tuple[Path, list[EntryData]]]) -> list[EntryData] | None:
+    """All the entries, or None after printing (to stderr) every figure that differs between an entry's languages
+    and every wording the glossary rules out, with the entry's key and file."""
+    found = [
+        f"{entry.key} ({file.name}): {problem}"
+        for file, entries in loaded
+        for entry in entries
+        for problem in problems(entry)
+    ]
+    if found:
+        print(f"{len(found)} problems to fix before these entries can go in:", file=sys.stderr)
+        for line in found:
+            print(f"  {line}", file=sys.stderr)
+        return None
+    return [entry for _, entries in loaded for entry in entries]
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
-    if args.command == "validate":
-        entries = _load(Path(args.path))
-        print(f"{len(entries)} entries are valid.")
-        return 0
+    entries: list[EntryData] = []
+    if args.command in ("validate", "import"):
+        # Checked before the database is opened: a refused file changes nothing.
+        content = _checked_content(_load(Path(args.path)))
+        if content is None:
+            return 1
+        entries = content
+        if args.command == "validate":
+            print(f"{len(entries)} entries are valid.")
+            return 0
     actor = Actor(f"cli:{getpass.getuser()}", Role.admin)
     database = await open_database(settings)
     try:
         kb = KnowledgeBase(database.sessions)
         curation = Curation(database.sessions)
         if args.command == "import":
-            entries = _load(Path(args.path))
             count = await curation.import_entries(actor, entries, publish=args.publish)
             print(f"Imported {count} entries" + (" and published them." if args.publish else " as drafts in review."))
             if args.publish:
