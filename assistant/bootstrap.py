@@ -38,9 +38,9 @@ async def open_database(settings: Settings, *, seed: bool = True) -> Database:
     database = Database(engine, sessionmaker(engine))
     if seed:
         kb = KnowledgeBase(database.sessions)
-        if await kb.count() == 0:
-            written = await kb.upsert(load_dir(SEED_DIR))
-            log.info("seeded the knowledge base with %d entries", written)
+        written = await kb.add_missing(load_dir(SEED_DIR))
+        if written:
+            log.info("seeded the knowledge base with %d new entries", written)
     return database
 
 

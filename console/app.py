@@ -15,7 +15,7 @@ from assistant.data_key import sealer
 from assistant.engine_admin import load_model, loaded_model
 from assistant.secret_key import secret_key
 from assistant.settings import Settings
-from console import lockouts
+from console import lockouts, upkeep
 from console.auth import StaffAuth, ip_of
 from console.web import Console, make_app
 from handoff.service import Handoff
@@ -23,6 +23,7 @@ from knowledge.curation import Actor, Curation
 from knowledge.retraining import Reload, Retrainer
 from knowledge.store import KnowledgeBase
 from knowledge.unanswered import UnansweredLog
+from knowledge.upkeep import Upkeep
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ async def open_console(settings: Settings, reload: Reload | None = None) -> Asyn
             UnansweredLog(database.sessions),
             Handoff(database.sessions, sealer(settings)),
             Lockout(database.sessions, secret_key(settings)),
+            Upkeep(database.sessions),
         )
     finally:
         await retrainer.stop()
@@ -81,5 +83,5 @@ def build(settings: Settings, reload: Reload | None = None) -> web.Application:
     if warning := proxy_warning(settings):
         log.error(warning)
     app = make_app(lambda: open_console(settings, reload), settings.console_trusted_proxies or ())
-    app.add_routes(lockouts.ROUTES)  # registered here: console/lockouts.py builds on console.web
+    app.add_routes([*lockouts.ROUTES, *upkeep.ROUTES])  # registered here: those pages build on console.web
     return app

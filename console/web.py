@@ -32,12 +32,14 @@ from assistant.settings import LANGUAGES, Settings
 from console.auth import ACCOUNT_FAILURES, ACCOUNT_LOCK, AccountError, Login, LoginRefused, StaffAuth, ip_of
 from handoff.models import QUEUES, STATES
 from handoff.service import Handoff
+from knowledge.consistency import problems
 from knowledge.curation import Actor, Curation, CurationError, Role, diff
 from knowledge.models import REVIEW_STATES, TOPICS
 from knowledge.retraining import Retrainer
 from knowledge.schema import EntryData, dump_yaml, parse_entries
 from knowledge.store import KnowledgeBase
 from knowledge.unanswered import UnansweredLog
+from knowledge.upkeep import Upkeep
 
 COOKIE = "staff_session"
 LOGIN_CSRF_COOKIE = "login_csrf"
@@ -55,6 +57,7 @@ class Console:
     unanswered: UnansweredLog
     tickets: Handoff
     lockout: Lockout  # paused status lookups (console/lockouts.py)
+    upkeep: Upkeep  # facts to re-check, translations to check (console/upkeep.py)
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,7 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
             languages=LANGUAGES,
             topics=TOPICS,
             review_states=REVIEW_STATES,
+            facts_as_lines=facts_as_lines,
             **context,
         )
     )
@@ -273,6 +277,24 @@ async def entries(request: web.Request) -> web.Response:
     return render(request, "entries.html", rows=rows, q=query, topic=topic)
 
 
+def facts_as_lines(data: EntryData | None) -> str:
+    """An entry's dated facts as the form shows them: "confirmed on | kind | fact", one per line."""
+    return "" if data is None else "\n".join(f"{f.confirmed_on} | {f.kind} | {f.fact}" for f in data.dated_facts)
+
+
+def _facts_from_lines(text: str) -> list[dict[str, str]]:
+    facts = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = [part.strip() for part in line.split("|", 2)]
+        if len(parts) != 3:
+            example = "“2026-12-06 | fee | …”"
+            raise ValueError(f"time-bound facts, line {number}: write “date | kind | fact”, e.g. {example}")
+        facts.append({"confirmed_on": parts[0], "kind": parts[1], "fact": parts[2]})
+    return facts
+
+
 def _form_to_data(form: Any, key: str) -> EntryData:
     texts = {}
     for lang in LANGUAGES:
@@ -293,6 +315,7 @@ def _form_to_data(form: Any, key: str) -> EntryData:
             "review_state": form.get("review_state", "published"),
             "review_note": str(form.get("review_note", "")).strip() or None,
             "needs_person": form.get("needs_person") == "on",
+            "dated_facts": _facts_from_lines(str(form.get("dated_facts", ""))),
             "texts": texts,
         }
     )
@@ -323,12 +346,16 @@ async def entry_page(request: web.Request) -> web.Response:
         votes=await console.curation.votes(key),
         changes=changes,
         stale=view.draft is not None and view.live is not None and view.draft_base_version != view.version,
+        marks=await console.upkeep.marks(key),
+        problems=problems(shown) if shown is not None else [],
     )
 
 
 async def new_entry_page(request: web.Request) -> web.Response:
     prefill = {"question": request.query.get("question", ""), "lang": request.query.get("lang", "en")}
-    return render(request, "entry.html", view=None, data=None, key="", prefill=prefill, votes=None, stale=False)
+    return render(
+        request, "entry.html", view=None, data=None, key="", prefill=prefill, votes=None, stale=False, marks={}
+    )
 
 
 async def entry_save(request: web.Request) -> web.StreamResponse:
@@ -348,13 +375,14 @@ async def entry_save(request: web.Request) -> web.StreamResponse:
             stale=False,
             errors=[f"An entry with the key “{key}” exists already."],
             form=form,
+            marks={},
         )
     try:
         data = _form_to_data(form, key)
         await console.curation.save_draft(_actor(request), data, str(form.get("comment", "")).strip() or None)
         if form.get("action") == "submit":
             await console.curation.submit(_actor(request), key)
-    except ValidationError as error:
+    except ValueError as error:  # pydantic's ValidationError, or a malformed line of time-bound facts
         return render(
             request,
             "entry.html",
@@ -364,8 +392,9 @@ async def entry_save(request: web.Request) -> web.StreamResponse:
             key=key,
             votes=None,
             stale=False,
-            errors=_errors(error),
+            errors=_errors(error) if isinstance(error, ValidationError) else [str(error)],
             form=form,
+            marks={},
         )
     except CurationError as error:
         raise redirect(request, f"/entries/{key}", str(error)) from None
@@ -447,6 +476,9 @@ async def import_submit(request: web.Request) -> web.StreamResponse:
     try:
         # Parsing and validating a large file takes CPU time: in a thread, so the console keeps answering.
         entries = await asyncio.to_thread(parse_entries, raw)
+        found = [f"{entry.key}: {problem}" for entry in entries for problem in problems(entry)]
+        if found:  # the figures or terms of an entry's languages disagree: nothing is written
+            return render(request, "import.html", status=400, errors=found)
         count = await console.curation.import_entries(_actor(request), entries, publish=bool(form.get("publish")))
     except ValidationError as error:
         return render(request, "import.html", status=400, errors=_errors(error))

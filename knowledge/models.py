@@ -37,6 +37,11 @@ TOPICS = (
     "processing_times",
     "contacts",
     "lost_or_late",  # a lost document or a missed deadline
+    "entry_and_bans",  # crossing the border, entry bans, expulsion
+    "health",
+    "family",  # marriage, divorce, children's school, birth and documents
+    "tax_and_banking",
+    "driving",
 )
 # Whether the published facts are confirmed ("published") or flagged for a fact check ("needs_review").
 REVIEW_STATES = ("published", "needs_review")
@@ -57,6 +62,8 @@ class Entry(Base):
     # Situations where an answer is not enough (detention, violence, a lost passport): the chat also goes
     # to a person.
     needs_person: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The time-bound facts the answers state, each with when it was last confirmed (schema.DatedFact as JSON).
+    dated_facts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
     version: Mapped[int] = mapped_column(Integer, default=1)
     published_by: Mapped[str | None] = mapped_column(String(80))
     updated_at: Mapped[dt.datetime] = mapped_column(
@@ -82,6 +89,10 @@ class EntryText(Base):
     question: Mapped[str] = mapped_column(Text)
     answer: Mapped[str] = mapped_column(Text)
     source: Mapped[str | None] = mapped_column(Text)  # the legal source in this language, if translated
+    # "Translation to check": another language's answer was changed and published while this one was not.
+    # Users keep reading this (last published) text; set until staff update or confirm it.
+    out_of_step_since: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    out_of_step_from: Mapped[str | None] = mapped_column(String(20))  # the changed languages, e.g. "en" or "en,ru"
 
     entry: Mapped[Entry] = relationship(back_populates="texts")
 

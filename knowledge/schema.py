@@ -34,6 +34,25 @@ class LanguageText(BaseModel):
         return cleaned
 
 
+FACT_KINDS = ("fee", "deadline", "period", "phone", "address", "rule")
+
+
+class DatedFact(BaseModel):
+    """A time-bound fact an answer states (a fee, a deadline, a period, a phone number…) and when someone last
+    confirmed it against its source: staff re-check the oldest first."""
+
+    fact: str = Field(min_length=3, max_length=300)  # in English, as staff would search for it
+    kind: str = "rule"
+    confirmed_on: dt.date
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, kind: str) -> str:
+        if kind not in FACT_KINDS:
+            raise ValueError(f"unknown kind of fact {kind!r}; one of {', '.join(FACT_KINDS)}")
+        return kind
+
+
 class EntryData(BaseModel):
     # Short enough to travel in a Telegram button ("did you mean" buttons carry the key).
     key: str = Field(pattern=r"^[a-z][a-z0-9_]{2,44}$")
@@ -44,6 +63,7 @@ class EntryData(BaseModel):
     review_state: str = "published"
     review_note: str | None = None
     needs_person: bool = False  # the chat also goes to a person (detention, violence, lost documents…)
+    dated_facts: list[DatedFact] = Field(default_factory=list)
     texts: dict[str, LanguageText]
 
     @field_validator("topic")

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from knowledge.models import Entry, EntryText, QuestionVariant
-from knowledge.schema import EntryData, LanguageText
+from knowledge.schema import DatedFact, EntryData, LanguageText, normal_question
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ def to_data(entry: Entry) -> EntryData:
         review_state=entry.review_state,
         review_note=entry.review_note,
         needs_person=entry.needs_person,
+        dated_facts=[DatedFact.model_validate(f) for f in entry.dated_facts or []],
         texts=texts,
     )
 
@@ -60,11 +64,13 @@ async def write_entry(session: AsyncSession, item: EntryData, actor: str) -> Ent
     entry.review_state = item.review_state
     entry.review_note = item.review_note
     entry.needs_person = item.needs_person
+    entry.dated_facts = merged_facts(entry.dated_facts or [], item)
     entry.version = (entry.version or 0) + 1
     entry.published_by = actor
     # Update texts in place: replacing the rows would insert before deleting and hit the
     # (entry, language) unique constraint.
     existing = {t.language: t for t in entry.texts}
+    mark_out_of_step(existing, item)
     for lang, text in item.texts.items():
         if lang in existing:
             existing[lang].question, existing[lang].answer = text.question, text.answer
@@ -85,6 +91,37 @@ async def write_entry(session: AsyncSession, item: EntryData, actor: str) -> Ent
         await session.execute(insert(QuestionVariant), rows)
     await session.refresh(entry, ["variants"])
     return entry
+
+
+def merged_facts(live: list[dict], item: EntryData) -> list[dict]:
+    """`item`'s dated facts, each keeping the live one's later confirmation: a draft started before a reviewer
+    confirmed a fact must not take that confirmation back."""
+    confirmed = {f.get("fact"): str(f.get("confirmed_on", "")) for f in live}
+    facts = [f.model_dump(mode="json") for f in item.dated_facts]
+    for fact in facts:
+        fact["confirmed_on"] = max(fact["confirmed_on"], confirmed.get(fact["fact"], ""))
+    return facts
+
+
+def mark_out_of_step(existing: dict[str, EntryText], item: EntryData, now: dt.datetime | None = None) -> None:
+    """Keeps the three languages in step. An answer changed in a language that was itself in step is a new
+    change: the languages left as they were get "translation to check". A changed answer in a language that
+    was out of step is its catch-up: its mark goes, and nothing else is marked."""
+    changed = {lang for lang, text in item.texts.items() if lang in existing and existing[lang].answer != text.answer}
+    leading = {lang for lang in changed if existing[lang].out_of_step_since is None}
+    for lang, row in existing.items():
+        if lang in changed:
+            row.out_of_step_since, row.out_of_step_from = None, None
+        elif leading:
+            since = row.out_of_step_since or now or dt.datetime.now(dt.UTC)
+            sources = set(filter(None, (row.out_of_step_from or "").split(","))) | leading
+            row.out_of_step_since, row.out_of_step_from = since, ",".join(sorted(sources))
+
+
+async def _live_questions(session: AsyncSession) -> set[tuple[str, str]]:
+    texts = await session.execute(select(EntryText.language, EntryText.question))
+    variants = await session.execute(select(QuestionVariant.language, QuestionVariant.text))
+    return {(lang, normal_question(q)) for lang, q in [*texts.all(), *variants.all()]}
 
 
 class KnowledgeBase:
@@ -124,6 +161,30 @@ class KnowledgeBase:
             for item in items:
                 await write_entry(session, item, actor)
         return len(items)
+
+    async def add_missing(self, items: list[EntryData], actor: str = "system") -> int:
+        """Publishes the entries whose keys the knowledge base lacks (the seed's new entries after an upgrade);
+        entries already there, maybe edited by staff since, are left alone. Returns how many were added."""
+        async with self._sessions() as session, session.begin():
+            present = set((await session.scalars(select(Entry.key))).all())
+            missing = [item for item in items if item.key not in present]
+            if present and missing:
+                live = await _live_questions(session)
+                for item in list(missing):
+                    taken = {
+                        q
+                        for lang, t in item.texts.items()
+                        for q in (t.question, *t.variants)
+                        if (lang, normal_question(q)) in live
+                    }
+                    if taken:  # staff gave one of its questions to another entry: the model would learn both
+                        log.warning(
+                            "seed entry %s not added: %d of its questions belong to other entries", item.key, len(taken)
+                        )
+                        missing.remove(item)
+            for item in missing:
+                await write_entry(session, item, actor)
+        return len(missing)
 
     async def get(self, key: str) -> EntryData | None:
         async with self._sessions() as session:

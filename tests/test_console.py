@@ -188,6 +188,17 @@ async def test_export_then_import_as_admin(console_server):
         again = yaml.safe_load(await (await client.get("/export.yml")).text())
         assert again[0]["texts"]["en"]["answer"].endswith("Imported change.")
 
+        # An entry whose languages state different figures is refused whole, with the reason.
+        entries[1]["texts"]["ru"]["answer"] += " Срок: 777 дней."
+        form = FormData()
+        form.add_field("csrf", csrf_of(page))
+        form.add_field("publish", "1")
+        form.add_field("file", yaml.safe_dump(entries[:2], allow_unicode=True).encode(), filename="kb.yml")
+        refused = await client.post("/import", data=form)
+        assert refused.status == 400 and "777" in await refused.text()
+        kept = yaml.safe_load(await (await client.get("/export.yml")).text())
+        assert "777" not in kept[1]["texts"]["ru"]["answer"]
+
 
 async def test_only_admins_manage_users(console_server):
     server, _ = console_server

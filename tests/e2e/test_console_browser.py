@@ -3,6 +3,7 @@ users are answered with, at once."""
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import shutil
 from pathlib import Path
@@ -206,3 +207,51 @@ async def test_an_admin_deactivates_and_reactivates_an_account(running, browser)
     await expect(admin.locator(".flash")).to_have_text(f"Account {name} reactivated.")
     response = await admin.request.get(f"{base}/no-such-page")
     assert response.status == 404 and response.headers["x-frame-options"] == "DENY"
+
+
+async def test_staff_keep_languages_in_step_and_recheck_the_oldest_facts(running, browser):
+    from knowledge.schema import SEED_DIR, load_dir
+
+    base, key = running.console_url, "registration_fines"
+    (seeded,) = [e for e in load_dir(SEED_DIR) if e.key == key]
+    marker = "Staff note: fines are paid online too."
+
+    editor = await logged_in(browser, base, "erin")
+    await editor.goto(f"{base}/entries/{key}")
+    answer = editor.locator('textarea[name="en_answer"]')
+    await answer.fill((await answer.input_value()) + "\n" + marker)
+    await editor.get_by_role("button", name="Save and submit for review").click()
+    reviewer = await logged_in(browser, base, "rita")
+    await reviewer.goto(f"{base}/entries/{key}")
+    await reviewer.get_by_role("button", name="Publish").click()
+    await expect(reviewer.locator(".flash")).to_contain_text("Published")
+    await expect(reviewer.locator("legend .out-of-step")).to_have_count(2)
+
+    # Out of step: Russian and Azerbaijani are listed; Russian users keep reading the last published text.
+    await reviewer.get_by_role("link", name="Translations").click()
+    rows = reviewer.locator("tr.out-of-step", has=reviewer.get_by_role("link", name=key, exact=True))
+    await expect(rows).to_have_count(2)
+    (reply,) = await running.driver.ask(next(_users), seeded.texts["ru"].question, language_code="ru")
+    assert marker not in parse_html(reply["html"]).text
+    assert seeded.texts["ru"].answer.splitlines()[0][:40] in parse_html(reply["html"]).text
+    await rows.filter(has_text="Azerbaijani").get_by_role("button", name="Says the same: confirm").click()
+    await expect(reviewer.locator(".flash")).to_contain_text("the Azerbaijani answer is confirmed as in step")
+    await expect(rows).to_have_count(1)
+    await reviewer.screenshot(path=str(SHOTS / "console-translations.png"), full_page=True)
+
+    # To re-check: the oldest confirmation first; confirming dates a fact today and sends it down the list.
+    await reviewer.get_by_role("link", name="To re-check").click()
+    await expect(reviewer.locator("h1")).to_have_text("Facts to re-check")
+    dates = await reviewer.locator("tr.fact time").evaluate_all("nodes => nodes.map(n => n.dateTime)")
+    assert len(dates) >= 100 and dates == sorted(dates)
+    first = reviewer.locator("tr.fact").first
+    entry, fact = await first.locator("td").nth(0).inner_text(), await first.locator("td").nth(1).inner_text()
+    await first.get_by_label("Where it was checked").fill("migration.gov.az, today")
+    await first.get_by_role("button", name="Confirmed today").click()
+    await expect(reviewer.locator(".flash")).to_contain_text(f"Confirmed today: {entry}: {fact}")
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    row = reviewer.locator("tr.fact", has_text=fact).filter(has=reviewer.get_by_role("link", name=entry, exact=True))
+    await expect(row.locator("time")).to_have_text(today)
+    dates = await reviewer.locator("tr.fact time").evaluate_all("nodes => nodes.map(n => n.dateTime)")
+    assert dates[-1] == today and dates == sorted(dates)
+    await reviewer.screenshot(path=str(SHOTS / "console-recheck.png"), full_page=True)
