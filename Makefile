@@ -1,21 +1,24 @@
 # One command to try it, one to test it. Everything else is a step of those.
 PY := .venv/bin/python
 
-.PHONY: run check test setup train validate chat i18n bench clean
+.PHONY: run lint check test setup train validate chat i18n bench clean
 
 run: setup            ## set up, train if needed, start everything, chat in the terminal
 	$(PY) -m assistant run
 
-check: setup          ## the fast lane (about 5 minutes on 2 cores): lint, format, types, the tests that need no model
+lint: setup           ## ruff's lint and format check, mypy
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
 # engine/ runs in Rasa's Python 3.10: checked as that, against .venv-rasa's libraries
 	.venv/bin/mypy --python-version 3.10 --python-executable .venv-rasa/bin/python engine benchmarks/rasa_predict.py
+
+check: lint           ## the fast lane (about 5 minutes on 2 cores): lint, then the tests that need no model
 	$(PY) -m pytest -m "not e2e and not slow"
 
-test: check           ## the whole test suite (CI runs exactly this): check, then the tests it leaves out
-	$(PY) -m pytest -m "e2e or slow"
+test: lint            ## the whole test suite (CI runs exactly this): lint, then every test in one run
+# One run, so the model the end-to-end tests need trains in the background while all the other tests run.
+	$(PY) -m pytest
 
 setup:
 	@scripts/setup.sh
