@@ -74,6 +74,9 @@ class Retrainer:
         self._build = build
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
+        # Held by the worker over its short database steps: stop() waits for one to end before cancelling, so a
+        # query is never cancelled half-way (the pool would log its interrupted rollback as an error).
+        self._db_step = asyncio.Lock()
 
     async def start(self) -> None:
         # Runs left "running" by a process that died are failed, queued ones are picked up.
@@ -87,7 +90,8 @@ class Retrainer:
         self._wake.set()
 
     async def stop(self) -> None:
-        await cancel_and_wait(self._task)
+        async with self._db_step:
+            await cancel_and_wait(self._task)
 
     async def request(self, requested_by: str, *, full: bool = False) -> int:
         """Queues a run: a quick update when possible, or with `full` a training from scratch."""
@@ -126,7 +130,7 @@ class Retrainer:
                 log.exception("retraining worker failed")
 
     async def _run_pending(self) -> None:
-        async with self._sessions() as session, session.begin():
+        async with self._db_step, self._sessions() as session, session.begin():
             queued = (await session.scalars(select(TrainingRun).where(TrainingRun.status == "queued"))).all()
             if not queued:
                 return
@@ -146,7 +150,7 @@ class Retrainer:
             if "training failed" in error:
                 error += "\n" + _log_tail(self._settings.data_dir / "logs" / "train.log")
             log.error("retraining failed: %s", error.splitlines()[0])
-        async with self._sessions() as session, session.begin():
+        async with self._db_step, self._sessions() as session, session.begin():
             await session.execute(
                 update(TrainingRun)
                 .where(TrainingRun.id.in_(ids))
