@@ -43,3 +43,21 @@ def test_texts_are_html_safe():
     # Texts are escaped at render time, but a raw tag in a msgid would be a mistake.
     for key, msgid in ALL.items():
         assert not re.search(r"<[a-z/]", msgid), key
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_bots_own_texts_use_the_legal_terms_of_the_glossary(language):
+    """What the bot says around the answers follows knowledge/glossary.yml too: its greeting once called the
+    registration of arrivals "yaşadığı yer üzrə qeydiyyat"."""
+    from knowledge.consistency import glossary, sentences
+
+    rules = glossary().get(language, [])
+    texts = [gettext(language, msgid) for msgid in ALL.values()]
+    found = [
+        (said, sentence)
+        for text in texts
+        for sentence in sentences(text)
+        for rule in rules
+        if (said := rule.matches(sentence, "registration"))
+    ]
+    assert found == []
