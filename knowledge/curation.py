@@ -20,9 +20,9 @@ from enum import StrEnum
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from knowledge.models import Draft, Entry, EntryText, QuestionVariant, Rating, Revision
-from knowledge.schema import EntryData, dump_yaml, normal_question
-from knowledge.store import to_data, write_entry
+from knowledge.models import Draft, Entry, EntryText, Rating, Revision
+from knowledge.schema import EntryData, dump_yaml
+from knowledge.store import questions_of_other_entries, to_data, write_entry
 
 
 class Role(StrEnum):
@@ -92,44 +92,11 @@ def diff(old: EntryData | None, new: EntryData | None) -> str:
     return "\n".join(difflib.unified_diff(before, after, "before", "after", lineterm="", n=2))
 
 
-async def _questions_of_other_entries(session, entries: list[EntryData]) -> list[tuple[str, str, str]]:
-    """(language, question, other entry's key) for each of `entries`' questions and variants that another live
-    entry already has: the same text under two entries is two labels for one example. One read of the live
-    questions, however many entries are checked."""
-    rows = [
-        *(
-            await session.execute(
-                select(EntryText.language, EntryText.question, Entry.key).join(Entry, EntryText.entry_id == Entry.id)
-            )
-        ),
-        *(
-            await session.execute(
-                select(QuestionVariant.language, QuestionVariant.text, Entry.key).join(
-                    Entry, QuestionVariant.entry_id == Entry.id
-                )
-            )
-        ),
-    ]
-    live: dict[tuple[str, str], set[str]] = {}
-    for lang, text, key in rows:
-        live.setdefault((lang, normal_question(text)), set()).add(key)
-    return sorted(
-        {
-            (lang, q, other)
-            for data in entries
-            for lang, text in data.texts.items()
-            for q in (text.question, *text.variants)
-            for other in live.get((lang, normal_question(q)), ())
-            if other != data.key
-        }
-    )
-
-
-def _refuse_shared(shared: list[tuple[str, str, str]], remedy: str) -> None:
+def _refuse_shared(shared: list[tuple[str, str, str, str]], remedy: str) -> None:
     if shared:
         raise CurationError(
             "These questions already belong to other entries, and the model would learn them both ways: "
-            + "; ".join(f'{lang} "{text}" ({other})' for lang, text, other in shared)
+            + "; ".join(f'{lang} "{text}" ({other})' for _, lang, text, other in shared)
             + f". {remedy} to reword or remove them."
         )
 
@@ -267,7 +234,7 @@ class Curation:
                     f"{draft.base_version}: open the draft, check it against the live text and save it again."
                 )
             data = EntryData.model_validate(draft.snapshot)
-            _refuse_shared(await _questions_of_other_entries(session, [data]), "Send the draft back")
+            _refuse_shared(await questions_of_other_entries(session, [data]), "Send the draft back")
             before = to_data(entry) if entry is not None else None
             await write_entry(session, data, actor.username)
             session.add(
@@ -321,7 +288,7 @@ class Curation:
                     if variants_of(before) != variants_of(data):
                         changed_keys.append(data.key)
                 # Checked once all are written, so two imported entries sharing a question are caught too.
-                _refuse_shared(await _questions_of_other_entries(session, entries), "Send a corrected file")
+                _refuse_shared(await questions_of_other_entries(session, entries), "Send a corrected file")
             if self._on_published is not None and entries:
                 await self._on_published(entries[0].key, bool(changed_keys), actor)
             return len(entries)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import Counter
 from dataclasses import dataclass
 
 from sqlalchemy import func, insert, select
@@ -118,10 +119,29 @@ def mark_out_of_step(existing: dict[str, EntryText], item: EntryData, now: dt.da
             row.out_of_step_since, row.out_of_step_from = since, ",".join(sorted(sources))
 
 
-async def _live_questions(session: AsyncSession) -> set[tuple[str, str]]:
-    texts = await session.execute(select(EntryText.language, EntryText.question))
-    variants = await session.execute(select(QuestionVariant.language, QuestionVariant.text))
-    return {(lang, normal_question(q)) for lang, q in [*texts.all(), *variants.all()]}
+async def questions_of_other_entries(
+    session: AsyncSession, entries: list[EntryData]
+) -> list[tuple[str, str, str, str]]:
+    """(entry key, language, question, other entry's key) for each of `entries`' questions and variants that
+    another live entry already has: the same text under two entries is two labels for one example. One read of
+    the live questions, however many entries are checked."""
+    texts = select(EntryText.language, EntryText.question, Entry.key).join(Entry, EntryText.entry_id == Entry.id)
+    variants = select(QuestionVariant.language, QuestionVariant.text, Entry.key).join(
+        Entry, QuestionVariant.entry_id == Entry.id
+    )
+    live: dict[tuple[str, str], set[str]] = {}
+    for lang, text, key in [*(await session.execute(texts)), *(await session.execute(variants))]:
+        live.setdefault((lang, normal_question(text)), set()).add(key)
+    return sorted(
+        {
+            (data.key, lang, q, other)
+            for data in entries
+            for lang, text in data.texts.items()
+            for q in (text.question, *text.variants)
+            for other in live.get((lang, normal_question(q)), ())
+            if other != data.key
+        }
+    )
 
 
 class KnowledgeBase:
@@ -169,19 +189,12 @@ class KnowledgeBase:
             present = set((await session.scalars(select(Entry.key))).all())
             missing = [item for item in items if item.key not in present]
             if present and missing:
-                live = await _live_questions(session)
-                for item in list(missing):
-                    taken = {
-                        q
-                        for lang, t in item.texts.items()
-                        for q in (t.question, *t.variants)
-                        if (lang, normal_question(q)) in live
-                    }
-                    if taken:  # staff gave one of its questions to another entry: the model would learn both
-                        log.warning(
-                            "seed entry %s not added: %d of its questions belong to other entries", item.key, len(taken)
-                        )
-                        missing.remove(item)
+                # Staff may have given one of a seed entry's questions to another entry: adding it would teach
+                # the model that question both ways.
+                taken = Counter(key for key, *_ in await questions_of_other_entries(session, missing))
+                for key, count in taken.items():
+                    log.warning("seed entry %s not added: %d of its questions belong to other entries", key, count)
+                missing = [item for item in missing if item.key not in taken]
             for item in missing:
                 await write_entry(session, item, actor)
         return len(missing)
