@@ -34,7 +34,7 @@ from handoff.models import QUEUES, STATES
 from handoff.service import Handoff
 from knowledge.consistency import problems
 from knowledge.curation import Actor, Curation, CurationError, Role, diff
-from knowledge.models import REVIEW_STATES, TOPICS
+from knowledge.models import ASPECTS, REVIEW_STATES, TOPICS
 from knowledge.retraining import Retrainer
 from knowledge.schema import EntryData, dump_yaml, parse_entries
 from knowledge.store import KnowledgeBase
@@ -115,6 +115,7 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
             flash=flash,
             languages=LANGUAGES,
             topics=TOPICS,
+            aspects=ASPECTS,
             review_states=REVIEW_STATES,
             facts_as_lines=facts_as_lines,
             **context,
@@ -295,6 +296,11 @@ def _facts_from_lines(text: str) -> list[dict[str, str]]:
     return facts
 
 
+def _words(value: Any) -> list[str]:
+    """A list field as the form shows it: words separated by commas or spaces."""
+    return [word for word in str(value or "").replace(",", " ").split() if word]
+
+
 def _form_to_data(form: Any, key: str) -> EntryData:
     texts = {}
     for lang in LANGUAGES:
@@ -316,6 +322,9 @@ def _form_to_data(form: Any, key: str) -> EntryData:
             "review_note": str(form.get("review_note", "")).strip() or None,
             "needs_person": form.get("needs_person") == "on",
             "dated_facts": _facts_from_lines(str(form.get("dated_facts", ""))),
+            "subjects": _words(form.get("subjects", "")),
+            "aspects": _words(form.get("aspects", "")),
+            "related": _words(form.get("related", "")),
             "texts": texts,
         }
     )

@@ -43,6 +43,24 @@ TOPICS = (
     "tax_and_banking",
     "driving",
 )
+# What aspect of its subjects an entry answers: how a follow-up ("and how much is it?") finds its entry.
+ASPECTS = (
+    "overview",  # what it is, how to get it
+    "eligibility",  # who can, on what grounds, who is exempt
+    "documents",
+    "cost",
+    "time",  # how long the procedure takes
+    "validity",  # for how long it is issued or valid, how long one may stay
+    "extension",
+    "online",
+    "where",  # which office, address, phone
+    "family",
+    "appeal",  # refusal, complaint, appeal
+    "rights",  # what it gives or allows
+    "loss",  # lost documents, missed deadlines
+    "fines",
+    "rules",  # a specific rule (trips abroad, changing employer…)
+)
 # Whether the published facts are confirmed ("published") or flagged for a fact check ("needs_review").
 REVIEW_STATES = ("published", "needs_review")
 DRAFT_STATES = ("draft", "in_review")
@@ -64,6 +82,11 @@ class Entry(Base):
     needs_person: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The time-bound facts the answers state, each with when it was last confirmed (schema.DatedFact as JSON).
     dated_facts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
+    # The conversation's view of the entry (knowledge/conversation.py): the subjects (topics) it serves, the
+    # aspects it answers, and staff's choice of related questions (keys; none: computed from the subject).
+    subjects: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    aspects: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    related: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     version: Mapped[int] = mapped_column(Integer, default=1)
     published_by: Mapped[str | None] = mapped_column(String(80))
     updated_at: Mapped[dt.datetime] = mapped_column(

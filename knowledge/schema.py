@@ -7,14 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
 from yaml.nodes import Node
 from yaml.resolver import Resolver
 
 from assistant.settings import LANGUAGES
-from knowledge.models import REVIEW_STATES, TOPICS
+from knowledge.models import ASPECTS, REVIEW_STATES, TOPICS
 
 MIN_VARIANTS = 2  # per language; the content issue raises the bar to 6 in the seed data's own test
 
@@ -64,6 +64,11 @@ class EntryData(BaseModel):
     review_note: str | None = None
     needs_person: bool = False  # the chat also goes to a person (detention, violence, lost documents…)
     dated_facts: list[DatedFact] = Field(default_factory=list)
+    # Which subjects (topics) a conversation can be about that the entry serves, most specific first; which
+    # aspects of them it answers; related questions to offer after it (keys; none: computed).
+    subjects: list[str] = Field(default_factory=list)
+    aspects: list[str] = Field(default_factory=list)
+    related: list[str] = Field(default_factory=list, max_length=3)
     texts: dict[str, LanguageText]
 
     @field_validator("topic")
@@ -72,6 +77,20 @@ class EntryData(BaseModel):
         if topic not in TOPICS:
             raise ValueError(f"unknown topic {topic!r}; one of {', '.join(TOPICS)}")
         return topic
+
+    @field_validator("subjects", "aspects")
+    @classmethod
+    def _labels(cls, values: list[str], info: ValidationInfo) -> list[str]:
+        allowed = TOPICS if info.field_name == "subjects" else ASPECTS
+        unknown = [v for v in values if v not in allowed]
+        if unknown:
+            raise ValueError(f"unknown {info.field_name} {unknown}; each one of {', '.join(allowed)}")
+        return list(dict.fromkeys(values))
+
+    @field_validator("related")
+    @classmethod
+    def _related(cls, related: list[str]) -> list[str]:
+        return list(dict.fromkeys(k.strip() for k in related if k.strip()))
 
     @field_validator("review_state")
     @classmethod

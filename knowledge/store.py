@@ -47,6 +47,9 @@ def to_data(entry: Entry) -> EntryData:
         review_note=entry.review_note,
         needs_person=entry.needs_person,
         dated_facts=[DatedFact.model_validate(f) for f in entry.dated_facts or []],
+        subjects=list(entry.subjects or []),
+        aspects=list(entry.aspects or []),
+        related=list(entry.related or []),
         texts=texts,
     )
 
@@ -66,6 +69,7 @@ async def write_entry(session: AsyncSession, item: EntryData, actor: str) -> Ent
     entry.review_note = item.review_note
     entry.needs_person = item.needs_person
     entry.dated_facts = merged_facts(entry.dated_facts or [], item)
+    entry.subjects, entry.aspects, entry.related = list(item.subjects), list(item.aspects), list(item.related)
     entry.version = (entry.version or 0) + 1
     entry.published_by = actor
     # Update texts in place: replacing the rows would insert before deleting and hit the
@@ -117,6 +121,17 @@ def mark_out_of_step(existing: dict[str, EntryText], item: EntryData, now: dt.da
             since = row.out_of_step_since or now or dt.datetime.now(dt.UTC)
             sources = set(filter(None, (row.out_of_step_from or "").split(","))) | leading
             row.out_of_step_since, row.out_of_step_from = since, ",".join(sorted(sources))
+
+
+async def _label_unlabelled(session: AsyncSession, items: list[EntryData]) -> None:
+    """Gives the seed's subjects and aspects to live entries that have none (a database from before entries were
+    labelled). Labels are not part of an entry's published text: no version bump, nothing to review."""
+    seeded = {item.key: item for item in items if item.subjects or item.aspects}
+    if not seeded:
+        return
+    for entry in await session.scalars(select(Entry).where(Entry.key.in_(list(seeded)))):
+        if not entry.subjects and not entry.aspects:
+            entry.subjects, entry.aspects = list(seeded[entry.key].subjects), list(seeded[entry.key].aspects)
 
 
 async def questions_of_other_entries(
@@ -197,7 +212,14 @@ class KnowledgeBase:
                 missing = [item for item in missing if item.key not in taken]
             for item in missing:
                 await write_entry(session, item, actor)
+            await _label_unlabelled(session, items)
         return len(missing)
+
+    async def labels(self) -> list[tuple[str, str, list[str], list[str], list[str]]]:
+        """(key, topic, subjects, aspects, related) of every live entry: what the conversation logic reads."""
+        async with self._sessions() as session:
+            rows = await session.execute(select(Entry.key, Entry.topic, Entry.subjects, Entry.aspects, Entry.related))
+            return [(k, t, list(s or []), list(a or []), list(r or [])) for k, t, s, a, r in rows]
 
     async def get(self, key: str) -> EntryData | None:
         async with self._sessions() as session:

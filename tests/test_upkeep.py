@@ -143,6 +143,19 @@ async def test_the_seeds_new_entries_reach_an_existing_knowledge_base_and_edits_
     assert await kb.get("clashing_entry") is None
 
 
+async def test_entries_from_before_labels_get_the_seeds_labels_and_staffs_labels_stay(database):
+    kb = KnowledgeBase(database.sessions)
+    seed = {e.key: e for e in await kb.export()}
+    unlabelled, labelled = seed[KEY].model_copy(deep=True), seed["visa_free_stay"].model_copy(deep=True)
+    unlabelled.subjects, unlabelled.aspects = [], []
+    labelled.subjects, labelled.aspects = ["visa"], ["rules"]
+    await kb.upsert([unlabelled, labelled])
+    assert await kb.add_missing(list(seed.values())) == 0
+    labels = {key: (subjects, aspects) for key, _, subjects, aspects, _ in await kb.labels()}
+    assert labels[KEY] == (seed[KEY].subjects, seed[KEY].aspects)
+    assert labels["visa_free_stay"] == (["visa"], ["rules"])
+
+
 @pytest.fixture
 async def console(db_settings):
     server = TestServer(build(db_settings))
@@ -208,3 +221,22 @@ async def test_console_recheck_list_confirms_and_the_entry_form_edits_facts(cons
         bad.update(dated_facts="a fee without date or kind", action="save", csrf=csrf_of(page))
         refused = await editor.post(f"/entries/{KEY}/save", data=bad)
         assert refused.status == 400 and "date | kind | fact" in html.unescape(await refused.text())
+
+
+async def test_the_entry_form_edits_subjects_aspects_and_related_questions(console):
+    async with client_for(console, "erin") as editor, client_for(console, "rita") as reviewer:
+        page = await (await editor.get(f"/entries/{KEY}")).text()
+        form = form_of(page)
+        assert form["subjects"] == "registration" and "overview" in form["aspects"] and form["related"] == ""
+        form.update(related="registration_fines, registration_online_steps", action="submit", csrf=csrf_of(page))
+        await editor.post(f"/entries/{KEY}/save", data=form)
+        page = await (await reviewer.get(f"/entries/{KEY}")).text()
+        await reviewer.post(f"/entries/{KEY}/publish", data={"csrf": csrf_of(page)})
+        published = await KnowledgeBase(console.app[STATE].console.curation._sessions).get(KEY)
+        assert published is not None and published.related == ["registration_fines", "registration_online_steps"]
+
+        page = await (await editor.get(f"/entries/{KEY}")).text()
+        bad = form_of(page)
+        bad.update(aspects="overview price", action="save", csrf=csrf_of(page))
+        refused = await editor.post(f"/entries/{KEY}/save", data=bad)
+        assert refused.status == 400 and "unknown aspects ['price']" in html.unescape(await refused.text())
