@@ -3,59 +3,33 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from abc import ABCMeta, abstractmethod
 from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.context import entry_scores, is_second_half, picked_entry, reading_of, utter_answer, utter_clarification
 from actions.handoff import FAILED_TURN, failure_marked, second_failure_in_a_row
 from actions.resources import Resources, language_of, resources
 from assistant import replies
-from knowledge.training_data import RETRIEVAL_INTENT
+from knowledge.conversation import answers_directly
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class DirectRule:
-    """When the top entry is answered at once rather than offered among choices ("did you mean").
-
-    With dozens of entries the selector's probabilities spread out: an answer is given when the top entry is likely
-    in absolute terms, or clearly ahead of the runner-up. benchmarks.nlu_accuracy reports how often FAQ
-    questions are answered directly and how often rightly, and grids these numbers on the development set."""
-
-    confident: float = 0.5
-    plausible: float = 0.3
-    margin: float = 2.5
-
-    def answers(self, confidence: float, runner_up: float) -> bool:
-        return confidence >= self.confident or (confidence >= self.plausible and confidence >= self.margin * runner_up)
-
-
-DIRECT_RULE = DirectRule()
-
-
-def answers_directly(confidence: float, runner_up: float) -> bool:
-    """Whether the top entry is answered at once, by the rule in use."""
-    return DIRECT_RULE.answers(confidence, runner_up)
-
-
 def selected_entry(tracker: Tracker) -> tuple[str | None, float, bool]:
     """The entry the user picked with a button, or the selector's choice: (key, confidence, confident)."""
-    for entity in tracker.latest_message.get("entities") or []:
-        if entity.get("entity") == "entry" and entity.get("value"):
-            return str(entity["value"]), 1.0, True
-    selector = (tracker.latest_message.get("response_selector") or {}).get(RETRIEVAL_INTENT) or {}
-    response = selector.get("response") or {}
-    full_key = response.get("intent_response_key") or ""
-    if "/" not in full_key:
+    picked = picked_entry(tracker)
+    if picked:
+        return picked, 1.0, True
+    ranking = sorted(entry_scores(tracker).items(), key=lambda item: item[1], reverse=True)
+    if not ranking:
         return None, 0.0, False
-    confidence = float(response.get("confidence") or 0.0)
-    ranking = selector.get("ranking") or []
-    runner_up = float(ranking[1].get("confidence") or 0.0) if len(ranking) > 1 else 0.0
-    return full_key.split("/", 1)[1], confidence, answers_directly(confidence, runner_up)
+    key, confidence = ranking[0]
+    runner_up = ranking[1][1] if len(ranking) > 1 else 0.0
+    return key, confidence, answers_directly(confidence, runner_up)
 
 
 async def log_unanswered(
@@ -90,38 +64,72 @@ async def suggest(
     return failure_marked(tracker)
 
 
-class ActionAnswerFaq(Action):
-    def name(self) -> str:
-        return "action_answer_faq"
+async def answer_in_context(
+    dispatcher: CollectingDispatcher, tracker: Tracker, shared: Resources, language: str
+) -> tuple[bool, list[dict[str, Any]]]:
+    """Answers the latest message if the conversation makes it clear (a question of its own, a follow-up, a
+    button pick) or asks which subject a question means; (done, events). A follow-up answered this way resets
+    the count of messages not understood: it was understood."""
+    reading, last = await reading_of(tracker, shared)
+    if reading.entry is not None:
+        if is_second_half(tracker) and reading.entry == last:
+            log.info("second question of the message asks for entry %s again: not repeated", reading.entry)
+            return True, []
+        if await utter_answer(dispatcher, shared, reading.entry, language):
+            how = f"in context of {last}" if reading.in_context else "alone"
+            log.info(
+                "answered entry %s in %s (confidence %.2f, read %s)", reading.entry, language, reading.confidence, how
+            )
+            return True, [SlotSet(FAILED_TURN, None)] if reading.in_context else []
+    if reading.clarify is not None and not is_second_half(tracker):
+        log.info("question fits several subjects' %s: asking which", reading.clarify.aspect)
+        await utter_clarification(dispatcher, shared, reading, language)
+        return True, []
+    if is_second_half(tracker):
+        log.info("second question of the message not understood: the first one's answer stands")
+        return True, []
+    return False, []
+
+
+class InContext(Action, metaclass=ABCMeta):
+    """An action that first tries to answer the message in the light of the conversation, and does what it is
+    for (`otherwise`) only when that does not settle it."""
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         shared = await resources()
         language = language_of(tracker, shared.settings.default_language)
-        key, confidence, confident = selected_entry(tracker)
-        found = await shared.kb.answer(key, language) if key and confident else None
-        if found is None:
-            log.info("FAQ not answered directly (entry %s, confidence %.2f): offering choices", key, confidence)
-            return await suggest(dispatcher, tracker, shared, language, "low_confidence", confidence)
-        log.info("answered entry %s in %s (confidence %.2f)", key, language, confidence)
-        dispatcher.utter_message(json_message=replies.answer(found))
-        if found.needs_person:
-            dispatcher.utter_message(json_message=replies.handoff("sensitive_topic"))
-        return []
+        done, events = await answer_in_context(dispatcher, tracker, shared, language)
+        return events if done else await self.otherwise(dispatcher, tracker, shared, language)
+
+    @abstractmethod  # abstract: rasa-sdk registers only concrete actions
+    async def otherwise(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, shared: Resources, language: str
+    ) -> list[dict[str, Any]]: ...
 
 
-class ActionDidYouMean(Action):
-    """The NLU fallback: the message matched no intent confidently."""
+class ActionAnswerFaq(InContext):
+    def name(self) -> str:
+        return "action_answer_faq"
+
+    async def otherwise(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, shared: Resources, language: str
+    ) -> list[dict[str, Any]]:
+        key, confidence, _ = selected_entry(tracker)
+        log.info("FAQ not answered directly (entry %s, confidence %.2f): offering choices", key, confidence)
+        return await suggest(dispatcher, tracker, shared, language, "low_confidence", confidence)
+
+
+class ActionDidYouMean(InContext):
+    """The NLU fallback: the message matched no intent confidently (unless the conversation makes it clear)."""
 
     def name(self) -> str:
         return "action_did_you_mean"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    async def otherwise(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, shared: Resources, language: str
     ) -> list[dict[str, Any]]:
-        shared = await resources()
-        language = language_of(tracker, shared.settings.default_language)
         ranking = tracker.latest_message.get("intent_ranking") or []
         runner_up: dict[str, Any] = next((i for i in ranking if i.get("name") != "nlu_fallback"), {})
         return await suggest(
@@ -129,21 +137,35 @@ class ActionDidYouMean(Action):
         )
 
 
-class ActionOutOfScope(Action):
+class ActionOutOfScope(InContext):
     """Out of scope: says what the assistant covers, and logs the question for staff like an unanswered one.
 
     Why: a question read as out of scope is also one the assistant did not answer. Staff see them on the
-    "Unanswered" page, so a migration question the model misread as out of scope can become a variant."""
+    "Unanswered" page, so a migration question the model misread as out of scope can become a variant.
+    In a conversation, "and what about my wife?" may read as out of scope on its own: it is answered in context
+    when the conversation makes it clear."""
 
     def name(self) -> str:
         return "action_out_of_scope"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    async def otherwise(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, shared: Resources, language: str
     ) -> list[dict[str, Any]]:
-        shared = await resources()
-        language = language_of(tracker, shared.settings.default_language)
         confidence = float((tracker.latest_message.get("intent") or {}).get("confidence") or 0.0)
         await log_unanswered(tracker, shared, language, "out_of_scope", confidence)
         dispatcher.utter_message(json_message=replies.say("out_of_scope"))
+        return []
+
+
+class ActionAcknowledge(InContext):
+    """ "Yes", "no", "ok": "what else would you like to know?", unless the conversation makes the message a
+    question ("and if they say no?" after an answer about asylum)."""
+
+    def name(self) -> str:
+        return "action_acknowledge"
+
+    async def otherwise(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, shared: Resources, language: str
+    ) -> list[dict[str, Any]]:
+        dispatcher.utter_message(json_message=replies.say("anything_else"))
         return []

@@ -21,6 +21,7 @@ from assistant.data_key import sealer
 from assistant.i18n import normalize_language
 from assistant.secret_key import secret_key
 from assistant.settings import Settings
+from knowledge.conversation import LiveLabels
 from knowledge.search import KnowledgeSearch
 from knowledge.store import KnowledgeBase
 from knowledge.unanswered import UnansweredLog
@@ -32,6 +33,7 @@ class Resources:
     database: Database
     kb: KnowledgeBase
     search: KnowledgeSearch
+    labels: LiveLabels
     unanswered: UnansweredLog
     cases: CaseApiClient
     lockout: Lockout
@@ -63,6 +65,7 @@ async def resources() -> Resources:
                     database,
                     kb,
                     KnowledgeSearch(kb),
+                    LiveLabels(kb),
                     UnansweredLog(database.sessions),
                     cases,
                     Lockout(database.sessions, secret_key(settings)),

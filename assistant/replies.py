@@ -23,7 +23,8 @@ def say(key: str, *, offer_human: bool = False, **args: Any) -> dict[str, Any]:
     return payload
 
 
-def answer(found: Answer) -> dict[str, Any]:
+def answer(found: Answer, related: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+    """An entry's answer; `related`: (key, question) of up to three entries to offer next, as buttons."""
     return {
         "type": "answer",
         "entry": found.key,
@@ -34,6 +35,7 @@ def answer(found: Answer) -> dict[str, Any]:
         "source_url": found.source_url,
         "reviewed_on": found.reviewed_on.isoformat(),
         "review_state": found.review_state,
+        "related": [{"entry": key, "question": question} for key, question in related or []],
     }
 
 
@@ -53,6 +55,12 @@ def language_menu() -> dict[str, Any]:
 def did_you_mean(options: list[dict[str, str]]) -> dict[str, Any]:
     """Up to three entries the question may have meant: [{"entry": key, "question": text}]."""
     return {"type": "did_you_mean", "options": options}
+
+
+def clarify(aspect: str, options: list[dict[str, str]]) -> dict[str, Any]:
+    """A question that fits several subjects' entries ("how long does it take?"): which one is meant.
+    options: [{"entry": key, "subject": topic, "question": text}], the likeliest first."""
+    return {"type": "clarify", "aspect": aspect, "options": options}
 
 
 def case_status(application: ApplicationStatus) -> dict[str, Any]:

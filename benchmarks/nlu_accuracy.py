@@ -33,7 +33,6 @@ from typing import Any
 
 import yaml
 
-from actions.faq import DIRECT_RULE, DirectRule
 from actions.verification import parse_verification
 from assistant.settings import LANGUAGES, PROJECT_ROOT, Settings
 from assistant.training import ENGINE_CODE, NLU_DIR, run_rasa
@@ -41,6 +40,7 @@ from benchmarks.heldout import Example, development, heldout, normalized, read_e
 from benchmarks.metrics import REPORTS, accuracy, f1, fmt, macro_f1, percentile, precision_recall, table, write_report
 from benchmarks.typing_noise import noisy_set
 from engine.blend import mix
+from knowledge.conversation import DIRECT_RULE, DirectRule
 from knowledge.schema import EntryData, load_dir
 from knowledge.training_data import render_nlu
 

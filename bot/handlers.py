@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
-from telegram import Message, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction, ChatType
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
@@ -31,6 +31,7 @@ from knowledge.ratings import Ratings
 
 log = logging.getLogger(__name__)
 SERVICES = "services"
+ONE_TIME = ("rate:", "sub:")  # buttons that work once: ratings, status subscriptions
 TOAST_CHARS = 200  # what Telegram shows of a button press's answer
 TYPING_AFTER_S, TYPING_MAX_IN_FLIGHT = 0.8, 10
 
@@ -307,8 +308,11 @@ async def _acknowledge(query, language: str, done: bool, thanks_key: str) -> Non
     with contextlib.suppress(TelegramError):
         await query.answer(plain(language, thanks_key if done else "button_expired"))
     if done:
+        # Only the one-time row goes: an answer's related questions stay under it.
+        keyboard = query.message.reply_markup.inline_keyboard if query.message and query.message.reply_markup else ()
+        rows = [row for row in keyboard if not any(str(b.callback_data or "").startswith(ONE_TIME) for b in row)]
         with contextlib.suppress(TelegramError):
-            await query.edit_message_reply_markup(reply_markup=None)
+            await query.edit_message_reply_markup(reply_markup=InlineKeyboardMarkup(rows) if rows else None)
 
 
 async def on_staff_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

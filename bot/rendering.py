@@ -119,11 +119,38 @@ def rating_buttons(entry: str) -> list[list[Button]]:
 def did_you_mean(language: str, payload: dict[str, Any]) -> Outgoing:
     rows = []
     for option in (payload.get("options") or [])[:3]:
-        entry, question = str(option.get("entry", "")), str(option.get("question", ""))
-        title = shorten(question, 60)
-        rows.append([Button(title, callback_data(f'/faq{{"entry":"{entry}"}}'))])
+        rows.append([faq_button(str(option.get("entry", "")), str(option.get("question", "")))])
     rows.append([Button(_title(language, "none_of_these") + " · " + _title(language, "talk_to_person"), HUMAN_PAYLOAD)])
     return Outgoing(say(language, "did_you_mean"), rows)
+
+
+def faq_button(entry: str, title: str) -> Button:
+    return Button(shorten(title, 60), callback_data(f'/faq{{"entry":"{entry}"}}'))
+
+
+def related_buttons(payload: dict[str, Any]) -> list[list[Button]]:
+    """Up to three entries to read next, one per row, under an answer."""
+    options = payload.get("related")
+    if not isinstance(options, list):
+        return []
+    return [
+        [faq_button(str(o.get("entry", "")), "➡️ " + str(o.get("question", "")))]
+        for o in options[:3]
+        if isinstance(o, dict) and o.get("entry")
+    ]
+
+
+def clarify(language: str, payload: dict[str, Any]) -> Outgoing:
+    """Which subject a question means: one button per subject, named in the user's language."""
+    rows = []
+    for option in (payload.get("options") or [])[:4]:
+        if not isinstance(option, dict) or not option.get("entry"):
+            continue
+        subject = f"subject_{option.get('subject')}"
+        title = _title(language, subject) if subject in TEXTS else str(option.get("question", ""))
+        rows.append([faq_button(str(option["entry"]), title)])
+    rows.append([Button(_title(language, "none_of_these") + " · " + _title(language, "talk_to_person"), HUMAN_PAYLOAD)])
+    return Outgoing(say(language, "clarify"), rows)
 
 
 def _text(language: str, key: str, fallback: str) -> str:
@@ -217,7 +244,10 @@ def render(language: str, engine_messages: list[dict[str, Any]]) -> Rendered:
             elif kind == "answer":
                 entry = str(custom.get("entry"))
                 rated = None if buttons else entry
-                out.append(Outgoing(render_answer(language, custom), buttons or rating_buttons(entry), rated))
+                rows = (buttons or rating_buttons(entry)) + related_buttons(custom)
+                out.append(Outgoing(render_answer(language, custom), rows, rated))
+            elif kind == "clarify":
+                out.append(clarify(language, custom))
             elif kind == "did_you_mean":
                 not_understood = True
                 out.append(did_you_mean(language, custom))

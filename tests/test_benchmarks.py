@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from actions.faq import DirectRule
 from assistant.settings import PROJECT_ROOT
 from benchmarks import nlu_accuracy
 from benchmarks.heldout import Example, strip_annotations
@@ -36,6 +35,7 @@ from benchmarks.nlu_accuracy import (
 from benchmarks.typing_noise import noisy
 from engine.blend import mix, split_fine
 from engine.folding import fold
+from knowledge.conversation import DirectRule
 from knowledge.schema import load_dir
 
 
@@ -317,3 +317,12 @@ def test_a_profile_sums_samples_by_function_inclusive_and_self():
     assert profile["self"][:2] == [("serve (sanic/runners.py)", 0.5), ("validate (jsonschema/validators.py)", 0.3)]
     assert dict(summarise(raw, top=10)["inclusive"])["walk (x.py)"] == 0.1  # recursion counts once per stack
     assert summarise([])["inclusive"] == []
+
+
+@pytest.mark.e2e
+@pytest.mark.usefixtures("shipped_model")  # serves it
+def test_dialogues_smoke():
+    out = _run("benchmarks.dialogues", "--smoke", "--languages", "en")
+    assert "follow-up" in out and "2-in-1 both" in out
+    data = json.loads((REPORTS / "dialogues_heldout_stack-smoke.json").read_text(encoding="utf-8"))
+    assert data["mode"] == "stack" and data["scores"]["en"]["first_turns"] is not None

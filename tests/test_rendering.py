@@ -135,3 +135,37 @@ def test_no_part_ends_with_a_tag_opened_for_nothing():
     parts = split_html(text)
     assert all(not p.endswith("<b></b>") for p in parts), [p[-20:] for p in parts]
     assert parts[1].startswith("<b>y") and all(parse_html(p) for p in parts)
+
+
+def test_an_answer_offers_its_related_questions_under_the_rating_buttons():
+    related = [{"entry": f"entry_{i}", "question": f"Question {i} <b>?" + " long" * 20} for i in range(4)]
+    (message,) = render("en", [answer_payload(related=related)]).messages
+    rows = [[b.data for b in row] for row in message.buttons]
+    assert rows[0] == ["rate:+:registration_who_when_how", "rate:-:registration_who_when_how"]
+    assert rows[1:] == [[f'/faq{{"entry":"entry_{i}"}}'] for i in range(3)]  # at most three
+    assert all(len(b.title) <= 64 for row in message.buttons for b in row)
+    assert message.rated == "registration_who_when_how"
+    (plain,) = render("en", [answer_payload(related="junk")]).messages  # a malformed list is ignored
+    assert len(plain.buttons) == 1
+
+
+@pytest.mark.parametrize(
+    ("language", "title"), [("en", "Work permit"), ("ru", "Разрешение на работу"), ("az", "İş icazəsi")]
+)
+def test_a_clarifying_question_names_the_subjects_in_the_users_language(language, title):
+    payload = {
+        "type": "clarify",
+        "aspect": "time",
+        "options": [
+            {"entry": "work_permit_processing_time", "subject": "work_permit", "question": "How long?"},
+            {"entry": "unknown_subject_entry", "subject": "no_such_subject", "question": "Its own question"},
+            "junk",
+        ],
+    }
+    rendered = render(language, [{"custom": payload}])
+    (message,) = rendered.messages
+    titles = [row[0].title for row in message.buttons]
+    assert titles[:2] == [title, "Its own question"]
+    assert message.buttons[0][0].data == '/faq{"entry":"work_permit_processing_time"}'
+    assert message.buttons[-1][0].data == "/human_handoff"
+    assert not rendered.not_understood  # a clarifying question is not a failure to understand
