@@ -25,10 +25,10 @@ if TYPE_CHECKING:
 # The order in which people usually need a subject's aspects: the default "related questions" follow it.
 NEXT_ASPECTS = (
     "overview",
-    "eligibility",
-    "documents",
     "cost",
     "time",
+    "documents",
+    "eligibility",
     "validity",
     "extension",
     "online",
@@ -65,9 +65,9 @@ class DirectRule:
     in absolute terms, or clearly ahead of the runner-up. benchmarks.nlu_accuracy reports how often FAQ
     questions are answered directly and how often rightly, and grids these numbers on the development set."""
 
-    confident: float = 0.4
-    plausible: float = 0.25
-    margin: float = 2.0
+    confident: float = 0.5
+    plausible: float = 0.3
+    margin: float = 2.5
 
     def answers(self, confidence: float, runner_up: float) -> bool:
         return confidence >= self.confident or (confidence >= self.plausible and confidence >= self.margin * runner_up)
@@ -95,7 +95,7 @@ class ContextRule:
     floor: float = 0.0  # added to every entry's probability: lets labels lift an entry the message barely names
     # A message the classifier did not read as a knowledge-base question (out of scope, "no", not understood)
     # is answered in context only when the weighted ranking is this sure of its top entry.
-    other_intent_at: float = 0.5
+    other_intent_at: float = 0.4  # dev: 0.5 -> 0.4 follow-ups +0.5 points, no more "no"/out-of-scope answered
     # … and only when the message alone gave the knowledge base at least this probability.
     other_intent_faq_floor: float = 0.05
 
@@ -317,7 +317,8 @@ def read(
     runner_up = ranking[1][1] if len(ranking) > 1 else 0.0
     moved = last is not None and top != alone[0][0]
     asked = None
-    if intent in ("faq", "nlu_fallback") or (intent == "out_of_scope" and faq_probability >= clarify_rule.faq_floor):
+    # Not for a message not understood (words the model does not know): its ranking says nothing about aspects.
+    if intent == "faq" or (intent == "out_of_scope" and faq_probability >= clarify_rule.faq_floor):
         asked = clarification(dict(ranking), labels, clarify_rule)
     # Without a conversation, a question that names an aspect and no subject is asked about even when one
     # subject's entry leads: the classifier's favourite subject is not the user's.

@@ -133,3 +133,11 @@ def test_the_last_answer_is_read_from_the_bots_events():
     ]
     assert last_answer(Tracker("s", {}, {}, events, False, None, {}, "action_listen")) == "visa_free_stay"
     assert last_answer(Tracker("s", {}, {}, [], False, None, {}, "action_listen")) is None
+
+
+async def test_in_a_conversation_the_choices_come_from_the_weighted_ranking(shared):
+    spread = dict.fromkeys(JUNK, 1.0) | dict.fromkeys(("work_permit_fees_quota", "work_permit_processing_time"), 1.0)
+    said, _ = await run(ActionAnswerFaq(), tracker(spread, events=answered("highly_qualified_migrant_programme", 60)))
+    (offered,) = said
+    assert offered["type"] == "did_you_mean"
+    assert {o["entry"] for o in offered["options"][:2]} == {"work_permit_fees_quota", "work_permit_processing_time"}
