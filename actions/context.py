@@ -13,9 +13,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.resources import Resources
 from assistant import replies
-from engine.questions import SECOND_HALF  # the engine's channel marks the second question of two
+from engine.questions import SECOND_HALF, Parsed  # the channel marks the second question of two
 from knowledge.conversation import CONTEXT_RULE, Reading, read, related
-from knowledge.training_data import RETRIEVAL_INTENT
 
 # A conversation older than this is no longer one: the next question is read on its own.
 CONTEXT_MAX_AGE_S = 30 * 60
@@ -29,15 +28,9 @@ def picked_entry(tracker: Tracker) -> str | None:
     return None
 
 
-def entry_scores(tracker: Tracker) -> dict[str, float]:
-    """The selector's probability of every entry for the latest message."""
-    selector = (tracker.latest_message.get("response_selector") or {}).get(RETRIEVAL_INTENT) or {}
-    scores = {}
-    for item in selector.get("ranking") or []:
-        key = str(item.get("intent_response_key") or "").partition("/")[2]
-        if key:
-            scores[key] = float(item.get("confidence") or 0.0)
-    return scores
+def parsed(tracker: Tracker) -> Parsed:
+    """The latest message's intent, knowledge-base share and entries, read as the engine's channel reads a parse."""
+    return Parsed.of(tracker.latest_message)
 
 
 def last_answer(tracker: Tracker, now: float | None = None, max_age_s: float = CONTEXT_MAX_AGE_S) -> str | None:
@@ -58,22 +51,16 @@ def is_second_half(tracker: Tracker) -> bool:
     return bool((tracker.latest_message.get("metadata") or {}).get(SECOND_HALF))
 
 
-def faq_share(tracker: Tracker) -> float:
-    ranking = tracker.latest_message.get("intent_ranking") or []
-    return next((float(i.get("confidence") or 0.0) for i in ranking if i.get("name") == "faq"), 0.0)
-
-
 async def reading_of(tracker: Tracker, shared: Resources) -> tuple[Reading, str | None]:
     """(how the latest message reads in this conversation, the entry answered before it)."""
     last = last_answer(tracker)
     picked = picked_entry(tracker)
     if picked:
         return Reading(picked, 1.0), last
-    intent = str((tracker.latest_message.get("intent") or {}).get("name") or "")
+    message = parsed(tracker)
     labels = await shared.labels.labels()
     rule = CONTEXT_RULE.for_second_half() if is_second_half(tracker) else CONTEXT_RULE
-    reading = read(intent, faq_share(tracker), entry_scores(tracker), labels, last, rule=rule)
-    return reading, last
+    return read(message.intent, message.faq_share, dict(message.entries), labels, last, rule=rule), last
 
 
 async def utter_answer(dispatcher: CollectingDispatcher, shared: Resources, key: str, language: str) -> bool:

@@ -10,11 +10,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.context import entry_scores, is_second_half, picked_entry, reading_of, utter_answer, utter_clarification
+from actions.context import is_second_half, parsed, picked_entry, reading_of, utter_answer, utter_clarification
 from actions.handoff import FAILED_TURN, failure_marked, second_failure_in_a_row
 from actions.resources import Resources, language_of, resources
 from assistant import replies
-from knowledge.conversation import answers_directly
+from knowledge.conversation import Reading, answers_directly
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ def selected_entry(tracker: Tracker) -> tuple[str | None, float, bool]:
     picked = picked_entry(tracker)
     if picked:
         return picked, 1.0, True
-    ranking = sorted(entry_scores(tracker).items(), key=lambda item: item[1], reverse=True)
+    ranking = parsed(tracker).entries
     if not ranking:
         return None, 0.0, False
     key, confidence = ranking[0]
@@ -44,7 +44,14 @@ async def log_unanswered(
 
 
 async def suggest(
-    dispatcher: CollectingDispatcher, tracker: Tracker, shared: Resources, language: str, reason: str, confidence: float
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    shared: Resources,
+    language: str,
+    reason: str,
+    confidence: float,
+    reading: Reading,
+    last: str | None,
 ) -> list[dict[str, Any]]:
     """Offers the closest entries as buttons, or says nothing fits and offers a person; logs the question.
 
@@ -56,7 +63,6 @@ async def suggest(
         dispatcher.utter_message(json_message=replies.handoff("not_understood"))
         return [SlotSet(FAILED_TURN, None)]
     options = [(hit.key, hit.question) for hit in hits]
-    reading, last = await reading_of(tracker, shared)
     if last is not None and reading.ranking:
         # In a conversation the weighted ranking knows better than the words alone: after a residence permit,
         # "and the fee?" offers that permit's fee among the choices (dev follow-ups: right entry in the top
@@ -72,12 +78,16 @@ async def suggest(
 
 
 async def answer_in_context(
-    dispatcher: CollectingDispatcher, tracker: Tracker, shared: Resources, language: str
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    shared: Resources,
+    language: str,
+    reading: Reading,
+    last: str | None,
 ) -> tuple[bool, list[dict[str, Any]]]:
     """Answers the latest message if the conversation makes it clear (a question of its own, a follow-up, a
     button pick) or asks which subject a question means; (done, events). A follow-up answered this way resets
     the count of messages not understood: it was understood."""
-    reading, last = await reading_of(tracker, shared)
     if reading.entry is not None:
         if is_second_half(tracker) and reading.entry == last:
             log.info("second question of the message asks for entry %s again: not repeated", reading.entry)
@@ -107,12 +117,19 @@ class InContext(Action, metaclass=ABCMeta):
     ) -> list[dict[str, Any]]:
         shared = await resources()
         language = language_of(tracker, shared.settings.default_language)
-        done, events = await answer_in_context(dispatcher, tracker, shared, language)
-        return events if done else await self.otherwise(dispatcher, tracker, shared, language)
+        reading, last = await reading_of(tracker, shared)
+        done, events = await answer_in_context(dispatcher, tracker, shared, language, reading, last)
+        return events if done else await self.otherwise(dispatcher, tracker, shared, language, reading, last)
 
     @abstractmethod  # abstract: rasa-sdk registers only concrete actions
     async def otherwise(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, shared: Resources, language: str
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        shared: Resources,
+        language: str,
+        reading: Reading,
+        last: str | None,
     ) -> list[dict[str, Any]]: ...
 
 
@@ -121,11 +138,17 @@ class ActionAnswerFaq(InContext):
         return "action_answer_faq"
 
     async def otherwise(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, shared: Resources, language: str
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        shared: Resources,
+        language: str,
+        reading: Reading,
+        last: str | None,
     ) -> list[dict[str, Any]]:
         key, confidence, _ = selected_entry(tracker)
         log.info("FAQ not answered directly (entry %s, confidence %.2f): offering choices", key, confidence)
-        return await suggest(dispatcher, tracker, shared, language, "low_confidence", confidence)
+        return await suggest(dispatcher, tracker, shared, language, "low_confidence", confidence, reading, last)
 
 
 class ActionDidYouMean(InContext):
@@ -135,13 +158,18 @@ class ActionDidYouMean(InContext):
         return "action_did_you_mean"
 
     async def otherwise(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, shared: Resources, language: str
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        shared: Resources,
+        language: str,
+        reading: Reading,
+        last: str | None,
     ) -> list[dict[str, Any]]:
         ranking = tracker.latest_message.get("intent_ranking") or []
         runner_up: dict[str, Any] = next((i for i in ranking if i.get("name") != "nlu_fallback"), {})
-        return await suggest(
-            dispatcher, tracker, shared, language, "fallback", float(runner_up.get("confidence") or 0.0)
-        )
+        confidence = float(runner_up.get("confidence") or 0.0)
+        return await suggest(dispatcher, tracker, shared, language, "fallback", confidence, reading, last)
 
 
 class ActionOutOfScope(InContext):
@@ -156,7 +184,13 @@ class ActionOutOfScope(InContext):
         return "action_out_of_scope"
 
     async def otherwise(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, shared: Resources, language: str
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        shared: Resources,
+        language: str,
+        reading: Reading,
+        last: str | None,
     ) -> list[dict[str, Any]]:
         confidence = float((tracker.latest_message.get("intent") or {}).get("confidence") or 0.0)
         await log_unanswered(tracker, shared, language, "out_of_scope", confidence)
@@ -172,7 +206,13 @@ class ActionAcknowledge(InContext):
         return "action_acknowledge"
 
     async def otherwise(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, shared: Resources, language: str
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        shared: Resources,
+        language: str,
+        reading: Reading,
+        last: str | None,
     ) -> list[dict[str, Any]]:
         dispatcher.utter_message(json_message=replies.say("anything_else"))
         return []

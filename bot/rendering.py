@@ -116,11 +116,16 @@ def rating_buttons(entry: str) -> list[list[Button]]:
     return [[Button("👍", f"rate:+:{entry}"), Button("👎", f"rate:-:{entry}")]]
 
 
+def none_of_these(language: str) -> list[Button]:
+    """The last row of a choice: none of these, a person instead."""
+    return [Button(_title(language, "none_of_these") + " · " + _title(language, "talk_to_person"), HUMAN_PAYLOAD)]
+
+
 def did_you_mean(language: str, payload: dict[str, Any]) -> Outgoing:
     rows = []
     for option in (payload.get("options") or [])[:3]:
         rows.append([faq_button(str(option.get("entry", "")), str(option.get("question", "")))])
-    rows.append([Button(_title(language, "none_of_these") + " · " + _title(language, "talk_to_person"), HUMAN_PAYLOAD)])
+    rows.append(none_of_these(language))
     return Outgoing(say(language, "did_you_mean"), rows)
 
 
@@ -149,7 +154,7 @@ def clarify(language: str, payload: dict[str, Any]) -> Outgoing:
         subject = f"subject_{option.get('subject')}"
         title = _title(language, subject) if subject in TEXTS else str(option.get("question", ""))
         rows.append([faq_button(str(option["entry"]), title)])
-    rows.append([Button(_title(language, "none_of_these") + " · " + _title(language, "talk_to_person"), HUMAN_PAYLOAD)])
+    rows.append(none_of_these(language))
     return Outgoing(say(language, "clarify"), rows)
 
 

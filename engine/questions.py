@@ -103,6 +103,7 @@ class Parsed:
             (float(i.get("confidence") or 0.0) for i in parse.get("intent_ranking") or [] if i.get("name") == "faq"),
             0.0,
         )
+        entries.sort(key=lambda item: item[1], reverse=True)
         return cls(str((parse.get("intent") or {}).get("name") or ""), share, tuple(entries))
 
     @property
