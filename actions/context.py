@@ -13,11 +13,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.resources import Resources
 from assistant import replies
+from engine.context import CONTEXT_MAX_AGE_S, from_metadata, with_context
 from engine.questions import SECOND_HALF, Parsed  # the channel marks the second question of two
 from knowledge.conversation import CONTEXT_RULE, Reading, read, related
-
-# A conversation older than this is no longer one: the next question is read on its own.
-CONTEXT_MAX_AGE_S = 30 * 60
 
 
 def picked_entry(tracker: Tracker) -> str | None:
@@ -60,6 +58,10 @@ async def reading_of(tracker: Tracker, shared: Resources) -> tuple[Reading, str 
     message = parsed(tracker)
     labels = await shared.labels.labels()
     rule = CONTEXT_RULE.for_second_half() if is_second_half(tracker) else CONTEXT_RULE
+    context = from_metadata(tracker.latest_message.get("metadata"))
+    # The engine's parse with the subject marker counts when it was made for the answer this reading follows.
+    if context is not None and last in labels and context[0] == labels[last].main_subjects[0]:
+        message = with_context(message, context[1], rule.mix)
     return read(message.intent, message.faq_share, dict(message.entries), labels, last, rule=rule), last
 
 
@@ -70,7 +72,8 @@ async def utter_answer(dispatcher: CollectingDispatcher, shared: Resources, key:
         return False
     labels = await shared.labels.labels()
     offered = await shared.labels.questions(related(key, labels), language)
-    dispatcher.utter_message(json_message=replies.answer(found, offered))
+    subject = labels[key].main_subjects[0] if key in labels else None
+    dispatcher.utter_message(json_message=replies.answer(found, offered, subject))
     if found.needs_person:
         dispatcher.utter_message(json_message=replies.handoff("sensitive_topic"))
     return True

@@ -33,13 +33,14 @@ def selected_entry(tracker: Tracker) -> tuple[str | None, float, bool]:
 
 
 async def log_unanswered(
-    tracker: Tracker, shared: Resources, language: str, reason: str, confidence: float
+    tracker: Tracker, shared: Resources, language: str, reason: str, confidence: float, last: str | None
 ) -> list[Any]:
-    """Stores the user's message (redacted) for staff's Unanswered page; returns the closest entries."""
+    """Stores the user's message (redacted) for staff's Unanswered page, with the entry answered just before
+    it (`last`); returns the closest entries."""
     text = str(tracker.latest_message.get("text") or "")
     hits = await shared.search.search(text, language, limit=3) if text else []
     if text and not text.startswith("/"):
-        await shared.unanswered.record(text, language, reason, confidence, [hit.key for hit in hits])
+        await shared.unanswered.record(text, language, reason, confidence, [hit.key for hit in hits], last)
     return hits
 
 
@@ -57,7 +58,7 @@ async def suggest(
 
     The second message in a row that is not understood goes to people instead.
     """
-    hits = await log_unanswered(tracker, shared, language, reason, confidence)
+    hits = await log_unanswered(tracker, shared, language, reason, confidence, last)
     if second_failure_in_a_row(tracker):
         log.info("not understood twice in a row: handing the chat to people")
         dispatcher.utter_message(json_message=replies.handoff("not_understood"))
@@ -193,7 +194,7 @@ class ActionOutOfScope(InContext):
         last: str | None,
     ) -> list[dict[str, Any]]:
         confidence = float((tracker.latest_message.get("intent") or {}).get("confidence") or 0.0)
-        await log_unanswered(tracker, shared, language, "out_of_scope", confidence)
+        await log_unanswered(tracker, shared, language, "out_of_scope", confidence, last)
         dispatcher.utter_message(json_message=replies.say("out_of_scope"))
         return []
 

@@ -23,11 +23,13 @@ def say(key: str, *, offer_human: bool = False, **args: Any) -> dict[str, Any]:
     return payload
 
 
-def answer(found: Answer, related: list[tuple[str, str]] | None = None) -> dict[str, Any]:
-    """An entry's answer; `related`: (key, question) of up to three entries to offer next, as buttons."""
+def answer(found: Answer, related: list[tuple[str, str]] | None = None, subject: str | None = None) -> dict[str, Any]:
+    """An entry's answer; `related`: (key, question) of up to three entries to offer next, as buttons; `subject`:
+    what the conversation is about now (the engine reads the next message with it, engine/context.py)."""
     return {
         "type": "answer",
         "entry": found.key,
+        "subject": subject,
         "language": found.language,
         "question": found.question,
         "text": found.text,

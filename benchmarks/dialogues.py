@@ -39,6 +39,7 @@ from actions.faq import answers_directly
 from assistant.settings import LANGUAGES, PROJECT_ROOT, Settings
 from benchmarks.heldout import DEV_DIR, HELDOUT_DIR, development
 from benchmarks.metrics import write_report
+from engine.context import marked, with_context
 from engine.questions import SPLIT_RULE, Parsed, SplitRule, cuts, worth_splitting
 from knowledge.conversation import CLARIFY_RULE, CONTEXT_RULE, ClarifyRule, ContextRule, Labels, read
 
@@ -175,11 +176,17 @@ class Replay:
     clarify: ClarifyRule = CLARIFY_RULE
     split: SplitRule = SPLIT_RULE
     direct: Callable[[float, float], bool] = answers_directly
+    marked: bool = True  # read follow-ups with the engine's parse after the subject marker
 
     def answer(self, text: str, last: str | None, *, second_half: bool = False) -> tuple[str | None, str]:
         """(entry answered or None, what happened: answer / clarify / not_understood / other)."""
         parsed = self.parses[text]
         rule = replace(self.context, repeat=1.0) if second_half else self.context
+        previous = self.labels.get(last) if last else None
+        # The engine's parse with the last answer's subject marker (engine/channel.py), where it was parsed.
+        in_context = self.parses.get(marked(previous.main_subjects[0], text)) if previous and self.marked else None
+        if in_context is not None:
+            parsed = with_context(parsed, in_context, rule.mix)
         reading = read(
             parsed.intent, parsed.faq_share, dict(parsed.entries), self.labels, last, self.direct, rule, self.clarify
         )
@@ -202,15 +209,29 @@ class Replay:
         return [self.answer(text, last)]
 
 
-def texts_needed(sets: Sets, singles: list[str]) -> list[str]:
+def texts_needed(sets: Sets, singles: list[str], labels: Mapping[str, Labels]) -> list[str]:
+    """Every text the replay may parse: the messages, their halves, and the messages of conversations (and
+    their halves) after each subject's marker, as the engine parses a message that follows an answer."""
     texts: list[str] = []
     for dialogue in sets.dialogues:
         texts += [t for t, _ in dialogue.turns]
-    texts += [q.text for q in sets.two_questions] + [a.text for a in sets.ambiguous] + singles
+    texts += [q.text for q in sets.two_questions]
     for text in list(texts):
         for first, second in cuts(text):
             texts += [first, second]
-    return list(dict.fromkeys(texts))
+    subjects = sorted({label.main_subjects[0] for label in labels.values()})
+    in_context = [marked(subject, text) for text in texts for subject in subjects]
+    alone = [a.text for a in sets.ambiguous] + singles
+    for text in list(alone):
+        for first, second in cuts(text):
+            alone += [first, second]
+    return list(dict.fromkeys(texts + alone + in_context))
+
+
+def unrelated_answers(keys: list[str], examples: list[Any], seed: int = 3) -> list[str]:
+    """For each example, a random other entry answered before it (the single messages' guard rail)."""
+    rng = random.Random(seed)
+    return [rng.choice([k for k in keys if k != example.entry]) for example in examples]
 
 
 def replay(sets: Sets, engine: Replay, languages: tuple[str, ...]) -> dict[str, Tally]:
@@ -244,23 +265,29 @@ def replay(sets: Sets, engine: Replay, languages: tuple[str, ...]) -> dict[str, 
     return tallies
 
 
+def single_message_sets(singles: list[Any]) -> tuple[list[Any], list[Any]]:
+    """(knowledge-base questions, other messages that must not become answers) of the development set."""
+    faq = [e for e in singles if e.intent == "faq"]
+    others = [e for e in singles if e.intent in ("out_of_scope", "affirm", "deny", "greet", "thanks", "goodbye")]
+    return faq, others
+
+
 def single_message_checks(engine: Replay, singles: list[Any], seed: int = 3) -> dict[str, Any]:
     """What the conversation logic must not break, on the development set's single messages: knowledge-base
     questions answered right without a conversation and after an unrelated answer, other messages (out of
     scope, "no") not turned into answers by a conversation, and messages cut in two that ask one thing."""
-    rng = random.Random(seed)
     keys = sorted(engine.labels)
-    faq = [e for e in singles if e.intent == "faq"]
-    others = [e for e in singles if e.intent in ("out_of_scope", "affirm", "deny", "greet", "thanks", "goodbye")]
+    faq, others = single_message_sets(singles)
 
     def right(example: Any, last: str | None) -> bool:
         return example.entry in [e for e, _ in engine.message(example.text, last)]
 
-    unrelated = []
-    for example in faq:
-        last = rng.choice([k for k in keys if k != example.entry])
-        unrelated.append(right(example, last))
-    turned = sum(1 for example in others if any(e for e, _ in engine.message(example.text, rng.choice(keys))))
+    unrelated = [right(example, last) for example, last in zip(faq, unrelated_answers(keys, faq, seed), strict=True)]
+    turned = sum(
+        1
+        for example, last in zip(others, unrelated_answers(keys, others, seed + 1), strict=True)
+        if any(e for e, _ in engine.message(example.text, last))
+    )
     split = [e.text for e in singles if len(engine.message(e.text, None)) > 1]
     return {
         "faq_alone": round(sum(right(e, None) for e in faq) / len(faq), 3),
@@ -281,7 +308,13 @@ async def offline(args: argparse.Namespace) -> dict[str, Any]:
         raise SystemExit(f"no model for the current data ({model.name}): run `make train` first")
     sets = read_sets(args.split, tuple(args.languages))
     singles = development(tuple(args.languages)) if args.split == "dev" else []
-    texts = texts_needed(sets, [e.text for e in singles])
+    labels = seed_labels()
+    texts = texts_needed(sets, [e.text for e in singles], labels)
+    # The single messages after an unrelated answer are parsed with that answer's subject, as the engine would.
+    faq, others = single_message_sets(singles)
+    for examples, seed in ((faq, 3), (others, 4)):
+        for example, last in zip(examples, unrelated_answers(sorted(labels), examples, seed), strict=True):
+            texts.append(marked(labels[last].main_subjects[0], example.text))
     args.work.mkdir(parents=True, exist_ok=True)
     cache = args.work / f"parses-{model.name}.json"
     parses: dict[str, Any] = json.loads(cache.read_text(encoding="utf-8")) if cache.exists() else {}
@@ -291,11 +324,12 @@ async def offline(args: argparse.Namespace) -> dict[str, Any]:
         parses.update(zip(missing, await predict(settings, model, missing, args.work), strict=True))
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps(parses, ensure_ascii=False), encoding="utf-8")
-    labels = seed_labels()
     engine = Replay({t: parsed_from(parses[t]) for t in texts}, labels)
     alone = replace(
         engine,
-        context=ContextRule(0, 0, 1.0, message_aspect=0, other_intent_at=2.0),
+        marked=False,
+        # Every message read alone: no weighting, and the direct-answer rule of single questions.
+        context=ContextRule(0, 0, 1.0, message_aspect=0, other_intent_at=2.0, confident=0.5, plausible=0.3, margin=2.5),
         clarify=ClarifyRule(2.0),
         split=SplitRule(2.0),
     )
@@ -318,16 +352,25 @@ def tune(sets: Sets, engine: Replay, singles: list[Any], languages: tuple[str, .
     the best 20; the best 15 are returned."""
     scored = []
     grid = itertools.product(
-        (2.0, 4.0, 8.0, 16.0),  # subject boost
-        (0.0, 0.5, 1.0),  # aspect boost
-        (0.3, 0.6, 1.0),  # repeat
+        (1.0, 2.0, 4.0, 8.0),  # subject boost
+        (0.0, 0.5),  # aspect boost
+        (0.6, 1.0),  # repeat
         (0.0, 2.0, 4.0),  # the message's aspect
-        (0.0, 0.01),  # floor
-        ((0.5, 0.3, 2.5), (0.4, 0.25, 2.0), (0.35, 0.2, 1.5)),  # the direct rule in context
+        (1.0, 0.7),  # sharpness
+        (0.0, 0.3, 0.5),  # the parse alone's share beside the parse after the subject marker
+        ((0.5, 0.3, 2.5), (0.4, 0.25, 2.0), (0.35, 0.2, 1.5), (0.3, 0.15, 1.3)),  # the direct rule in context
     )
-    for subject, aspect, repeat, asked, floor, (confident, plausible, margin) in grid:
+    for subject, aspect, repeat, asked, sharpness, mix, (confident, plausible, margin) in grid:
         rule = ContextRule(
-            subject, aspect, repeat, asked, floor, confident=confident, plausible=plausible, margin=margin
+            subject,
+            aspect,
+            repeat,
+            asked,
+            sharpness=sharpness,
+            mix=mix,
+            confident=confident,
+            plausible=plausible,
+            margin=margin,
         )
         tallies = replay(sets, replace(engine, context=rule), languages)
         follow = [x for t in tallies.values() for x in t.follow_up]
@@ -343,7 +386,14 @@ def tune(sets: Sets, engine: Replay, singles: list[Any], languages: tuple[str, .
         results.append(
             {
                 "score": round(score + after_unrelated, 3),
-                "rule": [rule.subject_boost, rule.aspect_boost, rule.repeat, rule.message_aspect, rule.floor],
+                "rule": [
+                    rule.subject_boost,
+                    rule.aspect_boost,
+                    rule.repeat,
+                    rule.message_aspect,
+                    rule.sharpness,
+                    rule.mix,
+                ],
                 "direct_in_context": [rule.confident, rule.plausible, rule.margin],
                 "follow_ups": round(follow_right, 3),
                 "follow_ups_wrong": round(follow_wrong, 3),

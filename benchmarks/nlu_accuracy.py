@@ -4,6 +4,8 @@
     .venv/bin/python -m benchmarks.nlu_accuracy --smoke         # tiny: 1 epoch, 2 folds, a quarter of the data
     .venv/bin/python -m benchmarks.nlu_accuracy --pipelines ours,tfidf-lr --seeds 43,44 --folds 0
                                             # ours trained with three seeds, and their mean per language
+    .venv/bin/python -m benchmarks.nlu_accuracy --pipelines ours --folds 0 --model models/model-<…>.tar.gz
+                                            # the model `make train` made, scored without training
 
 For each pipeline it trains on the shipped training data (nlu_data/ and the knowledge base's seed entries),
 parses every held-out example (nlu_test/, never trained on) and reports, per language: intent accuracy and
@@ -416,6 +418,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             predictions = await tfidf(settings, train_examples, texts, work, (c, solver, 0.0))
             lexical = None if sentence_features else predictions
             seconds, trained = time.monotonic() - started, True
+        elif name == "ours" and args.model is not None:  # the model that ships, as trained by `make train`
+            model, seconds, trained = args.model, 0.0, False
+            predictions = await predict(settings, model, texts, work)
         else:
             config = _config(PIPELINES[name], args.epochs, work)
             model, seconds, trained = await train(settings, config, data, work)
@@ -773,6 +778,12 @@ def main(argv: list[str] | None = None) -> None:
         "--misses",
         action="store_true",
         help="list each development example read wrongly (not allowed on the held-out set)",
+    )
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="score this trained model as ours (e.g. models/model-<fingerprint>.tar.gz) rather than training one",
     )
     parser.add_argument("--work", type=Path, default=WORK)
     parser.add_argument("--report", type=Path, default=None)

@@ -296,6 +296,10 @@ def _facts_from_lines(text: str) -> list[dict[str, str]]:
     return facts
 
 
+def _lines(value: Any) -> list[str]:
+    return [line.strip() for line in str(value or "").splitlines() if line.strip()]
+
+
 def _words(value: Any) -> list[str]:
     """A list field as the form shows it: words separated by commas or spaces."""
     return [word for word in str(value or "").replace(",", " ").split() if word]
@@ -304,12 +308,12 @@ def _words(value: Any) -> list[str]:
 def _form_to_data(form: Any, key: str) -> EntryData:
     texts = {}
     for lang in LANGUAGES:
-        variants = [line.strip() for line in str(form.get(f"{lang}_variants", "")).splitlines() if line.strip()]
         texts[lang] = {
             "question": str(form.get(f"{lang}_question", "")).strip(),
             "answer": str(form.get(f"{lang}_answer", "")).replace("\r\n", "\n").strip(),
             "source": str(form.get(f"{lang}_source", "")).strip() or None,
-            "variants": variants,
+            "variants": _lines(form.get(f"{lang}_variants", "")),
+            "follow_ups": _lines(form.get(f"{lang}_follow_ups", "")),
         }
     return EntryData.model_validate(
         {
@@ -524,7 +528,8 @@ async def unanswered_attach(request: web.Request) -> web.StreamResponse:
     raise redirect(
         request,
         f"/entries/{key}",
-        f"Added {added} question(s) as variants to the draft: review and publish it to retrain the model.",
+        f"Added {added} question(s) to the draft (as variants, or as follow-up questions where they were asked"
+        " after another answer): review and publish it to retrain the model.",
     )
 
 

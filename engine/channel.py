@@ -8,42 +8,79 @@ speak as any chat. Unsigned, stale or forged messages get 401 and are counted in
 
 A message that asks two things is handled as two messages in order (engine/questions.py), the second marked
 in its metadata (`second_half`), so the second is read in the light of the first's answer; the gateway gets
-both replies in one response, as for any message.
+both replies in one response, as for any message. A message that follows a recent answer is also parsed with
+that answer's subject (engine/context.py), the result handed to the actions in its metadata (`context`).
 """
 
 from __future__ import annotations
 
 import contextvars
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.rest import RestInput
+from rasa.shared.core.events import BotUttered
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from assistant.hop_auth import HopGuard
-from engine.questions import SECOND_HALF, Parsed, cuts, worth_splitting
+from engine.context import CONTEXT, CONTEXT_MAX_AGE_S, marked, to_metadata
+from engine.questions import SECOND_HALF, SECOND_HALF_INTENTS, Parsed, cuts, worth_splitting
 
 log = logging.getLogger(__name__)
+
+QUESTION_INTENTS = SECOND_HALF_INTENTS  # what the actions may read as a question (knowledge/conversation.py)
 
 # The engine's agent, for parsing the halves of a message before it is handled (set per request).
 _agent: contextvars.ContextVar[Any] = contextvars.ContextVar("agent", default=None)
 
 
-async def two_questions(agent: Any, text: str) -> tuple[str, str] | None:
-    """The message's two questions, if it asks two (see engine/questions.py), else None."""
-    candidates = cuts(text)
-    if not candidates or agent is None:
-        return None
-    whole = Parsed.of(await agent.parse_message(text))
-    for first, second in candidates:
-        halves = Parsed.of(await agent.parse_message(first)), Parsed.of(await agent.parse_message(second))
-        if worth_splitting(whole, *halves):
-            return first, second
+Part = tuple[str, dict[str, Any]]  # a text to handle as a message, and its parse
+
+
+async def two_questions(agent: Any, text: str, whole: dict[str, Any]) -> tuple[Part, Part] | None:
+    """The message's two questions with their parses, if it asks two (see engine/questions.py), else None."""
+    for first, second in cuts(text):
+        parses = await agent.parse_message(first), await agent.parse_message(second)
+        if worth_splitting(Parsed.of(whole), Parsed.of(parses[0]), Parsed.of(parses[1])):
+            return (first, parses[0]), (second, parses[1])
     return None
+
+
+async def subject_of_last_answer(agent: Any, sender_id: str, now: float | None = None) -> str | None:
+    """The subject of the bot's last answer in this conversation, if that answer is recent."""
+    tracker = await agent.tracker_store.retrieve(sender_id)
+    now = time.time() if now is None else now
+    for event in reversed(tracker.events if tracker is not None else []):
+        if not isinstance(event, BotUttered):
+            continue
+        if now - event.timestamp > CONTEXT_MAX_AGE_S:
+            return None
+        custom = (event.data or {}).get("custom")
+        if isinstance(custom, dict) and custom.get("type") == "answer" and custom.get("entry"):
+            subject = custom.get("subject")
+            return subject if isinstance(subject, str) and subject else None
+    return None
+
+
+async def read_in_context(agent: Any, sender_id: str, text: str, parse: dict[str, Any]) -> dict[str, Any] | None:
+    """The message parsed with the subject of the conversation's last answer, for the metadata; None without a
+    recent answer, for a button's payload and for what is no question (`parse`: the message's own, "thanks").
+    A failure to read the conversation only loses the context."""
+    if not text or text.startswith("/") or Parsed.of(parse).intent not in QUESTION_INTENTS:
+        return None
+    try:
+        subject = await subject_of_last_answer(agent, sender_id)
+        if subject is None:
+            return None
+        return to_metadata(subject, Parsed.of(await agent.parse_message(marked(subject, text))))
+    except Exception:  # the tracker store down, a model being swapped: the message is still handled
+        log.exception("could not read the message in its conversation's context")
+        return None
 
 
 class GatewayInput(RestInput):
@@ -66,18 +103,29 @@ class GatewayInput(RestInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
         async def handle(message: UserMessage) -> None:
-            halves = await two_questions(_agent.get(), message.text) if message.text else None
-            if halves is None:
+            agent = _agent.get()
+            if agent is None or not message.text:
                 return await on_new_message(message)
-            log.info("message asks two questions: handled as two")
-            for text, extra in zip(halves, ({}, {SECOND_HALF: True}), strict=True):
+            # Parsed here once and handed on (Rasa uses a message's parse_data rather than parsing it again).
+            whole = await agent.parse_message(message.text)
+            halves = await two_questions(agent, message.text, whole)
+            if halves is not None:
+                log.info("message asks two questions: handled as two")
+            parts: list[tuple[Part, dict[str, Any]]] = (
+                [((message.text, whole), {})] if halves is None else [(halves[0], {}), (halves[1], {SECOND_HALF: True})]
+            )
+            for (text, parse), extra in parts:
+                # Read after the previous part was handled: the second question is read with the first's answer.
+                context = await read_in_context(agent, str(message.sender_id), text, parse)
                 await on_new_message(
                     UserMessage(
                         text,
                         message.output_channel,
                         message.sender_id,
+                        parse_data=parse,
                         input_channel=message.input_channel,
-                        metadata={**(message.metadata or {}), **extra},
+                        message_id=message.message_id if halves is None else None,
+                        metadata={**(message.metadata or {}), **extra, **({CONTEXT: context} if context else {})},
                     )
                 )
             return None

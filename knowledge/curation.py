@@ -82,7 +82,11 @@ Published = Callable[[str, bool, Actor], Awaitable[None]]  # key, variants chang
 
 
 def variants_of(data: EntryData | None) -> dict[str, list[str]]:
-    return {} if data is None else {lang: [*t.variants, t.question] for lang, t in sorted(data.texts.items())}
+    return (
+        {}
+        if data is None
+        else {lang: [*t.variants, t.question, "", *t.follow_ups] for lang, t in sorted(data.texts.items())}
+    )
 
 
 def diff(old: EntryData | None, new: EntryData | None) -> str:

@@ -120,6 +120,9 @@ class EntryText(Base):
     entry: Mapped[Entry] = relationship(back_populates="texts")
 
 
+VARIANT, FOLLOW_UP = "variant", "follow_up"
+
+
 class QuestionVariant(Base):
     __tablename__ = "kb_variants"
 
@@ -127,6 +130,8 @@ class QuestionVariant(Base):
     entry_id: Mapped[int] = mapped_column(ForeignKey("kb_entries.id", ondelete="CASCADE"), index=True)
     language: Mapped[str] = mapped_column(String(5))
     text: Mapped[str] = mapped_column(Text)
+    # "variant": another way to ask the question; "follow_up": how it is asked in a conversation (schema.py).
+    kind: Mapped[str] = mapped_column(String(10), default=VARIANT, server_default=VARIANT)
 
     entry: Mapped[Entry] = relationship(back_populates="variants")
 
@@ -173,6 +178,9 @@ class Unanswered(Base):
     reason: Mapped[str] = mapped_column(String(30))
     confidence: Mapped[float] = mapped_column(Float, default=0.0)
     suggestions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Asked in a conversation, right after the answer to this entry: a follow-up ("and how much is it?"), which
+    # staff add as a follow-up question rather than as a way to ask on its own.
+    after_key: Mapped[str | None] = mapped_column(String(80))
     resolved_key: Mapped[str | None] = mapped_column(String(80))
     resolved: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)

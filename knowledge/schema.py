@@ -23,14 +23,20 @@ class LanguageText(BaseModel):
     question: str = Field(min_length=3)
     answer: str = Field(min_length=10, max_length=3500)
     variants: list[str] = Field(default_factory=list)
+    # How people ask for this answer in a conversation, leaving out what it already established ("and how
+    # much is it?" after a work permit's answer). Trained after a marker of the entry's subject
+    # (knowledge/training_data.py); several entries may list the same words (the subject tells them apart),
+    # so they are not checked against other entries.
+    follow_ups: list[str] = Field(default_factory=list)
     source: str | None = None  # the legal source in this language; the entry's `legal_source` otherwise
 
-    @field_validator("variants")
+    @field_validator("variants", "follow_ups")
     @classmethod
-    def _distinct(cls, variants: list[str]) -> list[str]:
+    def _distinct(cls, variants: list[str], info: ValidationInfo) -> list[str]:
         cleaned = [v.strip() for v in variants if v.strip()]
         if len({v.lower() for v in cleaned}) != len(cleaned):
-            raise ValueError("question variants repeat each other")
+            what = "question variants" if info.field_name == "variants" else "follow-up questions"
+            raise ValueError(f"{what} repeat each other")
         return cleaned
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from knowledge.models import Entry, EntryText, QuestionVariant
+from knowledge.models import FOLLOW_UP, VARIANT, Entry, EntryText, QuestionVariant
 from knowledge.schema import DatedFact, EntryData, LanguageText, normal_question
 
 log = logging.getLogger(__name__)
@@ -33,9 +33,13 @@ class Answer:
 def to_data(entry: Entry) -> EntryData:
     texts = {}
     for text in entry.texts:
-        variants = [v.text for v in entry.variants if v.language == text.language]
+        rows = [v for v in entry.variants if v.language == text.language]
         texts[text.language] = LanguageText(
-            question=text.question, answer=text.answer, variants=variants, source=text.source
+            question=text.question,
+            answer=text.answer,
+            variants=[v.text for v in rows if v.kind != FOLLOW_UP],
+            follow_ups=[v.text for v in rows if v.kind == FOLLOW_UP],
+            source=text.source,
         )
     return EntryData(
         key=entry.key,
@@ -84,15 +88,16 @@ async def write_entry(session: AsyncSession, item: EntryData, actor: str) -> Ent
             entry.texts.append(EntryText(language=lang, question=text.question, answer=text.answer, source=text.source))
     for lang in set(existing) - set(item.texts):
         entry.texts.remove(existing[lang])
-    variants = [(lang, v) for lang, t in item.texts.items() for v in t.variants]
+    variants = [(lang, v, VARIANT) for lang, t in item.texts.items() for v in t.variants]
+    variants += [(lang, v, FOLLOW_UP) for lang, t in item.texts.items() for v in t.follow_ups]
     if not new:
-        entry.variants = [QuestionVariant(language=lang, text=v) for lang, v in variants]
+        entry.variants = [QuestionVariant(language=lang, text=v, kind=kind) for lang, v, kind in variants]
         return entry
     # A new entry's variants in one statement: the ORM inserts them one by one (it wants each id back, and
     # SQLite does not promise RETURNING's order), which made seeding 60 entries take 0.75 s.
     await session.flush()  # the entry's id
     if variants:
-        rows = [{"entry_id": entry.id, "language": lang, "text": v} for lang, v in variants]
+        rows = [{"entry_id": entry.id, "language": lang, "text": v, "kind": kind} for lang, v, kind in variants]
         await session.execute(insert(QuestionVariant), rows)
     await session.refresh(entry, ["variants"])
     return entry
@@ -134,6 +139,25 @@ async def _label_unlabelled(session: AsyncSession, items: list[EntryData]) -> No
             entry.subjects, entry.aspects = list(seeded[entry.key].subjects), list(seeded[entry.key].aspects)
 
 
+async def _add_follow_ups(session: AsyncSession, items: list[EntryData]) -> None:
+    """Gives the seed's follow-up questions to live entries that have none in any language (a database from
+    before entries had them): training data, like the labels not part of the published text."""
+    seeded = {item.key: item for item in items if any(t.follow_ups for t in item.texts.values())}
+    if not seeded:
+        return
+    having = select(QuestionVariant.entry_id).where(QuestionVariant.kind == FOLLOW_UP)
+    rows = [
+        {"entry_id": entry_id, "language": lang, "text": text, "kind": FOLLOW_UP}
+        for entry_id, key in await session.execute(
+            select(Entry.id, Entry.key).where(Entry.key.in_(list(seeded)), Entry.id.not_in(having))
+        )
+        for lang, t in seeded[key].texts.items()
+        for text in t.follow_ups
+    ]
+    if rows:
+        await session.execute(insert(QuestionVariant), rows)
+
+
 async def questions_of_other_entries(
     session: AsyncSession, entries: list[EntryData]
 ) -> list[tuple[str, str, str, str]]:
@@ -141,8 +165,10 @@ async def questions_of_other_entries(
     another live entry already has: the same text under two entries is two labels for one example. One read of
     the live questions, however many entries are checked."""
     texts = select(EntryText.language, EntryText.question, Entry.key).join(Entry, EntryText.entry_id == Entry.id)
-    variants = select(QuestionVariant.language, QuestionVariant.text, Entry.key).join(
-        Entry, QuestionVariant.entry_id == Entry.id
+    variants = (
+        select(QuestionVariant.language, QuestionVariant.text, Entry.key)
+        .join(Entry, QuestionVariant.entry_id == Entry.id)
+        .where(QuestionVariant.kind == VARIANT)
     )
     live: dict[tuple[str, str], set[str]] = {}
     for lang, text, key in [*(await session.execute(texts)), *(await session.execute(variants))]:
@@ -213,6 +239,7 @@ class KnowledgeBase:
             for item in missing:
                 await write_entry(session, item, actor)
             await _label_unlabelled(session, items)
+            await _add_follow_ups(session, items)
         return len(missing)
 
     async def labels(self) -> list[tuple[str, str, list[str], list[str], list[str]]]:

@@ -23,6 +23,7 @@ class Group:
     languages: set[str]
     suggestions: list[str]
     latest: object = None
+    after: list[str] = field(default_factory=list)  # the entries answered just before, for follow-ups
     count: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -33,7 +34,16 @@ class UnansweredLog:
     def __init__(self, sessions: async_sessionmaker) -> None:
         self._sessions = sessions
 
-    async def record(self, text: str, language: str, reason: str, confidence: float, suggestions: list[str]) -> None:
+    async def record(
+        self,
+        text: str,
+        language: str,
+        reason: str,
+        confidence: float,
+        suggestions: list[str],
+        after: str | None = None,
+    ) -> None:
+        """Stores a question not answered; `after`: the entry answered just before it in the conversation."""
         async with self._sessions() as session, session.begin():
             session.add(
                 Unanswered(
@@ -42,6 +52,7 @@ class UnansweredLog:
                     reason=reason,
                     confidence=round(confidence, 3),
                     suggestions=suggestions,
+                    after_key=after,
                 )
             )
 
@@ -79,6 +90,7 @@ class UnansweredLog:
                     {m.language for m in members},
                     suggestions,
                     max(m.created_at for m in members),
+                    sorted({m.after_key for m in members if m.after_key}),
                 )
             )
         groups.sort(key=lambda g: (g.count, g.latest), reverse=True)
@@ -93,7 +105,8 @@ class UnansweredLog:
             )
 
     async def attach(self, actor: Actor, curation: Curation, ids: list[int], key: str) -> int:
-        """Adds the questions as variants (in their language) to a draft of entry `key`."""
+        """Adds the questions to a draft of entry `key`, in their language: as follow-up questions those asked
+        right after another answer, as variants the others."""
         view = await curation.view(key)
         current = None if view is None else view.draft or view.live
         if current is None:
@@ -104,8 +117,11 @@ class UnansweredLog:
         added = 0
         for item in items:
             text = data.texts.get(item.language)
-            if text is not None and item.text.lower() not in {v.lower() for v in text.variants}:
-                text.variants.append(item.text)
+            if text is None:
+                continue
+            kind = text.follow_ups if item.after_key else text.variants
+            if item.text.lower() not in {v.lower() for v in kind}:
+                kind.append(item.text)
                 added += 1
         await curation.save_draft(actor, data, f"added {added} unanswered question(s)")
         await self.resolve([item.id for item in items], key)

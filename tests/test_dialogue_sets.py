@@ -37,7 +37,12 @@ def standalone(split: str) -> set[str]:
 
 
 def test_the_held_out_dialogues_share_no_text_with_the_development_ones_or_the_training_data():
-    training = {normal_question(q) for e in load_dir(SEED) for t in e.texts.values() for q in (t.question, *t.variants)}
+    training = {
+        normal_question(q)
+        for e in load_dir(SEED)
+        for t in e.texts.values()
+        for q in (t.question, *t.variants, *t.follow_ups)
+    }
     sets = read_sets("heldout")
     every = {normal_question(t) for d in sets.dialogues for t, _ in d.turns}
     assert not (every | {normal_question(q.text) for q in sets.two_questions}) & training

@@ -115,9 +115,12 @@ SECRET = "s3cret-for-the-channel"
 
 class Agent:
     def __init__(self):
-        self.senders = []
+        self.senders, self.parses = [], []
+    async def parse_message(self, text):
+        return {"text": text, "intent": {"name": "inform", "confidence": 1.0}, "entities": []}
     async def handle_message(self, message):
         self.senders.append(message.sender_id)
+        self.parses.append((message.parse_data or {}).get("text"))
         await message.output_channel.send_text_message(message.sender_id, "Status: approved")
 
 async def probe(guard):
@@ -148,6 +151,7 @@ async def probe(guard):
             statuses["health"] = r.status
     server.close()
     return {"statuses": statuses, "replies": replies, "handled": app.ctx.agent.senders,
+            "parses": app.ctx.agent.parses,
             "refused": dict(GatewayInput.guard.refusals.counts)}
 
 unconfigured = GatewayInput.guard.refusal(sign(SECRET, b"{}"), b"{}")  # `rasa run` without engine.serve
@@ -271,6 +275,7 @@ def test_the_gateway_channel_answers_only_signed_messages(engine):
     probe = engine["channel"]
     assert probe["statuses"] == {"unsigned": 401, "forged": 401, "stale": 401, "signed": 200, "health": 200}
     assert probe["handled"] == ["424242"]  # the signed one only
+    assert probe["parses"] == ["02.11.1985"]  # parsed once by the channel, and Rasa is handed that parse
     assert probe["replies"][-1] == [{"recipient_id": "424242", "text": "Status: approved"}]
     assert probe["refused"] == {"missing": 1, "invalid": 1, "stale": 1}
     # An engine started without the secret answers nobody rather than everybody.

@@ -13,12 +13,13 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 import actions.resources
-from actions.context import CONTEXT_MAX_AGE_S, last_answer
-from actions.faq import ActionAcknowledge, ActionAnswerFaq, ActionOutOfScope
+from actions.context import last_answer
+from actions.faq import ActionAcknowledge, ActionAnswerFaq, ActionDidYouMean, ActionOutOfScope
 from actions.handoff import FAILED_TURN
 from assistant.bootstrap import open_database
 from assistant.settings import Settings
-from engine.questions import SECOND_HALF
+from engine.context import CONTEXT, CONTEXT_MAX_AGE_S, to_metadata
+from engine.questions import SECOND_HALF, Parsed
 
 
 @pytest.fixture
@@ -106,7 +107,10 @@ async def test_without_a_recent_conversation_the_question_is_asked_about(shared)
 
 
 async def test_out_of_scope_and_no_are_answered_in_context_only_when_it_is_clear(shared):
-    said, _ = await run(ActionOutOfScope(), tracker(COSTS, "out_of_scope", answered("work_permit_how")))
+    # "And the fee?" reads as out of scope alone; the engine's parse after the work permit's marker is clear.
+    with_subject = {CONTEXT: to_metadata("work_permit", Parsed("faq", 0.9, (("work_permit_fees_quota", 0.95),)))}
+    track = tracker(COSTS, "out_of_scope", answered("work_permit_how"), metadata=with_subject)
+    said, _ = await run(ActionOutOfScope(), track)
     assert said[0]["entry"] == "work_permit_fees_quota"
     spread = dict.fromkeys(JUNK, 1.0)
     said, _ = await run(ActionAcknowledge(), tracker(spread, "deny", answered("work_permit_how")))
@@ -137,7 +141,32 @@ def test_the_last_answer_is_read_from_the_bots_events():
 
 async def test_in_a_conversation_the_choices_come_from_the_weighted_ranking(shared):
     spread = dict.fromkeys(JUNK, 1.0) | dict.fromkeys(("work_permit_fees_quota", "work_permit_processing_time"), 1.0)
-    said, _ = await run(ActionAnswerFaq(), tracker(spread, events=answered("highly_qualified_migrant_programme", 60)))
+    # Not understood on its own (the NLU fallback): after a work permit's answer, the choices are about it.
+    split = Parsed("faq", 0.9, (("work_permit_fees_quota", 0.45), ("work_permit_processing_time", 0.45)))
+    track = tracker(
+        spread,
+        intent="nlu_fallback",
+        events=answered("highly_qualified_migrant_programme", 60),
+        metadata={CONTEXT: to_metadata("work_permit", split)},
+    )
+    said, _ = await run(ActionDidYouMean(), track)
     (offered,) = said
     assert offered["type"] == "did_you_mean"
     assert {o["entry"] for o in offered["options"][:2]} == {"work_permit_fees_quota", "work_permit_processing_time"}
+
+
+async def test_the_engines_parse_with_the_conversations_subject_decides_a_follow_up(shared):
+    plain = {"temporary_residence_fees": 0.7, "work_permit_fees_quota": 0.05, **dict.fromkeys(JUNK, 0.025)}
+    with_subject = Parsed("faq", 0.9, (("work_permit_fees_quota", 0.9), ("work_permit_how", 0.05)))
+    context = {CONTEXT: to_metadata("work_permit", with_subject)}
+    said, _ = await run(ActionAnswerFaq(), tracker(plain, events=answered("work_permit_how"), metadata=context))
+    assert said[0]["entry"] == "work_permit_fees_quota"
+    # A parse made for another subject than the last answer's is not this conversation's: the message alone.
+    stale = {CONTEXT: to_metadata("visa", with_subject)}
+    said, _ = await run(ActionAnswerFaq(), tracker(plain, events=answered("work_permit_how"), metadata=stale))
+    assert said[0].get("entry") != "work_permit_fees_quota"
+
+
+async def test_an_answer_names_its_subject_for_the_next_message(shared):
+    said, _ = await run(ActionAnswerFaq(), tracker(COSTS, events=answered("work_permit_how")))
+    assert said[0]["subject"] == "work_permit"

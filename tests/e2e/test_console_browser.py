@@ -111,7 +111,7 @@ async def test_unanswered_question_is_stored_redacted_and_becomes_a_variant(runn
     await expect(group).to_contain_text("[ID]")
     await group.get_by_label("Entry").select_option("temporary_residence_documents_extension")
     await group.get_by_role("button", name="Add as ways to ask this entry").click()
-    await expect(admin.locator(".flash")).to_contain_text("Added 1 question(s) as variants")
+    await expect(admin.locator(".flash")).to_contain_text("Added 1 question(s) to the draft (as variants")
     variants = await admin.locator('textarea[name="en_variants"]').input_value()
     assert "flimmerstad wobbleton grumsk" in variants
     await admin.get_by_role("button", name="Discard the draft").click()

@@ -14,18 +14,16 @@ from telegram_emulator.driver import buttons_of, text_of
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 _users = itertools.count(950_001)
 
+# Follow-ups that name no subject: alone they are no answer, after the first answer they are that subject's.
 FOLLOW_UPS = {
-    "az": (
-        ("mənzilimi dəyişdim, yenidən qeydiyyat lazımdır?", "registration_new_address_period"),
-        ("bəs ölkədən tamam gedəndə qeydiyyat nə olur", "registration_leaving_deregistration"),
-    ),
+    "az": (("iş icazəsi necə alınır", "work_permit_how"), ("neçəyədir?", "work_permit_fees_quota")),
     "ru": (
-        ("хочу открыть ип, иностранцу нужен воен?", "tax_number_voen"),
-        ("а если просто работаю по найму, сколько налога с зарплаты", "income_tax_foreign_workers"),
+        ("как получить разрешение на работу в азербайджане", "work_permit_how"),
+        ("а сколько стоит", "work_permit_fees_quota"),
     ),
     "en": (
-        ("what happens after I apply for asylum?", "refugee_during_procedure"),
-        ("and if they say no?", "refugee_refused"),
+        ("what documents does a recognised refugee get?", "refugee_rights_documents"),
+        ("does my wife get them too", "refugee_family_members"),
     ),
 }
 TWO_QUESTIONS = {
@@ -40,7 +38,7 @@ TWO_QUESTIONS = {
     ),
 }
 AMBIGUOUS = {
-    "az": ("nə qədər vaxt aparır?", "İş icazəsi"),
+    "az": ("hansı sənədlər lazımdır", "Müvəqqəti yaşamaq üçün icazə"),
     "ru": ("какие документы нужны", "Разрешение на временное проживание"),
     "en": ("how long does it take?", "Work permit"),
 }

@@ -1,0 +1,63 @@
+"""A message read with the conversation's subject: "and how much is it?" after an answer about work permits.
+
+The words of a follow-up leave the subject out, so the classifier alone spreads it over every subject's cost
+entry, leaning to whichever its training words resemble. The model is also trained on each entry's follow-up
+questions prefixed with a marker word for the entry's subject (knowledge/training_data.py), and on some of
+its full questions prefixed with another subject's marker, so that a message naming its own subject keeps it.
+When the conversation has a recent answer, the engine's channel parses the message a second time with that
+answer's subject marker and hands the result to the actions in the message's metadata (`CONTEXT`); they read
+the two parses together (`Parsed.with_context`). Standard library only: this runs in both environments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from engine.questions import Parsed
+
+CONTEXT = "context"  # the message metadata key: {"subject": ..., "intent": ..., "faq": ..., "entries": [...]}
+# A conversation older than this is no longer one: the next question is read on its own.
+CONTEXT_MAX_AGE_S = 30 * 60
+MAX_ENTRIES = 25  # kept in the metadata (it is stored with the conversation): the rest weigh nothing
+
+
+def marker(subject: str) -> str:
+    """The word that stands for a subject in the model's input: letters only, so no tokenizer splits it."""
+    return "ctx" + "".join(c for c in subject.lower() if c.isalnum())
+
+
+def marked(subject: str, text: str) -> str:
+    return f"{marker(subject)} {' '.join(text.split())}"
+
+
+def to_metadata(subject: str, parsed: Parsed) -> dict[str, Any]:
+    return {
+        "subject": subject,
+        "intent": parsed.intent,
+        "faq": round(parsed.faq_share, 4),
+        "entries": [[key, round(p, 4)] for key, p in parsed.entries[:MAX_ENTRIES]],
+    }
+
+
+def from_metadata(metadata: Mapping[str, Any] | None) -> tuple[str, Parsed] | None:
+    """(subject, parse) from a message's metadata, or None when there is none or it is malformed."""
+    value = (metadata or {}).get(CONTEXT)
+    if not isinstance(value, Mapping) or not isinstance(value.get("subject"), str):
+        return None
+    try:
+        entries = tuple((str(k), float(p)) for k, p in value.get("entries") or [])
+        return value["subject"], Parsed(str(value.get("intent") or ""), float(value.get("faq") or 0.0), entries)
+    except (TypeError, ValueError):
+        return None
+
+
+def with_context(plain: Parsed, in_context: Parsed, mix: float) -> Parsed:
+    """One reading of a message from its parse alone and its parse with the subject marker: the entries'
+    probabilities mixed (`mix` of the plain one); the intent and the knowledge base's share stay the plain
+    parse's, as the marker is only ever trained on knowledge-base questions and pulls every text towards them
+    ("no" after an answer stays "no")."""
+    alone, marked_ = dict(plain.entries), dict(in_context.entries)
+    scores = {k: mix * alone.get(k, 0.0) + (1.0 - mix) * marked_.get(k, 0.0) for k in alone.keys() | marked_.keys()}
+    entries = tuple(sorted(scores.items(), key=lambda item: item[1], reverse=True))
+    return Parsed(plain.intent, plain.faq_share, entries)
