@@ -40,11 +40,10 @@ def main_subject(entry: EntryData) -> str:
     return entry.subjects[0] if entry.subjects else entry.topic
 
 
-def in_context_examples(entry: EntryData, subjects: list[str], taken: set[str]) -> list[str]:
+def in_context_examples(entry: EntryData, subjects: list[str]) -> list[str]:
     """Examples read with a conversation's subject (engine/context.py): each follow-up question after its own
     subject's marker, and a few of the entry's questions after another subject's marker, so a question that
-    names its subject keeps it whatever came before. `taken`: marked texts already given to another entry
-    (two entries of one subject listing the same follow-up): left out, and not given to this one either."""
+    names its subject keeps it whatever came before."""
     own = main_subject(entry)
     others = [s for s in subjects if s != own]
     rng = random.Random(entry.key)  # the same examples on every run: the model's fingerprint depends on them
@@ -55,23 +54,29 @@ def in_context_examples(entry: EntryData, subjects: list[str], taken: set[str]) 
         questions = [text.question, *text.variants]
         for question in rng.sample(questions, min(OTHER_SUBJECT, len(questions))) if others else []:
             examples.append(marked(rng.choice(others), question))
-    return [x for x in dict.fromkeys(examples) if normal_question(x) not in taken]
+    return list(dict.fromkeys(examples))
 
 
 def render_nlu(entries: list[EntryData]) -> str:
     live = entries  # everything in the live tables is published
     subjects = sorted({main_subject(e) for e in live})
-    marked_owners: dict[str, set[str]] = {}
-    for entry in live:
-        for example in in_context_examples(entry, subjects, set()):
-            marked_owners.setdefault(normal_question(example), set()).add(entry.key)
-    taken = {text for text, keys in marked_owners.items() if len(keys) > 1}
+    in_context = {e.key: in_context_examples(e, subjects) for e in live}
+    owners: dict[str, set[str]] = {}
+    for key, examples in in_context.items():
+        for example in examples:
+            owners.setdefault(normal_question(example), set()).add(key)
+    # A marked text two entries list (one subject, the same follow-up) would teach the model both ways: neither
+    # entry is trained with it.
+    taken = {text for text, keys in owners.items() if len(keys) > 1}
     document = {
         "version": "3.1",
         "nlu": [
             {
                 "intent": f"{RETRIEVAL_INTENT}/{e.key}",
-                "examples": "".join(f"- {x}\n" for x in [*examples_for(e), *in_context_examples(e, subjects, taken)]),
+                "examples": "".join(
+                    f"- {x}\n"
+                    for x in [*examples_for(e), *(m for m in in_context[e.key] if normal_question(m) not in taken)]
+                ),
             }
             for e in live
         ],
