@@ -69,11 +69,23 @@ def rasa_python(settings: Settings) -> Path:
     return settings.rasa_venv / "bin" / "python"
 
 
+def other_intents() -> dict[str, list[str]]:
+    """The written intents' examples (nlu_data/nlu_<lang>.yml): greetings, thanks, "no", out of scope…"""
+    intents: dict[str, list[str]] = {}
+    for path in sorted(NLU_DIR.glob("nlu_*.yml")):
+        for item in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu") or []:
+            if "intent" in item:
+                lines = str(item.get("examples") or "").splitlines()
+                examples = [line.strip()[2:].strip() for line in lines if line.strip().startswith("- ")]
+                intents.setdefault(str(item["intent"]), []).extend(examples)
+    return intents
+
+
 async def write_generated_data(settings: Settings, kb: KnowledgeBase) -> Path:
     target = generated_dir(settings)
     target.mkdir(parents=True, exist_ok=True)
     path = target / "faq.yml"
-    content = render_nlu(await kb.export())
+    content = render_nlu(await kb.export(), other_intents())
     if not path.exists() or path.read_text(encoding="utf-8") != content:
         path.write_text(content, encoding="utf-8")
     return path

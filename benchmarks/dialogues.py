@@ -39,7 +39,7 @@ from actions.faq import answers_directly
 from assistant.settings import LANGUAGES, PROJECT_ROOT, Settings
 from benchmarks.heldout import DEV_DIR, HELDOUT_DIR, development
 from benchmarks.metrics import write_report
-from engine.context import marked, with_context
+from engine.context import marked, plainly_not_a_question, with_context
 from engine.questions import SPLIT_RULE, Parsed, SplitRule, cuts, worth_splitting
 from knowledge.conversation import CLARIFY_RULE, CONTEXT_RULE, ClarifyRule, ContextRule, Labels, read
 
@@ -161,9 +161,9 @@ def parsed_from(prediction: Mapping[str, Any]) -> Parsed:
     """benchmarks/rasa_predict.py's output as the split decision reads it."""
     scores = prediction.get("faq_scores") or {}
     entries = tuple(sorted(((str(k), float(v or 0.0)) for k, v in scores.items()), key=lambda kv: -kv[1]))
-    return Parsed(
-        str(prediction.get("intent") or ""), float((prediction.get("intent_scores") or {}).get("faq") or 0.0), entries
-    )
+    intent = str(prediction.get("intent") or "")
+    scores_ = prediction.get("intent_scores") or {}
+    return Parsed(intent, float(scores_.get("faq") or 0.0), entries, float(scores_.get(intent) or 0.0))
 
 
 @dataclass
@@ -184,7 +184,11 @@ class Replay:
         rule = replace(self.context, repeat=1.0) if second_half else self.context
         previous = self.labels.get(last) if last else None
         # The engine's parse with the last answer's subject marker (engine/channel.py), where it was parsed.
-        in_context = self.parses.get(marked(previous.main_subjects[0], text)) if previous and self.marked else None
+        in_context = (
+            self.parses.get(marked(previous.main_subjects[0], text))
+            if previous and self.marked and not plainly_not_a_question(parsed)
+            else None
+        )
         if in_context is not None:
             parsed = with_context(parsed, in_context, rule.mix)
         reading = read(

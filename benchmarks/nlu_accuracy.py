@@ -37,7 +37,7 @@ import yaml
 
 from actions.verification import parse_verification
 from assistant.settings import LANGUAGES, PROJECT_ROOT, Settings
-from assistant.training import ENGINE_CODE, NLU_DIR, run_rasa
+from assistant.training import ENGINE_CODE, NLU_DIR, other_intents, run_rasa
 from benchmarks.heldout import Example, development, heldout, normalized, read_examples, verification_cases
 from benchmarks.metrics import REPORTS, accuracy, f1, fmt, macro_f1, percentile, precision_recall, table, write_report
 from benchmarks.typing_noise import noisy_set
@@ -71,7 +71,7 @@ def write_full_training_data(target: Path, entries: list[EntryData]) -> Path:
     for path in NLU_DIR.glob("*.yml"):
         if path.name != "rules.yml":
             shutil.copy(path, target / path.name)
-    (target / "faq.yml").write_text(render_nlu(entries), encoding="utf-8")
+    (target / "faq.yml").write_text(render_nlu(entries, other_intents()), encoding="utf-8")
     return target
 
 

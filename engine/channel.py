@@ -9,7 +9,9 @@ speak as any chat. Unsigned, stale or forged messages get 401 and are counted in
 A message that asks two things is handled as two messages in order (engine/questions.py), the second marked
 in its metadata (`second_half`), so the second is read in the light of the first's answer; the gateway gets
 both replies in one response, as for any message. A message that follows a recent answer is also parsed with
-that answer's subject (engine/context.py), the result handed to the actions in its metadata (`context`).
+that answer's subject (engine/context.py), the result handed to the actions in its metadata (`context`); when
+that parse reads it as a question and its own parse did not ("neçəyədir?" after an answer), Rasa acts on the
+question.
 """
 
 from __future__ import annotations
@@ -28,12 +30,11 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from assistant.hop_auth import HopGuard
-from engine.context import CONTEXT, CONTEXT_MAX_AGE_S, marked, to_metadata
-from engine.questions import SECOND_HALF, SECOND_HALF_INTENTS, Parsed, cuts, worth_splitting
+from engine.context import CONTEXT, CONTEXT_MAX_AGE_S, marked, plainly_not_a_question, reads_as_question, to_metadata
+from engine.questions import SECOND_HALF, Parsed, cuts, worth_splitting
 
 log = logging.getLogger(__name__)
 
-QUESTION_INTENTS = SECOND_HALF_INTENTS  # what the actions may read as a question (knowledge/conversation.py)
 
 # The engine's agent, for parsing the halves of a message before it is handled (set per request).
 _agent: contextvars.ContextVar[Any] = contextvars.ContextVar("agent", default=None)
@@ -52,8 +53,11 @@ async def two_questions(agent: Any, text: str, whole: dict[str, Any]) -> tuple[P
 
 
 async def subject_of_last_answer(agent: Any, sender_id: str, now: float | None = None) -> str | None:
-    """The subject of the bot's last answer in this conversation, if that answer is recent."""
+    """The subject of the bot's last answer in this conversation, if that answer is recent and no form is
+    running (a message inside a form answers the form's question: it is no follow-up)."""
     tracker = await agent.tracker_store.retrieve(sender_id)
+    if tracker is not None and (tracker.active_loop or {}).get("name"):
+        return None
     now = time.time() if now is None else now
     for event in reversed(tracker.events if tracker is not None else []):
         if not isinstance(event, BotUttered):
@@ -67,20 +71,27 @@ async def subject_of_last_answer(agent: Any, sender_id: str, now: float | None =
     return None
 
 
-async def read_in_context(agent: Any, sender_id: str, text: str, parse: dict[str, Any]) -> dict[str, Any] | None:
-    """The message parsed with the subject of the conversation's last answer, for the metadata; None without a
-    recent answer, for a button's payload and for what is no question (`parse`: the message's own, "thanks").
-    A failure to read the conversation only loses the context."""
-    if not text or text.startswith("/") or Parsed.of(parse).intent not in QUESTION_INTENTS:
-        return None
+async def read_in_context(
+    agent: Any, sender_id: str, text: str, parse: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """(the parse Rasa gets, the metadata's context) for a message: with a recent answer, the message is parsed
+    again after that answer's subject marker; that parse goes to the actions in the metadata and, when it reads
+    the message as a question its own parse did not (engine/context.py), its intent is the one Rasa acts on.
+    Without a recent answer, for a button's payload and for a plain "thanks": the message's own parse. A failure
+    to read the conversation only loses the context."""
+    if not text or text.startswith("/") or plainly_not_a_question(Parsed.of(parse)):
+        return parse, None
     try:
         subject = await subject_of_last_answer(agent, sender_id)
         if subject is None:
-            return None
-        return to_metadata(subject, Parsed.of(await agent.parse_message(marked(subject, text))))
+            return parse, None
+        in_context = await agent.parse_message(marked(subject, text))
     except Exception:  # the tracker store down, a model being swapped: the message is still handled
         log.exception("could not read the message in its conversation's context")
-        return None
+        return parse, None
+    if reads_as_question(Parsed.of(parse), Parsed.of(in_context)):
+        parse = {**parse, "intent": in_context.get("intent"), "intent_ranking": in_context.get("intent_ranking")}
+    return parse, to_metadata(subject, Parsed.of(in_context))
 
 
 class GatewayInput(RestInput):
@@ -116,7 +127,7 @@ class GatewayInput(RestInput):
             )
             for (text, parse), extra in parts:
                 # Read after the previous part was handled: the second question is read with the first's answer.
-                context = await read_in_context(agent, str(message.sender_id), text, parse)
+                parse, context = await read_in_context(agent, str(message.sender_id), text, parse)
                 await on_new_message(
                     UserMessage(
                         text,

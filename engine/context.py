@@ -14,12 +14,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from engine.questions import Parsed
+from engine.questions import SECOND_HALF_INTENTS, Parsed
 
 CONTEXT = "context"  # the message metadata key: {"subject": ..., "intent": ..., "faq": ..., "entries": [...]}
 # A conversation older than this is no longer one: the next question is read on its own.
 CONTEXT_MAX_AGE_S = 30 * 60
 MAX_ENTRIES = 25  # kept in the metadata (it is stored with the conversation): the rest weigh nothing
+# The parse after the marker is trained on every intent, not only on questions (knowledge/training_data.py), so in
+# a conversation it says better than the message alone whether the message asks something: "neçəyədir?" and
+# "and if they say no?" read alone as out of scope or "no". Its reading as a knowledge-base question counts from
+# this share of the intents.
+QUESTION_IN_CONTEXT = 0.5
+SURE_OF_OTHER = 0.9  # a greeting, thanks… this sure is not read again in the conversation's context
 
 
 def marker(subject: str) -> str:
@@ -52,12 +58,23 @@ def from_metadata(metadata: Mapping[str, Any] | None) -> tuple[str, Parsed] | No
         return None
 
 
+def plainly_not_a_question(parse: Parsed) -> bool:
+    """A confident greeting, thanks or the like: the conversation would not change it, so it is not parsed again."""
+    return parse.intent not in SECOND_HALF_INTENTS and parse.confidence >= SURE_OF_OTHER
+
+
+def reads_as_question(plain: Parsed, in_context: Parsed) -> bool:
+    """Whether the conversation makes a knowledge-base question of a message its own parse read otherwise. The
+    other way round never: a question stays a question."""
+    return plain.intent != "faq" and in_context.intent == "faq" and in_context.faq_share >= QUESTION_IN_CONTEXT
+
+
 def with_context(plain: Parsed, in_context: Parsed, mix: float) -> Parsed:
     """One reading of a message from its parse alone and its parse with the subject marker: the entries'
-    probabilities mixed (`mix` of the plain one); the intent and the knowledge base's share stay the plain
-    parse's, as the marker is only ever trained on knowledge-base questions and pulls every text towards them
-    ("no" after an answer stays "no")."""
+    probabilities mixed (`mix` of the plain one); the intent and the knowledge base's share are the plain
+    parse's unless the marked one reads a question where the plain one did not (`reads_as_question`)."""
     alone, marked_ = dict(plain.entries), dict(in_context.entries)
     scores = {k: mix * alone.get(k, 0.0) + (1.0 - mix) * marked_.get(k, 0.0) for k in alone.keys() | marked_.keys()}
     entries = tuple(sorted(scores.items(), key=lambda item: item[1], reverse=True))
-    return Parsed(plain.intent, plain.faq_share, entries)
+    reading = in_context if reads_as_question(plain, in_context) else plain
+    return Parsed(reading.intent, reading.faq_share, entries)

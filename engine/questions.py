@@ -91,6 +91,7 @@ class Parsed:
     intent: str
     faq_share: float  # the knowledge base's probability among the intents
     entries: tuple[tuple[str, float], ...]  # the knowledge base's entries, best first
+    confidence: float = 0.0  # the intent's
 
     @classmethod
     def of(cls, parse: Mapping[str, Any]) -> Parsed:
@@ -106,7 +107,8 @@ class Parsed:
             0.0,
         )
         entries.sort(key=lambda item: item[1], reverse=True)
-        return cls(str((parse.get("intent") or {}).get("name") or ""), share, tuple(entries))
+        intent = parse.get("intent") or {}
+        return cls(str(intent.get("name") or ""), share, tuple(entries), float(intent.get("confidence") or 0.0))
 
     @property
     def top(self) -> tuple[str, float]:

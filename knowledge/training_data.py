@@ -2,7 +2,9 @@
 
 Each entry's question and its variants, in every language, become examples of `faq/<key>`; so do its
 follow-up questions after a marker of the entry's subject, for reading a message with the conversation's
-subject (engine/context.py). The responses Rasa requires for retrieval intents carry only
+subject (engine/context.py). Some examples of the other intents (thanks, no, out of scope…) are trained after a
+subject's marker too, so the parse with the marker reads what a message is in a conversation, not only which
+entry it asks for. The responses Rasa requires for retrieval intents carry only
 the entry key: the answer text itself is always read from the knowledge base at reply time, so a published
 edit is live without retraining.
 """
@@ -10,6 +12,7 @@ edit is live without retraining.
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping, Sequence
 
 import yaml
 
@@ -18,6 +21,9 @@ from knowledge.schema import BlockDumper, EntryData, normal_question
 
 RETRIEVAL_INTENT = "faq"
 OTHER_SUBJECT = 3  # per entry and language: questions trained after another subject's marker
+# The share of the other intents' examples also trained after a (random) subject's marker: about the share the
+# knowledge base's questions have among all examples, so the marker alone does not say "a question".
+OTHER_INTENTS_MARKED = 0.6
 
 
 def examples_for(entry: EntryData) -> list[str]:
@@ -57,7 +63,20 @@ def in_context_examples(entry: EntryData, subjects: list[str]) -> list[str]:
     return list(dict.fromkeys(examples))
 
 
-def render_nlu(entries: list[EntryData]) -> str:
+def marked_other_intents(intents: Mapping[str, Sequence[str]], subjects: list[str]) -> dict[str, list[str]]:
+    """A share of each other intent's examples after a subject's marker: "ctxvisa ok thanks" is still thanks."""
+    marked_: dict[str, list[str]] = {}
+    for intent, examples in sorted(intents.items()):
+        rng = random.Random(intent)  # deterministic: the model's fingerprint depends on the examples
+        chosen = [x for x in examples if rng.random() < OTHER_INTENTS_MARKED]
+        if chosen and subjects:
+            marked_[intent] = list(dict.fromkeys(marked(rng.choice(subjects), x) for x in chosen))
+    return marked_
+
+
+def render_nlu(entries: list[EntryData], other_intents: Mapping[str, Sequence[str]] | None = None) -> str:
+    """The knowledge base's training data; `other_intents` (intent -> examples, from nlu_data/) adds their
+    examples after a subject's marker."""
     live = entries  # everything in the live tables is published
     subjects = sorted({main_subject(e) for e in live})
     in_context = {e.key: in_context_examples(e, subjects) for e in live}
@@ -79,6 +98,10 @@ def render_nlu(entries: list[EntryData]) -> str:
                 ),
             }
             for e in live
+        ]
+        + [
+            {"intent": intent, "examples": "".join(f"- {x}\n" for x in examples)}
+            for intent, examples in marked_other_intents(other_intents or {}, subjects).items()
         ],
         "responses": {
             f"utter_{RETRIEVAL_INTENT}/{e.key}": [{"custom": {"type": "faq_ref", "entry": e.key}}] for e in live

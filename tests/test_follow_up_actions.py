@@ -141,8 +141,9 @@ def test_the_last_answer_is_read_from_the_bots_events():
 
 async def test_in_a_conversation_the_choices_come_from_the_weighted_ranking(shared):
     spread = dict.fromkeys(JUNK, 1.0) | dict.fromkeys(("work_permit_fees_quota", "work_permit_processing_time"), 1.0)
-    # Not understood on its own (the NLU fallback): after a work permit's answer, the choices are about it.
-    split = Parsed("faq", 0.9, (("work_permit_fees_quota", 0.45), ("work_permit_processing_time", 0.45)))
+    # Not understood on its own (the NLU fallback), nor with the subject: after a work permit's answer, the
+    # choices are about it.
+    split = Parsed("nlu_fallback", 0.3, (("work_permit_fees_quota", 0.45), ("work_permit_processing_time", 0.45)))
     track = tracker(
         spread,
         intent="nlu_fallback",
