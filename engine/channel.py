@@ -56,7 +56,7 @@ async def subject_of_last_answer(agent: Any, sender_id: str, now: float | None =
     """The subject of the bot's last answer in this conversation, if that answer is recent and no form is
     running (a message inside a form answers the form's question: it is no follow-up)."""
     tracker = await agent.tracker_store.retrieve(sender_id)
-    if tracker is not None and (tracker.active_loop or {}).get("name"):
+    if tracker is not None and tracker.active_loop_name:
         return None
     now = time.time() if now is None else now
     for event in reversed(tracker.events if tracker is not None else []):

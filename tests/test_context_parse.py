@@ -143,6 +143,8 @@ async def main():
     out["faq"] = await case(recent, "and the documents?", FAQ)
     in_form = recent + [ActiveLoop("status_form")]
     out["in_form"] = await case(in_form, "AZE1234567")
+    # Read directly, so that a failure to read the form shows rather than passing for "no context".
+    out["subjects"] = [await channel.subject_of_last_answer(Agent(events), "7001") for events in (recent, in_form)]
     class Broken:
         @property
         def tracker_store(self): raise RuntimeError("store down")
@@ -169,4 +171,5 @@ def test_the_engine_parses_a_message_with_the_subject_of_a_recent_answer():
     for case, alone in expected.items():
         # No answer, an old one, a button, a plain "thanks", a form's question answered: the message alone.
         assert result[case][:3] == [alone, None, []], case
+    assert result["subjects"] == ["work_permit", None]  # inside a form, no subject
     assert result["broken"] == ["out_of_scope", None]  # the conversation unreadable: the message is still handled
