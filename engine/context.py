@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from engine.questions import SECOND_HALF_INTENTS, Parsed
+from engine.questions import QUESTION_INTENTS, Parsed
 
 CONTEXT = "context"  # the message metadata key: {"subject": ..., "intent": ..., "faq": ..., "entries": [...]}
 # A conversation older than this is no longer one: the next question is read on its own.
@@ -60,7 +60,7 @@ def from_metadata(metadata: Mapping[str, Any] | None) -> tuple[str, Parsed] | No
 
 def plainly_not_a_question(parse: Parsed) -> bool:
     """A confident greeting, thanks or the like: the conversation would not change it, so it is not parsed again."""
-    return parse.intent not in SECOND_HALF_INTENTS and parse.confidence >= SURE_OF_OTHER
+    return parse.intent not in QUESTION_INTENTS and parse.confidence >= SURE_OF_OTHER
 
 
 def reads_as_question(plain: Parsed, in_context: Parsed) -> bool:

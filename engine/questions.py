@@ -81,7 +81,10 @@ class SplitRule:
 
 
 SPLIT_RULE = SplitRule()
-SECOND_HALF_INTENTS = frozenset({"faq", "nlu_fallback", "out_of_scope", "affirm", "deny"})
+# What a question may be read as: the knowledge base, or a reading the conversation may turn into a question
+# ("and if they say no?" reads as "no", "how much?" as out of scope). The second half of a message, the actions'
+# reading in context (knowledge/conversation.py) and the engine's second parse (engine/context.py) all use it.
+QUESTION_INTENTS = frozenset({"faq", "nlu_fallback", "out_of_scope", "affirm", "deny"})
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,7 @@ def worth_splitting(whole: Parsed, first: Parsed, second: Parsed, rule: SplitRul
         return False
     if whole.intent == "faq" and whole.top[1] >= rule.whole_confidence:
         return False
-    if second.intent not in SECOND_HALF_INTENTS or second.faq_share < rule.second_faq:
+    if second.intent not in QUESTION_INTENTS or second.faq_share < rule.second_faq:
         return False
     # The same entry twice is one question said twice ("I lost my passport. What do I do?").
     return not (second.top[0] == first.top[0] and second.top[1] >= 0.5)

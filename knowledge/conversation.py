@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from engine.questions import QUESTION_INTENTS
+
 if TYPE_CHECKING:
     from knowledge.store import KnowledgeBase
 
@@ -144,7 +146,6 @@ class ClarifyRule:
 
 CONTEXT_RULE = ContextRule()
 CLARIFY_RULE = ClarifyRule()
-FAQ_READING_INTENTS = frozenset({"faq", "nlu_fallback", "out_of_scope", "affirm", "deny"})
 
 
 def normalised(scores: Mapping[str, float]) -> dict[str, float]:
@@ -319,7 +320,7 @@ def read(
     intent (out of scope, "no", not understood) is answered only with a conversation to read it in and a clear
     winner: "and if they say no?" after asylum, but never "no" after anything. A question that fits several
     subjects' entries of one aspect gets a clarifying question."""
-    if intent not in FAQ_READING_INTENTS or not scores:
+    if intent not in QUESTION_INTENTS or not scores:
         return Reading()
     alone = ranked(normalised(scores))
     ranking = ranked(in_context(scores, labels, last, rule))
