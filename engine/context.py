@@ -26,6 +26,10 @@ MAX_ENTRIES = 25  # kept in the metadata (it is stored with the conversation): t
 # this share of the intents.
 QUESTION_IN_CONTEXT = 0.5
 SURE_OF_OTHER = 0.9  # a greeting, thanks… this sure is not read again in the conversation's context
+# Requests with flows of their own are never read as a question instead, however unsure: asking for a person or
+# for the application's status. (A language is not among them: "919 rusca da cavab verir?" asks whether the call
+# centre speaks Russian, and is answered so.)
+OWN_FLOWS = frozenset({"human_handoff", "check_status"})
 
 
 def marker(subject: str) -> str:
@@ -65,8 +69,13 @@ def plainly_not_a_question(parse: Parsed) -> bool:
 
 def reads_as_question(plain: Parsed, in_context: Parsed) -> bool:
     """Whether the conversation makes a knowledge-base question of a message its own parse read otherwise. The
-    other way round never: a question stays a question."""
-    return plain.intent != "faq" and in_context.intent == "faq" and in_context.faq_share >= QUESTION_IN_CONTEXT
+    other way round never: a question stays a question; nor is a request with a flow of its own (`OWN_FLOWS`)."""
+    return (
+        plain.intent != "faq"
+        and plain.intent not in OWN_FLOWS
+        and in_context.intent == "faq"
+        and in_context.faq_share >= QUESTION_IN_CONTEXT
+    )
 
 
 def with_context(plain: Parsed, in_context: Parsed, mix: float) -> Parsed:

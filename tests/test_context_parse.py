@@ -51,6 +51,9 @@ def test_the_reading_mixes_the_entries_and_takes_the_question_the_conversation_m
             "out_of_scope",
             0.2,
         )
+    # Asking for a person or for the status stays that, however unsure.
+    for own in ("human_handoff", "check_status"):
+        assert with_context(replace(plain, intent=own), in_context, 0.25).intent == own
     # A question stays a question whatever the conversation makes of it.
     question = Parsed("faq", 0.7, plain.entries)
     assert with_context(question, replace(in_context, intent="thanks", faq_share=0.01), 0.5).intent == "faq"
