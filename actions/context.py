@@ -13,7 +13,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.resources import Resources
 from assistant import replies
-from engine.context import CONTEXT_MAX_AGE_S, from_metadata, with_context
+from engine.context import from_metadata, with_context
+from engine.context import last_answer as answer_of
 from engine.questions import SECOND_HALF, Parsed  # the channel marks the second question of two
 from knowledge.conversation import CONTEXT_RULE, Reading, read, related
 
@@ -31,18 +32,12 @@ def parsed(tracker: Tracker) -> Parsed:
     return Parsed.of(tracker.latest_message)
 
 
-def last_answer(tracker: Tracker, now: float | None = None, max_age_s: float = CONTEXT_MAX_AGE_S) -> str | None:
+def last_answer(tracker: Tracker, now: float | None = None) -> str | None:
     """The entry of the last answer the bot gave in this conversation, if it is recent."""
-    now = time.time() if now is None else now
-    for event in reversed(tracker.events or []):
-        if event.get("event") != "bot":
-            continue
-        if now - float(event.get("timestamp") or 0.0) > max_age_s:
-            return None
-        custom = (event.get("data") or {}).get("custom") or {}
-        if isinstance(custom, dict) and custom.get("type") == "answer" and custom.get("entry"):
-            return str(custom["entry"])
-    return None
+    events = reversed(tracker.events or [])
+    bot = ((e.get("timestamp"), e.get("data")) for e in events if e.get("event") == "bot")
+    answer = answer_of(bot, time.time() if now is None else now)
+    return str(answer["entry"]) if answer else None
 
 
 def is_second_half(tracker: Tracker) -> bool:

@@ -30,7 +30,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from assistant.hop_auth import HopGuard
-from engine.context import CONTEXT, CONTEXT_MAX_AGE_S, marked, plainly_not_a_question, reads_as_question, to_metadata
+from engine.context import CONTEXT, last_answer, marked, plainly_not_a_question, reads_as_question, to_metadata
 from engine.questions import SECOND_HALF, Parsed, cuts, worth_splitting
 
 log = logging.getLogger(__name__)
@@ -58,17 +58,11 @@ async def subject_of_last_answer(agent: Any, sender_id: str, now: float | None =
     tracker = await agent.tracker_store.retrieve(sender_id)
     if tracker is not None and tracker.active_loop_name:
         return None
-    now = time.time() if now is None else now
-    for event in reversed(tracker.events if tracker is not None else []):
-        if not isinstance(event, BotUttered):
-            continue
-        if now - event.timestamp > CONTEXT_MAX_AGE_S:
-            return None
-        custom = (event.data or {}).get("custom")
-        if isinstance(custom, dict) and custom.get("type") == "answer" and custom.get("entry"):
-            subject = custom.get("subject")
-            return subject if isinstance(subject, str) and subject else None
-    return None
+    events = reversed(tracker.events if tracker is not None else [])
+    bot = ((e.timestamp, e.data) for e in events if isinstance(e, BotUttered))
+    answer = last_answer(bot, time.time() if now is None else now)
+    subject = answer.get("subject") if answer else None
+    return subject if isinstance(subject, str) and subject else None
 
 
 async def read_in_context(

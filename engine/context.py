@@ -6,12 +6,12 @@ questions prefixed with a marker word for the entry's subject (knowledge/trainin
 its full questions prefixed with another subject's marker, so that a message naming its own subject keeps it.
 When the conversation has a recent answer, the engine's channel parses the message a second time with that
 answer's subject marker and hands the result to the actions in the message's metadata (`CONTEXT`); they read
-the two parses together (`Parsed.with_context`). Standard library only: this runs in both environments.
+the two parses together (`with_context`). Standard library only: this runs in both environments.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from engine.questions import QUESTION_INTENTS, Parsed
@@ -30,6 +30,18 @@ SURE_OF_OTHER = 0.9  # a greeting, thanks… this sure is not read again in the 
 # for the application's status. (A language is not among them: "919 rusca da cavab verir?" asks whether the call
 # centre speaks Russian, and is answered so.)
 OWN_FLOWS = frozenset({"human_handoff", "check_status"})
+
+
+def last_answer(bot_events: Iterable[tuple[float, Any]], now: float) -> Mapping[str, Any] | None:
+    """The `answer` payload of the bot's last answer, from its utterances (timestamp, data) latest first, if it
+    is recent: what both the engine's channel and the actions read the conversation by."""
+    for timestamp, data in bot_events:
+        if now - float(timestamp or 0.0) > CONTEXT_MAX_AGE_S:
+            return None
+        custom = (data or {}).get("custom")
+        if isinstance(custom, Mapping) and custom.get("type") == "answer" and custom.get("entry"):
+            return custom
+    return None
 
 
 def marker(subject: str) -> str:
