@@ -22,6 +22,7 @@ from typing import Any
 from aiohttp import ClientError, ClientSession, ClientTimeout
 from prometheus_client import Counter
 
+from assistant import protocol
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,25 @@ class ApplicationStatus:
     missing_documents: tuple[str, ...]
     office_name: str
     access_token: str
+
+    def message(self) -> protocol.CaseStatus:
+        """The status as the gateway receives it: codes and dates, never the access token."""
+
+        def day(value: dt.date | None) -> str | None:
+            return value.isoformat() if value else None
+
+        return protocol.CaseStatus(
+            application_number=self.application_number,
+            service_type=self.service_type,
+            status=self.status,
+            submitted_on=day(self.submitted_on),
+            updated_on=day(self.updated_at.date()),
+            decision_on=day(self.decision_on),
+            valid_until=day(self.valid_until),
+            next_step=self.next_step,
+            missing_documents=self.missing_documents,
+            office=self.office_name,
+        )
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ApplicationStatus:

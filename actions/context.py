@@ -12,11 +12,13 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.resources import Resources
-from assistant import replies
+from actions.utter import utter
+from assistant import protocol
 from engine.context import from_metadata, with_context
 from engine.context import last_answer as answer_of
 from engine.questions import SECOND_HALF, Parsed  # the channel marks the second question of two
 from knowledge.conversation import CONTEXT_RULE, Reading, read, related
+from knowledge.store import Answer
 
 
 def picked_entry(tracker: Tracker) -> str | None:
@@ -37,7 +39,7 @@ def last_answer(tracker: Tracker, now: float | None = None) -> str | None:
     events = reversed(tracker.events or [])
     bot = ((e.get("timestamp"), e.get("data")) for e in events if e.get("event") == "bot")
     answer = answer_of(bot, time.time() if now is None else now)
-    return str(answer["entry"]) if answer else None
+    return answer.entry if answer else None
 
 
 def is_second_half(tracker: Tracker) -> bool:
@@ -60,6 +62,22 @@ async def reading_of(tracker: Tracker, shared: Resources) -> tuple[Reading, str 
     return read(message.intent, message.faq_share, dict(message.entries), labels, last, rule=rule), last
 
 
+def answer_message(found: Answer, related: list[tuple[str, str]], subject: str | None) -> protocol.Answer:
+    """An entry's answer as the gateway receives it; `related`: (key, question) of the entries offered next."""
+    return protocol.Answer(
+        entry=found.key,
+        language=found.language,
+        question=found.question,
+        text=found.text,
+        source=found.legal_source,
+        source_url=found.source_url,
+        reviewed_on=found.reviewed_on.isoformat(),
+        review_state=found.review_state,
+        subject=subject,
+        related=tuple(protocol.Option(key, question) for key, question in related),
+    )
+
+
 async def utter_answer(dispatcher: CollectingDispatcher, shared: Resources, key: str, language: str) -> bool:
     """Sends entry `key`'s answer with up to three related questions; False if the entry is gone."""
     found = await shared.kb.answer(key, language)
@@ -68,9 +86,9 @@ async def utter_answer(dispatcher: CollectingDispatcher, shared: Resources, key:
     labels = await shared.labels.labels()
     offered = await shared.labels.questions(related(key, labels), language)
     subject = labels[key].main_subjects[0] if key in labels else None
-    dispatcher.utter_message(json_message=replies.answer(found, offered, subject))
+    utter(dispatcher, answer_message(found, offered, subject))
     if found.needs_person:
-        dispatcher.utter_message(json_message=replies.handoff("sensitive_topic"))
+        utter(dispatcher, protocol.Handoff("sensitive_topic"))
     return True
 
 
@@ -79,8 +97,8 @@ async def utter_clarification(
 ) -> None:
     assert reading.clarify is not None
     labels = await shared.labels.labels()
-    options = [
-        {"entry": key, "subject": labels[key].main_subjects[0], "question": question}
+    options = tuple(
+        protocol.Option(key, question, labels[key].main_subjects[0])
         for key, question in await shared.labels.questions(reading.clarify.options, language)
-    ]
-    dispatcher.utter_message(json_message=replies.clarify(reading.clarify.aspect, options))
+    )
+    utter(dispatcher, protocol.Clarify(reading.clarify.aspect, options))

@@ -13,7 +13,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.context import is_second_half, parsed, picked_entry, reading_of, utter_answer, utter_clarification
 from actions.handoff import FAILED_TURN, failure_marked, second_failure_in_a_row
 from actions.resources import Resources, language_of, resources
-from assistant import replies
+from actions.utter import utter
+from assistant import protocol
 from knowledge.conversation import Reading, answers_directly
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ async def suggest(
     hits = await log_unanswered(tracker, shared, language, reason, confidence, last)
     if second_failure_in_a_row(tracker):
         log.info("not understood twice in a row: handing the chat to people")
-        dispatcher.utter_message(json_message=replies.handoff("not_understood"))
+        utter(dispatcher, protocol.Handoff("not_understood"))
         return [SlotSet(FAILED_TURN, None)]
     options = [(hit.key, hit.question) for hit in hits]
     if last is not None and reading.ranking:
@@ -70,11 +71,9 @@ async def suggest(
         # three 0.84 weighted, 0.71 alone).
         options = await shared.labels.questions([key for key, _ in reading.ranking[:3]], language)
     if options:
-        dispatcher.utter_message(
-            json_message=replies.did_you_mean([{"entry": key, "question": question} for key, question in options])
-        )
+        utter(dispatcher, protocol.DidYouMean(tuple(protocol.Option(key, question) for key, question in options)))
     else:
-        dispatcher.utter_message(json_message=replies.say("no_answer", offer_human=True))
+        utter(dispatcher, protocol.Say("no_answer", offer_human=True))
     return failure_marked(tracker)
 
 
@@ -195,7 +194,7 @@ class ActionOutOfScope(InContext):
     ) -> list[dict[str, Any]]:
         confidence = float((tracker.latest_message.get("intent") or {}).get("confidence") or 0.0)
         await log_unanswered(tracker, shared, language, "out_of_scope", confidence, last)
-        dispatcher.utter_message(json_message=replies.say("out_of_scope"))
+        utter(dispatcher, protocol.Say("out_of_scope"))
         return []
 
 
@@ -215,5 +214,5 @@ class ActionAcknowledge(InContext):
         reading: Reading,
         last: str | None,
     ) -> list[dict[str, Any]]:
-        dispatcher.utter_message(json_message=replies.say("anything_else"))
+        utter(dispatcher, protocol.Say("anything_else"))
         return []

@@ -13,7 +13,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from assistant import replies
+from actions.utter import utter
+from assistant import protocol
 
 FAILED_TURN = "failed_turn"
 
@@ -38,5 +39,5 @@ class ActionHandoff(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        dispatcher.utter_message(json_message=replies.handoff("asked"))
+        utter(dispatcher, protocol.Handoff("asked"))
         return [SlotSet(FAILED_TURN, None)]

@@ -7,7 +7,8 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from assistant import replies
+from actions.utter import utter
+from assistant import protocol
 from assistant.settings import LANGUAGES
 
 # Stems of language names as users type them, for when the entity extractor missed the name.
@@ -40,6 +41,5 @@ class ActionChooseLanguage(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         language = requested_language(tracker)
-        payload = replies.set_language(language) if language else replies.language_menu()
-        dispatcher.utter_message(json_message=payload)
+        utter(dispatcher, protocol.SetLanguage(language) if language else protocol.LanguageMenu())
         return []

@@ -8,6 +8,7 @@ the verification data are forgotten after the lookup.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import re
@@ -24,9 +25,10 @@ from actions.case_client import Found, NotFound, RateLimited
 from actions.lockout import Paused
 from actions.resources import language_of, resources
 from actions.subscriptions import FINAL_STATUSES
+from actions.utter import utter
 from actions.vault import is_ref
 from actions.verification import parse_verification
-from assistant import replies
+from assistant import protocol
 from case_api.numbers import normalize_application_number
 
 log = logging.getLogger(__name__)
@@ -90,7 +92,7 @@ async def _into_vault(
         return {slot: slot_value}
     value = read(str(slot_value or ""))
     if value is None:
-        dispatcher.utter_message(json_message=replies.say(invalid_key))
+        utter(dispatcher, protocol.Say(invalid_key))
         return {slot: None}
     shared = await resources()
     return {slot: await shared.vault.put(tracker.sender_id, value)}
@@ -109,18 +111,18 @@ class ActionCheckStatus(Action):
         verification = await shared.vault.get(sender, tracker.get_slot("verification"))
         await shared.vault.forget(sender)  # whatever happens next, the verification data are not kept
         if number is None:
-            dispatcher.utter_message(json_message=replies.say("status_expired"))
+            utter(dispatcher, protocol.Say("status_expired"))
             return CLEARED
         if verification is None:  # the form ended at the number because it is paused, or the data expired
             paused = await shared.lockout.paused(sender, number)
-            dispatcher.utter_message(json_message=_refusal(paused) if paused else replies.say("status_expired"))
+            utter(dispatcher, _refusal(paused) if paused else protocol.Say("status_expired"))
             return CLEARED
         # Checked (and the lookup registered) before the case API is asked, never after: a paused number is
         # not looked up even with the right date of birth, or guessing would go on and a right guess would
         # still be told (as a status instead of "not found").
         admitted = await shared.lockout.admit(sender, number)
         if isinstance(admitted, Paused):
-            dispatcher.utter_message(json_message=_refusal(admitted))
+            utter(dispatcher, _refusal(admitted))
             return CLEARED
         kind, value = verification.split(":", 1)
         result = await shared.cases.lookup(
@@ -130,34 +132,35 @@ class ActionCheckStatus(Action):
         )
         if isinstance(result, Found):
             log.info("status lookup succeeded (service %s)", result.application.service_type)
-            payload = replies.case_status(result.application)
+            status = result.application.message()
             if sender.lstrip("-").isdigit() and result.application.status not in FINAL_STATUSES:
-                payload["subscribe"] = await shared.subscriptions.offer(
+                lookup = await shared.subscriptions.offer(
                     int(sender),
                     language_of(tracker, shared.settings.default_language),
                     result.application.access_token,
                     result.application.status,
                 )
-            dispatcher.utter_message(json_message=payload)
+                status = dataclasses.replace(status, subscribe=lookup)
+            utter(dispatcher, status)
         elif isinstance(result, NotFound):  # the admitted lookup stays registered: a failure for both
             log.info("status lookup: no match for the number and verification data")
-            dispatcher.utter_message(json_message=replies.say("status_not_found"))
+            utter(dispatcher, protocol.Say("status_not_found"))
         elif isinstance(result, RateLimited):
-            dispatcher.utter_message(json_message=replies.say("status_unavailable", offer_human=True))
+            utter(dispatcher, protocol.Say("status_unavailable", offer_human=True))
         else:
             log.error("case API unavailable: %s", result.reason)
-            dispatcher.utter_message(json_message=replies.say("status_unavailable", offer_human=True))
+            utter(dispatcher, protocol.Say("status_unavailable", offer_human=True))
         if not isinstance(result, NotFound):
             await shared.lockout.withdraw(admitted)
         return CLEARED
 
 
-def _refusal(paused: Paused) -> dict[str, Any]:
+def _refusal(paused: Paused) -> protocol.Say:
     """The user's own pause, or the application's: the latter says nothing of who made the failed attempts."""
     log.warning("status lookup refused: %s paused after failed verifications", paused.scope)
     LOOKUPS_PAUSED.labels(paused.scope).inc()
     key = "status_locked" if paused.scope == "user" else "status_application_paused"
-    return replies.say(key, until=paused.until.isoformat())
+    return protocol.Say(key, {"until": paused.until.isoformat()})
 
 
 class ActionCancelStatus(Action):
@@ -170,5 +173,5 @@ class ActionCancelStatus(Action):
         shared = await resources()
         await shared.vault.forget(tracker.sender_id)
         if tracker.latest_message.get("intent", {}).get("name") == "cancel":
-            dispatcher.utter_message(json_message=replies.say("status_cancelled"))
+            utter(dispatcher, protocol.Say("status_cancelled"))
         return CLEARED

@@ -36,6 +36,7 @@ from typing import Any
 import yaml
 
 from actions.verification import parse_verification
+from assistant.protocol import FaqRef, encode
 from assistant.settings import LANGUAGES, PROJECT_ROOT, Settings
 from assistant.training import ENGINE_CODE, NLU_DIR, other_intents, run_rasa
 from benchmarks.heldout import Example, development, heldout, normalized, read_examples, verification_cases
@@ -91,9 +92,7 @@ def write_fold_training_data(target: Path, examples: list[Example], entries: lis
             for label, texts in by_label.items()
         ],
         "responses": {
-            f"utter_faq/{e.key}": [{"custom": {"type": "faq_ref", "entry": e.key}}]
-            for e in entries
-            if f"faq/{e.key}" in by_label
+            f"utter_faq/{e.key}": [{"custom": encode(FaqRef(e.key))}] for e in entries if f"faq/{e.key}" in by_label
         },
     }
     (target / "data.yml").write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")

@@ -158,7 +158,9 @@ def build_application(settings: Settings) -> Application:
     application.add_handler(CommandHandler("help", handlers.on_help, filters=private))
     application.add_handler(CommandHandler("language", handlers.on_language, filters=private))
     application.add_handler(CommandHandler("person", handlers.on_person, filters=private))
-    application.add_handler(CallbackQueryHandler(handlers.on_callback))
+    for kind, callback in handlers.BUTTONS:
+        application.add_handler(CallbackQueryHandler(callback, pattern=kind.matches))
+    application.add_handler(CallbackQueryHandler(handlers.on_unknown_button))
     application.add_handler(
         MessageHandler(private & filters.UpdateType.MESSAGE & filters.COMMAND, handlers.on_unknown_command)
     )

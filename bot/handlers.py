@@ -6,15 +6,18 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
-from telegram import InlineKeyboardMarkup, Message, Update
+from telegram import CallbackQuery, Chat, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction, ChatType
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from actions.subscriptions import Subscriptions
+from assistant import protocol
 from assistant.bootstrap import Database
 from assistant.coordination import Coordination, store_errors
 from assistant.i18n import normalize_language
@@ -22,7 +25,7 @@ from assistant.metrics import ENGINE_ERRORS, FALLBACKS, FLOOD_LIMITED, MESSAGES,
 from assistant.settings import LANGUAGES, Settings
 from bot.delivery import as_plain, deliver
 from bot.engine_client import EngineClient, EngineUnavailable
-from bot.handoff_desk import RATING_BUTTON, TICKET_BUTTON, HandoffDesk
+from bot.handoff_desk import HandoffDesk
 from bot.normalise import normalise
 from bot.preferences import LanguagePreferences
 from bot.recent import RecentLines
@@ -31,7 +34,6 @@ from knowledge.ratings import Ratings
 
 log = logging.getLogger(__name__)
 SERVICES = "services"
-ONE_TIME = ("rate:", "sub:")  # buttons that work once: ratings, status subscriptions
 TOAST_CHARS = 200  # what Telegram shows of a button press's answer
 TYPING_AFTER_S, TYPING_MAX_IN_FLIGHT = 0.8, 10
 
@@ -251,56 +253,125 @@ async def on_non_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     await send(context, _chat_id(update), Outgoing(say(language, "non_text")))
 
 
-async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _pressed(update: Update) -> tuple[CallbackQuery, Chat] | None:
+    """The press and its chat; a press without a chat (an inline message's button) is only acknowledged."""
     query = update.callback_query
     if query is None:
         raise ValueError(f"update {update.update_id} has no callback query")
-    data = query.data or ""
-    chat = update.effective_chat
-    if chat is None:
+    if update.effective_chat is None:
         with contextlib.suppress(TelegramError):
             await query.answer()
+        return None
+    return query, update.effective_chat
+
+
+async def on_ticket_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Take, escalate or resolve on a ticket's header, in a staff topic."""
+    if await _pressed(update) is not None:
+        await services(context).desk.on_button(update, _parsed(update, protocol.TicketAction))
+
+
+async def on_handoff_rating(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if (pressed := await _pressed(update)) is None:
         return
-    shared = services(context)
-    if data.startswith(TICKET_BUTTON):
-        await shared.desk.on_button(update)
-        return
+    query, chat = pressed
     language = await _language(update, context, None)
-    if data.startswith(RATING_BUTTON):
-        await _acknowledge(query, language, await shared.desk.rate(chat.id, data), "rate_thanks")
-    elif data.startswith("lang:") and data[5:] in LANGUAGES:
-        new_language = data[5:]
-        await shared.languages.set(chat.id, new_language, explicit=True)
-        with contextlib.suppress(TelegramError):
-            await query.answer()
-        await send(context, chat.id, Outgoing(say(new_language, "language_set")))
-    elif data.startswith(("rate:+:", "rate:-:")) and query.message is not None:
-        # Counted only for an answer sent to this very user (a private chat's id is its user's) with this
-        # entry's buttons: the data and the message id can both be forged.
-        value = 1 if data[5] == "+" else -1
-        recorded = query.from_user.id == chat.id and await shared.ratings.record(
-            data[7:], language, value, chat.id, query.message.message_id
+    rated = await services(context).desk.rate(chat.id, _parsed(update, protocol.RateHandoff))
+    await _acknowledge(query, language, rated, "rate_thanks")
+
+
+async def on_choose_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if (pressed := await _pressed(update)) is None:
+        return
+    query, chat = pressed
+    new_language = _parsed(update, protocol.ChooseLanguage).language
+    if new_language not in LANGUAGES:
+        await on_unknown_button(update, context)
+        return
+    await services(context).languages.set(chat.id, new_language, explicit=True)
+    with contextlib.suppress(TelegramError):
+        await query.answer()
+    await send(context, chat.id, Outgoing(say(new_language, "language_set")))
+
+
+async def on_rate_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if (pressed := await _pressed(update)) is None:
+        return
+    query, chat = pressed
+    language = await _language(update, context, None)
+    press = _parsed(update, protocol.RateAnswer)
+    # Counted only for an answer sent to this very user (a private chat's id is its user's) with this entry's
+    # buttons: the data and the message id can both be forged.
+    recorded = (
+        query.message is not None
+        and query.from_user.id == chat.id
+        and await services(context).ratings.record(
+            press.entry, language, 1 if press.up else -1, chat.id, query.message.message_id
         )
-        if not recorded:
-            log.warning("rating press for no answer sent with those buttons: not counted")
-        await _acknowledge(query, language, recorded, "rate_thanks")
-    elif data.startswith("sub:") and data[4:].isdigit():
-        subscribed = await shared.subscriptions.activate(int(data[4:]), chat.id, language)
-        await _acknowledge(query, language, subscribed, "status_subscribed")
-        if subscribed:
-            await send(context, chat.id, Outgoing(say(language, "status_subscribed")))
-    elif data.startswith("/") and len(data) <= 64 and await shared.desk.has_open_ticket(chat.id):
+    )
+    if not recorded:
+        log.warning("rating press for no answer sent with those buttons: not counted")
+    await _acknowledge(query, language, recorded, "rate_thanks")
+
+
+async def on_subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if (pressed := await _pressed(update)) is None:
+        return
+    query, chat = pressed
+    language = await _language(update, context, None)
+    subscribed = await services(context).subscriptions.activate(
+        _parsed(update, protocol.Subscribe).lookup, chat.id, language
+    )
+    await _acknowledge(query, language, subscribed, "status_subscribed")
+    if subscribed:
+        await send(context, chat.id, Outgoing(say(language, "status_subscribed")))
+
+
+async def on_engine_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A button whose payload the user "says" to the engine (`/faq{…}`), handled like a message."""
+    if (pressed := await _pressed(update)) is None:
+        return
+    query, chat = pressed
+    language = await _language(update, context, None)
+    if await services(context).desk.has_open_ticket(chat.id):
         with contextlib.suppress(TelegramError):  # people have the chat: old bot buttons do nothing
             await query.answer(plain(language, "handoff_busy_button"))
-    elif data.startswith("/") and len(data) <= 64:
-        # An engine button: its payload is what the user "says" (e.g. `/faq{...}`), handled like a message.
-        with contextlib.suppress(TelegramError):
-            await query.answer()
-        await _converse(update, context, normalise(data), language)
-    else:
-        log.warning("unknown or forged callback data (%d bytes)", len(data.encode("utf-8")))
-        with contextlib.suppress(TelegramError):
-            await query.answer(plain(language, "button_expired"))
+        return
+    with contextlib.suppress(TelegramError):
+        await query.answer()
+    await _converse(update, context, normalise(_parsed(update, protocol.SayToEngine).payload), language)
+
+
+async def on_unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if (pressed := await _pressed(update)) is None:
+        return
+    log.warning("unknown or forged callback data (%d bytes)", len((pressed[0].data or "").encode("utf-8")))
+    language = await _language(update, context, None)
+    with contextlib.suppress(TelegramError):
+        await pressed[0].answer(plain(language, "button_expired"))
+
+
+P = TypeVar("P", bound=protocol.ButtonData)
+
+
+def _parsed(update: Update, kind: type[P]) -> P:
+    """The press's data as the kind of button its handler was routed by (bot/app.py): it parses."""
+    press = kind.parse(update.callback_query.data if update.callback_query else None)
+    if press is None:
+        raise ValueError(f"update {update.update_id} is not a {kind.__name__} press")
+    return press
+
+
+# Presses routed by their data's kind, in this order; anything else is no button of ours.
+Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
+BUTTONS: tuple[tuple[type[protocol.ButtonData], Handler], ...] = (
+    (protocol.TicketAction, on_ticket_button),
+    (protocol.RateHandoff, on_handoff_rating),
+    (protocol.ChooseLanguage, on_choose_language),
+    (protocol.RateAnswer, on_rate_answer),
+    (protocol.Subscribe, on_subscribe),
+    (protocol.SayToEngine, on_engine_button),
+)
 
 
 async def _acknowledge(query, language: str, done: bool, thanks_key: str) -> None:
@@ -310,9 +381,13 @@ async def _acknowledge(query, language: str, done: bool, thanks_key: str) -> Non
     if done:
         # Only the one-time row goes: an answer's related questions stay under it.
         keyboard = query.message.reply_markup.inline_keyboard if query.message and query.message.reply_markup else ()
-        rows = [row for row in keyboard if not any(str(b.callback_data or "").startswith(ONE_TIME) for b in row)]
+        rows = [row for row in keyboard if not any(_one_time(b.callback_data) for b in row)]
         with contextlib.suppress(TelegramError):
             await query.edit_message_reply_markup(reply_markup=InlineKeyboardMarkup(rows) if rows else None)
+
+
+def _one_time(data: object) -> bool:
+    return any(kind.parse(str(data or "")) is not None for kind in protocol.ONE_TIME)
 
 
 async def on_staff_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 from telegram import Bot, Message, Update, User
 from telegram.error import BadRequest, Forbidden, TelegramError
 
+from assistant import protocol
 from assistant.i18n import LANGUAGE_NAMES, gettext
 from assistant.metrics import HANDOFFS
 from assistant.settings import Settings
@@ -33,8 +34,6 @@ from handoff.service import Handoff, HandoffError, TicketView
 log = logging.getLogger(__name__)
 
 STAFF_STATUSES = {"creator", "administrator", "member"}
-TICKET_BUTTON = "tk:"  # tk:<take|esc|done>:<ticket id>, on the ticket's header in the staff topic
-RATING_BUTTON = "hr:"  # hr:<+|->:<ticket id>, under "the conversation with our staff has ended"
 OPENED_TEXT = {
     "asked": "handoff_opened",
     "not_understood": "handoff_not_understood",
@@ -144,12 +143,9 @@ class HandoffDesk:
     async def has_open_ticket(self, chat_id: int) -> bool:
         return await self.tickets.open_ticket_for(chat_id) is not None
 
-    async def rate(self, chat_id: int, data: str) -> bool:
-        """A 👍/👎 under "the conversation has ended": hr:+:<ticket>."""
-        _, sign, ticket_id = [*data.split(":", 2), "", ""][:3]
-        if sign not in "+-" or not sign or not ticket_id.isdigit():
-            return False
-        return await self.tickets.rate(int(ticket_id), chat_id, 1 if sign == "+" else -1)
+    async def rate(self, chat_id: int, press: protocol.RateHandoff) -> bool:
+        """A 👍/👎 under "the conversation has ended"."""
+        return await self.tickets.rate(press.ticket, chat_id, 1 if press.up else -1)
 
     # ------------------------------------------------------------------ the staff's side
 
@@ -193,16 +189,15 @@ class HandoffDesk:
             with contextlib.suppress(HandoffError):
                 await self.tickets.take(ticket.id, name)
 
-    async def on_button(self, update: Update) -> None:
+    async def on_button(self, update: Update, press: protocol.TicketAction) -> None:
         query = update.callback_query
         if query is None:
             raise ValueError(f"update {update.update_id} has no callback query")
         message = query.message if isinstance(query.message, Message) else None
-        parts = (query.data or "").split(":")
-        if message is None or message.message_thread_id is None or len(parts) != 3 or not parts[2].isdigit():
+        if message is None or message.message_thread_id is None:
             await self._answer(query, "button_expired")
             return
-        ticket = await self.tickets.get(int(parts[2]))
+        ticket = await self.tickets.get(press.ticket)
         topic = (message.chat_id, message.message_thread_id)
         if not await self.is_staff(message.chat_id, query.from_user):
             log.warning("a non-member tried to act on a ticket")
@@ -212,11 +207,11 @@ class HandoffDesk:
             await self._answer(query, "staff_ticket_closed", alert=True)
             return
         name = staff_name(query.from_user)
-        if parts[1] == "esc":
+        if press.action == "esc":
             await self._answer(query, "staff_escalate_how", alert=True)
             return
         await self._answer(query, None)
-        await self._act(ticket, topic, name, parts[1], "")
+        await self._act(ticket, topic, name, press.action, "")
 
     async def is_staff(self, chat_id: int, user: User | None) -> bool:
         """Only members of the configured staff groups act on tickets (asked of Telegram each time)."""
@@ -274,7 +269,8 @@ class HandoffDesk:
         with contextlib.suppress(TelegramError):
             await self._staff_say(*topic, "staff_resolved_by", name=name)
             await self.bot.close_forum_topic(*topic)
-        buttons = [[Button("👍", f"{RATING_BUTTON}+:{ticket.id}"), Button("👎", f"{RATING_BUTTON}-:{ticket.id}")]]
+        up, down = protocol.RateHandoff(ticket.id, True), protocol.RateHandoff(ticket.id, False)
+        buttons = [[Button("👍", up.data), Button("👎", down.data)]]
         if ticket.chat_id is not None:
             await deliver(self.bot, ticket.chat_id, Outgoing(say(ticket.language, "handoff_resolved"), buttons))
 
@@ -340,10 +336,10 @@ class HandoffDesk:
             kind = "" if line.kind == "text" else f"[{escape(line.kind)}] "
             lines.append(f"{mark} {kind}{escape(line.text)}")
         lines += ["", "<i>" + say(lang, "staff_how_to") + "</i>"]
-        buttons = [Button(gettext(lang, TEXTS["staff_take"]), f"{TICKET_BUTTON}take:{ticket.id}")]
+        buttons = [Button(gettext(lang, TEXTS["staff_take"]), protocol.TicketAction("take", ticket.id).data)]
         if ticket.queue == "support":
-            buttons.append(Button(gettext(lang, TEXTS["staff_escalate"]), f"{TICKET_BUTTON}esc:{ticket.id}"))
-        buttons.append(Button(gettext(lang, TEXTS["staff_resolve"]), f"{TICKET_BUTTON}done:{ticket.id}"))
+            buttons.append(Button(gettext(lang, TEXTS["staff_escalate"]), protocol.TicketAction("esc", ticket.id).data))
+        buttons.append(Button(gettext(lang, TEXTS["staff_resolve"]), protocol.TicketAction("done", ticket.id).data))
         parts = [Outgoing(part) for part in split_html("\n".join(lines))]
         parts[-1].buttons = [buttons]
         return parts

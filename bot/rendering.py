@@ -10,19 +10,22 @@ import datetime as dt
 import functools
 import hashlib
 import html
+import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from babel.dates import format_datetime
 
+from assistant import protocol
 from assistant.i18n import BAKU, LANGUAGE_NAMES, format_day, gettext
 from bot.texts import TEXTS
 from handoff.models import REASONS as HANDOFF_REASONS
 
+log = logging.getLogger(__name__)
 TELEGRAM_LIMIT = 4096
 SOURCE_MAX_CHARS = 500  # a legal citation is a line; a longer one is cut rather than fill the message
-MAX_CALLBACK_BYTES = 64
 LANGUAGE_FLAGS = {"az": "🇦🇿", "ru": "🇷🇺", "en": "🇬🇧"}
 
 
@@ -94,18 +97,21 @@ def plain(language: str, key: str) -> str:
 
 
 def language_menu(language: str) -> Outgoing:
-    row = [Button(f"{LANGUAGE_FLAGS[code]} {name}", f"lang:{code}") for code, name in LANGUAGE_NAMES.items()]
+    row = [
+        Button(f"{LANGUAGE_FLAGS[code]} {name}", protocol.ChooseLanguage(code).data)
+        for code, name in LANGUAGE_NAMES.items()
+    ]
     return Outgoing(say(language, "language_menu"), [row])
 
 
 def callback_data(payload: str) -> str:
     """Engine button payloads longer than Telegram allows are replaced by a stable digest reference."""
-    if len(payload.encode("utf-8")) <= MAX_CALLBACK_BYTES:
+    if len(payload.encode("utf-8")) <= protocol.MAX_BUTTON_BYTES:
         return payload
     return "ref:" + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:40]
 
 
-HUMAN_PAYLOAD = "/human_handoff"
+HUMAN_PAYLOAD = protocol.HUMAN_HANDOFF.payload
 
 
 def _title(language: str, key: str) -> str:
@@ -113,7 +119,7 @@ def _title(language: str, key: str) -> str:
 
 
 def rating_buttons(entry: str) -> list[list[Button]]:
-    return [[Button("👍", f"rate:+:{entry}"), Button("👎", f"rate:-:{entry}")]]
+    return [[Button("👍", protocol.RateAnswer(entry, True).data), Button("👎", protocol.RateAnswer(entry, False).data)]]
 
 
 def none_of_these(language: str) -> list[Button]:
@@ -121,159 +127,178 @@ def none_of_these(language: str) -> list[Button]:
     return [Button(_title(language, "none_of_these") + " · " + _title(language, "talk_to_person"), HUMAN_PAYLOAD)]
 
 
-def did_you_mean(language: str, payload: dict[str, Any]) -> Outgoing:
-    rows = []
-    for option in (payload.get("options") or [])[:3]:
-        rows.append([faq_button(str(option.get("entry", "")), str(option.get("question", "")))])
-    rows.append(none_of_these(language))
-    return Outgoing(say(language, "did_you_mean"), rows)
-
-
 def faq_button(entry: str, title: str) -> Button:
-    return Button(shorten(title, 60), callback_data(f'/faq{{"entry":"{entry}"}}'))
+    return Button(shorten(title, 60), callback_data(protocol.SayToEngine.pick(entry).data))
 
 
-def related_buttons(payload: dict[str, Any]) -> list[list[Button]]:
+def did_you_mean(language: str, message: protocol.DidYouMean) -> Outgoing:
+    rows = [[faq_button(option.entry, option.question)] for option in message.options[:3]]
+    return Outgoing(say(language, "did_you_mean"), [*rows, none_of_these(language)])
+
+
+def related_buttons(message: protocol.Answer) -> list[list[Button]]:
     """Up to three entries to read next, one per row, under an answer."""
-    options = payload.get("related")
-    if not isinstance(options, list):
-        return []
-    return [
-        [faq_button(str(o.get("entry", "")), "➡️ " + str(o.get("question", "")))]
-        for o in options[:3]
-        if isinstance(o, dict) and o.get("entry")
-    ]
+    return [[faq_button(option.entry, "➡️ " + option.question)] for option in message.related[:3]]
 
 
-def clarify(language: str, payload: dict[str, Any]) -> Outgoing:
+def clarify(language: str, message: protocol.Clarify) -> Outgoing:
     """Which subject a question means: one button per subject, named in the user's language."""
     rows = []
-    for option in (payload.get("options") or [])[:4]:
-        if not isinstance(option, dict) or not option.get("entry"):
-            continue
-        subject = f"subject_{option.get('subject')}"
-        title = _title(language, subject) if subject in TEXTS else str(option.get("question", ""))
-        rows.append([faq_button(str(option["entry"]), title)])
-    rows.append(none_of_these(language))
-    return Outgoing(say(language, "clarify"), rows)
+    for option in message.options[:4]:
+        subject = f"subject_{option.subject}"
+        rows.append([faq_button(option.entry, _title(language, subject) if subject in TEXTS else option.question)])
+    return Outgoing(say(language, "clarify"), [*rows, none_of_these(language)])
 
 
 def _text(language: str, key: str, fallback: str) -> str:
     return gettext(language, TEXTS[key]) if key in TEXTS else fallback
 
 
-def render_case_status(language: str, payload: dict[str, Any]) -> str:
+def render_case_status(language: str, status: protocol.CaseStatus) -> str:
     """An application's status from the case API, in the user's language, with CLDR dates."""
 
-    def day(value: Any) -> str | None:
+    def day(value: str | None) -> str | None:
         try:
-            return format_day(language, dt.date.fromisoformat(str(value))) if value else None
+            return format_day(language, dt.date.fromisoformat(value)) if value else None
         except ValueError:
             return None
 
     def line(key: str, **args: Any) -> str:
         return escape(gettext(language, TEXTS[key])).format(**{k: escape(v) for k, v in args.items()})
 
-    service = str(payload.get("service_type", ""))
-    state = str(payload.get("status", ""))
     lines = [
         "<b>"
-        + line("status_title", number=payload.get("application_number", ""))
+        + line("status_title", number=status.application_number)
         + "</b> · "
-        + escape(_text(language, f"service_{service}", service)),
-        "<b>" + line("status_line", status=_text(language, f"state_{state}", state)) + "</b>",
+        + escape(_text(language, f"service_{status.service_type}", status.service_type)),
+        "<b>" + line("status_line", status=_text(language, f"state_{status.status}", status.status)) + "</b>",
     ]
-    for key, field_name in (
-        ("status_submitted", "submitted_on"),
-        ("status_updated", "updated_on"),
-        ("status_decision", "decision_on"),
-        ("status_valid_until", "valid_until"),
+    for key, value in (
+        ("status_submitted", status.submitted_on),
+        ("status_updated", status.updated_on),
+        ("status_decision", status.decision_on),
+        ("status_valid_until", status.valid_until),
     ):
-        if (value := day(payload.get(field_name))) is not None:
-            lines.append(line(key, date=value))
-    step = payload.get("next_step")
-    if step and f"next_{step}" in TEXTS:
-        lines += ["", escape(gettext(language, TEXTS[f"next_{step}"]))]
-    missing = [str(d) for d in payload.get("missing_documents") or []]
-    if missing:
+        if (shown := day(value)) is not None:
+            lines.append(line(key, date=shown))
+    if status.next_step and f"next_{status.next_step}" in TEXTS:
+        lines += ["", escape(gettext(language, TEXTS[f"next_{status.next_step}"]))]
+    if status.missing_documents:
         lines.append(line("status_missing"))
-        lines += ["• " + escape(_text(language, f"document_{d}", d)) for d in missing]
-    if payload.get("office"):
-        lines += ["", line("status_office", office=payload["office"])]
+        lines += ["• " + escape(_text(language, f"document_{d}", d)) for d in status.missing_documents]
+    if status.office:
+        lines += ["", line("status_office", office=status.office)]
     return "\n".join(lines)
 
 
-def render_answer(language: str, payload: dict[str, Any]) -> str:
-    lines = [f"<b>{escape(payload.get('question', ''))}</b>", "", escape(payload.get("text", ""))]
-    source = escape(shorten(str(payload.get("source") or ""), SOURCE_MAX_CHARS))
-    url = payload.get("source_url")
+def render_answer(language: str, message: protocol.Answer) -> str:
+    lines = [f"<b>{escape(message.question)}</b>", "", escape(message.text)]
+    source = escape(shorten(message.source or "", SOURCE_MAX_CHARS))
+    url = message.source_url
     if source:
-        if url and str(url).startswith(("http://", "https://")):
-            source = f'<a href="{html.escape(str(url), quote=True)}">{source}</a>'
+        if url and url.startswith(("http://", "https://")):
+            source = f'<a href="{html.escape(url, quote=True)}">{source}</a>'
         lines += ["", "📖 <i>" + escape(gettext(language, TEXTS["answer_source"])).format(source=source) + "</i>"]
-    reviewed = payload.get("reviewed_on")
-    if reviewed:
+    if message.reviewed_on:
         try:
-            day = format_day(language, dt.date.fromisoformat(str(reviewed)))
+            day = format_day(language, dt.date.fromisoformat(message.reviewed_on))
             lines.append("<i>" + escape(gettext(language, TEXTS["answer_reviewed"]).format(date=day)) + "</i>")
         except ValueError:
             pass
-    if payload.get("review_state") == "needs_review":
+    if message.review_state == "needs_review":
         lines += ["", "⚠️ " + say(language, "answer_needs_review")]
     return "\n".join(lines)
 
 
-def render(language: str, engine_messages: list[dict[str, Any]]) -> Rendered:
-    """Turns the engine's reply list into Telegram messages in `language` (or the language it switches to)."""
-    out: list[Outgoing] = []
+@dataclass
+class _Reply:
+    """The engine's messages of one reply, rendered in turn: each kind's renderer adds to it."""
+
+    language: str
+    messages: list[Outgoing] = field(default_factory=list)
     new_language: str | None = None
     handoff: str | None = None
-    not_understood = False
-    for message in engine_messages:
-        custom = message.get("custom")
+    not_understood: bool = False
+
+
+def _say(reply: _Reply, message: protocol.Say, buttons: list[list[Button]]) -> None:
+    reply.not_understood = reply.not_understood or message.key in NOT_UNDERSTOOD_KEYS
+    if message.offer_human:
+        buttons = [*buttons, [Button(_title(reply.language, "talk_to_person"), HUMAN_PAYLOAD)]]
+    reply.messages.append(Outgoing(say(reply.language, message.key, **message.args), buttons))
+
+
+def _answer(reply: _Reply, message: protocol.Answer, buttons: list[list[Button]]) -> None:
+    rows = (buttons or rating_buttons(message.entry)) + related_buttons(message)
+    reply.messages.append(Outgoing(render_answer(reply.language, message), rows, None if buttons else message.entry))
+
+
+def _clarify(reply: _Reply, message: protocol.Clarify, buttons: list[list[Button]]) -> None:
+    reply.messages.append(clarify(reply.language, message))
+
+
+def _did_you_mean(reply: _Reply, message: protocol.DidYouMean, buttons: list[list[Button]]) -> None:
+    reply.not_understood = True
+    reply.messages.append(did_you_mean(reply.language, message))
+
+
+def _case_status(reply: _Reply, message: protocol.CaseStatus, buttons: list[list[Button]]) -> None:
+    if message.subscribe is not None:
+        notify = Button("🔔 " + _title(reply.language, "status_notify_me"), protocol.Subscribe(message.subscribe).data)
+        buttons = [*buttons, [notify]]
+    reply.messages.append(Outgoing(render_case_status(reply.language, message), buttons))
+
+
+def _set_language(reply: _Reply, message: protocol.SetLanguage, buttons: list[list[Button]]) -> None:
+    if message.language in LANGUAGE_NAMES:
+        reply.new_language = reply.language = message.language
+        reply.messages.append(Outgoing(say(reply.language, "language_set")))
+
+
+def _language_menu(reply: _Reply, message: protocol.LanguageMenu, buttons: list[list[Button]]) -> None:
+    reply.messages.append(language_menu(reply.language))
+
+
+def _handoff(reply: _Reply, message: protocol.Handoff, buttons: list[list[Button]]) -> None:
+    if message.reason in HANDOFF_REASONS:
+        reply.handoff = message.reason
+
+
+# A kind the gateway does not show (the retrieval responses' entry references) has no renderer.
+RENDERERS: dict[type, Callable[[_Reply, Any, list[list[Button]]], None]] = {
+    protocol.Say: _say,
+    protocol.Answer: _answer,
+    protocol.Clarify: _clarify,
+    protocol.DidYouMean: _did_you_mean,
+    protocol.CaseStatus: _case_status,
+    protocol.SetLanguage: _set_language,
+    protocol.LanguageMenu: _language_menu,
+    protocol.Handoff: _handoff,
+}
+
+
+def render(language: str, engine_messages: list[dict[str, Any]]) -> Rendered:
+    """Turns the engine's reply list into Telegram messages in `language` (or the language it switches to)."""
+    reply = _Reply(language)
+    for item in engine_messages:
         buttons = [
             [Button(str(b.get("title", ""))[:64] or "…", callback_data(str(b.get("payload", ""))))]
-            for b in message.get("buttons") or []
+            for b in item.get("buttons") or []
             if b.get("payload")
         ]
-        if isinstance(custom, dict):
-            kind = custom.get("type")
-            if kind == "say":
-                not_understood = not_understood or custom.get("key") in NOT_UNDERSTOOD_KEYS
-                args = custom.get("args")
-                if not isinstance(args, dict):
-                    args = {}
-                if custom.get("offer_human"):
-                    buttons = [*buttons, [Button(_title(language, "talk_to_person"), HUMAN_PAYLOAD)]]
-                out.append(Outgoing(say(language, str(custom.get("key")), **args), buttons))
-            elif kind == "answer":
-                entry = str(custom.get("entry"))
-                rated = None if buttons else entry
-                rows = (buttons or rating_buttons(entry)) + related_buttons(custom)
-                out.append(Outgoing(render_answer(language, custom), rows, rated))
-            elif kind == "clarify":
-                out.append(clarify(language, custom))
-            elif kind == "did_you_mean":
-                not_understood = True
-                out.append(did_you_mean(language, custom))
-            elif kind == "case_status":
-                if isinstance(custom.get("subscribe"), int):
-                    buttons = [
-                        *buttons,
-                        [Button("🔔 " + _title(language, "status_notify_me"), f"sub:{custom['subscribe']}")],
-                    ]
-                out.append(Outgoing(render_case_status(language, custom), buttons))
-            elif kind == "set_language" and custom.get("language") in LANGUAGE_NAMES:
-                new_language = language = custom["language"]
-                out.append(Outgoing(say(language, "language_set")))
-            elif kind == "language_menu":
-                out.append(language_menu(language))
-            elif kind == "handoff" and custom.get("reason") in HANDOFF_REASONS:
-                handoff = custom["reason"]
-            continue
-        if message.get("text"):
-            out.append(Outgoing(escape(message["text"]), buttons))
-    return Rendered(split_all(out), new_language, handoff, not_understood or (not out and handoff is None))
+        if "custom" in item:
+            try:
+                message = protocol.decode(item["custom"])
+            except protocol.Malformed as error:
+                log.warning("an engine message that is none of ours was left out: %s", error)
+                continue
+            renderer = RENDERERS.get(type(message))
+            if renderer is not None:
+                renderer(reply, message, buttons)
+        elif item.get("text"):
+            reply.messages.append(Outgoing(escape(item["text"]), buttons))
+    nothing = not reply.messages and reply.handoff is None
+    return Rendered(split_all(reply.messages), reply.new_language, reply.handoff, reply.not_understood or nothing)
 
 
 def split_all(messages: list[Outgoing]) -> list[Outgoing]:

@@ -10,7 +10,6 @@ from telegram.error import Forbidden, TelegramError
 
 from actions.case_client import CaseApiClient, Found, NotFound
 from actions.subscriptions import FINAL_STATUSES, Subscriptions
-from assistant import replies
 from bot.periodic import Periodic
 from bot.rendering import render_case_status, say, split_html
 
@@ -47,7 +46,7 @@ class StatusNotifier:
                 "🔔 "
                 + say(language, "status_changed")
                 + "\n\n"
-                + render_case_status(language, replies.case_status(result.application))
+                + render_case_status(language, result.application.message())
             )
             try:
                 for part in split_html(text):

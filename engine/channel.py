@@ -61,8 +61,7 @@ async def subject_of_last_answer(agent: Any, sender_id: str, now: float | None =
     events = reversed(tracker.events if tracker is not None else [])
     bot = ((e.timestamp, e.data) for e in events if isinstance(e, BotUttered))
     answer = last_answer(bot, time.time() if now is None else now)
-    subject = answer.get("subject") if answer else None
-    return subject if isinstance(subject, str) and subject else None
+    return answer.subject or None if answer else None
 
 
 async def read_in_context(

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from assistant import protocol
 from engine.questions import QUESTION_INTENTS, Parsed
 
 CONTEXT = "context"  # the message metadata key: {"subject": ..., "intent": ..., "faq": ..., "entries": [...]}
@@ -32,15 +33,18 @@ SURE_OF_OTHER = 0.9  # a greeting, thanks… this sure is not read again in the 
 OWN_FLOWS = frozenset({"human_handoff", "check_status"})
 
 
-def last_answer(bot_events: Iterable[tuple[float, Any]], now: float) -> Mapping[str, Any] | None:
-    """The `answer` payload of the bot's last answer, from its utterances (timestamp, data) latest first, if it
-    is recent: what both the engine's channel and the actions read the conversation by."""
+def last_answer(bot_events: Iterable[tuple[float, Any]], now: float) -> protocol.Answer | None:
+    """The bot's last answer, from its utterances (timestamp, data) latest first, if it is recent: what both the
+    engine's channel and the actions read the conversation by."""
     for timestamp, data in bot_events:
         if now - float(timestamp or 0.0) > CONTEXT_MAX_AGE_S:
             return None
-        custom = (data or {}).get("custom")
-        if isinstance(custom, Mapping) and custom.get("type") == "answer" and custom.get("entry"):
-            return custom
+        try:
+            message = protocol.decode((data or {}).get("custom"))
+        except protocol.Malformed:
+            continue
+        if isinstance(message, protocol.Answer):
+            return message
     return None
 
 

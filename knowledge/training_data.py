@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 
 import yaml
 
+from assistant.protocol import FaqRef, encode
 from engine.context import marked
 from knowledge.schema import BlockDumper, EntryData, normal_question
 
@@ -103,9 +104,7 @@ def render_nlu(entries: list[EntryData], other_intents: Mapping[str, Sequence[st
             {"intent": intent, "examples": "".join(f"- {x}\n" for x in examples)}
             for intent, examples in marked_other_intents(other_intents or {}, subjects).items()
         ],
-        "responses": {
-            f"utter_{RETRIEVAL_INTENT}/{e.key}": [{"custom": {"type": "faq_ref", "entry": e.key}}] for e in live
-        },
+        "responses": {f"utter_{RETRIEVAL_INTENT}/{e.key}": [{"custom": encode(FaqRef(e.key))}] for e in live},
     }
     header = "# Generated from the knowledge base by knowledge.training_data -- do not edit; edit the entries.\n"
     return header + yaml.dump(document, Dumper=BlockDumper, allow_unicode=True, sort_keys=False, width=1000)

@@ -1,0 +1,12 @@
+"""Sending the gateway our messages (assistant/protocol.py) through Rasa's dispatcher."""
+
+from __future__ import annotations
+
+from rasa_sdk.executor import CollectingDispatcher
+
+from assistant import protocol
+
+
+def utter(dispatcher: CollectingDispatcher, *messages: protocol.Message) -> None:
+    for message in messages:
+        dispatcher.utter_message(json_message=protocol.encode(message))
