@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
 from telegram import BotCommand, Update
 from telegram.ext import (
@@ -13,6 +13,7 @@ from telegram.ext import (
     BaseUpdateProcessor,
     CallbackQueryHandler,
     CommandHandler,
+    ContextTypes,
     MessageHandler,
     filters,
 )
@@ -38,7 +39,7 @@ from handoff.service import Handoff
 from knowledge.ratings import Ratings
 
 log = logging.getLogger(__name__)
-COORDINATION = "coordination"
+T = TypeVar("T")
 
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):
@@ -73,8 +74,18 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         pass
 
 
-async def _post_init(application: Application) -> None:
-    settings: Settings = application.bot_data["settings"]
+Gateway = Application[Any, handlers.Context, dict[Any, Any], dict[Any, Any], handlers.GatewayData, Any]
+
+
+def _started(value: T | None, what: str) -> T:
+    if value is None:
+        raise RuntimeError(f"the gateway's {what} is missing: build it with build_application()")
+    return value
+
+
+async def _post_init(application: Gateway) -> None:
+    data = application.bot_data
+    settings = _started(data.settings, "settings")
     database = await open_database(settings)
     engine = EngineClient(
         settings.engine_url,
@@ -85,11 +96,11 @@ async def _post_init(application: Application) -> None:
     )
     if settings.engine_hop_secret is None:
         log.warning("ASSISTANT_ENGINE_HOP_SECRET is not set: messages to the engine go unsigned and it refuses them")
-    coordination = application.bot_data[COORDINATION]
+    coordination = _started(data.coordination, "coordination store")
     recent = RecentLines(coordination)
     sealed = sealer(settings)
     await engine.start()
-    application.bot_data[handlers.SERVICES] = handlers.Services(
+    shared = data.services = handlers.Services(
         settings=settings,
         database=database,
         engine=engine,
@@ -100,32 +111,30 @@ async def _post_init(application: Application) -> None:
         recent=recent,
         coordination=coordination,
     )
-    shared = application.bot_data[handlers.SERVICES]
     shared.desk.start()
     notifier = StatusNotifier(
         application.bot, shared.subscriptions, CaseApiClient.from_settings(settings), settings.status_poll_interval_s
     )
     notifier.start()
-    application.bot_data["notifier"] = notifier
+    data.notifier = notifier
     for language in (None, *LANGUAGES):
         commands = [BotCommand(name, gettext(language or "en", text)) for name, text in COMMANDS.items()]
         await application.bot.set_my_commands(commands, language_code=language)
     log.info("gateway ready (api %s, engine %s)", settings.bot_api_url, settings.engine_url)
 
 
-async def _post_shutdown(application: Application) -> None:
-    notifier = application.bot_data.get("notifier")
-    if notifier is not None:
-        await notifier.stop()
-    shared = application.bot_data.get(handlers.SERVICES)
-    if shared is not None:
+async def _post_shutdown(application: Gateway) -> None:
+    data = application.bot_data
+    if data.notifier is not None:
+        await data.notifier.stop()
+    if (shared := data.services) is not None:
         await shared.desk.stop()
         await shared.engine.close()
         await shared.database.close()
         await shared.coordination.close()
 
 
-def build_application(settings: Settings) -> Application:
+def build_application(settings: Settings) -> Gateway:
     api = settings.bot_api_url
     bot = ResilientExtBot(
         settings.bot_token,
@@ -138,13 +147,14 @@ def build_application(settings: Settings) -> Application:
     application = (
         Application.builder()
         .bot(bot)
+        .context_types(ContextTypes(bot_data=handlers.GatewayData))
         .concurrent_updates(PerChatUpdateProcessor())
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
         .build()
     )
-    application.bot_data["settings"] = settings
-    application.bot_data[COORDINATION] = coordination_from(settings)
+    application.bot_data.settings = settings
+    application.bot_data.coordination = coordination_from(settings)
     private = filters.ChatType.PRIVATE
     # Group -2 runs first: a chat that people are handling goes to them, and no handler below answers. It
     # sees what the handlers below see: new messages, and edited commands (CommandHandler takes those too).
@@ -178,6 +188,7 @@ def run(settings: Settings) -> None:
     application = build_application(settings)
     if settings.webhook_url:
         # Our own webhook server (bot/webhook.py): replicas share the work through the coordination store.
-        asyncio.run(serve(application, settings, application.bot_data[COORDINATION], _post_init, _post_shutdown))
+        coordination = _started(application.bot_data.coordination, "coordination store")
+        asyncio.run(serve(application, settings, coordination, _post_init, _post_shutdown))
     else:
         application.run_polling(allowed_updates=Update.ALL_TYPES)

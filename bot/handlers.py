@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from telegram import CallbackQuery, Chat, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction, ChatType
 from telegram.error import TelegramError
-from telegram.ext import ApplicationHandlerStop, ContextTypes
+from telegram.ext import ApplicationHandlerStop, CallbackContext, ExtBot
 
 from actions.subscriptions import Subscriptions
 from assistant import protocol
@@ -30,10 +30,10 @@ from bot.normalise import normalise
 from bot.preferences import LanguagePreferences
 from bot.recent import RecentLines
 from bot.rendering import HUMAN_PAYLOAD, Button, Outgoing, language_menu, plain, render, say
+from bot.status_notifier import StatusNotifier
 from knowledge.ratings import Ratings
 
 log = logging.getLogger(__name__)
-SERVICES = "services"
 TOAST_CHARS = 200  # what Telegram shows of a button press's answer
 TYPING_AFTER_S, TYPING_MAX_IN_FLIGHT = 0.8, 10
 
@@ -52,8 +52,25 @@ class Services:
     in_flight: int = 0  # messages waiting for the engine right now
 
 
-def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
-    return context.application.bot_data[SERVICES]
+@dataclass
+class GatewayData:
+    """What the handlers reach through `context.bot_data` (PTB's ContextTypes): the settings and the
+    coordination store from the start, the services once the gateway has started (bot/app.py)."""
+
+    settings: Settings | None = None
+    coordination: Coordination | None = None
+    services: Services | None = None
+    notifier: StatusNotifier | None = None
+
+
+Context = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], GatewayData]
+
+
+def services(context: Context) -> Services:
+    shared = context.bot_data.services
+    if shared is None:
+        raise RuntimeError("an update arrived before the gateway started")
+    return shared
 
 
 # Every handler here is registered (bot/app.py) for updates with a chat and a message, or a callback query.
@@ -69,18 +86,18 @@ def _message(update: Update) -> Message:
     return update.effective_message
 
 
-async def send(context: ContextTypes.DEFAULT_TYPE, chat_id: int, outgoing: Outgoing) -> Message | None:
+async def send(context: Context, chat_id: int, outgoing: Outgoing) -> Message | None:
     return await deliver(context.bot, chat_id, outgoing)
 
 
-async def _language(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str | None) -> str:
+async def _language(update: Update, context: Context, text: str | None) -> str:
     """The chat's language; `text` (what the user wrote, if anything) is read as the engine will read it."""
     user = update.effective_user
     hint = normalise(text) if text else None
     return await services(context).languages.resolve(_chat_id(update), hint, user.language_code if user else None)
 
 
-async def _converse(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, language: str) -> None:
+async def _converse(update: Update, context: Context, text: str, language: str) -> None:
     """Sends one user text to the engine and delivers its replies."""
     shared = services(context)
     chat_id = _chat_id(update)
@@ -140,13 +157,13 @@ async def _remember_rated(ratings: Ratings, chat_id: int, message_id: int, entry
         log.warning("could not record a sent answer (%s): its rating buttons will not count", type(error).__name__)
 
 
-async def _typing_after(context: ContextTypes.DEFAULT_TYPE, chat_id: int, delay_s: float) -> None:
+async def _typing_after(context: Context, chat_id: int, delay_s: float) -> None:
     await asyncio.sleep(delay_s)
     with contextlib.suppress(TelegramError):
         await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
 
 
-async def flood_guard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def flood_guard(update: Update, context: Context) -> None:
     """Runs after the relay to people, before the handlers that answer: a chat sending more than
     `flood_messages` within `flood_window_s` is told once to slow down, and the rest of the burst is not
     answered, so one user cannot take the others' share of the engine or of Telegram's 30 messages a
@@ -164,7 +181,7 @@ async def flood_guard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     raise ApplicationHandlerStop
 
 
-async def press_flood_guard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def press_flood_guard(update: Update, context: Context) -> None:
     """The same flood control for button presses in private chats, on the same budget as the chat's
     messages: a press (a forged `/faq{…}` payload, a rating) costs an engine call or database work too. A
     held press is still answered, with the slow-down text as a toast, so that no button keeps spinning."""
@@ -180,7 +197,7 @@ async def press_flood_guard(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     raise ApplicationHandlerStop
 
 
-async def _flood_hits(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> int:
+async def _flood_hits(context: Context, chat_id: int) -> int:
     """How often the chat was heard from within the flood window, this time included; 0 when the store
     cannot say (fails open: trouble with the store never silences anyone)."""
     shared = services(context)
@@ -191,7 +208,7 @@ async def _flood_hits(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> int:
         return 0
 
 
-async def relay_to_people(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def relay_to_people(update: Update, context: Context) -> None:
     """Runs before every other handler of a private message: while people handle the chat, everything the
     user sends (commands included) goes to them, and no other handler runs, so the bot stays silent."""
     message = _message(update)
@@ -205,7 +222,7 @@ async def relay_to_people(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         raise ApplicationHandlerStop
 
 
-async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_text(update: Update, context: Context) -> None:
     # Understood as typed, without the invisible characters that would hide words from the engine (and
     # the same for the status form's application numbers and dates, which are texts too).
     text = normalise(_message(update).text or "")
@@ -220,34 +237,34 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await _converse(update, context, text, language)
 
 
-async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_start(update: Update, context: Context) -> None:
     language = await _language(update, context, None)
     greeting = Outgoing(say(language, "greet"), language_menu(language).buttons)
     await send(context, _chat_id(update), greeting)
 
 
-async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_help(update: Update, context: Context) -> None:
     language = await _language(update, context, None)
     await send(context, _chat_id(update), Outgoing(say(language, "help")))
 
 
-async def on_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_language(update: Update, context: Context) -> None:
     language = await _language(update, context, None)
     await send(context, _chat_id(update), language_menu(language))
 
 
-async def on_person(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_person(update: Update, context: Context) -> None:
     """/person: straight to people (through the engine, so an open form is closed first)."""
     language = await _language(update, context, None)
     await _converse(update, context, HUMAN_PAYLOAD, language)
 
 
-async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_unknown_command(update: Update, context: Context) -> None:
     language = await _language(update, context, None)
     await send(context, _chat_id(update), Outgoing(say(language, "unknown_command")))
 
 
-async def on_non_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_non_text(update: Update, context: Context) -> None:
     caption = _message(update).caption
     language = await _language(update, context, caption)
     await send(context, _chat_id(update), Outgoing(say(language, "non_text")))
@@ -265,13 +282,13 @@ async def _pressed(update: Update) -> tuple[CallbackQuery, Chat] | None:
     return query, update.effective_chat
 
 
-async def on_ticket_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_ticket_button(update: Update, context: Context) -> None:
     """Take, escalate or resolve on a ticket's header, in a staff topic."""
     if await _pressed(update) is not None:
         await services(context).desk.on_button(update, _parsed(update, protocol.TicketAction))
 
 
-async def on_handoff_rating(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_handoff_rating(update: Update, context: Context) -> None:
     if (pressed := await _pressed(update)) is None:
         return
     query, chat = pressed
@@ -280,7 +297,7 @@ async def on_handoff_rating(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     await _acknowledge(query, language, rated, "rate_thanks")
 
 
-async def on_choose_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_choose_language(update: Update, context: Context) -> None:
     if (pressed := await _pressed(update)) is None:
         return
     query, chat = pressed
@@ -294,7 +311,7 @@ async def on_choose_language(update: Update, context: ContextTypes.DEFAULT_TYPE)
     await send(context, chat.id, Outgoing(say(new_language, "language_set")))
 
 
-async def on_rate_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_rate_answer(update: Update, context: Context) -> None:
     if (pressed := await _pressed(update)) is None:
         return
     query, chat = pressed
@@ -314,7 +331,7 @@ async def on_rate_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     await _acknowledge(query, language, recorded, "rate_thanks")
 
 
-async def on_subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_subscribe(update: Update, context: Context) -> None:
     if (pressed := await _pressed(update)) is None:
         return
     query, chat = pressed
@@ -327,7 +344,7 @@ async def on_subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         await send(context, chat.id, Outgoing(say(language, "status_subscribed")))
 
 
-async def on_engine_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_engine_button(update: Update, context: Context) -> None:
     """A button whose payload the user "says" to the engine (`/faq{…}`), handled like a message."""
     if (pressed := await _pressed(update)) is None:
         return
@@ -342,7 +359,7 @@ async def on_engine_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     await _converse(update, context, normalise(_parsed(update, protocol.SayToEngine).payload), language)
 
 
-async def on_unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_unknown_button(update: Update, context: Context) -> None:
     if (pressed := await _pressed(update)) is None:
         return
     log.warning("unknown or forged callback data (%d bytes)", len((pressed[0].data or "").encode("utf-8")))
@@ -363,7 +380,7 @@ def _parsed(update: Update, kind: type[P]) -> P:
 
 
 # Presses routed by their data's kind, in this order; anything else is no button of ours.
-Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
+Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
 BUTTONS: tuple[tuple[type[protocol.ButtonData], Handler], ...] = (
     (protocol.TicketAction, on_ticket_button),
     (protocol.RateHandoff, on_handoff_rating),
@@ -390,11 +407,11 @@ def _one_time(data: object) -> bool:
     return any(kind.parse(str(data or "")) is not None for kind in protocol.ONE_TIME)
 
 
-async def on_staff_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_staff_message(update: Update, context: Context) -> None:
     await services(context).desk.from_staff(_message(update))
 
 
-async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_error(update: object, context: Context) -> None:
     """The apology when a handler failed. It must not depend on what may have failed (the database holds
     the language preference): then the language comes from Telegram's hint or the default.
 

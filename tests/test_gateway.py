@@ -175,14 +175,13 @@ async def test_edited_commands_count_towards_the_flood_limit(gateway):
 @pytest.fixture
 async def gateway_services(emulator, fake_engine, tmp_path):
     """A gateway whose services a test can break, and a driver to talk to it."""
-    from bot.handlers import SERVICES
 
     _, engine_url = fake_engine
     settings = Settings(
         _env_file=None, telegram_bot_token=TOKEN, telegram_api_url=emulator, data_dir=tmp_path, engine_url=engine_url
     )
     async with running_gateway(settings) as application, EmulatorDriver(emulator, TOKEN) as driver:
-        yield application.bot_data[SERVICES], driver
+        yield application.bot_data.services, driver
 
 
 async def database_down(*args, **kwargs):
@@ -290,7 +289,6 @@ async def test_forged_rating_presses_count_once_and_only_under_answers_really_se
 
 async def test_rating_buttons_work_after_a_restart_of_the_gateway(emulator, fake_engine, tmp_path):
     """What was sent is in the database: another replica, or the gateway after a restart, counts the press."""
-    from bot.handlers import SERVICES
     from knowledge.curation import Curation
 
     engine, engine_url = fake_engine
@@ -304,7 +302,7 @@ async def test_rating_buttons_work_after_a_restart_of_the_gateway(emulator, fake
         async with running_gateway(settings) as application:
             pressed = await driver.press(62, 62, answer["message_id"], text="👍")
             assert await wait_toast(driver, pressed) == "Thank you for your feedback!"
-            votes = await Curation(application.bot_data[SERVICES].database.sessions).votes("registration_who_when_how")
+            votes = await Curation(application.bot_data.services.database.sessions).votes("registration_who_when_how")
             assert (votes.thumbs_up, votes.thumbs_down) == (1, 0)
 
 

@@ -206,7 +206,7 @@ async def test_telegram_failures_lose_nothing(desk):
     (opened,) = await driver.ask(45, "/person", language_code="en")
     assert "passing our conversation to a person" in text_of(opened)
     assert await driver.topics(SUPPORT) == {}
-    await application.bot_data["services"].desk.sweep()  # the periodic sweeper, run now
+    await application.bot_data.services.desk.sweep()  # the periodic sweeper, run now
     topic = await only_topic(driver, SUPPORT)
     await driver.topic_messages(SUPPORT, topic, 1)
 
