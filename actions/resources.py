@@ -11,9 +11,6 @@ from dataclasses import dataclass
 
 from rasa_sdk import Tracker
 
-from actions.case_client import CaseApiClient
-from actions.lockout import Lockout
-from actions.subscriptions import Subscriptions
 from actions.vault import Vault
 from assistant.bootstrap import Database, open_database
 from assistant.coordination import coordination_from
@@ -21,6 +18,9 @@ from assistant.data_key import sealer
 from assistant.i18n import normalize_language
 from assistant.secret_key import secret_key
 from assistant.settings import Settings
+from cases.client import CaseApiClient
+from cases.lockout import Lockout
+from cases.subscriptions import Subscriptions
 from knowledge.conversation import LiveLabels
 from knowledge.search import KnowledgeSearch
 from knowledge.store import KnowledgeBase

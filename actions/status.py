@@ -1,7 +1,7 @@
 """The application-status conversation: collect the number and verification data, look the case up safely.
 
 Slots hold vault references only (actions/vault.py). Lookups are refused while the user, or the application
-number, is paused after repeated failed verifications (actions/lockout.py); the form ends as soon as the number
+number, is paused after repeated failed verifications (cases/lockout.py); the form ends as soon as the number
 is known to be paused. "Not found" and "wrong verification data" get the same answer. Whatever the outcome,
 the verification data are forgotten after the lookup.
 """
@@ -21,15 +21,15 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT
 
-from actions.case_client import Found, NotFound, RateLimited
-from actions.lockout import Paused
 from actions.resources import language_of, resources
-from actions.subscriptions import FINAL_STATUSES
 from actions.utter import utter
 from actions.vault import is_ref
-from actions.verification import parse_verification
 from assistant import protocol
-from case_api.numbers import normalize_application_number
+from cases.client import Found, NotFound, RateLimited
+from cases.lockout import Paused
+from cases.numbers import normalize_application_number
+from cases.subscriptions import FINAL_STATUSES
+from cases.verification import parse_verification
 
 log = logging.getLogger(__name__)
 _NUMBER_IN_TEXT = re.compile(r"[A-Za-zА-Яа-я]{3}[-\s]?\d{4}[-\s]?\d{6}")

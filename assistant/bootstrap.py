@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-import actions.models  # noqa: F401 - registers the status feature's tables
 import bot.models  # noqa: F401 - registers the gateway's tables
+import cases.models  # noqa: F401 - registers the status feature's tables
 import console.models  # noqa: F401 - registers the staff console's tables
 import handoff.models  # noqa: F401 - registers the handoff tickets' tables
 import knowledge.models  # noqa: F401 - registers the knowledge base's tables

@@ -12,7 +12,7 @@ parses every held-out example (nlu_test/, never trained on) and reports, per lan
 macro-F1 (the final intent, after the fallback classifier: a fallback on an in-scope message counts as
 wrong), FAQ retrieval top-1 and top-3 (the response selector's ranking), out-of-scope precision and recall,
 application-number entity F1 and parse time. Dates and FINs are read by the status form's parser
-(actions/verification.py), scored on nlu_test/verification.yml. Then k-fold cross-validation of our
+(cases/verification.py), scored on nlu_test/verification.yml. Then k-fold cross-validation of our
 pipeline on the training data. Prints tables, writes var/benchmarks/nlu_accuracy.json.
 """
 
@@ -35,13 +35,13 @@ from typing import Any
 
 import yaml
 
-from actions.verification import parse_verification
 from assistant.protocol import FaqRef, encode
 from assistant.settings import LANGUAGES, PROJECT_ROOT, Settings
 from assistant.training import ENGINE_CODE, NLU_DIR, other_intents, run_rasa
 from benchmarks.heldout import Example, development, heldout, normalized, read_examples, verification_cases
 from benchmarks.metrics import REPORTS, accuracy, f1, fmt, macro_f1, percentile, precision_recall, table, write_report
 from benchmarks.typing_noise import noisy_set
+from cases.verification import parse_verification
 from engine.blend import mix
 from knowledge.conversation import DIRECT_RULE, DirectRule
 from knowledge.schema import EntryData, load_dir
@@ -675,7 +675,7 @@ def print_report(report: dict[str, Any]) -> None:
             )
         )
     print("\nTraining time (s): " + ", ".join(f"{n} {r['train_seconds']}" for n, r in report["pipelines"].items()))
-    print("\nDates of birth and FINs (actions/verification.py on nlu_test/verification.yml):")
+    print("\nDates of birth and FINs (cases/verification.py on nlu_test/verification.yml):")
     print(
         table(
             ["language", "date F1", "FIN F1"],

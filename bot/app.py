@@ -19,8 +19,6 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from actions.case_client import CaseApiClient
-from actions.subscriptions import Subscriptions
 from assistant.bootstrap import open_database
 from assistant.coordination import coordination_from
 from assistant.data_key import sealer
@@ -35,6 +33,8 @@ from bot.resilient_bot import ResilientExtBot
 from bot.status_notifier import StatusNotifier
 from bot.texts import COMMANDS
 from bot.webhook import serve
+from cases.client import CaseApiClient
+from cases.subscriptions import Subscriptions
 from handoff.service import Handoff
 from knowledge.ratings import Ratings
 

@@ -16,7 +16,6 @@ from telegram.constants import ChatAction, ChatType
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, CallbackContext, ExtBot
 
-from actions.subscriptions import Subscriptions
 from assistant import protocol
 from assistant.bootstrap import Database
 from assistant.coordination import Coordination, store_errors
@@ -31,6 +30,7 @@ from bot.preferences import LanguagePreferences
 from bot.recent import RecentLines
 from bot.rendering import HUMAN_PAYLOAD, Button, Outgoing, language_menu, plain, render, say
 from bot.status_notifier import StatusNotifier
+from cases.subscriptions import Subscriptions
 from knowledge.ratings import Ratings
 
 log = logging.getLogger(__name__)

@@ -8,10 +8,10 @@ from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import Forbidden, TelegramError
 
-from actions.case_client import CaseApiClient, Found, NotFound
-from actions.subscriptions import FINAL_STATUSES, Subscriptions
 from bot.periodic import Periodic
 from bot.rendering import render_case_status, say, split_html
+from cases.client import CaseApiClient, Found, NotFound
+from cases.subscriptions import FINAL_STATUSES, Subscriptions
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from assistant.api_headers import protect
 from assistant.hop_auth import Refusals, check_bearer
-from case_api.numbers import normalize_application_number, normalize_personal_id
+from cases.numbers import normalize_application_number, normalize_personal_id
 
 STATUSES = (
     "received",

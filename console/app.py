@@ -9,12 +9,12 @@ from pathlib import Path
 
 from aiohttp import web
 
-from actions.lockout import Lockout
 from assistant.bootstrap import open_database
 from assistant.data_key import sealer
 from assistant.engine_admin import load_model, loaded_model
 from assistant.secret_key import secret_key
 from assistant.settings import Settings
+from cases.lockout import Lockout
 from console import lockouts, upkeep
 from console.auth import StaffAuth, ip_of
 from console.web import Console, make_app

@@ -1,4 +1,4 @@
-"""Console: applications whose status lookups are paused after failed verifications (actions/lockout.py).
+"""Console: applications whose status lookups are paused after failed verifications (cases/lockout.py).
 
 Every staff member sees them; numbers are stored only as keyed hashes, so the page shows a hash prefix, and
 someone on the phone with an applicant finds the application by typing its number (sent by POST, so it
@@ -11,7 +11,7 @@ import logging
 
 from aiohttp import web
 
-from case_api.numbers import normalize_application_number
+from cases.numbers import normalize_application_number
 from console.web import FORM, _actor, _console, baku_time, redirect, render
 from knowledge.curation import Role
 

@@ -25,10 +25,10 @@ from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
 
-from actions.lockout import Lockout
 from assistant.db import as_utc
 from assistant.i18n import BAKU
 from assistant.settings import LANGUAGES, Settings
+from cases.lockout import Lockout
 from console.auth import ACCOUNT_FAILURES, ACCOUNT_LOCK, AccountError, Login, LoginRefused, StaffAuth, ip_of
 from handoff.models import QUEUES, STATES
 from handoff.service import Handoff

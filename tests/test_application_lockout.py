@@ -21,14 +21,14 @@ from rasa_sdk.forms import REQUESTED_SLOT
 from sqlalchemy import select
 
 import actions.resources
-from actions.lockout import MAX_FAILURES, Admitted, Lockout, Paused
-from actions.models import LookupFailure
 from actions.resources import Resources
 from actions.status import ActionCheckStatus, ValidateStatusForm
 from assistant.bootstrap import open_database
 from assistant.secret_key import secret_key
 from assistant.settings import Settings
 from case_api.sandbox import BEHAVIOUR, Behaviour, make_app
+from cases.lockout import MAX_FAILURES, Admitted, Lockout, Paused
+from cases.models import LookupFailure
 from tests.conftest import free_port
 
 TOKEN = "test-case-api-token"

@@ -13,7 +13,9 @@ import pytest
 import yaml
 from aiohttp import ClientSession, web
 
-from actions.case_client import (
+from assistant.api_headers import API_HEADERS
+from case_api.sandbox import make_app
+from cases.client import (
     CASE_API_RESULTS,
     CaseApiClient,
     CircuitBreaker,
@@ -22,9 +24,7 @@ from actions.case_client import (
     RateLimited,
     Unavailable,
 )
-from assistant.api_headers import API_HEADERS
-from case_api.numbers import normalize_application_number, normalize_personal_id
-from case_api.sandbox import make_app
+from cases.numbers import normalize_application_number, normalize_personal_id
 from tests.conftest import free_port
 
 SPEC = yaml.safe_load((Path(__file__).resolve().parents[1] / "case_api" / "openapi.yaml").read_text())

@@ -9,9 +9,9 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from actions.lockout import MAX_FAILURES, Lockout, Paused
 from assistant.bootstrap import open_database
 from assistant.secret_key import secret_key
+from cases.lockout import MAX_FAILURES, Lockout, Paused
 from console.app import build
 from console.web import STATE
 from knowledge.curation import Role

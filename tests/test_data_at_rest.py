@@ -18,8 +18,6 @@ import sqlalchemy as sa
 from alembic import command
 from telegram import Bot
 
-from actions.case_client import ApplicationStatus, Found, NotFound
-from actions.subscriptions import Subscriptions
 from assistant.bootstrap import open_database
 from assistant.data_key import DataKeyError, Sealer, data_keys, key_file, new_data_key, read_key_file, sealer
 from assistant.db import make_engine
@@ -29,6 +27,8 @@ from assistant.secret_key import MissingKeyError, secret_key
 from assistant.settings import PROJECT_ROOT, Settings
 from bot.preferences import LanguagePreferences
 from bot.status_notifier import StatusNotifier
+from cases.client import ApplicationStatus, Found, NotFound
+from cases.subscriptions import Subscriptions
 from handoff.service import Handoff
 from telegram_emulator.driver import EmulatorDriver, text_of
 from tests.conftest import TOKEN

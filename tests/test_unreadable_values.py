@@ -8,12 +8,12 @@ import logging
 
 from telegram import Bot
 
-from actions.subscriptions import Subscriptions
 from assistant.bootstrap import open_database
 from assistant.data_key import Sealer, new_data_key, sealer
 from assistant.secret_key import secret_key
 from assistant.settings import Settings
 from bot.status_notifier import StatusNotifier
+from cases.subscriptions import Subscriptions
 from handoff.service import UNREADABLE, Handoff
 from telegram_emulator.driver import EmulatorDriver, text_of
 from tests.conftest import TOKEN
@@ -90,7 +90,7 @@ async def test_the_notifier_serves_the_other_subscriptions(tmp_path, emulator, b
         async with EmulatorDriver(emulator, TOKEN) as driver:
             await driver.send_text(OTHER_CHAT, "hello")  # the chat exists for the emulator
             notifier = StatusNotifier(bot, subscriptions, FakeCases(ACCESS_TOKEN, "approved"), 300.0)  # type: ignore[arg-type]
-            with caplog.at_level(logging.WARNING, logger="actions.subscriptions"):
+            with caplog.at_level(logging.WARNING, logger="cases.subscriptions"):
                 assert await notifier.run_once() == 1
             (told,) = await driver.wait_messages(OTHER_CHAT, 1)
         assert "TRP-2026-000102" in text_of(told)

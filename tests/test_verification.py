@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from actions.verification import Verification, parse_birth_date, parse_verification
+from cases.verification import Verification, parse_birth_date, parse_verification
 
 TODAY = dt.date(2026, 11, 24)
 BORN = dt.date(1990, 3, 12)

@@ -23,9 +23,9 @@ from typing import Literal
 from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from actions.models import LookupFailure
 from assistant.db import as_utc
 from assistant.secret_key import keyed_hash
+from cases.models import LookupFailure
 
 MAX_FAILURES = 5
 WINDOW = dt.timedelta(hours=1)
@@ -65,7 +65,7 @@ class Lockout:
         return keyed_hash(self._secret, f"lookup:{user}")
 
     def application_hash(self, number: str) -> str:
-        """`number` normalised (case_api.numbers), so every way of typing it pauses the same application."""
+        """`number` normalised (cases.numbers), so every way of typing it pauses the same application."""
         return keyed_hash(self._secret, f"application:{number}")
 
     async def paused(self, user: str, number: str, now: dt.datetime | None = None) -> Paused | None:

@@ -11,7 +11,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from case_api.numbers import normalize_personal_id
+from cases.numbers import normalize_personal_id
 
 _MONTHS = {
     # English

@@ -11,7 +11,7 @@ from assistant.db import Base
 
 
 class LookupFailure(Base):
-    """One failed verification (or one lookup in flight: see actions/lockout.py); five within an hour pause
+    """One failed verification (or one lookup in flight: see cases/lockout.py); five within an hour pause
     the user's lookups, and five for one application number pause that number's lookups for everyone. Users
     and numbers appear as keyed hashes only; a lifted application pause leaves `application_hash` empty."""
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from actions.models import StatusSubscription
 from assistant.data_key import DataKeyError, Sealer
+from cases.models import StatusSubscription
 
 log = logging.getLogger(__name__)
 
