@@ -1,61 +1,48 @@
-"""Pushes a message when a subscribed application's status changes (polling the case API)."""
+"""The gateway's side of status subscriptions: cases/watch.py polls the case API, and each change reaches its
+user here, rendered in their language and sent through the one delivery path (bot/delivery.py)."""
 
 from __future__ import annotations
 
 import logging
 
 from telegram import Bot
-from telegram.constants import ParseMode
 from telegram.error import Forbidden, TelegramError
 
+from assistant.protocol import CaseStatus
+from bot.delivery import deliver
 from bot.periodic import Periodic
-from bot.rendering import render_case_status, say, split_html
-from cases.client import CaseApiClient, Found, NotFound
-from cases.subscriptions import FINAL_STATUSES, Subscriptions
+from bot.rendering import Outgoing, render_case_status, say, split_all
+from cases.client import CaseApiClient
+from cases.subscriptions import Subscriptions
+from cases.watch import Delivery, StatusWatch
 
 log = logging.getLogger(__name__)
 
 
 class StatusNotifier:
     def __init__(self, bot: Bot, subscriptions: Subscriptions, cases: CaseApiClient, interval_s: float) -> None:
-        self.bot, self.subscriptions, self.cases = bot, subscriptions, cases
-        self._poller = Periodic("status polling", self.run_once, interval_s)
+        self.bot = bot
+        self.watch = StatusWatch(subscriptions, cases, self.notify)
+        self._poller = Periodic("status polling", self.watch.run_once, interval_s)
 
     def start(self) -> None:
         self._poller.start()
 
     async def stop(self) -> None:
         await self._poller.stop()
-        await self.cases.close()
+        await self.watch.close()
 
     async def run_once(self) -> int:
-        """Checks every active subscription once; returns how many users were notified."""
-        notified = 0
-        for subscription in await self.subscriptions.active():
-            result = await self.cases.status(subscription.access_token)
-            if isinstance(result, NotFound):  # the token was revoked: nothing more to follow
-                await self.subscriptions.remove(subscription.id)
-                continue
-            if not isinstance(result, Found) or result.application.status == subscription.last_status:
-                continue
-            new_status = result.application.status
-            if not await self.subscriptions.claim_change(subscription.id, subscription.last_status, new_status):
-                continue  # another poller told the user already
-            language = subscription.language
-            text = (
-                "🔔 "
-                + say(language, "status_changed")
-                + "\n\n"
-                + render_case_status(language, result.application.message())
-            )
-            try:
-                for part in split_html(text):
-                    await self.bot.send_message(subscription.chat_id, part, parse_mode=ParseMode.HTML)
-                notified += 1
-            except Forbidden:
-                await self.subscriptions.remove(subscription.id)  # the user blocked the bot
-            except TelegramError as error:
-                log.error("could not deliver a status notification: %s", error)
-            if new_status in FINAL_STATUSES:
-                await self.subscriptions.remove(subscription.id)
-        return notified
+        return await self.watch.run_once()
+
+    async def notify(self, chat_id: int, language: str, status: CaseStatus) -> Delivery:
+        text = "🔔 " + say(language, "status_changed") + "\n\n" + render_case_status(language, status)
+        try:
+            for part in split_all([Outgoing(text)]):
+                await deliver(self.bot, chat_id, part, quiet_if_blocked=False)
+        except Forbidden:
+            return Delivery.BLOCKED
+        except TelegramError as error:
+            log.error("could not deliver a status notification: %s", error)
+            return Delivery.FAILED
+        return Delivery.SENT
