@@ -4,7 +4,7 @@
     .venv-rasa/bin/python -m engine.serve train …                         # training goes through it too
 
 Both were found by profiling the engine at 100 users (benchmarks/profile.py); each replacement gives what
-Rasa's code gives (tests/test_engine_serve.py compares them) and hands anything unusual to Rasa's own code.
+Rasa's code gives (tests/engine/test_engine_serve.py compares them) and hands anything unusual to Rasa's own code.
 - Rasa checks every action server reply with `jsonschema.validate`, which first validates Rasa's constant
   response schema against JSON Schema's 2020-12 metaschema, every time: about a third of the engine's busy
   CPU. The schema is checked once here and its validator reused; a reply that fails goes through Rasa's

@@ -15,7 +15,7 @@ from assistant.launcher import free_port  # the tests import it from here too
 from assistant.settings import Settings
 from benchmarks.services import database_for_tests, redis_for_tests
 from telegram_emulator.server import make_app
-from tests.background_training import BackgroundTraining
+from tests.support.background_training import BackgroundTraining
 
 TOKEN = "123456789:test-token-for-the-emulator"
 
@@ -135,7 +135,7 @@ _TRAINING = pytest.StashKey[BackgroundTraining]()
 @pytest.hookimpl(trylast=True)  # after `-m`/`-k` have deselected: a deselected test needs no model
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests that need the model of the shipped data (fixture `shipped_model`) run last, and that model starts
-    training in the background now (tests/background_training.py), so the other tests run meanwhile instead of
+    training in the background now (tests/support/background_training.py), so the other tests run meanwhile instead of
     after it. Run alone, such tests train it in the foreground as before."""
     needs = [item for item in items if "shipped_model" in getattr(item, "fixturenames", ())]
     if not needs or len(needs) == len(items):
@@ -157,8 +157,8 @@ def shipped_model(pytestconfig: pytest.Config) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Fails the run if any process of any test logged personal data in clear (tests/log_scan.py)."""
-    from tests.log_scan import findings, log_files
+    """Fails the run if any process of any test logged personal data in clear (tests/support/log_scan.py)."""
+    from tests.support.log_scan import findings, log_files
 
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     training = session.config.stash.get(_TRAINING, None)

@@ -35,7 +35,7 @@ class RunningStack:
 
 def e2e_settings(data_dir: Path) -> Settings:
     # Test users type much faster than people (a whole status form in a second): flood control would stop
-    # them; it has its own tests (tests/test_gateway.py).
+    # them; it has its own tests (tests/bot/test_gateway.py).
     return loopback_settings(
         data_dir, max_message_chars=1000, status_poll_interval_s=1.0, log_level="INFO", flood_messages=1000
     )

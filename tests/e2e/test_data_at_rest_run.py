@@ -13,7 +13,7 @@ import pytest
 
 from assistant.terminal_chat import USER_ID
 from tests.e2e.test_first_run import START_S, STOP_S, _kill, spawn
-from tests.test_data_at_rest import FIN, PASSPORT, PHONE, assert_nothing_in_clear, assert_private
+from tests.support.data_at_rest import FIN, PASSPORT, PHONE, assert_nothing_in_clear, assert_private
 
 pytestmark = [pytest.mark.e2e]
 

@@ -12,7 +12,7 @@ from assistant.bootstrap import knowledge_base
 from assistant.training import ensure_model
 from benchmarks.heldout import heldout
 from tests.e2e.conftest import e2e_settings
-from tests.engine_env import run_in_engine_env
+from tests.support.engine_env import run_in_engine_env
 
 SCRIPT = """
 import asyncio, json, time
