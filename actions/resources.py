@@ -57,7 +57,7 @@ async def resources() -> Resources:
         async with _lock:
             if _resources is None:
                 settings = _settings or Settings()
-                database = await open_database(settings, seed=False)
+                database = await open_database(settings)
                 kb = KnowledgeBase(database.sessions)
                 cases = CaseApiClient.from_settings(settings)
                 _resources = Resources(

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from aiohttp import ClientError
 
-from assistant.bootstrap import knowledge_base, open_database
+from assistant.bootstrap import open_database
 from assistant.data_key import make_key_files
 from assistant.launcher import Stack
 from assistant.logs import configure_logging
@@ -39,6 +39,7 @@ from assistant.terminal_group import foreground_group
 from assistant.training import ensure_model, validate_data
 from console.auth import StaffAuth
 from knowledge.curation import Role
+from knowledge.seeding import knowledge_base
 from telegram_emulator.driver import EmulatorDriver
 
 T = TypeVar("T")
@@ -175,7 +176,7 @@ async def _stop(stack: Stack) -> None:
 
 async def ensure_demo_admin(settings: Settings) -> str | None:
     """Without any staff account the console could not be tried: make an admin with a random password."""
-    database = await open_database(settings, seed=False)
+    database = await open_database(settings)
     try:
         auth = StaffAuth(database.sessions)
         if await auth.count():

@@ -81,7 +81,7 @@ async def rotate(settings: Settings, say: Callable[[str], None], grace_s: float 
         say(OPERATOR_HOW_TO)
         return 0
     managed, path = keys is None, key_file(settings)
-    database = await open_database(settings, seed=False)  # migrates first: any old rows get sealed
+    database = await open_database(settings)  # migrates first: any old rows get sealed
     try:
         if keys is None:
             keys = [new_data_key(), *current]

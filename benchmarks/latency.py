@@ -27,7 +27,6 @@ from typing import Any
 
 from aiohttp import ClientSession
 
-from assistant.bootstrap import knowledge_base
 from assistant.settings import Settings
 from assistant.tasks import cancel_and_wait
 from assistant.training import ensure_model
@@ -42,6 +41,7 @@ from benchmarks.load import (
     stack_settings,
 )
 from benchmarks.metrics import REPORTS, summary, table, write_report
+from knowledge.seeding import knowledge_base
 
 
 async def engine_parse_latency(settings, texts: list[str], concurrency: int) -> dict[str, float]:

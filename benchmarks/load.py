@@ -19,7 +19,6 @@ from typing import Any
 
 from aiohttp import ClientSession, ClientTimeout, TCPConnector
 
-from assistant.bootstrap import knowledge_base
 from assistant.i18n import gettext
 from assistant.launcher import Stack, loopback_settings
 from assistant.settings import PROJECT_ROOT, Settings
@@ -28,6 +27,7 @@ from assistant.training import ensure_model
 from benchmarks.heldout import heldout
 from bot.texts import TEXTS
 from knowledge.schema import load_dir
+from knowledge.seeding import knowledge_base
 from telegram_emulator.driver import EmulatorDriver
 from telegram_emulator.html_check import parse_html
 

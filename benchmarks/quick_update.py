@@ -17,12 +17,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from assistant.bootstrap import knowledge_base
 from assistant.settings import Settings
 from assistant.training import ensure_model
 from benchmarks.heldout import Example, development
 from benchmarks.metrics import REPORTS, fmt, table, write_report
 from benchmarks.nlu_accuracy import predict, score_by_language
+from knowledge.seeding import knowledge_base
 
 # New ways to ask, as staff would add them: none of them is in the training, development or test data.
 NEW_VARIANTS = {

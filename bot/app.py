@@ -19,7 +19,6 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from assistant.bootstrap import open_database
 from assistant.coordination import coordination_from
 from assistant.data_key import sealer
 from assistant.i18n import gettext
@@ -37,6 +36,7 @@ from cases.client import CaseApiClient
 from cases.subscriptions import Subscriptions
 from handoff.service import Handoff
 from knowledge.ratings import Ratings
+from knowledge.seeding import open_seeded
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -86,7 +86,7 @@ def _started(value: T | None, what: str) -> T:
 async def _post_init(application: Gateway) -> None:
     data = application.bot_data
     settings = _started(data.settings, "settings")
-    database = await open_database(settings)
+    database = await open_seeded(settings)
     engine = EngineClient(
         settings.engine_url,
         timeout_s=settings.engine_timeout_s,

@@ -16,17 +16,17 @@ from aiohttp import web
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
-from assistant.bootstrap import open_database
 from assistant.logs import configure_logging
 from assistant.settings import Settings
 from console.app import build
 from console.auth import StaffAuth
 from knowledge.curation import Role
+from knowledge.seeding import open_seeded
 
 
 async def create_user(settings: Settings, username: str, role: Role, password: str) -> bool:
     """Whether the account is active (a reset leaves a deactivated account deactivated)."""
-    database = await open_database(settings)
+    database = await open_seeded(settings)
     try:
         return await StaffAuth(database.sessions).create_user(username, password, role)
     finally:
@@ -34,7 +34,7 @@ async def create_user(settings: Settings, username: str, role: Role, password: s
 
 
 async def change_account(settings: Settings, command: str, username: str) -> None:
-    database = await open_database(settings)
+    database = await open_seeded(settings)
     try:
         auth = StaffAuth(database.sessions)
         if command == "unlock":

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from aiohttp import web
 
-from assistant.bootstrap import open_database
 from assistant.data_key import sealer
 from assistant.engine_admin import load_model, loaded_model
 from assistant.secret_key import secret_key
@@ -21,6 +20,7 @@ from console.web import Console, make_app
 from handoff.service import Handoff
 from knowledge.curation import Actor, Curation
 from knowledge.retraining import Reload, Retrainer
+from knowledge.seeding import open_seeded
 from knowledge.store import KnowledgeBase
 from knowledge.unanswered import UnansweredLog
 from knowledge.upkeep import Upkeep
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 @asynccontextmanager
 async def open_console(settings: Settings, reload: Reload | None = None) -> AsyncIterator[Console]:
-    database = await open_database(settings)
+    database = await open_seeded(settings)
 
     async def reload_engine(model: Path) -> None:
         await load_model(settings, model)

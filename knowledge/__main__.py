@@ -22,13 +22,13 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from assistant.bootstrap import open_database
 from assistant.engine_admin import ReloadFailed, load_model, loaded_model
 from assistant.settings import Settings
 from assistant.training import ensure_model, validate_data
 from knowledge.consistency import problems
 from knowledge.curation import Actor, Curation, CurationError, Role
 from knowledge.schema import EntryData, checked, dump_yaml, load_yaml
+from knowledge.seeding import open_seeded
 from knowledge.store import KnowledgeBase
 
 
@@ -70,7 +70,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
             print(f"{len(entries)} entries are valid.")
             return 0
     actor = Actor(f"cli:{getpass.getuser()}", Role.admin)
-    database = await open_database(settings)
+    database = await open_seeded(settings)
     try:
         kb = KnowledgeBase(database.sessions)
         curation = Curation(database.sessions)

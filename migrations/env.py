@@ -8,7 +8,11 @@ from alembic import context
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-import assistant.bootstrap  # noqa: F401 - imports every model module
+import bot.models  # noqa: F401 - each domain package's tables, for autogenerate's comparison
+import cases.models  # noqa: F401
+import console.models  # noqa: F401
+import handoff.models  # noqa: F401
+import knowledge.models  # noqa: F401
 from assistant.db import Base, make_engine
 
 config = context.config

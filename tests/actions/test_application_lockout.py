@@ -205,7 +205,7 @@ async def test_a_case_api_outage_counts_against_nobody(settings, sandbox, monkey
 
 async def test_racing_lookups_on_replicas_get_no_more_than_five_tries(db_settings):
     """Thirty lookups of one number at once, over two database connections (two replicas): five get through."""
-    first, second = await open_database(db_settings, seed=False), await open_database(db_settings, seed=False)
+    first, second = await open_database(db_settings), await open_database(db_settings)
     try:
         secret = secret_key(db_settings)
         replicas = [Lockout(first.sessions, secret), Lockout(second.sessions, secret)]

@@ -16,16 +16,16 @@ import actions.resources
 from actions.context import last_answer
 from actions.faq import ActionAcknowledge, ActionAnswerFaq, ActionDidYouMean, ActionOutOfScope
 from actions.handoff import FAILED_TURN
-from assistant.bootstrap import open_database
 from assistant.settings import Settings
 from engine.context import CONTEXT, CONTEXT_MAX_AGE_S, to_metadata
 from engine.questions import SECOND_HALF, Parsed
+from knowledge.seeding import open_seeded
 
 
 @pytest.fixture
 async def shared(tmp_path, monkeypatch) -> AsyncIterator[actions.resources.Resources]:
     settings = Settings(_env_file=None, data_dir=tmp_path)
-    await (await open_database(settings)).close()  # seeded
+    await (await open_seeded(settings)).close()  # seeded
     monkeypatch.setattr(actions.resources, "_settings", settings)
     monkeypatch.setattr(actions.resources, "_resources", None)
     resources = await actions.resources.resources()

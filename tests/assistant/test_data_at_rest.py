@@ -65,7 +65,7 @@ async def test_a_handoff_keeps_passport_phone_and_fin_out_of_the_database_while_
     assert PASSPORT in text_of(header) and PHONE in text_of(header) and FIN in text_of(header)
     assert_nothing_in_clear(settings.data_dir, PASSPORT, PHONE, PHONE.replace(" ", ""), FIN)
 
-    database = await open_database(settings, seed=False)
+    database = await open_database(settings)
     try:
         tickets = Handoff(database.sessions, sealer(settings))
         ticket = await tickets.open_ticket_for(CHAT)
@@ -82,7 +82,7 @@ async def test_a_handoff_keeps_passport_phone_and_fin_out_of_the_database_while_
 
 async def test_subscriptions_keep_the_access_token_sealed_and_the_notifier_still_tells(tmp_path, emulator, bot: Bot):
     settings = Settings(_env_file=None, data_dir=tmp_path)
-    database = await open_database(settings, seed=False)
+    database = await open_database(settings)
     try:
         subscriptions = Subscriptions(database.sessions, sealer(settings))
         offer = await subscriptions.offer(CHAT, "en", ACCESS_TOKEN, "submitted")
@@ -104,7 +104,7 @@ async def test_subscriptions_keep_the_access_token_sealed_and_the_notifier_still
 
 async def test_preferences_hold_no_chat_id(tmp_path):
     settings = Settings(_env_file=None, data_dir=tmp_path)
-    database = await open_database(settings, seed=False)
+    database = await open_database(settings)
     try:
         preferences = LanguagePreferences(database.sessions, "az", sealer(settings))
         await preferences.set(CHAT, "ru", explicit=True)
@@ -120,7 +120,7 @@ async def test_preferences_hold_no_chat_id(tmp_path):
 
 async def fill(settings: Settings) -> int:
     """A ticket with a transcript and an escalation note, and an active subscription; the ticket's id."""
-    database = await open_database(settings, seed=False)
+    database = await open_database(settings)
     try:
         seal = sealer(settings)
         tickets = Handoff(database.sessions, seal)
@@ -135,7 +135,7 @@ async def fill(settings: Settings) -> int:
 
 
 async def assert_readable(settings: Settings, ticket_id: int) -> None:
-    database = await open_database(settings, seed=False)
+    database = await open_database(settings)
     try:
         seal = sealer(settings)
         ticket = await Handoff(database.sessions, seal).get(ticket_id)
@@ -159,7 +159,7 @@ async def count_readable_with(settings: Settings, keys: list[str]) -> int:
 async def test_rotating_the_data_folders_key_while_a_service_runs(db_settings: Settings):
     ticket_id = await fill(db_settings)
     (key_a,) = data_keys(db_settings)
-    database = await open_database(db_settings, seed=False)  # a gateway started before the rotation
+    database = await open_database(db_settings)  # a gateway started before the rotation
     try:
         running = Handoff(database.sessions, sealer(db_settings))
         assert (await running.get(ticket_id)) is not None
@@ -258,7 +258,7 @@ async def test_the_migration_seals_what_an_older_version_stored(db_settings: Set
     await engine.dispose()
 
     await assert_readable(db_settings, 1)  # open_database migrates to head
-    database = await open_database(db_settings, seed=False)
+    database = await open_database(db_settings)
     try:
         preferences = LanguagePreferences(database.sessions, "az", sealer(db_settings))
         assert await preferences.resolve(CHAT, None, "en") == "ru", "the preference was carried over"
@@ -285,7 +285,7 @@ async def test_the_migration_will_not_seal_a_shared_database_with_a_key_made_on_
     await older_ticket(db_settings)
     operator = Settings(_env_file=None, data_dir=tmp_path / "operator", database_url=db_settings.database_url)
     with pytest.raises(MissingKeyError, match="ASSISTANT_DATA_KEY must be set"):
-        await open_database(operator, seed=False)
+        await open_database(operator)
     engine = make_engine(db_settings.sqlalchemy_url)
     async with engine.connect() as connection:
         text = (await connection.execute(sa.text("SELECT text FROM handoff_messages ORDER BY id"))).first()
@@ -297,7 +297,7 @@ async def test_the_migration_will_not_seal_a_shared_database_with_a_key_made_on_
 
 
 async def assert_readable_ticket(settings: Settings) -> None:
-    database = await open_database(settings, seed=False)  # the services' keys: the conversion goes through
+    database = await open_database(settings)  # the services' keys: the conversion goes through
     try:
         ticket = await Handoff(database.sessions, sealer(settings)).get(1)
         assert ticket is not None and ticket.chat_id == CHAT and ticket.messages[0].text == f"passport {PASSPORT}"

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import yaml
 
-from assistant.bootstrap import open_database
 from assistant.settings import Settings
 from assistant.training import TrainingResult, can_finetune, generated_dir, lineage_of, structure, write_lineage
 from knowledge.retraining import Retrainer
+from knowledge.seeding import open_seeded
 
 
 def _faq(settings: Settings, keys: list[str]) -> None:
@@ -49,7 +49,7 @@ async def test_publishes_update_the_served_model_and_staff_can_ask_for_a_trainin
     settings = db_settings.model_copy(update={"models_dir": tmp_path / "models"})
     settings.models_dir.mkdir()
     (settings.models_dir / "model-a.tar.gz").write_bytes(b"served")
-    database = await open_database(settings)
+    database = await open_seeded(settings)
     served: dict = {"name": "model-a.tar.gz"}
     calls: list[tuple[bool, str | None]] = []
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from assistant.bootstrap import knowledge_base
 from assistant.settings import Settings
 from assistant.training import fingerprint, validate_data, write_generated_data
+from knowledge.seeding import knowledge_base
 
 
 @pytest.mark.slow  # Rasa's own validation in its environment

@@ -32,7 +32,7 @@ def foreign(settings: Settings) -> Sealer:
 
 
 async def test_a_ticket_with_unreadable_values_still_shows_the_rest(db_settings: Settings, caplog):
-    database = await open_database(db_settings, seed=False)
+    database = await open_database(db_settings)
     try:
         lost = Handoff(database.sessions, foreign(db_settings))
         ticket, _ = await lost.open_ticket(CHAT, "en", "asked", [("user", f"passport {PASSPORT}")])
@@ -59,7 +59,7 @@ async def test_a_ticket_with_unreadable_values_still_shows_the_rest(db_settings:
 
 async def test_the_users_messages_still_reach_staff_when_their_ticket_cannot_be_read(desk):
     _, driver, settings, _ = desk
-    database = await open_database(settings, seed=False)
+    database = await open_database(settings)
     try:
         lost = Handoff(database.sessions, foreign(settings))
         await lost.open_ticket(CHAT, "en", "asked", [("user", f"passport {PASSPORT}")])
@@ -81,7 +81,7 @@ async def test_the_users_messages_still_reach_staff_when_their_ticket_cannot_be_
 
 async def test_the_notifier_serves_the_other_subscriptions(tmp_path, emulator, bot: Bot, caplog):
     settings = Settings(_env_file=None, data_dir=tmp_path)
-    database = await open_database(settings, seed=False)
+    database = await open_database(settings)
     try:
         lost = Subscriptions(database.sessions, foreign(settings))
         subscriptions = Subscriptions(database.sessions, sealer(settings))
@@ -102,7 +102,7 @@ async def test_the_notifier_serves_the_other_subscriptions(tmp_path, emulator, b
 
 async def test_the_consoles_ticket_pages_render(console_server, db_settings: Settings):
     server, _ = console_server
-    database = await open_database(db_settings, seed=False)
+    database = await open_database(db_settings)
     try:
         ticket, _ = await Handoff(database.sessions, foreign(db_settings)).open_ticket(
             CHAT, "en", "asked", [("user", f"passport {PASSPORT}")]

@@ -196,7 +196,7 @@ async def test_a_thousand_hostile_inputs(gateway, caplog, tmp_path):  # noqa: F8
     errors = [r.getMessage() for r in caplog.records if "that cannot be parsed" not in r.getMessage()]
     assert errors == [], errors[:5]
     assert sum(counts.values()) == USERS * PER_USER and min(counts.values()) > 0, counts
-    database = await open_database(Settings(_env_file=None, data_dir=tmp_path), seed=False)  # the gateway's
+    database = await open_database(Settings(_env_file=None, data_dir=tmp_path))  # the gateway's
     try:
         async with database.sessions() as session:
             assert await session.scalar(select(func.count()).select_from(Rating)) == 0, "a forged press counted"

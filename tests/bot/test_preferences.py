@@ -4,7 +4,7 @@ from bot.preferences import LanguagePreferences
 
 
 async def test_language_resolution_order(db_settings):
-    database = await open_database(db_settings, seed=False)
+    database = await open_database(db_settings)
     try:
         prefs = LanguagePreferences(database.sessions, "az", sealer(db_settings))
         # Nothing known: Telegram's language_code, then the default.

@@ -9,7 +9,7 @@ NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
 
 
 async def test_five_failures_in_an_hour_pause_until_the_oldest_expires(db_settings):
-    database = await open_database(db_settings, seed=False)
+    database = await open_database(db_settings)
     try:
         lockout = Lockout(database.sessions, b"secret")
         for minute in range(MAX_FAILURES - 1):  # admitted lookups count as failures unless withdrawn
@@ -30,7 +30,7 @@ async def test_five_failures_in_an_hour_pause_until_the_oldest_expires(db_settin
 
 
 async def test_an_application_pauses_for_everyone_and_staff_can_lift_it(db_settings):
-    database = await open_database(db_settings, seed=False)
+    database = await open_database(db_settings)
     try:
         lockout = Lockout(database.sessions, b"secret")
         for minute in range(MAX_FAILURES):

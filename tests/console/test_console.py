@@ -201,7 +201,7 @@ async def test_the_training_page_tells_quick_updates_from_trainings_from_scratch
     from knowledge.models import TrainingRun
 
     server, _ = console_server
-    database = await open_database(db_settings, seed=False)
+    database = await open_database(db_settings)
     try:
         async with database.sessions() as session, session.begin():
             session.add_all(

@@ -29,7 +29,7 @@ async def console(db_settings) -> AsyncIterator[tuple[TestServer, Lockout]]:
     assert console is not None
     for name, role in (("erin", Role.editor), ("adam", Role.admin)):
         await console.auth.create_user(name, PASSWORD, role)
-    actions_database = await open_database(db_settings, seed=False)
+    actions_database = await open_database(db_settings)
     try:
         yield server, Lockout(actions_database.sessions, secret_key(db_settings))
     finally:

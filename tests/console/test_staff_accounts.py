@@ -184,7 +184,7 @@ async def test_every_refused_login_costs_one_password_check_and_reads_the_same(d
         checks.append(stored)
         return verify_password(password, stored)
 
-    database = await open_database(db_settings, seed=False)
+    database = await open_database(db_settings)
     try:
         auth = StaffAuth(database.sessions, verify=counting_verify)
         for name in ("rita", "olga", "lena"):
@@ -225,7 +225,7 @@ async def test_every_refused_login_costs_one_password_check_and_reads_the_same(d
 async def test_ipv6_counts_by_its_64_and_mapped_ipv4_as_the_ipv4_address(db_settings):
     """One host usually holds a whole /64: fresh addresses from it are not fresh starts. And the same IPv4
     client written as `::ffff:a.b.c.d` (a dual-stack listener) is the same address."""
-    database = await open_database(db_settings, seed=False)
+    database = await open_database(db_settings)
     try:
         auth = StaffAuth(database.sessions)
         await auth.create_user("rita", PASSWORD, Role.reviewer)
@@ -307,7 +307,7 @@ def test_a_bad_trusted_proxy_is_a_settings_error_naming_the_setting(monkeypatch,
 async def test_throttling_survives_a_restart(db_settings):
     """Kept in the database: a new process (or another replica) sees the same failures."""
     for _ in range(2):
-        database = await open_database(db_settings, seed=False)
+        database = await open_database(db_settings)
         try:
             auth = StaffAuth(database.sessions)
             if await auth.count() == 0:
@@ -422,7 +422,7 @@ async def test_a_burst_of_parallel_guesses_from_one_address_is_judged_one_at_a_t
 
     from console.models import StaffLoginFailure
 
-    database = await open_database(db_settings, seed=False)
+    database = await open_database(db_settings)
     try:
         auth = StaffAuth(database.sessions)
         await auth.create_user("rita", PASSWORD, Role.reviewer)
@@ -453,7 +453,7 @@ def test_the_command_line_deactivates_reactivates_and_unlocks(tmp_path, monkeypa
     assert "the last active admin" in capsys.readouterr().err
 
     async def logs_in(username: str) -> bool:
-        database = await open_database(Settings(_env_file=None, data_dir=tmp_path), seed=False)
+        database = await open_database(Settings(_env_file=None, data_dir=tmp_path))
         try:
             await StaffAuth(database.sessions).log_in(username, PASSWORD, "192.0.2.1")
             return True

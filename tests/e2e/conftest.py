@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from assistant.bootstrap import knowledge_base, open_database
+from assistant.bootstrap import open_database
 from assistant.launcher import Stack, loopback_settings
 from assistant.settings import Settings
 from assistant.training import ensure_model
 from console.auth import StaffAuth
 from knowledge.curation import Role
+from knowledge.seeding import knowledge_base
 from telegram_emulator.driver import EmulatorDriver
 
 STAFF = {"erin": Role.editor, "rita": Role.reviewer, "adam": Role.admin}
@@ -65,7 +66,7 @@ async def running(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Run
     try:
         await stack.start()
         settings = stack.settings  # with the secrets the stack made for the run (tests/e2e/test_hop_auth.py)
-        database = await open_database(settings, seed=False)
+        database = await open_database(settings)
         try:
             auth = StaffAuth(database.sessions)
             for name, role in STAFF.items():

@@ -148,7 +148,7 @@ async def test_staff_follow_handed_over_chats_on_the_tickets_page(running, brows
     )
     await driver.ask(user, "/person")
     topic = await topic_of(running, user)
-    database = await open_database(running.settings, seed=False)
+    database = await open_database(running.settings)
     try:
         ticket = await Handoff(database.sessions, sealer(running.settings)).open_ticket_for(user)
     finally:

@@ -58,7 +58,7 @@ async def test_rating_is_thanked_recorded_and_shown_to_staff(running):
     assert [b["callback_data"] for b in buttons_of(current)] == [
         b["callback_data"] for b in buttons_of(answer) if not b["callback_data"].startswith("rate:")
     ]
-    database = await open_database(running.settings, seed=False)
+    database = await open_database(running.settings)
     try:
         rows = {row.key: row for row in await Curation(database.sessions).list_entries()}
     finally:

@@ -28,7 +28,7 @@ OPENED = {
 
 async def topic_of(running, user: int, chat_id: int = DEMO_SUPPORT_CHAT) -> int:
     """The forum topic of the user's open ticket, once the gateway has made it."""
-    database = await open_database(running.settings, seed=False)
+    database = await open_database(running.settings)
     try:
         tickets = Handoff(database.sessions, sealer(running.settings))
         for _ in range(200):
@@ -167,7 +167,7 @@ async def test_the_terminal_chat_can_play_both_sides(running):
     assert "bot › Good morning, how can I help?" in out.getvalue()
     await chat.handle(":staff /resolve")
     assert "👍" in out.getvalue()
-    database = await open_database(running.settings, seed=False)
+    database = await open_database(running.settings)
     try:
         assert await Handoff(database.sessions, sealer(running.settings)).open_ticket_for(USER_ID) is None
     finally:

@@ -54,7 +54,7 @@ async def publish_variant(base: str, variant: str) -> str:
 
 async def last_run(running, timeout_s: float = 900) -> TrainingRun:
     # A quick update; should it fall back to a whole training: 220-660 s on 2 cores, depending on the machine.
-    database = await open_database(running.settings, seed=False)
+    database = await open_database(running.settings)
     try:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

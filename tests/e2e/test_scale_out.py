@@ -13,10 +13,10 @@ import pytest
 import pytest_asyncio
 from aiohttp import ClientSession
 
-from assistant.bootstrap import knowledge_base
 from assistant.launcher import Stack, free_port, loopback_settings
 from assistant.training import ensure_model
 from benchmarks.services import scratch_database
+from knowledge.seeding import knowledge_base
 from telegram_emulator.driver import EmulatorDriver, text_of
 from tests.conftest import redis_cleanup
 

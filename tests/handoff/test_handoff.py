@@ -9,7 +9,7 @@ from handoff.service import Handoff, HandoffError
 
 @pytest.fixture
 async def handoff(db_settings):
-    database = await open_database(db_settings, seed=False)
+    database = await open_database(db_settings)
     yield Handoff(database.sessions, sealer(db_settings))
     await database.close()
 

@@ -34,7 +34,7 @@ from tests.support.handoff_desk import desk as desk  # the fixture: a gateway wi
 
 
 async def tickets(settings: Settings) -> Handoff:
-    database = await open_database(settings, seed=False)
+    database = await open_database(settings)
     return Handoff(database.sessions, sealer(settings))
 
 

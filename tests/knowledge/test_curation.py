@@ -2,8 +2,8 @@
 
 import pytest
 
-from assistant.bootstrap import open_database
 from knowledge.curation import Actor, Curation, CurationError, Role, diff
+from knowledge.seeding import open_seeded
 from knowledge.store import KnowledgeBase
 
 EDITOR = Actor("erin", Role.editor)
@@ -14,7 +14,7 @@ KEY = "registration_who_when_how"
 
 @pytest.fixture
 async def curation(db_settings):
-    database = await open_database(db_settings)
+    database = await open_seeded(db_settings)
     published: list[tuple[str, bool, str]] = []
 
     async def on_published(key, variants_changed, actor):

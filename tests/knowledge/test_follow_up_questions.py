@@ -7,10 +7,10 @@ import html
 import pytest
 import yaml
 
-from assistant.bootstrap import open_database
 from console.web import STATE
 from knowledge.curation import Actor, Curation, Role
 from knowledge.schema import SEED_DIR, EntryData, load_dir
+from knowledge.seeding import open_seeded
 from knowledge.store import KnowledgeBase
 from knowledge.training_data import render_nlu
 from knowledge.unanswered import UnansweredLog
@@ -30,7 +30,7 @@ def load_seed() -> list[EntryData]:
 
 @pytest.fixture
 async def database(db_settings):
-    database = await open_database(db_settings)
+    database = await open_seeded(db_settings)
     yield database
     await database.close()
 

@@ -5,10 +5,10 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from assistant.bootstrap import open_database
 from assistant.settings import LANGUAGES
 from knowledge.models import TOPICS
 from knowledge.schema import SEED_DIR, EntryData, dump_yaml, load_dir, load_yaml
+from knowledge.seeding import open_seeded
 from knowledge.store import KnowledgeBase
 from knowledge.training_data import render_nlu
 
@@ -57,7 +57,7 @@ def test_a_question_under_two_entries_is_rejected(tmp_path):
 
 
 async def test_round_trip_through_the_database(db_settings):
-    database = await open_database(db_settings)
+    database = await open_seeded(db_settings)
     try:
         kb = KnowledgeBase(database.sessions)
         seeded = load_dir(SEED_DIR)

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
-from assistant.bootstrap import Database, open_database
+from assistant.bootstrap import Database
 from assistant.data_key import Sealer, new_data_key
 from assistant.db import make_engine
 from assistant.migrations import alembic_config
@@ -18,6 +18,7 @@ from assistant.secret_key import keyed_hash
 from assistant.settings import Settings
 from knowledge.curation import Curation
 from knowledge.ratings import Ratings
+from knowledge.seeding import open_seeded
 
 SECRET = b"test secret"
 CHAT_HASH = Sealer([new_data_key()], SECRET).chat_hash  # what the gateway hands in
@@ -26,7 +27,7 @@ ENTRY, OTHER = "registration_who_when_how", "visa_evisa_asan"
 
 @pytest.fixture
 async def database(db_settings: Settings) -> AsyncIterator[Database]:
-    database = await open_database(db_settings)
+    database = await open_seeded(db_settings)
     try:
         yield database
     finally:
@@ -81,7 +82,7 @@ async def test_sent_answers_are_forgotten_after_a_while_and_their_buttons_stop_c
 
 
 async def test_replicas_and_restarts_share_what_was_sent(db_settings):
-    first, second = await open_database(db_settings), await open_database(db_settings)
+    first, second = await open_seeded(db_settings), await open_seeded(db_settings)
     try:
         await Ratings(first.sessions, CHAT_HASH).sent(9, 40, ENTRY)
         both = await asyncio.gather(

@@ -9,11 +9,11 @@ import re
 
 import pytest
 
-from assistant.bootstrap import open_database
 from console.web import STATE
 from knowledge.curation import Actor, Curation, CurationError, Role
 from knowledge.models import SentAnswer
 from knowledge.schema import DatedFact, EntryData
+from knowledge.seeding import open_seeded
 from knowledge.store import KnowledgeBase
 from knowledge.upkeep import Upkeep
 from tests.support.console import client_for, csrf_of, form_of
@@ -26,7 +26,7 @@ TODAY = dt.date(2026, 12, 6)
 
 @pytest.fixture
 async def database(db_settings):
-    database = await open_database(db_settings)
+    database = await open_seeded(db_settings)
     yield database
     await database.close()
 

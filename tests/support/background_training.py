@@ -84,9 +84,9 @@ class BackgroundTraining:
 
 
 async def _train(data_dir: Path) -> None:
-    from assistant.bootstrap import knowledge_base
     from assistant.launcher import loopback_settings
     from assistant.training import ensure_model
+    from knowledge.seeding import knowledge_base
 
     settings = loopback_settings(data_dir, log_level="WARNING")
     async with knowledge_base(settings) as kb:
