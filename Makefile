@@ -34,8 +34,8 @@ chat: setup           ## a terminal chat against a running assistant
 
 i18n: setup           ## re-extract texts and update the az/ru/en catalogs
 	.venv/bin/pybabel extract -F babel.cfg -k N_ --no-default-keywords --no-location --sort-output \
-		-o assistant/locales/messages.pot .
-	.venv/bin/pybabel update -i assistant/locales/messages.pot -d assistant/locales -w 120 \
+		-o core/locales/messages.pot .
+	.venv/bin/pybabel update -i core/locales/messages.pot -d core/locales -w 120 \
 		--ignore-obsolete --no-fuzzy-matching
 
 bench: setup          ## every benchmark at full size (about an hour on 2 cores)

@@ -5,8 +5,8 @@ import os
 from rasa_sdk.endpoint import run
 
 from actions.metrics import MeasuredExecutor
-from assistant.logs import configure_logging
-from assistant.settings import Settings
+from core.logs import configure_logging
+from core.settings import Settings
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Who may call the action server: the engine, with its hop signature (assistant/hop_auth.py), on every route
+"""Who may call the action server: the engine, with its hop signature (core/hop_auth.py), on every route
 but /health; Prometheus, with the metrics bearer token, on /metrics. Anything else gets 401 and is counted in
 `assistant_refused_requests_total{endpoint,reason}`.
 
@@ -14,9 +14,9 @@ from sanic import Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse, json
 
-from assistant.hop_auth import HopGuard, Refusals, check_bearer
-from assistant.metrics import REFUSED  # one definition per registry: a process may import both
-from assistant.settings import Settings
+from core.hop_auth import HopGuard, Refusals, check_bearer
+from core.metrics import REFUSED  # one definition per registry: a process may import both
+from core.settings import Settings
 
 hookimpl = pluggy.HookimplMarker("rasa_sdk")
 

@@ -13,7 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.resources import Resources
 from actions.utter import utter
-from assistant import protocol
+from core import protocol
 from engine.context import from_metadata, with_context
 from engine.context import last_answer as answer_of
 from engine.questions import SECOND_HALF, Parsed  # the channel marks the second question of two

@@ -14,7 +14,7 @@ from actions.context import is_second_half, parsed, picked_entry, reading_of, ut
 from actions.handoff import FAILED_TURN, failure_marked, second_failure_in_a_row
 from actions.resources import Resources, language_of, resources
 from actions.utter import utter
-from assistant import protocol
+from core import protocol
 from knowledge.conversation import Reading, answers_directly
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.utter import utter
-from assistant import protocol
+from core import protocol
 
 FAILED_TURN = "failed_turn"
 

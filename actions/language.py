@@ -8,8 +8,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.utter import utter
-from assistant import protocol
-from assistant.settings import LANGUAGES
+from core import protocol
+from core.settings import LANGUAGES
 
 # Stems of language names as users type them, for when the entity extractor missed the name.
 _NAME_STEMS = {

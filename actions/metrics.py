@@ -25,7 +25,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, raw
 
 import actions.authentication  # noqa: F401 - installs the authentication plugin wherever the executor goes
-from assistant.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 
 hookimpl = pluggy.HookimplMarker("rasa_sdk")
 

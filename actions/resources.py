@@ -12,15 +12,15 @@ from dataclasses import dataclass
 from rasa_sdk import Tracker
 
 from actions.vault import Vault
-from assistant.bootstrap import Database, open_database
-from assistant.coordination import coordination_from
-from assistant.data_key import sealer
-from assistant.i18n import normalize_language
-from assistant.secret_key import secret_key
-from assistant.settings import Settings
 from cases.client import CaseApiClient
 from cases.lockout import Lockout
 from cases.subscriptions import Subscriptions
+from core.bootstrap import Database, open_database
+from core.coordination import coordination_from
+from core.data_key import sealer
+from core.i18n import normalize_language
+from core.secret_key import secret_key
+from core.settings import Settings
 from knowledge.conversation import LiveLabels
 from knowledge.search import KnowledgeSearch
 from knowledge.store import KnowledgeBase

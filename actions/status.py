@@ -24,12 +24,12 @@ from rasa_sdk.forms import REQUESTED_SLOT
 from actions.resources import language_of, resources
 from actions.utter import utter
 from actions.vault import is_ref
-from assistant import protocol
 from cases.client import Found, NotFound, RateLimited
 from cases.lockout import Paused
 from cases.numbers import normalize_application_number
 from cases.subscriptions import FINAL_STATUSES
 from cases.verification import parse_verification
+from core import protocol
 
 log = logging.getLogger(__name__)
 _NUMBER_IN_TEXT = re.compile(r"[A-Za-zА-Яа-я]{3}[-\s]?\d{4}[-\s]?\d{6}")

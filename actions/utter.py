@@ -1,10 +1,10 @@
-"""Sending the gateway our messages (assistant/protocol.py) through Rasa's dispatcher."""
+"""Sending the gateway our messages (core/protocol.py) through Rasa's dispatcher."""
 
 from __future__ import annotations
 
 from rasa_sdk.executor import CollectingDispatcher
 
-from assistant import protocol
+from core import protocol
 
 
 def utter(dispatcher: CollectingDispatcher, *messages: protocol.Message) -> None:

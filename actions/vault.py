@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from typing import TypeGuard
 
-from assistant.coordination import Coordination
+from core.coordination import Coordination
 
 REF_PREFIX = "ref:"
 MAX_REFS = 16  # per conversation: a form collects two; more means an abandoned form was filled again

@@ -1,1 +1,2 @@
-"""Shared core of the migration assistant: settings, i18n, language detection, privacy, launcher."""
+"""Running the assistant: the command line (`python -m assistant`), the launcher that starts every service,
+the loopback balancer, the terminal chat and key rotation."""

@@ -26,21 +26,21 @@ from typing import Any, TypeVar
 
 from aiohttp import ClientError
 
-from assistant.bootstrap import open_database
-from assistant.data_key import make_key_files
 from assistant.launcher import Stack
-from assistant.logs import configure_logging
-from assistant.private_files import keep_private
 from assistant.resealing import rotate
-from assistant.settings import PROJECT_ROOT, Settings
-from assistant.tasks import cancel_and_wait
 from assistant.terminal_chat import SafeOutput, TerminalChat
 from assistant.terminal_group import foreground_group
-from assistant.training import ensure_model, validate_data
 from console.auth import StaffAuth
+from core.bootstrap import open_database
+from core.data_key import make_key_files
+from core.logs import configure_logging
+from core.private_files import keep_private
+from core.settings import PROJECT_ROOT, Settings
+from core.tasks import cancel_and_wait
 from knowledge.curation import Role
 from knowledge.seeding import knowledge_base
 from telegram_emulator.driver import EmulatorDriver
+from training.trainer import ensure_model, validate_data
 
 T = TypeVar("T")
 
@@ -190,7 +190,7 @@ async def ensure_demo_admin(settings: Settings) -> str | None:
 
 SERVICES = ("case-api", "actions", "engine", "console", "gateway")
 # The keys these read each other's rows with (the action server offers a subscription, the gateway serves it):
-# made under each container's own data folder, they would differ (assistant/data_key.py).
+# made under each container's own data folder, they would differ (core/data_key.py).
 KEY_SHARERS, KEYS = ("actions", "console", "gateway"), ("secret_key", "data_key")
 
 
@@ -235,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     keep_private(settings.data_dir)
     configure_logging("launcher", "WARNING")
-    logging.getLogger("assistant").setLevel(logging.WARNING)
+    for ours in ("assistant", "core", "training"):
+        logging.getLogger(ours).setLevel(logging.WARNING)
     if args.command == "run":
         with foreground_group():
             return asyncio.run(cmd_run(settings, chat=not args.no_chat and sys.stdin.isatty()))

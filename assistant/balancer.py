@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 from aiohttp import ClientConnectorError, ClientError, ClientSession, ClientTimeout, web
 
-from assistant.logs import configure_logging
-from assistant.tasks import cancel_and_wait
+from core.logs import configure_logging
+from core.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 HOP_BY_HOP = {

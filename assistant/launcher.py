@@ -27,12 +27,12 @@ from aiohttp import ClientError, ClientSession, ClientTimeout
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
-from assistant.data_key import make_key_files
-from assistant.hop_auth import ACTIONS_SECRET_VARIABLE, ENGINE_SECRET_VARIABLE
-from assistant.private_files import PRIVATE_UMASK
-from assistant.settings import PROJECT_ROOT, Settings
-from assistant.tasks import kill_process_group
-from assistant.training import rasa_env, rasa_python
+from core.data_key import make_key_files
+from core.hop_auth import ACTIONS_SECRET_VARIABLE, ENGINE_SECRET_VARIABLE
+from core.private_files import PRIVATE_UMASK
+from core.settings import PROJECT_ROOT, Settings
+from core.tasks import kill_process_group
+from training.trainer import rasa_env, rasa_python
 
 DEMO_SUPPORT_CHAT, DEMO_OFFICERS_CHAT = -1001000000001, -1001000000002
 DEMO_STAFF_MEMBER = 100_002  # the terminal chat's `:staff` speaks as this member
@@ -48,7 +48,7 @@ except (OSError, AttributeError):  # not Linux: the launcher's own stop is all t
 
 
 def child_setup() -> None:
-    """In a new service, before exec: its files private (assistant/private_files.py), whatever the launcher's
+    """In a new service, before exec: its files private (core/private_files.py), whatever the launcher's
     own umask; and SIGTERM when the launcher dies, even by SIGKILL, so no service outlives it holding its port
     (each runs in a session of its own, out of reach of the terminal's signals)."""
     os.umask(PRIVATE_UMASK)
@@ -65,7 +65,7 @@ def free_port() -> int:
 def loopback_settings(data_dir: Path, **overrides: Any) -> Settings:
     """A whole stack of its own on free loopback ports, with the emulator (tests, benchmarks): several can
     run at once on one machine. Models are shared, so each fingerprint is trained once. The engine's and the
-    case API's URLs follow their ports (assistant/settings.py)."""
+    case API's URLs follow their ports (core/settings.py)."""
     return Settings(
         _env_file=None,
         telegram_bot_token=None,

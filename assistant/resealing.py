@@ -2,7 +2,7 @@
 
 `python -m assistant rotate-data-key` runs it. With the key file under the data folder (no key in the settings)
 the command does the whole rotation: a new key first in the file (the old one kept beside it meanwhile; running
-services follow the file, assistant/data_key.py, and encrypt with the new key from then on), a moment for what
+services follow the file, core/data_key.py, and encrypt with the new key from then on), a moment for what
 they encrypted just before to be committed, every value re-encrypted in one transaction and checked with the
 new key alone, and only then the old key dropped. With `ASSISTANT_DATA_KEY` set by operators, they set the new
 key and move the old one to `ASSISTANT_DATA_KEYS_PREVIOUS`; the command re-encrypts, and they drop the previous
@@ -17,8 +17,8 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from assistant.bootstrap import open_database
-from assistant.data_key import (
+from core.bootstrap import open_database
+from core.data_key import (
     DataKeyError,
     Sealer,
     data_keys,
@@ -27,8 +27,8 @@ from assistant.data_key import (
     operator_keys,
     write_key_file,
 )
-from assistant.secret_key import MissingKeyError, secret_key
-from assistant.settings import Settings
+from core.secret_key import MissingKeyError, secret_key
+from core.settings import Settings
 
 # Every column that holds a value encrypted with the data key, by table (each with an integer `id`).
 SEALED_COLUMNS: dict[str, tuple[str, ...]] = {

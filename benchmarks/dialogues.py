@@ -36,9 +36,9 @@ from typing import Any
 import yaml
 
 from actions.faq import answers_directly
-from assistant.settings import LANGUAGES, PROJECT_ROOT, Settings
 from benchmarks.heldout import DEV_DIR, HELDOUT_DIR, development
 from benchmarks.metrics import write_report
+from core.settings import LANGUAGES, PROJECT_ROOT, Settings
 from engine.context import marked, plainly_not_a_question, with_context
 from engine.questions import SPLIT_RULE, Parsed, SplitRule, cuts, worth_splitting
 from knowledge.conversation import CLARIFY_RULE, CONTEXT_RULE, ClarifyRule, ContextRule, Labels, read
@@ -303,8 +303,8 @@ def single_message_checks(engine: Replay, singles: list[Any], seed: int = 3) -> 
 
 
 async def offline(args: argparse.Namespace) -> dict[str, Any]:
-    from assistant.training import fingerprint, model_for
     from benchmarks.nlu_accuracy import predict
+    from training.trainer import fingerprint, model_for
 
     settings = Settings()
     model = args.model or model_for(settings, fingerprint(settings))
@@ -437,9 +437,9 @@ def clarify_options(message: Mapping[str, Any]) -> list[str]:
 
 
 async def through_stack(args: argparse.Namespace) -> dict[str, Any]:
-    from assistant.i18n import gettext
     from benchmarks.load import driver_for, running_stack
     from bot.texts import TEXTS
+    from core.i18n import gettext
     from telegram_emulator.driver import text_of
     from telegram_emulator.html_check import parse_html
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from assistant.settings import LANGUAGES, PROJECT_ROOT
+from core.settings import LANGUAGES, PROJECT_ROOT
 
 HELDOUT_DIR = PROJECT_ROOT / "nlu_test"
 DEV_DIR = PROJECT_ROOT / "nlu_dev"

@@ -27,9 +27,6 @@ from typing import Any
 
 from aiohttp import ClientSession
 
-from assistant.settings import Settings
-from assistant.tasks import cancel_and_wait
-from assistant.training import ensure_model
 from benchmarks.load import (
     PeakMemory,
     cpu_by_service,
@@ -41,7 +38,10 @@ from benchmarks.load import (
     stack_settings,
 )
 from benchmarks.metrics import REPORTS, summary, table, write_report
+from core.settings import Settings
+from core.tasks import cancel_and_wait
 from knowledge.seeding import knowledge_base
+from training.trainer import ensure_model
 
 
 async def engine_parse_latency(settings, texts: list[str], concurrency: int) -> dict[str, float]:

@@ -19,17 +19,17 @@ from typing import Any
 
 from aiohttp import ClientSession, ClientTimeout, TCPConnector
 
-from assistant.i18n import gettext
 from assistant.launcher import Stack, loopback_settings
-from assistant.settings import PROJECT_ROOT, Settings
-from assistant.tasks import cancel_and_wait
-from assistant.training import ensure_model
 from benchmarks.heldout import heldout
 from bot.texts import TEXTS
+from core.i18n import gettext
+from core.settings import PROJECT_ROOT, Settings
+from core.tasks import cancel_and_wait
 from knowledge.schema import load_dir
 from knowledge.seeding import knowledge_base
 from telegram_emulator.driver import EmulatorDriver
 from telegram_emulator.html_check import parse_html
+from training.trainer import ensure_model
 
 # Intents a load test can repeat forever without changing the conversation's course (a status check opens
 # a form, asking for a person hands the chat over).

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from assistant.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 
 REPORTS = PROJECT_ROOT / "var" / "benchmarks"
 

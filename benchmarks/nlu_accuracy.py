@@ -35,17 +35,17 @@ from typing import Any
 
 import yaml
 
-from assistant.protocol import FaqRef, encode
-from assistant.settings import LANGUAGES, PROJECT_ROOT, Settings
-from assistant.training import ENGINE_CODE, NLU_DIR, other_intents, run_rasa
 from benchmarks.heldout import Example, development, heldout, normalized, read_examples, verification_cases
 from benchmarks.metrics import REPORTS, accuracy, f1, fmt, macro_f1, percentile, precision_recall, table, write_report
 from benchmarks.typing_noise import noisy_set
 from cases.verification import parse_verification
+from core.protocol import FaqRef, encode
+from core.settings import LANGUAGES, PROJECT_ROOT, Settings
 from engine.blend import mix
 from knowledge.conversation import DIRECT_RULE, DirectRule
 from knowledge.schema import EntryData, load_dir
 from knowledge.training_data import render_nlu
+from training.trainer import ENGINE_CODE, NLU_DIR, other_intents, run_rasa
 
 SEED = PROJECT_ROOT / "knowledge" / "seed"
 PIPELINES = {"ours": PROJECT_ROOT / "config.yml", "rasa-default": PROJECT_ROOT / "benchmarks/configs/rasa_default.yml"}

@@ -25,9 +25,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from assistant.tasks import cancel_and_wait
 from benchmarks.load import driver_for, running_stack, simulate
 from benchmarks.metrics import REPORTS, table, write_report
+from core.tasks import cancel_and_wait
 
 _LINE = re.compile(r":\d+\)$")
 _PROCESS = re.compile(r'^process \d+:"')  # with --subprocesses, each stack starts with its process

@@ -1,5 +1,5 @@
 """Does a quick update answer as well as a training from scratch? Staff publish new ways to ask; the
-console fine-tunes the served model on the new data (assistant.training, `finetune_epoch_fraction` of the
+console fine-tunes the served model on the new data (training.trainer, `finetune_epoch_fraction` of the
 epochs) instead of training it again. This adds new phrasings to three entries, makes both models of the
 changed data, and scores them and the served model on the development set and on the new phrasings.
 
@@ -17,12 +17,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from assistant.settings import Settings
-from assistant.training import ensure_model
 from benchmarks.heldout import Example, development
 from benchmarks.metrics import REPORTS, fmt, table, write_report
 from benchmarks.nlu_accuracy import predict, score_by_language
+from core.settings import Settings
 from knowledge.seeding import knowledge_base
+from training.trainer import ensure_model
 
 # New ways to ask, as staff would add them: none of them is in the training, development or test data.
 NEW_VARIANTS = {

@@ -34,13 +34,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assistant.i18n import gettext
 from assistant.launcher import Stack, free_port
-from assistant.settings import PROJECT_ROOT
 from benchmarks.load import driver_for, running_stack
 from benchmarks.metrics import REPORTS, percentile, table, write_report
 from benchmarks.services import PostgresServer, RedisServer, private_postgres, private_redis, restart_postgres
 from bot.texts import TEXTS
+from core.i18n import gettext
+from core.settings import PROJECT_ROOT
 from knowledge.schema import load_dir
 from telegram_emulator.driver import EmulatorDriver, text_of
 from telegram_emulator.html_check import parse_html

@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from assistant.training import ensure_model
 from benchmarks.load import PeakMemory, driver_for, rss_by_service, running_stack, simulate, stack_settings
 from benchmarks.metrics import REPORTS, table, write_report
 from knowledge.seeding import knowledge_base
+from training.trainer import ensure_model
 
 
 async def training(work) -> dict[str, Any]:

@@ -19,10 +19,6 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from assistant.coordination import coordination_from
-from assistant.data_key import sealer
-from assistant.i18n import gettext
-from assistant.settings import LANGUAGES, Settings
 from bot import handlers
 from bot.engine_client import EngineClient
 from bot.handoff_desk import HandoffDesk
@@ -34,6 +30,10 @@ from bot.texts import COMMANDS
 from bot.webhook import serve
 from cases.client import CaseApiClient
 from cases.subscriptions import Subscriptions
+from core.coordination import coordination_from
+from core.data_key import sealer
+from core.i18n import gettext
+from core.settings import LANGUAGES, Settings
 from handoff.service import Handoff
 from knowledge.ratings import Ratings
 from knowledge.seeding import open_seeded

@@ -1,5 +1,5 @@
 """HTTP client for the Rasa engine's gateway channel; every message signed with the hop secret
-(assistant/hop_auth.py), which the engine requires."""
+(core/hop_auth.py), which the engine requires."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import ClientConnectionError, ClientError, ClientSession, ClientTimeout, ServerTimeoutError
 
-from assistant.hop_auth import sign
+from core.hop_auth import sign
 
 log = logging.getLogger(__name__)
 

@@ -16,12 +16,6 @@ from telegram.constants import ChatAction, ChatType
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, CallbackContext, ExtBot
 
-from assistant import protocol
-from assistant.bootstrap import Database
-from assistant.coordination import Coordination, store_errors
-from assistant.i18n import normalize_language
-from assistant.metrics import ENGINE_ERRORS, FALLBACKS, FLOOD_LIMITED, MESSAGES, REPLY_SECONDS
-from assistant.settings import LANGUAGES, Settings
 from bot.delivery import as_plain, deliver
 from bot.engine_client import EngineClient, EngineUnavailable
 from bot.handoff_desk import HandoffDesk
@@ -31,6 +25,12 @@ from bot.recent import RecentLines
 from bot.rendering import HUMAN_PAYLOAD, Button, Outgoing, language_menu, plain, render, say
 from bot.status_notifier import StatusNotifier
 from cases.subscriptions import Subscriptions
+from core import protocol
+from core.bootstrap import Database
+from core.coordination import Coordination, store_errors
+from core.i18n import normalize_language
+from core.metrics import ENGINE_ERRORS, FALLBACKS, FLOOD_LIMITED, MESSAGES, REPLY_SECONDS
+from core.settings import LANGUAGES, Settings
 from knowledge.ratings import Ratings
 
 log = logging.getLogger(__name__)

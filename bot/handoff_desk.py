@@ -19,17 +19,18 @@ from typing import Any
 from telegram import Bot, Message, Update, User
 from telegram.error import BadRequest, Forbidden, TelegramError
 
-from assistant import protocol
-from assistant.i18n import LANGUAGE_NAMES, gettext
-from assistant.metrics import HANDOFFS
-from assistant.settings import Settings
 from bot.delivery import deliver
 from bot.periodic import Periodic
 from bot.recent import RecentLines
 from bot.rendering import Button, Outgoing, escape, say, split_html
 from bot.texts import TEXTS
+from core import protocol
+from core.i18n import LANGUAGE_NAMES, gettext
+from core.metrics import HANDOFFS
+from core.settings import Settings
 from handoff.hours import WorkingHours
 from handoff.service import Handoff, HandoffError, TicketView
+from handoff.staff import StaffAction, StaffCommand, carry_out, staff_note
 
 log = logging.getLogger(__name__)
 
@@ -166,11 +167,14 @@ class HandoffDesk:
         name = staff_name(author)
         text = message.text or ""
         if text.startswith("/"):
-            await self._command(ticket, topic, author, text)
+            command = StaffCommand.parse(text)
+            if command is not None:
+                await self._command(ticket, topic, author, command)
             return
         kind, words = describe(message)
-        if text.startswith("!"):
-            await self.tickets.add_message(ticket.id, f"staff:{name}", text[1:].strip(), kind="note")
+        note = staff_note(text)
+        if note is not None:
+            await self.tickets.add_message(ticket.id, f"staff:{name}", note, kind="note")
             return
         if ticket.chat_id is None:  # encrypted with a data key no longer configured (the service logged it)
             await self._staff_say(*topic, "staff_not_delivered")
@@ -184,10 +188,7 @@ class HandoffDesk:
             log.error("could not relay a staff message of ticket %s: %s", ticket.id, error)
             await self._staff_say(*topic, "staff_not_delivered")
             return
-        await self.tickets.add_message(ticket.id, f"staff:{name}", words, kind)
-        if ticket.state == "waiting":
-            with contextlib.suppress(HandoffError):
-                await self.tickets.take(ticket.id, name)
+        await self.tickets.staff_replied(ticket.id, name, words, kind)
 
     async def on_button(self, update: Update, press: protocol.TicketAction) -> None:
         query = update.callback_query
@@ -206,12 +207,12 @@ class HandoffDesk:
         if ticket is None or ticket.state == "resolved" or (ticket.staff_chat_id, ticket.topic_id) != topic:
             await self._answer(query, "staff_ticket_closed", alert=True)
             return
-        name = staff_name(query.from_user)
-        if press.action == "esc":
+        command = StaffCommand(StaffAction(press.action))
+        if command.lacks_note:  # the reason can only be typed
             await self._answer(query, "staff_escalate_how", alert=True)
             return
         await self._answer(query, None)
-        await self._act(ticket, topic, name, press.action, "")
+        await self._act(ticket, topic, staff_name(query.from_user), command)
 
     async def is_staff(self, chat_id: int, user: User | None) -> bool:
         """Only members of the configured staff groups act on tickets (asked of Telegram each time)."""
@@ -224,47 +225,43 @@ class HandoffDesk:
             return False
         return member.status in STAFF_STATUSES
 
-    async def _command(self, ticket: TicketView, topic: tuple[int, int], author: User, text: str) -> None:
-        command, _, rest = text.partition(" ")
-        command = command[1:].split("@", 1)[0].lower()
-        if command not in ("take", "escalate", "resolve"):
-            return  # other commands are the staff's own business
+    async def _command(self, ticket: TicketView, topic: tuple[int, int], author: User, command: StaffCommand) -> None:
         if not await self.is_staff(topic[0], author):
             await self._staff_say(*topic, "staff_only")
             return
-        action = {"take": "take", "escalate": "esc", "resolve": "done"}[command]
-        if action == "esc" and not rest.strip():
+        if command.lacks_note:
             await self._staff_say(*topic, "staff_escalate_how")
             return
-        await self._act(ticket, topic, staff_name(author), action, rest.strip())
+        await self._act(ticket, topic, staff_name(author), command)
 
-    async def _act(self, ticket: TicketView, topic: tuple[int, int], name: str, action: str, note: str) -> None:
+    async def _act(self, ticket: TicketView, topic: tuple[int, int], name: str, command: StaffCommand) -> None:
+        """The command on the ticket, then what follows in Telegram: the topic told, closed or made anew, the user
+        told."""
         try:
-            if action == "take":
-                await self.tickets.take(ticket.id, name)
-                await self._staff_say(*topic, "staff_taken_by", name=name)
-            elif action == "esc":
-                await self.escalate(ticket, topic, name, note)
-            elif action == "done":
-                await self.resolve(ticket, topic, name)
+            changed = await carry_out(self.tickets, ticket.id, name, command)
         except HandoffError as refused:
             await deliver(self.bot, topic[0], Outgoing(escape(str(refused))), thread_id=topic[1])
+            return
+        if command.action is StaffAction.TAKE:
+            await self._staff_say(*topic, "staff_taken_by", name=name)
+        elif command.action is StaffAction.ESCALATE:
+            await self._escalated(changed, topic, name, command.note)
+        else:
+            await self._resolved(changed, topic, name)
 
-    async def escalate(self, ticket: TicketView, topic: tuple[int, int], name: str, note: str) -> None:
-        escalated = await self.tickets.escalate(ticket.id, name, note)
+    async def _escalated(self, ticket: TicketView, topic: tuple[int, int], name: str, note: str) -> None:
         log.info("ticket %s escalated to the officers", ticket.id)
         with contextlib.suppress(TelegramError):
             await self._staff_say(*topic, "staff_escalated_by", name=name, note=note)
             await self.bot.close_forum_topic(*topic)
         try:
-            await self._ensure_topic(escalated.id)
+            await self._ensure_topic(ticket.id)
         except TelegramError as error:
             log.error("could not create the officers' topic of ticket %s yet: %s", ticket.id, error)
         if ticket.chat_id is not None:
             await deliver(self.bot, ticket.chat_id, Outgoing(say(ticket.language, "handoff_escalated")))
 
-    async def resolve(self, ticket: TicketView, topic: tuple[int, int], name: str) -> None:
-        await self.tickets.resolve(ticket.id, name)
+    async def _resolved(self, ticket: TicketView, topic: tuple[int, int], name: str) -> None:
         log.info("ticket %s resolved", ticket.id)
         with contextlib.suppress(TelegramError):
             await self._staff_say(*topic, "staff_resolved_by", name=name)

@@ -22,10 +22,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from assistant.coordination import Coordination, store_errors
-from assistant.metrics import DUPLICATES
-from assistant.tasks import cancel_and_wait
 from bot.periodic import Periodic
+from core.coordination import Coordination, store_errors
+from core.metrics import DUPLICATES
+from core.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 QUEUE_PREFIX = "inbox:"

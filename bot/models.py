@@ -7,12 +7,12 @@ import datetime as dt
 from sqlalchemy import Boolean, DateTime, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from assistant.db import Base
+from core.db import Base
 
 
 class ChatPreference(Base):
     """The language a chat speaks: chosen explicitly (/language) or last detected. Only ever looked up by
-    chat, so the chat appears as its keyed hash (assistant/data_key.py), never in clear."""
+    chat, so the chat appears as its keyed hash (core/data_key.py), never in clear."""
 
     __tablename__ = "chat_preferences"
 

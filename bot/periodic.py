@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from assistant.tasks import cancel_and_wait
+from core.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 

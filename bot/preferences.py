@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from assistant.data_key import Sealer
-from assistant.i18n import normalize_language
-from assistant.language import detect_language
 from bot.models import ChatPreference
+from core.data_key import Sealer
+from core.i18n import normalize_language
+from core.language import detect_language
 
 
 class LanguagePreferences:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from assistant.coordination import Coordination
+from core.coordination import Coordination
 
 
 class RecentLines:

@@ -18,9 +18,9 @@ from typing import Any
 
 from babel.dates import format_datetime
 
-from assistant import protocol
-from assistant.i18n import BAKU, LANGUAGE_NAMES, format_day, gettext
 from bot.texts import TEXTS
+from core import protocol
+from core.i18n import BAKU, LANGUAGE_NAMES, format_day, gettext
 from handoff.models import REASONS as HANDOFF_REASONS
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assistant.i18n import N_
+from core.i18n import N_
 
 TEXTS: dict[str, str] = {
     "greet": N_(

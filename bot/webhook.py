@@ -20,12 +20,12 @@ from aiohttp import web
 from telegram import Update
 from telegram.ext import Application
 
-from assistant.api_headers import protect
-from assistant.coordination import Coordination, store_errors
-from assistant.hop_auth import Refusals, check_bearer
-from assistant.metrics import REFUSED, metrics_response
-from assistant.settings import Settings
 from bot.inbox import Inbox
+from core.api_headers import protect
+from core.coordination import Coordination, store_errors
+from core.hop_auth import Refusals, check_bearer
+from core.metrics import REFUSED, metrics_response
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 WEBHOOK_PATH = "telegram"

@@ -27,9 +27,9 @@ from sqlalchemy import JSON, Date, DateTime, ForeignKey, String, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from assistant.api_headers import protect
-from assistant.hop_auth import Refusals, check_bearer
 from cases.numbers import normalize_application_number, normalize_personal_id
+from core.api_headers import protect
+from core.hop_auth import Refusals, check_bearer
 
 STATUSES = (
     "received",
@@ -372,8 +372,8 @@ def make_app(database: Path, token: str, admin_token: str | None = None) -> web.
 
 
 def main(argv: list[str] | None = None) -> None:
-    from assistant.logs import configure_logging
-    from assistant.settings import Settings
+    from core.logs import configure_logging
+    from core.settings import Settings
 
     settings = Settings()
     parser = argparse.ArgumentParser(description="Sandbox of the migration case API")

@@ -22,8 +22,8 @@ from typing import Any
 from aiohttp import ClientError, ClientSession, ClientTimeout
 from prometheus_client import Counter
 
-from assistant import protocol
-from assistant.settings import Settings
+from core import protocol
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -23,9 +23,9 @@ from typing import Literal
 from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from assistant.db import as_utc
-from assistant.secret_key import keyed_hash
 from cases.models import LookupFailure
+from core.db import as_utc
+from core.secret_key import keyed_hash
 
 MAX_FAILURES = 5
 WINDOW = dt.timedelta(hours=1)

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import Boolean, DateTime, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from assistant.db import Base
+from core.db import Base
 
 
 class LookupFailure(Base):
@@ -27,7 +27,7 @@ class StatusSubscription(Base):
     """An offer (after a successful lookup) or a user's request to be told when their application's status
     changes. Holds the case API's access token for that one application (a capability), never the
     applicant's verification data. Offers not taken up within a day are deleted. The token and the chat id
-    are encrypted with the data key (assistant/data_key.py); the chat's keyed hash finds its offers."""
+    are encrypted with the data key (core/data_key.py); the chat's keyed hash finds its offers."""
 
     __tablename__ = "case_subscriptions"
 

@@ -2,7 +2,7 @@
 change. A change is claimed with a conditional update, so however many pollers run, a user is told once.
 
 The access token (a capability for one application) and the chat id are stored encrypted, the chat's keyed
-hash beside them for "only the chat the offer was made to" (assistant/data_key.py). A subscription that no
+hash beside them for "only the chat the offer was made to" (core/data_key.py). A subscription that no
 configured key decrypts (a key dropped too early while rotating) is skipped and logged, never deleted: it
 works again once the key is back, and the others are served meanwhile."""
 
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from assistant.data_key import DataKeyError, Sealer
 from cases.models import StatusSubscription
+from core.data_key import DataKeyError, Sealer
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ import enum
 import logging
 from collections.abc import Awaitable, Callable
 
-from assistant.protocol import CaseStatus
 from cases.client import CaseApiClient, Found, NotFound
 from cases.subscriptions import FINAL_STATUSES, Subscriptions
+from core.protocol import CaseStatus
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ from aiohttp import web
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
-from assistant.logs import configure_logging
-from assistant.settings import Settings
 from console.app import build
 from console.auth import StaffAuth
+from core.logs import configure_logging
+from core.settings import Settings
 from knowledge.curation import Role
 from knowledge.seeding import open_seeded
 

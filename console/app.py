@@ -9,21 +9,21 @@ from pathlib import Path
 
 from aiohttp import web
 
-from assistant.data_key import sealer
-from assistant.engine_admin import load_model, loaded_model
-from assistant.secret_key import secret_key
-from assistant.settings import Settings
 from cases.lockout import Lockout
 from console import lockouts, upkeep
 from console.auth import StaffAuth, ip_of
 from console.web import Console, make_app
+from core.data_key import sealer
+from core.secret_key import secret_key
+from core.settings import Settings
 from handoff.service import Handoff
 from knowledge.curation import Actor, Curation
-from knowledge.retraining import Reload, Retrainer
 from knowledge.seeding import open_seeded
 from knowledge.store import KnowledgeBase
 from knowledge.unanswered import UnansweredLog
 from knowledge.upkeep import Upkeep
+from training.engine_admin import load_model, loaded_model
+from training.retraining import Reload, Retrainer
 
 log = logging.getLogger(__name__)
 

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from assistant.db import as_utc
 from console.models import StaffKnownAddress, StaffLoginFailure, StaffSession, StaffUser
+from core.db import as_utc
 from knowledge.curation import Actor, Role
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ import datetime as dt
 from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from assistant.db import Base
+from core.db import Base
 
 
 class StaffUser(Base):

@@ -25,21 +25,21 @@ from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
 
-from assistant.db import as_utc
-from assistant.i18n import BAKU
-from assistant.settings import LANGUAGES, Settings
 from cases.lockout import Lockout
 from console.auth import ACCOUNT_FAILURES, ACCOUNT_LOCK, AccountError, Login, LoginRefused, StaffAuth, ip_of
+from core.db import as_utc
+from core.i18n import BAKU
+from core.settings import LANGUAGES, Settings
 from handoff.models import QUEUES, STATES
 from handoff.service import Handoff
 from knowledge.consistency import problems
 from knowledge.curation import Actor, Curation, CurationError, Role, diff
 from knowledge.models import ASPECTS, REVIEW_STATES, TOPICS
-from knowledge.retraining import Retrainer
 from knowledge.schema import EntryData, dump_yaml, parse_entries
 from knowledge.store import KnowledgeBase
 from knowledge.unanswered import UnansweredLog
 from knowledge.upkeep import Upkeep
+from training.retraining import Retrainer
 
 COOKIE = "staff_session"
 LOGIN_CSRF_COOKIE = "login_csrf"
@@ -540,7 +540,7 @@ async def unanswered_dismiss(request: web.Request) -> web.StreamResponse:
 
 
 async def training_page(request: web.Request) -> web.Response:
-    from assistant.engine_admin import loaded_model
+    from training.engine_admin import loaded_model
 
     console = _console(request)
     return render(

@@ -4,6 +4,6 @@ Importing any of it (the engine does at start-up: the gateway channel, the redac
 LexicalBlend component) makes every log record of the engine pass through our redaction as it is created:
 Rasa logs a failed message with its text, through handlers it installs itself."""
 
-from assistant.privacy import redact_every_record
+from core.privacy import redact_every_record
 
 redact_every_record()

@@ -3,7 +3,7 @@ for the gateway.
 
 Rasa's built-in REST channel drops `metadata`; actions need it to answer in the user's language.
 POST /webhooks/gateway/webhook  {"sender": "<chat id>", "message": "...", "metadata": {"language": "az"}}
-with the gateway's signature (assistant/hop_auth.py): anyone else who can reach the engine could otherwise
+with the gateway's signature (core/hop_auth.py): anyone else who can reach the engine could otherwise
 speak as any chat. Unsigned, stale or forged messages get 401 and are counted in the log.
 
 A message that asks two things is handled as two messages in order (engine/questions.py), the second marked
@@ -29,7 +29,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from assistant.hop_auth import HopGuard
+from core.hop_auth import HopGuard
 from engine.context import CONTEXT, last_answer, marked, plainly_not_a_question, reads_as_question, to_metadata
 from engine.questions import SECOND_HALF, Parsed, cuts, worth_splitting
 

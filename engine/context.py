@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from assistant import protocol
+from core import protocol
 from engine.questions import QUESTION_INTENTS, Parsed
 
 CONTEXT = "context"  # the message metadata key: {"subject": ..., "intent": ..., "faq": ..., "entries": [...]}

@@ -14,7 +14,7 @@ Rasa's code gives (tests/engine/test_engine_serve.py compares them) and hands an
   matrices are joined here directly, into the same arrays in the same order.
 
 It also takes the API token from `ENGINE_AUTH_TOKEN` rather than the command line (see `with_auth_token`),
-and the hop secrets from `ENGINE_HOP_SECRET` and `ACTIONS_HOP_SECRET` (assistant/hop_auth.py): the gateway
+and the hop secrets from `ENGINE_HOP_SECRET` and `ACTIONS_HOP_SECRET` (core/hop_auth.py): the gateway
 channel accepts only messages signed with the first, and every call to the action server is signed with the
 second (see `authenticate_hops`).
 """
@@ -29,7 +29,7 @@ import zlib
 from collections.abc import MutableMapping
 from typing import Any
 
-from assistant.hop_auth import ACTIONS_SECRET_VARIABLE, ENGINE_SECRET_VARIABLE, HopGuard, sign
+from core.hop_auth import ACTIONS_SECRET_VARIABLE, ENGINE_SECRET_VARIABLE, HopGuard, sign
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Rasa's SQL tracker store, storing conversations with personal data redacted.
 
 Users type FINs, passport and application numbers, birth dates and names. The engine needs the raw text to
-understand the message, but the stored conversation does not: each event is redacted (assistant.privacy)
+understand the message, but the stored conversation does not: each event is redacted (core.privacy)
 as it is written. Policies work on intents, entities' presence and slots, so the dialogue is unaffected.
 Slots named in SENSITIVE_SLOTS are stored as "[redacted]"; keep such values out of slots that must survive
 between turns (hold a reference instead).
@@ -15,7 +15,7 @@ from typing import Any
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from assistant.privacy import redact
+from core.privacy import redact
 
 SENSITIVE_SLOTS = frozenset({"application_number", "verification"})
 SENSITIVE_ENTITIES = frozenset({"application_number", "personal_id", "date_of_birth"})

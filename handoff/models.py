@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from assistant.db import Base
+from core.db import Base
 
 QUEUES = ("support", "officers")
 STATES = ("waiting", "assigned", "resolved")
@@ -42,7 +42,7 @@ class Ticket(Base):
 
 
 class TicketMessage(Base):
-    """One line of the transcript, encrypted with the data key (assistant/data_key.py): what people write to
+    """One line of the transcript, encrypted with the data key (core/data_key.py): what people write to
     staff carries passport numbers, phone numbers and FINs. The service decrypts it for the staff topic's
     header; the console shows it redacted."""
 

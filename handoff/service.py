@@ -6,7 +6,7 @@ database, so a restarted gateway goes on relaying.
 
 At rest a ticket holds no personal data in clear: the transcript's lines and the escalation note are
 encrypted with the data key, the chat id is a keyed hash (to find the chat's ticket) beside an encrypted copy
-(to write to the user) — see assistant/data_key.py. We encrypt rather than redact because staff need the words
+(to write to the user) — see core/data_key.py. We encrypt rather than redact because staff need the words
 as written (a passport number, a phone number) to help, in the ticket's topic and in the topic an escalation
 makes later; only this service decrypts, and hands out `TicketView`s with the plain values. A value that no
 configured key decrypts (a key dropped too early while rotating) is shown as UNREADABLE and logged by ticket
@@ -15,6 +15,7 @@ number: the rest of the ticket, and every other ticket, still works, and the use
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Sequence
@@ -24,9 +25,9 @@ from statistics import median
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from assistant.data_key import DataKeyError, Sealer
-from assistant.db import as_utc
-from assistant.privacy import redact
+from core.data_key import DataKeyError, Sealer
+from core.db import as_utc
+from core.privacy import redact
 from handoff.models import QUEUES, REASONS, Ticket, TicketMessage
 
 log = logging.getLogger(__name__)
@@ -213,6 +214,14 @@ class Handoff:
             ticket.messages.append(self._line(author, text, kind))
             if author.startswith("staff:") and kind != "note" and ticket.first_response_at is None:
                 ticket.first_response_at = _now()
+
+    async def staff_replied(self, ticket_id: int, staff: str, text: str, kind: str = "text") -> None:
+        """Records what staff sent the user; the first reply to a waiting ticket takes it for whoever wrote it."""
+        await self.add_message(ticket_id, f"staff:{staff}", text, kind)
+        ticket = await self.get(ticket_id)
+        if ticket is not None and ticket.state == "waiting":
+            with contextlib.suppress(HandoffError):  # someone took it in the meantime: theirs it stays
+                await self.take(ticket_id, staff)
 
     async def take(self, ticket_id: int, staff: str) -> TicketView:
         async with self._sessions() as session, session.begin():

@@ -6,9 +6,6 @@ validate PATH             check a YAML file or folder without importing it (exit
                           that the three languages state the same figures and use the glossary's legal terms
                           (knowledge/consistency.py, knowledge/glossary.yml); `import` refuses what this refuses
 publish KEY               publish the entry's draft that is in review
-retrain [--reload] [--quick]
-                          train the model if the data changed; --reload swaps it into the running engine;
-                          --quick fine-tunes the served model when allowed (assistant.training.can_finetune)
 Actions are recorded in the history as `cli:<user>` with the admin role: shell access is admin access.
 """
 
@@ -22,9 +19,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from assistant.engine_admin import ReloadFailed, load_model, loaded_model
-from assistant.settings import Settings
-from assistant.training import ensure_model, validate_data
+from core.settings import Settings
 from knowledge.consistency import problems
 from knowledge.curation import Actor, Curation, CurationError, Role
 from knowledge.schema import EntryData, checked, dump_yaml, load_yaml
@@ -78,7 +73,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
             count = await curation.import_entries(actor, entries, publish=args.publish)
             print(f"Imported {count} entries" + (" and published them." if args.publish else " as drafts in review."))
             if args.publish:
-                print("Run `python -m knowledge retrain --reload` if question variants changed.")
+                print("Run `python -m training --reload` if question variants changed.")
         elif args.command == "export":
             text = dump_yaml(await kb.export())
             if args.path:
@@ -88,20 +83,6 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         elif args.command == "publish":
             retrain = await curation.publish(actor, args.key)
             print(f"Published {args.key}." + (" Question variants changed: retrain." if retrain else ""))
-        elif args.command == "retrain":
-            if await validate_data(settings, kb) != 0:
-                print(f"Training data is invalid; see {settings.data_dir}/logs/validate.log", file=sys.stderr)
-                return 1
-            served = await loaded_model(settings) if args.quick else None
-            result = await ensure_model(settings, kb, base=settings.models_dir / served if served else None)
-            how = f"Fine-tuned {result.finetuned_from} into" if result.finetuned_from else "Trained"
-            print(
-                f"{how if result.trained else 'Up to date:'} {result.model.name}"
-                + (f" in {result.seconds:.0f} s" if result.trained else "")
-            )
-            if args.reload:
-                await load_model(settings, result.model)
-                print("The engine now serves it.")
     finally:
         await database.close()
     return 0
@@ -121,20 +102,13 @@ def main(argv: list[str] | None = None) -> int:
     val.add_argument("path")
     pub = sub.add_parser("publish")
     pub.add_argument("key")
-    ret = sub.add_parser("retrain")
-    ret.add_argument("--reload", action="store_true")
-    ret.add_argument(
-        "--quick",
-        action="store_true",
-        help="fine-tune the model the engine serves, when allowed, instead of training from scratch",
-    )
     args = parser.parse_args(argv)
     try:
         return asyncio.run(run(args, Settings()))
     except ValidationError as error:
         print(f"Invalid entries:\n{error}", file=sys.stderr)
         return 1
-    except (CurationError, ReloadFailed, ValueError, OSError) as error:
+    except (CurationError, ValueError, OSError) as error:
         print(f"Refused: {error}", file=sys.stderr)
         return 1
 

@@ -44,7 +44,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, Field, field_validator
 
-from assistant.settings import LANGUAGES
+from core.settings import LANGUAGES
 from knowledge.schema import EntryData
 
 GLOSSARY_PATH = Path(__file__).resolve().parent / "glossary.yml"

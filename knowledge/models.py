@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from assistant.db import Base
+from core.db import Base
 
 TOPICS = (
     "registration",

@@ -26,7 +26,7 @@ class Ratings:
     def __init__(
         self, sessions: async_sessionmaker, chat_hash: Callable[[int], str], keep_days: float = KEEP_SENT_DAYS
     ) -> None:
-        """`chat_hash`: the chat's pseudonym, the one every table uses (`Sealer.chat_hash`, assistant/data_key.py)."""
+        """`chat_hash`: the chat's pseudonym, the one every table uses (`Sealer.chat_hash`, core/data_key.py)."""
         self._sessions = sessions
         self._chat_hash = chat_hash
         self.keep = dt.timedelta(days=keep_days)

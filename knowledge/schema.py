@@ -13,7 +13,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import Node
 from yaml.resolver import Resolver
 
-from assistant.settings import LANGUAGES
+from core.settings import LANGUAGES
 from knowledge.models import ASPECTS, REVIEW_STATES, TOPICS
 
 MIN_VARIANTS = 2  # per language; the content issue raises the bar to 6 in the seed data's own test

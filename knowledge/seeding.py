@@ -7,8 +7,8 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from assistant.bootstrap import Database, open_database
-from assistant.settings import Settings
+from core.bootstrap import Database, open_database
+from core.settings import Settings
 from knowledge.schema import SEED_DIR, load_dir
 from knowledge.store import KnowledgeBase
 

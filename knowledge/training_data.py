@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 
 import yaml
 
-from assistant.protocol import FaqRef, encode
+from core.protocol import FaqRef, encode
 from engine.context import marked
 from knowledge.schema import BlockDumper, EntryData, normal_question
 

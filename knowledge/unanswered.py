@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from assistant.privacy import redact
+from core.privacy import redact
 from knowledge.curation import Actor, Curation, CurationError
 from knowledge.models import Unanswered
 from knowledge.similarity import similarity, trigrams

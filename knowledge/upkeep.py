@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from assistant.db import as_utc
+from core.db import as_utc
 from knowledge.curation import Actor, CurationError
 from knowledge.models import Entry, Revision, SentAnswer
 from knowledge.store import to_data

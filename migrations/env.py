@@ -13,12 +13,12 @@ import cases.models  # noqa: F401
 import console.models  # noqa: F401
 import handoff.models  # noqa: F401
 import knowledge.models  # noqa: F401
-from assistant.db import Base, make_engine
+from core.db import Base, make_engine
 
 config = context.config
 target_metadata = Base.metadata
 if not config.get_main_option("sqlalchemy.url"):  # the plain `alembic` CLI: take the URL from the settings
-    from assistant.settings import Settings
+    from core.settings import Settings
 
     config.set_main_option("sqlalchemy.url", Settings().sqlalchemy_url.replace("%", "%%"))
 

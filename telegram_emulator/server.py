@@ -612,7 +612,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)
     args = parser.parse_args(argv)
-    from assistant.logs import configure_logging
+    from core.logs import configure_logging
 
     configure_logging("emulator")
     # Long polls (getUpdates, the driver's waits) outlive their clients: a client that went away does not

@@ -10,10 +10,10 @@ import pytest
 from aiohttp import web
 from telegram import Bot
 
-from assistant.data_key import make_key_files
 from assistant.launcher import free_port  # the tests import it from here too
-from assistant.settings import Settings
 from benchmarks.services import database_for_tests, redis_for_tests
+from core.data_key import make_key_files
+from core.settings import Settings
 from telegram_emulator.server import make_app
 from tests.support.background_training import BackgroundTraining
 
@@ -78,8 +78,8 @@ async def db_settings(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator
 
 
 async def _drop_all(settings: Settings) -> None:
-    import assistant.bootstrap  # noqa: F401 - registers every model
-    from assistant.db import Base, make_engine
+    import core.bootstrap  # noqa: F401 - registers every model
+    from core.db import Base, make_engine
 
     engine = make_engine(settings.sqlalchemy_url)
     async with engine.begin() as connection:
@@ -100,7 +100,7 @@ def redis_url() -> Iterator[str]:
 async def coordination(request: pytest.FixtureRequest) -> AsyncIterator:
     """Both coordination backends: in-process, and a real Redis under a namespace of this test's own (removed
     afterwards), so tests never see each other's keys."""
-    from assistant.coordination import MemoryCoordination, RedisCoordination
+    from core.coordination import MemoryCoordination, RedisCoordination
 
     if request.param == "memory":
         yield MemoryCoordination()

@@ -3,10 +3,10 @@
 Transcript lines, escalation notes and the case API's access tokens are encrypted with the data key in place;
 the chat ids of tickets and subscriptions become a keyed hash (for lookups) beside an encrypted copy (to write
 to the user); language preferences keep the keyed hash only. Existing rows are converted here, so this needs
-the keys: the settings of the process that migrates (assistant/migrations.py hands them over; the plain
+the keys: the settings of the process that migrates (core/migrations.py hands them over; the plain
 `alembic` command reads them from the environment like every process does). Against a database other than the
 embedded SQLite a process without them refuses, and nothing is converted, rather than make a key only it has
-(assistant/secret_key.py).
+(core/secret_key.py).
 
 On SQLite, handoff_tickets is altered in place (ALTER TABLE ... DROP COLUMN), never copied: dropping the old
 table of a copy would cascade to every transcript line (foreign keys are on), so the new columns there stay
@@ -26,7 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import context, op
 
-from assistant.data_key import Sealer, sealer
+from core.data_key import Sealer, sealer
 
 revision = "7f4b3dae5004"
 down_revision = "6e3a2c9d4f03"
@@ -38,7 +38,7 @@ def _sealer() -> Sealer:
     """Made only when there are rows to convert (an empty database needs no key), once per migration run."""
     attributes = context.config.attributes
     if "sealer" not in attributes:
-        from assistant.settings import Settings
+        from core.settings import Settings
 
         attributes["sealer"] = sealer(attributes.get("settings") or Settings())
     return attributes["sealer"]

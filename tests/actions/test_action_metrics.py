@@ -1,5 +1,5 @@
 """The action server's GET /metrics and who may call it: the real `python -m actions` process, called as the
-engine calls it (signed, assistant/hop_auth.py), as Prometheus calls it (bearer token), and as anyone else."""
+engine calls it (signed, core/hop_auth.py), as Prometheus calls it (bearer token), and as anyone else."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import time
 import aiohttp
 import pytest
 
-from assistant.hop_auth import sign
-from assistant.settings import PROJECT_ROOT
+from core.hop_auth import sign
+from core.settings import PROJECT_ROOT
 from tests.conftest import free_port
 
 SECRET = "the-engines-hop-secret"
@@ -155,7 +155,7 @@ async def test_only_the_engine_may_run_actions_and_only_prometheus_may_read_metr
 
 def test_one_process_may_load_both_the_action_servers_and_the_gateways_metrics():
     """Before, both defined assistant_refused_requests_total: "Duplicated timeseries" on import."""
-    script = "import actions.authentication as a, assistant.metrics as m; print(a.REFUSED is m.REFUSED)"
+    script = "import actions.authentication as a, core.metrics as m; print(a.REFUSED is m.REFUSED)"
     done = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-500:]
     assert done.stdout.strip() == "True"

@@ -23,12 +23,12 @@ from sqlalchemy import select
 import actions.resources
 from actions.resources import Resources
 from actions.status import ActionCheckStatus, ValidateStatusForm
-from assistant.bootstrap import open_database
-from assistant.secret_key import secret_key
-from assistant.settings import Settings
 from case_api.sandbox import BEHAVIOUR, Behaviour, make_app
 from cases.lockout import MAX_FAILURES, Admitted, Lockout, Paused
 from cases.models import LookupFailure
+from core.bootstrap import open_database
+from core.secret_key import secret_key
+from core.settings import Settings
 from tests.conftest import free_port
 
 TOKEN = "test-case-api-token"

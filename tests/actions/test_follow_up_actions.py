@@ -16,7 +16,7 @@ import actions.resources
 from actions.context import last_answer
 from actions.faq import ActionAcknowledge, ActionAnswerFaq, ActionDidYouMean, ActionOutOfScope
 from actions.handoff import FAILED_TURN
-from assistant.settings import Settings
+from core.settings import Settings
 from engine.context import CONTEXT, CONTEXT_MAX_AGE_S, to_metadata
 from engine.questions import SECOND_HALF, Parsed
 from knowledge.seeding import open_seeded

@@ -9,7 +9,7 @@ import yaml
 
 from assistant.__main__ import KEY_SHARERS, KEYS
 from assistant.launcher import NEEDED_SECRETS
-from assistant.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 
 DEPLOY = PROJECT_ROOT / "deploy"
 SECRET_WORDS = ("TOKEN", "SECRET", "KEY", "PASSWORD", "DATABASE_URL", "REDIS_URL")
@@ -139,7 +139,7 @@ def test_compose_networks_keep_the_engines_and_the_data_off_the_internet():
 def test_the_console_believes_x_forwarded_for_from_the_proxy_in_front_of_it_only(monkeypatch):
     """Behind the ingress controller, or Docker's port publishing, every staff member would otherwise be one
     address: ten wrong logins by anyone would pause everyone's, and the account lock would spare everyone."""
-    from assistant.settings import Settings
+    from core.settings import Settings
 
     spec = compose()
     values = {

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from assistant.settings import PROJECT_ROOT
 from benchmarks import nlu_accuracy
 from benchmarks.heldout import Example, strip_annotations
 from benchmarks.metrics import REPORTS, accuracy, macro_f1, percentile, precision_recall
@@ -33,6 +32,7 @@ from benchmarks.nlu_accuracy import (
     write_fold_training_data,
 )
 from benchmarks.typing_noise import noisy
+from core.settings import PROJECT_ROOT
 from engine.blend import mix, split_fine
 from engine.folding import fold
 from knowledge.conversation import DirectRule

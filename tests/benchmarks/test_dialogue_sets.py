@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.settings import LANGUAGES, PROJECT_ROOT
 from benchmarks.dialogues import read_sets, seed_labels
+from core.settings import LANGUAGES, PROJECT_ROOT
 from knowledge.schema import load_dir, normal_question
 
 SEED = PROJECT_ROOT / "knowledge" / "seed"

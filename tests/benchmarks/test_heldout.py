@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.settings import LANGUAGES
 from benchmarks.heldout import Example, development, heldout, normalized, verification_cases
 from benchmarks.nlu_accuracy import SEED, training_examples
+from core.settings import LANGUAGES
 from knowledge.schema import load_dir
 
 INTENTS = {

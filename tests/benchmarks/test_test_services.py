@@ -15,7 +15,6 @@ import asyncpg
 import pytest
 from redis.asyncio import Redis
 
-from assistant.settings import PROJECT_ROOT
 from benchmarks.services import (
     MACHINE_PORTS,
     TEST_DATABASE_VARIABLE,
@@ -29,6 +28,7 @@ from benchmarks.services import (
     redis_for_tests,
     scratch_database,
 )
+from core.settings import PROJECT_ROOT
 
 
 def binaries_missing() -> bool:

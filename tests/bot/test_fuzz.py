@@ -16,8 +16,8 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import func, select
 
-from assistant.bootstrap import open_database
-from assistant.settings import Settings
+from core.bootstrap import open_database
+from core.settings import Settings
 from knowledge.models import Rating
 from telegram_emulator.driver import EmulatorDriver, text_of
 from telegram_emulator.html_check import parse_html

@@ -9,7 +9,7 @@ import logging
 
 import pytest
 
-from assistant.settings import Settings
+from core.settings import Settings
 from telegram_emulator.driver import EmulatorDriver, buttons_of, text_of
 from tests.conftest import TOKEN, free_port
 from tests.support.gateway import answer_reply, running_gateway

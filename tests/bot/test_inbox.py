@@ -144,7 +144,7 @@ async def test_a_delivery_without_an_update_id_is_refused(coordination):
 async def test_an_answered_update_is_removed_even_if_the_store_blinks(caplog):
     """Redis gone for a moment right after an answer: the update must not stay queued (and be answered
     again once Redis is back)."""
-    from assistant.coordination import MemoryCoordination
+    from core.coordination import MemoryCoordination
 
     class Blinking(MemoryCoordination):
         failures = 3

@@ -1,6 +1,6 @@
-from assistant.bootstrap import open_database
-from assistant.data_key import sealer
 from bot.preferences import LanguagePreferences
+from core.bootstrap import open_database
+from core.data_key import sealer
 
 
 async def test_language_resolution_order(db_settings):

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from aiohttp import ClientSession
 
-from assistant.api_headers import API_HEADERS
-from assistant.settings import PROJECT_ROOT
+from core.api_headers import API_HEADERS
+from core.settings import PROJECT_ROOT
 from telegram_emulator.driver import EmulatorDriver
 from telegram_emulator.html_check import parse_html
 from tests.conftest import TOKEN, free_port
@@ -59,7 +59,7 @@ async def test_webhook_with_secret(emulator, fake_engine, tmp_path):  # noqa: F8
                 f"http://127.0.0.1:{port}/telegram", json=forged, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"}
             ) as response:
                 assert response.status == 403
-                # Refusals too carry the API headers (assistant/api_headers.py).
+                # Refusals too carry the API headers (core/api_headers.py).
                 assert {name: response.headers.get(name) for name in API_HEADERS} == API_HEADERS
             async with session.post(f"http://127.0.0.1:{port}/telegram", json=forged) as response:
                 assert response.status == 403

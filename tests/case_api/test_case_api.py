@@ -13,7 +13,6 @@ import pytest
 import yaml
 from aiohttp import ClientSession, web
 
-from assistant.api_headers import API_HEADERS
 from case_api.sandbox import make_app
 from cases.client import (
     CASE_API_RESULTS,
@@ -25,6 +24,7 @@ from cases.client import (
     Unavailable,
 )
 from cases.numbers import normalize_application_number, normalize_personal_id
+from core.api_headers import API_HEADERS
 from tests.conftest import free_port
 
 SPEC = yaml.safe_load((Path(__file__).resolve().parents[2] / "case_api" / "openapi.yaml").read_text())

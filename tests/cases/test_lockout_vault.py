@@ -2,8 +2,8 @@ import asyncio
 import datetime as dt
 
 from actions.vault import Vault, is_ref
-from assistant.bootstrap import open_database
 from cases.lockout import MAX_FAILURES, Admitted, Lockout, Paused
+from core.bootstrap import open_database
 
 NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
 

@@ -197,7 +197,7 @@ async def test_staff_mark_entries_that_also_need_a_person(console_server):
 
 
 async def test_the_training_page_tells_quick_updates_from_trainings_from_scratch(console_server, db_settings):
-    from assistant.bootstrap import open_database
+    from core.bootstrap import open_database
     from knowledge.models import TrainingRun
 
     server, _ = console_server

@@ -13,7 +13,6 @@ import pytest
 from aiohttp import FormData, web
 from aiohttp.test_utils import TestServer
 
-from assistant.bootstrap import open_database
 from console.app import build
 from console.auth import (
     ACCOUNT_FAILURES,
@@ -25,6 +24,7 @@ from console.auth import (
     verify_password,
 )
 from console.web import STATE, Handler
+from core.bootstrap import open_database
 from knowledge.curation import Role
 from tests.support.console import PASSWORD, csrf_of
 
@@ -269,8 +269,8 @@ async def test_an_untrusted_peer_sending_x_forwarded_for_is_reported_once(db_set
 
 def test_a_console_beyond_loopback_without_a_word_on_proxies_is_warned_about(monkeypatch):
     from assistant.launcher import settings_env
-    from assistant.settings import Settings
     from console.app import proxy_warning
+    from core.settings import Settings
 
     monkeypatch.delenv("ASSISTANT_CONSOLE_TRUSTED_PROXIES", raising=False)
     for host in ("127.0.0.1", "localhost", "::1"):
@@ -293,8 +293,8 @@ def test_a_console_beyond_loopback_without_a_word_on_proxies_is_warned_about(mon
 def test_a_bad_trusted_proxy_is_a_settings_error_naming_the_setting(monkeypatch, capsys, value):
     from pydantic import ValidationError
 
-    from assistant.settings import Settings
     from console.__main__ import main
+    from core.settings import Settings
 
     monkeypatch.setenv("ASSISTANT_CONSOLE_TRUSTED_PROXIES", value)
     with pytest.raises(ValidationError, match="console_trusted_proxies"):
@@ -442,8 +442,8 @@ async def test_a_burst_of_parallel_guesses_from_one_address_is_judged_one_at_a_t
 
 
 def test_the_command_line_deactivates_reactivates_and_unlocks(tmp_path, monkeypatch, capsys):
-    from assistant.settings import Settings
     from console.__main__ import main
+    from core.settings import Settings
 
     monkeypatch.setenv("ASSISTANT_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("ASSISTANT_NEW_PASSWORD", PASSWORD)

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from assistant.bootstrap import open_database
 from assistant.launcher import Stack, loopback_settings
-from assistant.settings import Settings
-from assistant.training import ensure_model
 from console.auth import StaffAuth
+from core.bootstrap import open_database
+from core.settings import Settings
 from knowledge.curation import Role
 from knowledge.seeding import knowledge_base
 from telegram_emulator.driver import EmulatorDriver
+from training.trainer import ensure_model
 
 STAFF = {"erin": Role.editor, "rita": Role.reviewer, "adam": Role.admin}
 STAFF_PASSWORD = "correct horse battery"

@@ -136,9 +136,9 @@ async def test_console_refuses_without_login(running, browser):
 
 
 async def test_staff_follow_handed_over_chats_on_the_tickets_page(running, browser):
-    from assistant.bootstrap import open_database
-    from assistant.data_key import sealer
     from assistant.launcher import DEMO_STAFF_MEMBER, DEMO_SUPPORT_CHAT
+    from core.bootstrap import open_database
+    from core.data_key import sealer
     from handoff.service import Handoff
     from tests.e2e.test_handoff import topic_of
 

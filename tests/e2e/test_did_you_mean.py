@@ -8,7 +8,7 @@ import itertools
 
 import pytest
 
-from assistant.bootstrap import open_database
+from core.bootstrap import open_database
 from knowledge.curation import Curation
 from telegram_emulator.driver import buttons_of, text_of
 

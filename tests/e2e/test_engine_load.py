@@ -8,11 +8,11 @@ import json
 
 import pytest
 
-from assistant.training import ensure_model
 from benchmarks.heldout import heldout
 from knowledge.seeding import knowledge_base
 from tests.e2e.conftest import e2e_settings
 from tests.support.engine_env import run_in_engine_env
+from training.trainer import ensure_model
 
 SCRIPT = """
 import asyncio, json, time

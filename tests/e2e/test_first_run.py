@@ -25,10 +25,10 @@ import pexpect
 import pytest
 from pydantic import SecretStr
 
-from assistant.i18n import gettext
 from assistant.launcher import loopback_settings, settings_env
-from assistant.settings import PROJECT_ROOT, Settings
 from bot.texts import TEXTS
+from core.i18n import gettext
+from core.settings import PROJECT_ROOT, Settings
 from knowledge.schema import EntryData, load_dir
 
 pytestmark = [pytest.mark.e2e]

@@ -10,9 +10,9 @@ import itertools
 
 import pytest
 
-from assistant.bootstrap import open_database
-from assistant.data_key import sealer
 from assistant.launcher import DEMO_OFFICERS_CHAT, DEMO_STAFF_MEMBER, DEMO_SUPPORT_CHAT
+from core.bootstrap import open_database
+from core.data_key import sealer
 from handoff.service import Handoff
 from telegram_emulator.driver import buttons_of, text_of
 from tests.e2e.conftest import stored_conversation

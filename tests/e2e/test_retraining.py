@@ -1,6 +1,6 @@
 """New ways to ask, published in the console, retrain the model in the background and hot-swap it into the
 running engine; a failed training is reported and leaves the old model serving. A publish is a quick update:
-the served model fine-tuned on the new data (the choice itself: tests/assistant/test_retraining_choice.py)."""
+the served model fine-tuned on the new data (the choice itself: tests/training/test_retraining_choice.py)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import pytest
 from aiohttp import ClientSession, CookieJar
 from sqlalchemy import select
 
-from assistant.bootstrap import open_database
-from assistant.engine_admin import loaded_model
+from core.bootstrap import open_database
 from knowledge.models import TrainingRun
 from telegram_emulator.html_check import parse_html
 from tests.e2e.conftest import STAFF_PASSWORD
 from tests.support.console import csrf_of, form_of
+from training.engine_admin import loaded_model
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 KEY = "citizenship_naturalisation"

@@ -14,11 +14,11 @@ import pytest_asyncio
 from aiohttp import ClientSession
 
 from assistant.launcher import Stack, free_port, loopback_settings
-from assistant.training import ensure_model
 from benchmarks.services import scratch_database
 from knowledge.seeding import knowledge_base
 from telegram_emulator.driver import EmulatorDriver, text_of
 from tests.conftest import redis_cleanup
+from training.trainer import ensure_model
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 SECRET = "scale-out-secret_token"

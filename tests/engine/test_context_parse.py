@@ -8,7 +8,6 @@ from dataclasses import replace
 import pytest
 import yaml
 
-from assistant.training import other_intents
 from engine.context import (
     CONTEXT,
     from_metadata,
@@ -22,6 +21,7 @@ from engine.questions import Parsed
 from knowledge.schema import SEED_DIR, load_dir
 from knowledge.training_data import render_nlu
 from tests.support.engine_env import run_in_engine_env
+from training.trainer import other_intents
 
 
 def test_a_marker_is_one_word_whatever_the_subject():

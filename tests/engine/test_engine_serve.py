@@ -14,7 +14,7 @@ import pytest
 from pydantic import SecretStr
 
 from assistant.launcher import ENGINE_TOKEN_VARIABLE, Stack, loopback_settings
-from assistant.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 from tests.support.engine_env import run_in_engine_env
 
 pytestmark = pytest.mark.slow  # runs code in Rasa's environment: seconds of imports per test
@@ -109,7 +109,7 @@ import aiohttp
 from sanic import Sanic
 from rasa.core.channels.channel import register
 from engine.channel import GatewayInput
-from assistant.hop_auth import HopGuard, sign
+from core.hop_auth import HopGuard, sign
 
 SECRET = "s3cret-for-the-channel"
 
@@ -164,7 +164,7 @@ import asyncio, json, socket, zlib
 from aiohttp import web
 from rasa.utils.endpoints import EndpointConfig
 from engine.serve import sign_action_server_calls
-from assistant.hop_auth import verify
+from core.hop_auth import verify
 
 SECRET = "actions-secret"
 

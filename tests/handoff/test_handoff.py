@@ -2,8 +2,8 @@
 
 import pytest
 
-from assistant.bootstrap import open_database
-from assistant.data_key import sealer
+from core.bootstrap import open_database
+from core.data_key import sealer
 from handoff.service import Handoff, HandoffError
 
 

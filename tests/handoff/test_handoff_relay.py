@@ -11,9 +11,9 @@ import datetime as dt
 
 import pytest
 
-from assistant.bootstrap import open_database
-from assistant.data_key import sealer
-from assistant.settings import Settings
+from core.bootstrap import open_database
+from core.data_key import sealer
+from core.settings import Settings
 from handoff.hours import WorkingHours
 from handoff.service import Handoff
 from telegram_emulator.driver import EmulatorDriver, buttons_of, text_of
@@ -269,9 +269,9 @@ def test_working_hours_in_the_users_language():
 
 
 def test_the_user_is_told_when_people_are_back(tmp_path):
-    from assistant.coordination import MemoryCoordination
     from bot.handoff_desk import HandoffDesk
     from bot.recent import RecentLines
+    from core.coordination import MemoryCoordination
 
     settings = Settings(_env_file=None, data_dir=tmp_path, staff_support_chat_id=SUPPORT)
     desk = HandoffDesk(None, None, settings, RecentLines(MemoryCoordination()))  # type: ignore[arg-type]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 from knowledge.conversation import (
     NEXT_ASPECTS,
     ContextRule,

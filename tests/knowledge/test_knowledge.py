@@ -5,7 +5,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from assistant.settings import LANGUAGES
+from core.settings import LANGUAGES
 from knowledge.models import TOPICS
 from knowledge.schema import SEED_DIR, EntryData, dump_yaml, load_dir, load_yaml
 from knowledge.seeding import open_seeded

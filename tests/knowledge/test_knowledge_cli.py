@@ -7,7 +7,7 @@ import sys
 import pytest
 import yaml
 
-from assistant.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow  # a Python process per command
 

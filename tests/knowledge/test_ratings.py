@@ -10,12 +10,12 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
-from assistant.bootstrap import Database
-from assistant.data_key import Sealer, new_data_key
-from assistant.db import make_engine
-from assistant.migrations import alembic_config
-from assistant.secret_key import keyed_hash
-from assistant.settings import Settings
+from core.bootstrap import Database
+from core.data_key import Sealer, new_data_key
+from core.db import make_engine
+from core.migrations import alembic_config
+from core.secret_key import keyed_hash
+from core.settings import Settings
 from knowledge.curation import Curation
 from knowledge.ratings import Ratings
 from knowledge.seeding import open_seeded

@@ -22,8 +22,8 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from assistant.settings import PROJECT_ROOT
-from assistant.tasks import kill_process_group
+from core.settings import PROJECT_ROOT
+from core.tasks import kill_process_group
 
 
 class BackgroundTraining:
@@ -85,8 +85,8 @@ class BackgroundTraining:
 
 async def _train(data_dir: Path) -> None:
     from assistant.launcher import loopback_settings
-    from assistant.training import ensure_model
     from knowledge.seeding import knowledge_base
+    from training.trainer import ensure_model
 
     settings = loopback_settings(data_dir, log_level="WARNING")
     async with knowledge_base(settings) as kb:

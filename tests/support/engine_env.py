@@ -7,8 +7,8 @@ import json
 import subprocess
 from typing import Any
 
-from assistant.settings import Settings
-from assistant.training import PROJECT_ROOT, rasa_env, rasa_python
+from core.settings import Settings
+from training.trainer import PROJECT_ROOT, rasa_env, rasa_python
 
 
 def run_in_engine_env(script: str, timeout_s: float = 300) -> Any:

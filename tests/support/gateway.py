@@ -16,8 +16,8 @@ from aiohttp import web
 from telegram import Update
 from telegram.ext import Application
 
-from assistant.settings import Settings
 from bot.app import _post_init, _post_shutdown, build_application
+from core.settings import Settings
 from telegram_emulator.driver import EmulatorDriver
 from tests.conftest import TOKEN, free_port
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from assistant.settings import Settings
+from core.settings import Settings
 from telegram_emulator.driver import EmulatorDriver
 from tests.conftest import TOKEN
 from tests.support.gateway import running_gateway, serve_fake_engine

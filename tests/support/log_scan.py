@@ -1,7 +1,7 @@
 """The privacy check over a whole test run: every log file the run's processes wrote is searched for the
 personal data the tests typed (the sandbox applicants' application numbers, FINs and dates of birth, in
 the forms people write them) and for anything shaped like an application or passport number. Independent
-of assistant.privacy on purpose: it checks the redaction, so it must not share its blind spots."""
+of core.privacy on purpose: it checks the redaction, so it must not share its blind spots."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ import sys
 import time
 import uuid
 
-from assistant.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 from tests.support.background_training import BackgroundTraining
 
 
@@ -68,7 +68,7 @@ def test_stopping_reaches_rasa_in_its_own_session(tmp_path):
     # signal to the wrapper's group does not reach (an orphaned training once ran on after a test session).
     marker = f"background-training-test-{uuid.uuid4().hex}"
     script = (
-        "import sys; from assistant.settings import Settings; from assistant.training import run_rasa; "
+        "import sys; from core.settings import Settings; from training.trainer import run_rasa; "
         "from tests.support.background_training import run_until_terminated; "
         "run_until_terminated(run_rasa(Settings(), '-c', 'import time, sys; time.sleep(120)', sys.argv[1], "
         "python=True))"

@@ -1,7 +1,7 @@
 import pytest
 
-from assistant.i18n import normalize_language
-from assistant.language import detect_language
+from core.i18n import normalize_language
+from core.language import detect_language
 
 
 @pytest.mark.parametrize(

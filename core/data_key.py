@@ -1,11 +1,11 @@
 """The data key: what must be readable again but not by whoever copies the database (handoff transcripts,
 the case API's access tokens, the chat ids we write to) is stored encrypted with it, Fernet (AES-128-CBC with
 an HMAC-SHA256; MultiFernet decrypts with any of several keys, which is what rotation needs). Chat ids that
-are only looked up are stored as keyed hashes (assistant/secret_key.py) instead; a `Sealer` does both.
+are only looked up are stored as keyed hashes (core/secret_key.py) instead; a `Sealer` does both.
 
 The key comes from the settings (`ASSISTANT_DATA_KEY`, with `ASSISTANT_DATA_KEYS_PREVIOUS` while rotating) or,
 when unset, from the file `data_key` under the data folder, made once (0600): one key per line, the first
-encrypts, all decrypt. The file is only made beside the embedded database (assistant/secret_key.py says why);
+encrypts, all decrypt. The file is only made beside the embedded database (core/secret_key.py says why);
 with a shared database the settings give the key. `python -m assistant rotate-data-key` rotates either
 (assistant/resealing.py).
 """
@@ -19,9 +19,9 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from assistant.private_files import write_once
-from assistant.secret_key import SECRET_FILE, key_in_folder, keyed_hash, new_secret, secret_key
-from assistant.settings import Settings
+from core.private_files import write_once
+from core.secret_key import SECRET_FILE, key_in_folder, keyed_hash, new_secret, secret_key
+from core.settings import Settings
 
 KEY_FILE = "data_key"
 

@@ -8,12 +8,12 @@ import logging
 
 from telegram import Bot
 
-from assistant.bootstrap import open_database
-from assistant.data_key import Sealer, new_data_key, sealer
-from assistant.secret_key import secret_key
-from assistant.settings import Settings
 from bot.status_notifier import StatusNotifier
 from cases.subscriptions import Subscriptions
+from core.bootstrap import open_database
+from core.data_key import Sealer, new_data_key, sealer
+from core.secret_key import secret_key
+from core.settings import Settings
 from handoff.service import UNREADABLE, Handoff
 from telegram_emulator.driver import EmulatorDriver, text_of
 from tests.conftest import TOKEN

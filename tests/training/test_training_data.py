@@ -2,9 +2,9 @@
 
 import pytest
 
-from assistant.settings import Settings
-from assistant.training import fingerprint, validate_data, write_generated_data
+from core.settings import Settings
 from knowledge.seeding import knowledge_base
+from training.trainer import fingerprint, validate_data, write_generated_data
 
 
 @pytest.mark.slow  # Rasa's own validation in its environment
@@ -32,7 +32,7 @@ async def test_fingerprint_changes_with_the_knowledge_base(tmp_path):
 def test_every_intent_has_at_least_15_examples_per_language():
     import yaml
 
-    from assistant.settings import PROJECT_ROOT
+    from core.settings import PROJECT_ROOT
 
     expected = {
         "greet",

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from assistant.launcher import child_setup
-from assistant.private_files import keep_private
+from core.private_files import keep_private
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ import os
 import sys
 from pathlib import Path
 
-from assistant.settings import Settings
-from assistant.tasks import cancel_and_wait
-from assistant.training import run_rasa
 from bot.periodic import Periodic
+from core.settings import Settings
+from core.tasks import cancel_and_wait
+from training.trainer import run_rasa
 
 
 async def stubborn(swallow: int, started: asyncio.Event) -> str:

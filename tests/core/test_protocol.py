@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from assistant import protocol
 from bot.rendering import render
+from core import protocol
 
 MESSAGES = [
     protocol.Say("too_long", {"length": 5000, "limit": 4000}, offer_human=True),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from assistant.coordination import RedisCoordination
+from core.coordination import RedisCoordination
 
 
 async def test_first_time_is_true_once_per_key(coordination):

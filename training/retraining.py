@@ -4,7 +4,7 @@ Requests are queued as `TrainingRun` rows and coalesced: whatever was requested 
 served by the next single run. Data is validated before training; a failed validation, training or reload
 marks the run failed with the reason, and the engine keeps serving the model it had.
 
-A publish asks for a quick update: the served model fine-tuned on the new data (assistant.training,
+A publish asks for a quick update: the served model fine-tuned on the new data (training.trainer,
 `can_finetune` says when that is allowed). The console's "Retrain from scratch" asks for a whole training;
 a batch that holds one such request is trained from scratch.
 """
@@ -22,11 +22,11 @@ from typing import Protocol
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from assistant.settings import Settings
-from assistant.tasks import cancel_and_wait
-from assistant.training import TrainingResult, ensure_model, validate_data
+from core.settings import Settings
+from core.tasks import cancel_and_wait
 from knowledge.models import TrainingRun
 from knowledge.store import KnowledgeBase
+from training.trainer import TrainingResult, ensure_model, validate_data
 
 log = logging.getLogger(__name__)
 Reload = Callable[[Path], Awaitable[None]]

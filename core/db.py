@@ -13,7 +13,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
-from assistant.private_files import private_file
+from core.private_files import private_file
 
 
 class Base(DeclarativeBase):

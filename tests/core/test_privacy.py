@@ -2,8 +2,8 @@ import logging
 
 import pytest
 
-from assistant.logs import JsonFormatter
-from assistant.privacy import RedactingFilter, redact
+from core.logs import JsonFormatter
+from core.privacy import RedactingFilter, redact
 
 
 @pytest.mark.parametrize(
@@ -78,7 +78,7 @@ def test_every_record_of_a_process_can_be_redacted_at_creation():
     """The engine's way: Rasa installs its own handlers, so the records themselves are redacted."""
     import logging
 
-    from assistant.privacy import redact_every_record
+    from core.privacy import redact_every_record
 
     original = logging.getLogRecordFactory()
     try:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import ClientError, ClientSession, ClientTimeout
 
-from assistant.settings import Settings
+from core.settings import Settings
 
 
 class ReloadFailed(Exception):

@@ -16,7 +16,7 @@ import time
 from collections import deque
 from typing import Protocol, cast
 
-from assistant.settings import Settings
+from core.settings import Settings
 
 
 class Coordination(Protocol):

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import yaml
 
-from assistant.settings import PROJECT_ROOT, Settings
-from assistant.tasks import kill_process_group
+from core.settings import PROJECT_ROOT, Settings
+from core.tasks import kill_process_group
 from knowledge.store import KnowledgeBase
 from knowledge.training_data import render_nlu
 

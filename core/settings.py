@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     console_trusted_proxies: Annotated[list[str] | None, NoDecode] = None
     # The engine's HTTP API (model hot reload) needs this token; the launcher makes one when it is unset.
     engine_api_token: SecretStr | None = None
-    # Hop secrets (assistant/hop_auth.py): every message from the gateway to the engine, and every call from
+    # Hop secrets (core/hop_auth.py): every message from the gateway to the engine, and every call from
     # the engine to the action server, carries an HMAC made with them. Metrics endpoints want this bearer
     # token; the case API sandbox's switches (/_sandbox/...) want the admin token. `python -m assistant run`
     # makes each one for the run when unset; containers (several replicas) must all be given the same.

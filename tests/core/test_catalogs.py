@@ -6,9 +6,9 @@ import string
 import pytest
 from babel.messages.pofile import read_po
 
-from assistant.i18n import LOCALES_DIR, gettext
-from assistant.settings import LANGUAGES
 from bot.texts import COMMANDS, TEXTS
+from core.i18n import LOCALES_DIR, gettext
+from core.settings import LANGUAGES
 
 ALL = {**TEXTS, **{f"command {k}": v for k, v in COMMANDS.items()}}
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from assistant.db import make_engine, sessionmaker
-from assistant.migrations import upgrade
-from assistant.settings import Settings
+from core.db import make_engine, sessionmaker
+from core.migrations import upgrade
+from core.settings import Settings
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Gettext catalogs (az, ru, en) and CLDR formatting, shared by the gateway and the action server.
 
-The `.po` files under `assistant/locales` are the source of truth. They are compiled in memory when loaded,
+The `.po` files under `core/locales` are the source of truth. They are compiled in memory when loaded,
 so a stale `.mo` can never be served. Extraction and update use babel's CLI (see `make i18n`).
 """
 
@@ -19,7 +19,7 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from babel.support import Translations
 
-from assistant.settings import LANGUAGES
+from core.settings import LANGUAGES
 
 LOCALES_DIR = Path(__file__).resolve().parent / "locales"
 DOMAIN = "messages"

@@ -9,10 +9,10 @@ import threading
 import pytest
 from pydantic import SecretStr
 
-from assistant.data_key import DataKeyError, Sealer, data_keys, key_file, make_key_files, new_data_key, sealer
 from assistant.resealing import rotate
-from assistant.secret_key import MissingKeyError, keyed_hash, secret_key
-from assistant.settings import Settings
+from core.data_key import DataKeyError, Sealer, data_keys, key_file, make_key_files, new_data_key, sealer
+from core.secret_key import MissingKeyError, keyed_hash, secret_key
+from core.settings import Settings
 
 
 def test_made_once_whole_and_private_however_many_race_for_it(tmp_path):

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import yaml
 
-from assistant.settings import Settings
-from assistant.training import TrainingResult, can_finetune, generated_dir, lineage_of, structure, write_lineage
-from knowledge.retraining import Retrainer
+from core.settings import Settings
 from knowledge.seeding import open_seeded
+from training.retraining import Retrainer
+from training.trainer import TrainingResult, can_finetune, generated_dir, lineage_of, structure, write_lineage
 
 
 def _faq(settings: Settings, keys: list[str]) -> None:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from assistant.private_files import write_once
-from assistant.settings import Settings
+from core.private_files import write_once
+from core.settings import Settings
 
 SECRET_FILE = "secret_key"
 

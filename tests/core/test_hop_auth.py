@@ -1,4 +1,4 @@
-"""Authenticated hops (assistant/hop_auth.py): the signature itself, the gateway's signed messages, and the
+"""Authenticated hops (core/hop_auth.py): the signature itself, the gateway's signed messages, and the
 launcher making and handing over the secrets; settings whose URLs follow their ports.
 
 The receiving ends in their own processes: tests/engine/test_engine_serve.py (the engine's channel and its signed
@@ -16,7 +16,9 @@ import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
-from assistant.hop_auth import (
+from assistant.launcher import ENGINE_TOKEN_VARIABLE, Stack, loopback_settings, settings_env
+from bot.engine_client import EngineClient, EngineUnavailable
+from core.hop_auth import (
     ACTIONS_SECRET_VARIABLE,
     ENGINE_SECRET_VARIABLE,
     INVALID,
@@ -31,9 +33,7 @@ from assistant.hop_auth import (
     sign,
     verify,
 )
-from assistant.launcher import ENGINE_TOKEN_VARIABLE, Stack, loopback_settings, settings_env
-from assistant.settings import Settings
-from bot.engine_client import EngineClient, EngineUnavailable
+from core.settings import Settings
 from tests.conftest import free_port
 
 SECRET = "a-hop-secret-of-some-length"
@@ -93,7 +93,7 @@ def test_refusals_log_the_first_then_one_summary_a_minute(caplog):
     """Before, every refused request wrote a warning: anyone reaching a port could flood the log."""
     clock = [0.0]
     refusals = Refusals("gateway -> engine", clock=lambda: clock[0])
-    with caplog.at_level(logging.WARNING, logger="assistant.hop_auth"):
+    with caplog.at_level(logging.WARNING, logger="core.hop_auth"):
         for second in range(120):
             clock[0] = float(second)
             refusals.count(MISSING if second % 3 else INVALID)

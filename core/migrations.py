@@ -11,7 +11,7 @@ import asyncio
 from alembic import command
 from alembic.config import Config
 
-from assistant.settings import PROJECT_ROOT, Settings
+from core.settings import PROJECT_ROOT, Settings
 
 
 def alembic_config(settings: Settings) -> Config:

@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 
-from assistant.privacy import RedactingFilter
+from core.privacy import RedactingFilter
 
 
 class JsonFormatter(logging.Formatter):

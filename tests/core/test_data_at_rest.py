@@ -15,16 +15,16 @@ import sqlalchemy as sa
 from alembic import command
 from telegram import Bot
 
-from assistant.bootstrap import open_database
-from assistant.data_key import DataKeyError, Sealer, data_keys, key_file, new_data_key, read_key_file, sealer
-from assistant.db import make_engine
-from assistant.migrations import alembic_config
 from assistant.resealing import check_all, rotate
-from assistant.secret_key import MissingKeyError, secret_key
-from assistant.settings import PROJECT_ROOT, Settings
 from bot.preferences import LanguagePreferences
 from bot.status_notifier import StatusNotifier
 from cases.subscriptions import Subscriptions
+from core.bootstrap import open_database
+from core.data_key import DataKeyError, Sealer, data_keys, key_file, new_data_key, read_key_file, sealer
+from core.db import make_engine
+from core.migrations import alembic_config
+from core.secret_key import MissingKeyError, secret_key
+from core.settings import PROJECT_ROOT, Settings
 from handoff.service import Handoff
 from telegram_emulator.driver import EmulatorDriver, text_of
 from tests.conftest import TOKEN
