@@ -10,7 +10,7 @@ from pathlib import Path
 from aiohttp import web
 
 from cases.lockout import Lockout
-from console import lockouts, upkeep
+from console import accounts, entries, lockouts, tickets, training_page, unanswered, upkeep
 from console.auth import StaffAuth, ip_of
 from console.web import Console, make_app
 from core.data_key import sealer
@@ -83,5 +83,6 @@ def build(settings: Settings, reload: Reload | None = None) -> web.Application:
     if warning := proxy_warning(settings):
         log.error(warning)
     app = make_app(lambda: open_console(settings, reload), settings.console_trusted_proxies or ())
-    app.add_routes([*lockouts.ROUTES, *upkeep.ROUTES])  # registered here: those pages build on console.web
+    pages = (entries, unanswered, training_page, tickets, accounts, lockouts, upkeep)
+    app.add_routes([route for page in pages for route in page.ROUTES])  # here: the pages build on console.web
     return app
