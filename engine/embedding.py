@@ -26,7 +26,8 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from engine.sentence_encoder import SentenceEncoder
+from engine.sentence_encoder import WEIGHTS_SHA256, SentenceEncoder
+from engine.vector_cache import VectorCache
 
 RECENT = 4096  # texts whose vectors are kept while parsing (1.5 KB each)
 
@@ -47,6 +48,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         super().__init__(name, {**self.get_default_config(), **config})
         self._encoder = encoder or self._shared_encoder()
         self._recent: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self._kept = VectorCache.from_environment(WEIGHTS_SHA256)  # trainings only: the launcher sets it
 
     @classmethod
     def _shared_encoder(cls) -> SentenceEncoder:
@@ -91,9 +93,12 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         return messages
 
     def _add(self, messages: list[Message]) -> None:
-        if messages:
-            for message, vector in zip(messages, self._encoder.encode([m.get(TEXT) for m in messages]), strict=True):
-                self._attach(message, vector)
+        if not messages:
+            return
+        texts = [m.get(TEXT) for m in messages]
+        vectors = self._kept.vectors(texts, self._encoder.encode) if self._kept else self._encoder.encode(texts)
+        for message, vector in zip(messages, vectors, strict=True):
+            self._attach(message, vector)
 
     def _attach(self, message: Message, vector: np.ndarray) -> None:
         self.add_features_to_message(None, vector[np.newaxis, :], TEXT, message)

@@ -21,6 +21,7 @@ import yaml
 
 from core.settings import PROJECT_ROOT, Settings
 from core.tasks import kill_process_group
+from engine.vector_cache import DIRECTORY_VARIABLE
 from knowledge.store import KnowledgeBase
 from knowledge.training_data import render_nlu
 
@@ -169,7 +170,7 @@ async def run_rasa(
         process = await asyncio.create_subprocess_exec(
             *command,
             cwd=PROJECT_ROOT,
-            env=rasa_env(settings),
+            env={**rasa_env(settings), DIRECTORY_VARIABLE: str(settings.models_dir / "cache")},
             stdout=asyncio.subprocess.DEVNULL if out is None else out,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
