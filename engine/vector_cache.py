@@ -2,8 +2,9 @@
 
 Why: every training encodes all of its examples (13 000 and more, ~15 ms of CPU each: minutes), and a publish's
 quick update adds a handful of texts to the same thousands. A vector depends only on its text and on the
-encoder's weights, so the file is named after the weights' hash and only texts it lacks are encoded. It holds the
-last training's texts (by their SHA-256, not the texts), so it never outgrows one training's data.
+encoder's weights, so the file is named after the weights' hash and only texts it lacks are encoded. It holds
+texts' SHA-256, not the texts: the last training's first, then those of earlier trainings (the benchmarks' and the
+tests' smaller ones share the folder) up to `LIMIT`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ if TYPE_CHECKING:  # NumPy is imported where it is used: the trainer, in our own
 
 log = logging.getLogger(__name__)
 DIRECTORY_VARIABLE = "ASSISTANT_SENTENCE_VECTORS"  # set by training/trainer.py for the trainings it runs
+LIMIT = 40_000  # vectors kept (1.5 KB each): about three trainings' worth of distinct texts
 
 
 def digest(text: str) -> bytes:
@@ -38,7 +40,7 @@ class VectorCache:
 
     def vectors(self, texts: Sequence[str], encode: Callable[[list[str]], np.ndarray]) -> np.ndarray:
         """One vector per text, as `encode` gives it, encoding only the texts the file does not hold; the file
-        then holds exactly these texts' vectors."""
+        then holds these texts' vectors first."""
         import numpy as np
 
         keys = [digest(text) for text in texts]
@@ -47,8 +49,9 @@ class VectorCache:
         if missing:
             known.update(zip(missing, encode(list(missing.values())), strict=True))
         result = np.stack([known[key] for key in keys]) if keys else np.zeros((0, 0), dtype=np.float32)
-        if missing or len(known) != len(set(keys)):
-            self._save({key: known[key] for key in dict.fromkeys(keys)})
+        if missing:
+            kept = dict.fromkeys(keys) | dict.fromkeys(known)
+            self._save({key: known[key] for key in list(kept)[:LIMIT]})
         log.info("sentence vectors: %d of %d texts encoded, the rest kept from earlier", len(missing), len(keys))
         return result
 
