@@ -15,7 +15,6 @@ number: the rest of the ticket, and every other ticket, still works, and the use
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 from collections.abc import Sequence
@@ -208,20 +207,23 @@ class Handoff:
     async def add_message(self, ticket_id: int, author: str, text: str, kind: str = "text") -> None:
         """Records a line; the first line from staff to the user (not a staff note) sets the first-response time."""
         async with self._sessions() as session, session.begin():
-            ticket = await self._ticket(session, ticket_id)
-            if ticket.state == "resolved":
-                raise HandoffError("This ticket is resolved.")
-            ticket.messages.append(self._line(author, text, kind))
-            if author.startswith("staff:") and kind != "note" and ticket.first_response_at is None:
-                ticket.first_response_at = _now()
+            self._record(await self._ticket(session, ticket_id), author, text, kind)
 
     async def staff_replied(self, ticket_id: int, staff: str, text: str, kind: str = "text") -> None:
-        """Records what staff sent the user; the first reply to a waiting ticket takes it for whoever wrote it."""
-        await self.add_message(ticket_id, f"staff:{staff}", text, kind)
-        ticket = await self.get(ticket_id)
-        if ticket is not None and ticket.state == "waiting":
-            with contextlib.suppress(HandoffError):  # someone took it in the meantime: theirs it stays
-                await self.take(ticket_id, staff)
+        """Records what staff sent the user; the first reply to a waiting ticket takes it for whoever wrote it (in
+        the same transaction as the line)."""
+        async with self._sessions() as session, session.begin():
+            ticket = await self._ticket(session, ticket_id)
+            self._record(ticket, f"staff:{staff}", text, kind)
+            if ticket.state == "waiting":
+                ticket.state, ticket.assignee = "assigned", staff
+
+    def _record(self, ticket: Ticket, author: str, text: str, kind: str) -> None:
+        if ticket.state == "resolved":
+            raise HandoffError("This ticket is resolved.")
+        ticket.messages.append(self._line(author, text, kind))
+        if author.startswith("staff:") and kind != "note" and ticket.first_response_at is None:
+            ticket.first_response_at = _now()
 
     async def take(self, ticket_id: int, staff: str) -> TicketView:
         async with self._sessions() as session, session.begin():
