@@ -12,7 +12,6 @@ given it, both did worse on the development set (docs/benchmarks.md).
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict
 from typing import Any
 
@@ -27,7 +26,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from engine.sentence_encoder import WEIGHTS_SHA256, SentenceEncoder
-from engine.vector_cache import VectorCache
+from engine.vector_cache import VectorCache, digest
 
 RECENT = 4096  # texts whose vectors are kept while parsing (1.5 KB each)
 
@@ -48,7 +47,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         super().__init__(name, {**self.get_default_config(), **config})
         self._encoder = encoder or self._shared_encoder()
         self._recent: OrderedDict[bytes, np.ndarray] = OrderedDict()
-        self._kept = VectorCache.from_environment(WEIGHTS_SHA256)  # trainings only: the launcher sets it
+        self._kept = VectorCache.from_environment(WEIGHTS_SHA256)  # trainings: set by trainer.run_rasa
 
     @classmethod
     def _shared_encoder(cls) -> SentenceEncoder:
@@ -76,7 +75,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         write "hi", "thanks" and "yes" and press the same buttons over and over; each is 15 ms of CPU."""
         pending = []
         for message in (m for m in messages if m.get(TEXT) is not None):
-            key = hashlib.sha256(message.get(TEXT).encode("utf-8", "surrogatepass")).digest()
+            key = digest(message.get(TEXT))
             vector = self._recent.get(key)
             if vector is None:
                 pending.append((key, message))
