@@ -40,6 +40,8 @@ from core.tasks import cancel_and_wait
 from knowledge.curation import Role
 from knowledge.seeding import knowledge_base
 from telegram_emulator.driver import EmulatorDriver
+from training.model_store import ModelStore
+from training.publishing import seed
 from training.trainer import ensure_model, validate_data
 
 T = TypeVar("T")
@@ -188,10 +190,19 @@ async def ensure_demo_admin(settings: Settings) -> str | None:
         await database.close()
 
 
-SERVICES = ("case-api", "actions", "engine", "console", "gateway")
+SERVICES = ("case-api", "actions", "engine", "console", "gateway", "balancer", "follower")
 # The keys these read each other's rows with (the action server offers a subscription, the gateway serves it):
 # made under each container's own data folder, they would differ (core/data_key.py).
 KEY_SHARERS, KEYS = ("actions", "console", "gateway"), ("secret_key", "data_key")
+
+
+async def _seed_store(settings: Settings) -> None:
+    result = await _model(settings)
+    database = await open_database(settings)
+    try:
+        await seed(ModelStore(database.sessions), result.model, "image", replace=False)
+    finally:
+        await database.close()
 
 
 async def cmd_serve(settings: Settings, name: str) -> int:
@@ -203,8 +214,18 @@ async def cmd_serve(settings: Settings, name: str) -> int:
     if name in KEY_SHARERS and (unset := [f"ASSISTANT_{k.upper()}" for k in KEYS if getattr(settings, k) is None]):
         say(f"{', '.join(unset)} must be set, the same for the gateway, the action server and the console")
         return 2
-    if name == "engine":  # only now: loading the model takes a while, training it far longer
-        stack.model = (await _model(settings)).model
+    if name == "balancer":  # HAProxy and the rollout controller: this process stays, HAProxy is its child
+        from assistant.front import serve
+
+        configure_logging("balancer", settings.log_level)
+        return await serve(settings)
+    if name == "follower":  # Kubernetes: beside an engine, moving it to the pointer (assistant/follower.py)
+        from assistant.follower import serve as follow
+
+        configure_logging("follower", settings.log_level)
+        return await follow(settings)
+    if name == "console":  # the model store starts with the image's model; engines fetch theirs from it
+        await _seed_store(settings)
     service = next((s for s in stack.plan() if s.name == name), None)
     if service is None:
         say(

@@ -27,11 +27,17 @@ from aiohttp import ClientError, ClientSession, ClientTimeout
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
+from assistant.haproxy import Backend, HAProxyAdmin, Server, config_text, haproxy_binary
+from assistant.rollout import EngineSlot, RolloutController
+from core.bootstrap import Database, open_database
 from core.data_key import make_key_files
 from core.hop_auth import ACTIONS_SECRET_VARIABLE, ENGINE_SECRET_VARIABLE
 from core.private_files import PRIVATE_UMASK
 from core.settings import PROJECT_ROOT, Settings
 from core.tasks import kill_process_group
+from training.engine_admin import loaded_model
+from training.model_store import ModelStore
+from training.publishing import seed
 from training.trainer import rasa_env, rasa_python
 
 DEMO_SUPPORT_CHAT, DEMO_OFFICERS_CHAT = -1001000000001, -1001000000002
@@ -105,9 +111,10 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 
 # The database's and Redis' passwords reach the engine in these: endpoints.yml names them (`${…}`, which Rasa
-# expands when it reads the file), so that no file holds a password.
+# expands when it reads the file), so that no file holds a password. The model store's bearer token too.
 DATABASE_PASSWORD_VARIABLE = "ENGINE_DATABASE_PASSWORD"
 REDIS_PASSWORD_VARIABLE = "ENGINE_REDIS_PASSWORD"
+MODEL_STORE_TOKEN_VARIABLE = "ENGINE_MODEL_STORE_TOKEN"
 
 
 def engine_store_passwords(settings: Settings) -> dict[str, str]:
@@ -134,8 +141,8 @@ def engine_env(settings: Settings, secrets: dict[str, str]) -> dict[str, str]:
 
 
 def write_engine_endpoints(settings: Settings) -> Path:
-    """Rasa's endpoints file, from our settings (action server, tracker store, lock store); passwords only by
-    the name of the engine's variable that holds them (`engine_store_passwords`).
+    """Rasa's endpoints file, from our settings (model store, action server, tracker store, lock store);
+    secrets only by the name of the engine's variable that holds them (`engine_store_passwords`).
 
     Embedded: SQLite conversations and in-process locks. Scale-out: conversations in our PostgreSQL (Rasa's
     own `events` table) and the per-conversation lock in Redis, so any engine replica can take any message
@@ -144,6 +151,13 @@ def write_engine_endpoints(settings: Settings) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "endpoints.yml"
     endpoints: dict[str, Any] = {"action_endpoint": {"url": settings.action_server_url}}
+    # The model: the store's pointer, fetched at start and at each `PUT /model` (assistant/rollout.py); never
+    # pulled on a timer, which would load it while the engine takes messages.
+    endpoints["models"] = {
+        "url": settings.model_store_url,
+        "headers": {"Authorization": f"Bearer ${{{MODEL_STORE_TOKEN_VARIABLE}}}"},
+        "wait_time_between_pulls": None,
+    }
     # Conversations are stored with personal data redacted (engine/tracker_store.py).
     tracker: dict[str, Any] = {"type": "engine.tracker_store.RedactingSQLTrackerStore"}
     url = make_url(settings.sqlalchemy_url)
@@ -189,6 +203,25 @@ def write_engine_endpoints(settings: Settings) -> Path:
 Check = Callable[[ClientSession], Awaitable[bool]]
 
 
+def engine_serves_a_model(port: int, token: str | None) -> Check:
+    """Ready once the engine has loaded a model (`/status` answers 409 before, and when the store had none)."""
+
+    async def check(session: ClientSession) -> bool:
+        return await loaded_model(f"http://127.0.0.1:{port}", token) is not None
+
+    return check
+
+
+def haproxy_ready(socket: Path) -> Check:
+    async def check(session: ClientSession) -> bool:
+        try:
+            return "Name: HAProxy" in await HAProxyAdmin(socket).command("show info")
+        except OSError:
+            return False
+
+    return check
+
+
 def http_ok(url: str) -> Check:
     async def check(session: ClientSession) -> bool:
         try:
@@ -209,6 +242,9 @@ class Service:
     startup_timeout_s: float = 60.0
     process: asyncio.subprocess.Process | None = None
     log_path: Path | None = None
+    port: int | None = None  # where it listens, for the balancer and the rollout
+    server: str | None = None  # an engine's server in HAProxy's engines backend
+    generation: int = 0  # blue/green: the engine that replaced generation - 1 (its own log file)
 
 
 # Secrets the processes of a stack must agree on. `python -m assistant run` makes the missing ones for the run;
@@ -218,7 +254,9 @@ NEEDED_SECRETS = {
     "gateway": ("engine_hop_secret",),  # and webhook_secret in webhook mode
     "engine": ("engine_api_token", "engine_hop_secret", "actions_hop_secret"),
     "actions": ("actions_hop_secret",),
-    "console": ("engine_api_token",),  # model reloads
+    "console": ("engine_api_token",),  # the model store's downloads
+    "follower": ("engine_api_token",),  # asks its engine which model it serves, and loads the pointer's
+    "balancer": (),  # in front of engines, the engine API token too: health checks and model rollouts
     "case-api": (),
 }
 OPTIONAL_SECRETS = ("metrics_token", "sandbox_admin_token")
@@ -232,6 +270,8 @@ class Stack:
     services: list[Service] = field(default_factory=list)
     # False for `python -m assistant serve` (one service per container): secrets must come from the settings.
     per_run_secrets: bool = True
+    _database: Database | None = field(default=None, repr=False)
+    _rollout: RolloutController | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.per_run_secrets:
@@ -298,48 +338,17 @@ class Stack:
                 60,
             )
         )
-        endpoints = write_engine_endpoints(s)
-        # Secrets reach the engine in its environment (engine/serve.py takes them out), never in argv.
-        secret_env = engine_env(
-            s,
-            {
-                variable: secret.get_secret_value() if secret else ""
-                for variable, secret in (
-                    (ENGINE_TOKEN_VARIABLE, s.engine_api_token),
-                    (ENGINE_SECRET_VARIABLE, s.engine_hop_secret),
-                    (ACTIONS_SECRET_VARIABLE, s.actions_hop_secret),
-                )
-            },
-        )
-        engine_ports = [s.engine_port] if s.engine_replicas == 1 else [free_port() for _ in range(s.engine_replicas)]
-        for i, port in enumerate(engine_ports):
-            services.append(
-                Service(
-                    "engine" if len(engine_ports) == 1 else f"engine-{i + 1}",
-                    [
-                        str(rasa_python(s)),
-                        "-m",
-                        "engine.serve",
-                        "run",
-                        "--model",
-                        str(self.model),
-                        "--port",
-                        str(port),
-                        "--interface",
-                        s.engine_listen,
-                        "--credentials",
-                        str(PROJECT_ROOT / "credentials.yml"),
-                        "--endpoints",
-                        str(endpoints),
-                        "--enable-api",
-                    ],
-                    http_ok(f"http://127.0.0.1:{port}/"),
-                    secret_env,
-                    180,
-                )
+        front = self.fronts_engines()
+        engines = [
+            self.engine_service(
+                "engine" if s.engine_replicas == 1 else f"engine-{i + 1}",
+                free_port() if front else s.engine_port,
+                server="blue" if s.engine_replicas == 1 else f"engine-{i + 1}",
             )
-        if len(engine_ports) > 1:
-            services.append(_balancer("engine-balancer", s.engine_port, engine_ports, "/", env))
+            for i in range(s.engine_replicas)
+        ]
+        gateway_ports = [free_port() for _ in range(s.gateway_replicas)] if s.gateway_replicas > 1 else []
+        # The console before the engines: they fetch their model from it (console/model_server.py).
         services.append(
             Service(
                 "console",
@@ -349,27 +358,89 @@ class Stack:
                 60,
             )
         )
-        if s.gateway_replicas == 1:
+        if front:
+            services.append(self._balancer(engines, gateway_ports, env))
+        services += engines
+        if not gateway_ports:
             ready = http_ok(f"http://127.0.0.1:{s.webhook_port}/health") if s.webhook_url else self._gateway_ready
             services.append(Service("gateway", [python, "-m", "bot"], ready, env, 60))
-        else:
-            ports = [free_port() for _ in range(s.gateway_replicas)]
-            for i, port in enumerate(ports):
-                services.append(
-                    Service(
-                        f"gateway-{i + 1}",
-                        [python, "-m", "bot"],
-                        http_ok(f"http://127.0.0.1:{port}/health"),
-                        {**env, "ASSISTANT_WEBHOOK_PORT": str(port)},
-                        60,
-                    )
+        for i, port in enumerate(gateway_ports):
+            services.append(
+                Service(
+                    f"gateway-{i + 1}",
+                    [python, "-m", "bot"],
+                    http_ok(f"http://127.0.0.1:{port}/health"),
+                    {**env, "ASSISTANT_WEBHOOK_PORT": str(port)},
+                    60,
+                    port=port,
                 )
-            services.append(_balancer("gateway-balancer", s.webhook_port, ports, "/health", env))
+            )
         return services
+
+    def fronts_engines(self) -> bool:
+        """HAProxy in front of the engines: always in the launcher when installed (a single engine then
+        switches models blue/green); `serve` (one service per container) never."""
+        return self.per_run_secrets and haproxy_binary() is not None
+
+    def engine_service(self, name: str, port: int, server: str | None, generation: int = 0) -> Service:
+        s = self.settings
+        endpoints = write_engine_endpoints(s)
+        # Secrets reach the engine in its environment (engine/serve.py takes them out), never in argv.
+        secret_env = engine_env(
+            s,
+            {
+                variable: secret.get_secret_value() if secret else ""
+                for variable, secret in (
+                    (ENGINE_TOKEN_VARIABLE, s.engine_api_token),
+                    (MODEL_STORE_TOKEN_VARIABLE, s.engine_api_token),
+                    (ENGINE_SECRET_VARIABLE, s.engine_hop_secret),
+                    (ACTIONS_SECRET_VARIABLE, s.actions_hop_secret),
+                )
+            },
+        )
+        # No --model: the engine loads the store's pointer (endpoints.yml's model server).
+        argv = [
+            str(rasa_python(s)),
+            "-m",
+            "engine.serve",
+            "run",
+            "--port",
+            str(port),
+            "--interface",
+            s.engine_listen,
+            "--credentials",
+            str(PROJECT_ROOT / "credentials.yml"),
+            "--endpoints",
+            str(endpoints),
+            "--enable-api",
+        ]
+        ready = engine_serves_a_model(port, s.engine_api_token.get_secret_value() if s.engine_api_token else None)
+        return Service(name, argv, ready, secret_env, 180, port=port, server=server, generation=generation)
+
+    def _balancer(self, engines: list[Service], gateway_ports: list[int], env: dict[str, str]) -> Service:
+        s = self.settings
+        folder = s.data_dir / "engine"
+        socket, config = folder / "haproxy.sock", folder / "haproxy.cfg"
+        token = s.engine_api_token.get_secret_value() if s.engine_api_token else ""
+        servers = [Server(str(e.server), int(e.port or 0)) for e in engines]
+        if len(engines) == 1:
+            servers.append(Server("green", 1, enabled=False))  # blue/green: the next engine's slot
+        backends = [Backend("engines", s.engine_port, servers, f"/status?token={token}", "leastconn")]
+        if gateway_ports:
+            gateways = [Server(f"gateway-{i + 1}", port) for i, port in enumerate(gateway_ports)]
+            backends.append(Backend("gateways", s.webhook_port, gateways, "/health"))
+        metrics_token = s.metrics_token.get_secret_value() if s.metrics_token else None
+        config.write_text(config_text(backends, socket, s.balancer_metrics_port, metrics_token), encoding="utf-8")
+        config.chmod(0o600)  # it holds the engine API token (the health check asks /status)
+        socket.unlink(missing_ok=True)
+        argv = [str(haproxy_binary()), "-f", str(config), "-db"]
+        return Service("balancer", argv, haproxy_ready(socket), env, 20, port=s.engine_port)
 
     def check_scale_out(self) -> None:
         """Replicas only work with the shared stores; refuse a configuration that would answer wrongly."""
         s = self.settings
+        if (s.engine_replicas > 1 or s.gateway_replicas > 1) and haproxy_binary() is None:
+            raise ValueError("replicas need HAProxy in front of them: run scripts/setup.sh (apt-get install haproxy)")
         if s.engine_replicas > 1 or s.gateway_replicas > 1:
             missing = [
                 name
@@ -421,6 +492,11 @@ class Stack:
         logs = self.settings.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         self.services = self.plan()
+        self._database = await open_database(self.settings)
+        store = ModelStore(self._database.sessions)
+        # The engines start on the model this stack was started with: trained for the current data, it is
+        # what a publish would produce.
+        await seed(store, self.model, "launcher", replace=True)
         async with ClientSession() as session:
             for service in self.services:
                 progress(f"starting {service.name}…")
@@ -428,6 +504,47 @@ class Stack:
                 await self._wait_ready(service, session)
                 if service.name == "emulator":
                     await self._demo_staff_groups(session)
+        token = self.settings.engine_api_token
+        assert token is not None  # made for the run when unset (NEEDED_SECRETS)
+        balancer = next((s for s in self.services if s.name == "balancer"), None)
+        admin = HAProxyAdmin(self.settings.data_dir / "engine" / "haproxy.sock") if balancer else None
+        self._rollout = RolloutController(store, self, admin, token.get_secret_value())
+        self._rollout.start()
+
+    # The rollout controller's fleet (assistant/rollout.py).
+
+    def engine_slots(self) -> list[EngineSlot]:
+        return [EngineSlot(s.name, s.server, s.port) for s in self.services if s.server and s.port]
+
+    def room_for_twin(self) -> bool:
+        """Whether a second engine fits in memory beside the first (its size, with a margin)."""
+        engine = next((s for s in self.services if s.server), None)
+        balanced = any(s.name == "balancer" for s in self.services)
+        if engine is None or engine.process is None or not balanced or not self.settings.engine_blue_green:
+            return False
+        rss, available = _rss_mb(engine.process.pid), _available_mb()
+        return rss > 0 and available > 1.5 * rss + 512
+
+    async def start_twin(self, slot: EngineSlot) -> EngineSlot:
+        old = next(s for s in self.services if s.server == slot.server)
+        twin = self.engine_service(
+            old.name, free_port(), "green" if old.server == "blue" else "blue", old.generation + 1
+        )
+        async with ClientSession() as session:
+            await self._spawn(twin, self.settings.data_dir / "logs")
+            try:
+                await self._wait_ready(twin, session)
+            except BaseException:
+                await _terminate(twin, STOP_TIMEOUT_S)
+                raise
+        self.services.insert(self.services.index(old) + 1, twin)
+        assert twin.server is not None and twin.port is not None
+        return EngineSlot(twin.name, twin.server, twin.port)
+
+    async def retire(self, slot: EngineSlot) -> None:
+        service = next(s for s in self.services if s.server == slot.server and s.port == slot.port)
+        await _terminate(service, STOP_TIMEOUT_S)
+        self.services.remove(service)
 
     async def _demo_staff_groups(self, session: ClientSession) -> None:
         """The support and officers' forum groups in the emulator, each with one demo staff member."""
@@ -443,7 +560,9 @@ class Stack:
                 response.raise_for_status()
 
     async def _spawn(self, service: Service, logs: Path) -> None:
-        service.log_path = logs / f"{service.name}.log"
+        service.log_path = logs / (
+            f"{service.name}.{service.generation}.log" if service.generation else f"{service.name}.log"
+        )
         log_file = open(service.log_path, "ab")  # noqa: SIM115, ASYNC230 - a local log, handed to the child
         try:
             service.process = await asyncio.create_subprocess_exec(
@@ -491,9 +610,14 @@ class Stack:
         One deadline for both waves: a reply in flight holds a gateway and then the engine, and two waves
         of their own would add up (12 s for a Ctrl-C during a slow status lookup)."""
         deadline = time.monotonic() + timeout_s
+        if self._rollout is not None:
+            await self._rollout.stop()
         gateways = [s for s in self.services if s.name.startswith("gateway")]
         for wave in (gateways, [s for s in self.services if s not in gateways]):
             await asyncio.gather(*(_terminate(s, max(0.0, deadline - time.monotonic())) for s in wave))
+        if self._database is not None:
+            await self._database.close()
+            self._database = None
 
     def kill(self) -> None:
         """Every process of the stack and its children, at once (a second Ctrl-C)."""
@@ -506,11 +630,20 @@ def _on_loopback(url: str) -> bool:
     return urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1")
 
 
-def _balancer(name: str, port: int, upstreams: list[int], health: str, env: dict[str, str]) -> Service:
-    argv = [sys.executable, "-m", "assistant.balancer", "--listen", f"127.0.0.1:{port}", "--health", health]
-    for upstream in upstreams:
-        argv += ["--upstream", f"http://127.0.0.1:{upstream}"]
-    return Service(name, argv, http_ok(f"http://127.0.0.1:{port}{health}"), env, 20)
+def _rss_mb(pid: int) -> float:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS:")), 0.0)
+
+
+def _available_mb() -> float:
+    try:
+        meminfo = Path("/proc/meminfo").read_text()
+    except OSError:
+        return 0.0
+    return next((int(line.split()[1]) / 1024 for line in meminfo.splitlines() if line.startswith("MemAvailable:")), 0.0)
 
 
 async def _terminate(service: Service, timeout_s: float) -> None:

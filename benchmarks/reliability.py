@@ -6,7 +6,7 @@ order, while processes and databases die and come back?
     .venv/bin/python -m benchmarks.reliability --smoke          # tiny, for the test suite
 
 The stack: a PostgreSQL server of the run's own (benchmarks/services.py), a private Redis with its append-only
-file, two engines and two gateways in webhook mode behind the loopback balancer, the action server, the
+file, two engines and two gateways in webhook mode behind HAProxy, the action server, the
 emulator as Telegram. Users send bursts of 1-3 messages (under the flood limit), wait for the answers, read
 for a while, and go on. Every message is a knowledge-base question whose answer the model gives reliably
 (checked once before the run), so each reply says which message it answers: the run compares what each

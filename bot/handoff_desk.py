@@ -20,13 +20,13 @@ from telegram import Bot, Message, Update, User
 from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.delivery import deliver
-from bot.periodic import Periodic
 from bot.recent import RecentLines
 from bot.rendering import Button, Outgoing, escape, say, split_html
 from bot.texts import TEXTS
 from core import protocol
 from core.i18n import LANGUAGE_NAMES, gettext
 from core.metrics import HANDOFFS
+from core.periodic import Periodic
 from core.settings import Settings
 from handoff.hours import WorkingHours
 from handoff.service import Handoff, HandoffError, TicketView

@@ -22,9 +22,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.periodic import Periodic
 from core.coordination import Coordination, store_errors
 from core.metrics import DUPLICATES
+from core.periodic import Periodic
 from core.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)

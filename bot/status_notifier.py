@@ -9,11 +9,11 @@ from telegram import Bot
 from telegram.error import Forbidden, TelegramError
 
 from bot.delivery import deliver
-from bot.periodic import Periodic
 from bot.rendering import Outgoing, render_case_status, say, split_all
 from cases.client import CaseApiClient
 from cases.subscriptions import Subscriptions
 from cases.watch import Delivery, StatusWatch
+from core.periodic import Periodic
 from core.protocol import CaseStatus
 
 log = logging.getLogger(__name__)

@@ -5,12 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from aiohttp import web
 
 from cases.lockout import Lockout
-from console import accounts, entries, lockouts, tickets, training_page, unanswered, upkeep
+from console import accounts, entries, lockouts, model_server, tickets, training_page, unanswered, upkeep
 from console.auth import StaffAuth, ip_of
 from console.web import Console, make_app
 from core.data_key import sealer
@@ -22,8 +21,10 @@ from knowledge.seeding import open_seeded
 from knowledge.store import KnowledgeBase
 from knowledge.unanswered import UnansweredLog
 from knowledge.upkeep import Upkeep
-from training.engine_admin import load_model, loaded_model
+from training.model_store import ModelStore
+from training.publishing import publish
 from training.retraining import Reload, Retrainer
+from training.trainer import TrainingResult
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +32,13 @@ log = logging.getLogger(__name__)
 @asynccontextmanager
 async def open_console(settings: Settings, reload: Reload | None = None) -> AsyncIterator[Console]:
     database = await open_seeded(settings)
+    models = ModelStore(database.sessions)
 
-    async def reload_engine(model: Path) -> None:
-        await load_model(settings, model)
+    async def roll_out(result: TrainingResult, run_id: int) -> None:
+        await publish(models, result, f"training run {run_id}", run_id=run_id)
+        await models.prune(keep=settings.models_kept)
 
-    async def served_model() -> str | None:
-        return await loaded_model(settings)
-
-    retrainer = Retrainer(settings, database.sessions, reload or reload_engine, served_model)
+    retrainer = Retrainer(settings, database.sessions, reload or roll_out, models.pointer)
 
     async def on_published(key: str, variants_changed: bool, actor: Actor) -> None:
         if variants_changed:
@@ -56,6 +56,7 @@ async def open_console(settings: Settings, reload: Reload | None = None) -> Asyn
             Handoff(database.sessions, sealer(settings)),
             Lockout(database.sessions, secret_key(settings)),
             Upkeep(database.sessions),
+            models,
         )
     finally:
         await retrainer.stop()
@@ -83,6 +84,6 @@ def build(settings: Settings, reload: Reload | None = None) -> web.Application:
     if warning := proxy_warning(settings):
         log.error(warning)
     app = make_app(lambda: open_console(settings, reload), settings.console_trusted_proxies or ())
-    pages = (entries, unanswered, training_page, tickets, accounts, lockouts, upkeep)
+    pages = (entries, unanswered, training_page, tickets, accounts, lockouts, upkeep, model_server)
     app.add_routes([route for page in pages for route in page.ROUTES])  # here: the pages build on console.web
     return app

@@ -1,5 +1,5 @@
-"""Console: the model's training runs and the model being served (training/retraining.py); reviewers and
-admins can queue a training from scratch.
+"""Console: the model's training runs, the model the engines serve and each rollout's engine switches
+(training/retraining.py, assistant/rollout.py); reviewers and admins can queue a training from scratch.
 """
 
 from __future__ import annotations
@@ -10,14 +10,13 @@ from console.web import _actor, _console, redirect, render
 
 
 async def training_page(request: web.Request) -> web.Response:
-    from training.engine_admin import loaded_model
-
     console = _console(request)
     return render(
         request,
         "training.html",
         runs=await console.retrainer.runs(),
-        serving=await loaded_model(console.settings),
+        serving=await console.models.pointer(),
+        rollouts=await console.models.recent(),
         finetunes_before_full=console.settings.finetunes_before_full,
     )
 

@@ -38,6 +38,7 @@ from knowledge.schema import EntryData
 from knowledge.store import KnowledgeBase
 from knowledge.unanswered import UnansweredLog
 from knowledge.upkeep import Upkeep
+from training.model_store import ModelStore
 from training.retraining import Retrainer
 
 COOKIE = "staff_session"
@@ -57,6 +58,7 @@ class Console:
     tickets: Handoff
     lockout: Lockout  # paused status lookups (console/lockouts.py)
     upkeep: Upkeep  # facts to re-check, translations to check (console/upkeep.py)
+    models: ModelStore  # trained models and the pointer the engines follow (console/model_server.py)
 
 
 @dataclass(frozen=True)
@@ -213,7 +215,8 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
 
 @web.middleware
 async def require_login(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path in ("/login", "/health") or request.path.startswith("/static/"):
+    # The model server authenticates engines by their own bearer token (console/model_server.py).
+    if request.path in ("/login", "/health", "/engine/model") or request.path.startswith("/static/"):
         return await handler(request)
     login = await _console(request).auth.session(request.cookies.get(COOKIE))
     if login is None:

@@ -55,8 +55,8 @@ class Settings(BaseSettings):
     # and Rasa's lock store. Unset: all of that stays in each process, which is right for one replica.
     redis_url: str | None = None
     redis_namespace: str = "ma"
-    # Replicas `python -m assistant run` starts behind its loopback balancer (assistant/balancer.py); more
-    # than one needs Redis and PostgreSQL, and gateway replicas need webhook mode.
+    # Replicas `python -m assistant run` starts behind HAProxy (assistant/haproxy.py); more than one needs
+    # Redis and PostgreSQL, and gateway replicas need webhook mode.
     engine_replicas: int = Field(default=1, ge=1, le=8)
     gateway_replicas: int = Field(default=1, ge=1, le=8)
     # Where the gateway and the console find the engine; unset: http://127.0.0.1:<engine_port>, so changing the
@@ -72,6 +72,23 @@ class Settings(BaseSettings):
     emulator_port: int = 8081
     console_host: str = "127.0.0.1"
     console_port: int = 8080
+    # Where engines fetch the model the store's pointer names (console/model_server.py); unset:
+    # http://127.0.0.1:<console_port>/engine/model. In containers: the console's service name.
+    model_store_url: str = ""
+    # A new model reaches a single engine blue/green (a second engine starts on it and takes over), memory
+    # permitting; False: the engine loads it in place, and replies wait on the load (assistant/rollout.py).
+    engine_blue_green: bool = True
+    # `python -m assistant serve balancer` (containers): HAProxy in front of these engines and gateways
+    # (host:port, comma-separated or a JSON list), with the rollout controller (assistant/front.py).
+    engine_upstreams: Annotated[list[str], NoDecode] = []
+    gateway_upstreams: Annotated[list[str], NoDecode] = []
+    # Kubernetes: the follower beside each engine (assistant/follower.py) looks at the pointer this often,
+    # and waits this long for the pod to leave the Service (readiness) before loading, and to come back after.
+    follow_every_s: float = Field(default=5.0, gt=0)
+    follow_drain_s: float = Field(default=10.0, ge=0)
+    follower_port: int = 5006
+    # HAProxy's own Prometheus metrics, behind the metrics token; unset: not served.
+    balancer_metrics_port: int | None = None
     # Reverse proxies in front of the console (addresses or networks: a JSON list or comma-separated) whose
     # X-Forwarded-For and X-Forwarded-Proto it believes: login throttling then counts the client's address, and
     # HTTPS at the proxy turns on HSTS and Secure cookies. Empty or unset: the connection's own address and
@@ -120,6 +137,8 @@ class Settings(BaseSettings):
     # trains from scratch. 0 turns quick updates off. "Retrain from scratch" in the console always does.
     finetune_epoch_fraction: float = Field(default=0.3, gt=0.0, le=1.0)
     finetunes_before_full: int = Field(default=4, ge=0)
+    # Trained models the model store keeps (the newest, and always the one served): earlier ones to go back to.
+    models_kept: int = Field(default=5, ge=2)
     # A training runs at this lower CPU priority (`nice`; 0: the same as the services). Free while the machine
     # is idle; beside 100 users it did not measurably shorten replies (benchmarks.latency --during-training).
     training_niceness: int = Field(default=10, ge=0, le=19)
@@ -137,6 +156,21 @@ class Settings(BaseSettings):
             raise ValueError(
                 "Telegram accepts only 1-256 characters A-Z, a-z, 0-9, _ and -: make one with `openssl rand -hex 32`"
             )
+        return value
+
+    @field_validator("engine_upstreams", "gateway_upstreams", mode="before")
+    @classmethod
+    def _host_ports(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            value = (
+                json.loads(text) if text.startswith("[") else [part.strip() for part in text.split(",") if part.strip()]
+            )
+        if isinstance(value, list | tuple):
+            for entry in value:
+                host, _, port = str(entry).rpartition(":")
+                if not host or not port.isdigit():
+                    raise ValueError(f"{entry!r} is not host:port (e.g. engine-1:5005)")
         return value
 
     @field_validator("console_trusted_proxies", mode="before")
@@ -164,6 +198,8 @@ class Settings(BaseSettings):
             self.engine_url = f"http://127.0.0.1:{self.engine_port}"
         if not self.case_api_url:
             self.case_api_url = f"http://127.0.0.1:{self.case_api_port}"
+        if not self.model_store_url:
+            self.model_store_url = f"http://127.0.0.1:{self.console_port}/engine/model"
         return self
 
     @property

@@ -13,6 +13,7 @@ import cases.models  # noqa: F401
 import console.models  # noqa: F401
 import handoff.models  # noqa: F401
 import knowledge.models  # noqa: F401
+import training.tables  # noqa: F401
 from core.db import Base, make_engine
 
 config = context.config

@@ -78,6 +78,8 @@ postgres_binaries() {  # true if initdb and postgres are installed (Debian keeps
   return 1
 }
 missing=()
+# HAProxy fronts the engine replicas (assistant/haproxy.py): the launcher needs it, tests or not.
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 if [ "${SKIP_CHROMIUM:-0}" != 1 ] && ! command -v chromium >/dev/null 2>&1; then missing+=(chromium); fi
 if [ "${SKIP_TEST_SERVICES:-0}" != 1 ]; then
   postgres_binaries || missing+=(postgresql)
@@ -85,13 +87,13 @@ if [ "${SKIP_TEST_SERVICES:-0}" != 1 ]; then
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "Installing ${missing[*]} for the tests (Debian packages)…"
+    echo "Installing ${missing[*]} (Debian packages)…"
     if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } \
          >>"$LOG" 2>&1; then
       tail -n 20 "$LOG"; echo "Installing ${missing[*]} failed; the full log is $LOG" >&2; exit 1
     fi
   else
-    echo "Missing for the tests: ${missing[*]} (as root: apt-get install ${missing[*]})." >&2
+    echo "Missing: ${missing[*]} (as root: apt-get install ${missing[*]})." >&2
   fi
 fi
 echo "Environments ready: .venv ($(.venv/bin/python --version)), .venv-rasa ($(.venv-rasa/bin/python --version))."

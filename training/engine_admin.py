@@ -1,4 +1,5 @@
-"""The engine's HTTP API, for what staff tools need: loading a new model into the running engine."""
+"""One engine's HTTP API, asked directly (not through the balancer): which model it serves, and loading the
+model store's pointer into it (Rasa's `PUT /model`; endpoints.yml names the store as its model server)."""
 
 from __future__ import annotations
 
@@ -6,42 +7,42 @@ from pathlib import Path
 
 from aiohttp import ClientError, ClientSession, ClientTimeout
 
-from core.settings import Settings
-
 
 class ReloadFailed(Exception):
     pass
 
 
-async def load_model(settings: Settings, model: Path) -> None:
-    """Hot-swaps the engine's model (Rasa's `PUT /model`); the old model serves until the new one is in."""
-    if settings.engine_api_token is None:
-        raise ReloadFailed("no engine API token is configured")
-    url = f"{settings.engine_url.rstrip('/')}/model"
-    params = {"token": settings.engine_api_token.get_secret_value()}
+async def load_pointer(engine_url: str, token: str, timeout_s: float = 300.0) -> None:
+    """Makes the engine load the model the store's pointer names. Rasa swaps it in only once it is loaded;
+    a failed load leaves the engine on the model it had. The body is Rasa's required shape; the model
+    server in the engine's endpoints wins over it."""
     try:
         async with (
             ClientSession() as session,
             session.put(
-                url, params=params, json={"model_file": str(model)}, timeout=ClientTimeout(total=300)
+                f"{engine_url.rstrip('/')}/model",
+                params={"token": token},
+                json={"model_file": "model-store"},
+                timeout=ClientTimeout(total=timeout_s),
             ) as response,
         ):
             if response.status != 204:
-                raise ReloadFailed(f"engine refused the model: HTTP {response.status} {(await response.text())[:300]}")
+                raise ReloadFailed(
+                    f"the engine refused the model: HTTP {response.status} {(await response.text())[:300]}"
+                )
     except (ClientError, TimeoutError) as error:
         raise ReloadFailed(f"engine unreachable: {type(error).__name__}") from error
 
 
-async def loaded_model(settings: Settings) -> str | None:
-    """The file name of the model the engine serves, from `GET /status`."""
-    if settings.engine_api_token is None:
+async def loaded_model(engine_url: str, token: str | None) -> str | None:
+    """The file name of the model the engine serves (`GET /status`); None when it serves none or is unreachable."""
+    if token is None:
         return None
-    params = {"token": settings.engine_api_token.get_secret_value()}
     try:
         async with (
             ClientSession() as session,
             session.get(
-                f"{settings.engine_url.rstrip('/')}/status", params=params, timeout=ClientTimeout(total=5)
+                f"{engine_url.rstrip('/')}/status", params={"token": token}, timeout=ClientTimeout(total=5)
             ) as response,
         ):
             if response.status != 200:

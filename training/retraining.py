@@ -1,8 +1,8 @@
-"""Retraining in the background after staff change question variants, then a hot reload of the engine.
+"""Retraining in the background after staff change question variants, then the new model rolled out to the engines.
 
 Requests are queued as `TrainingRun` rows and coalesced: whatever was requested while a run was going is
-served by the next single run. Data is validated before training; a failed validation, training or reload
-marks the run failed with the reason, and the engine keeps serving the model it had.
+served by the next single run. Data is validated before training; a failed validation, training or rollout
+marks the run failed with the reason, and the engines keep serving the model they had.
 
 A publish asks for a quick update: the served model fine-tuned on the new data (training.trainer,
 `can_finetune` says when that is allowed). The console's "Retrain from scratch" asks for a whole training;
@@ -26,11 +26,13 @@ from core.settings import Settings
 from core.tasks import cancel_and_wait
 from knowledge.models import TrainingRun
 from knowledge.store import KnowledgeBase
+from training.model_store import ModelStore
 from training.trainer import TrainingResult, ensure_model, validate_data
 
 log = logging.getLogger(__name__)
-Reload = Callable[[Path], Awaitable[None]]
-Served = Callable[[], Awaitable[str | None]]  # the file name of the model the engine serves, if known
+# Puts a trained model in service (training/publishing.py); the int is the run's id.
+Reload = Callable[[TrainingResult, int], Awaitable[None]]
+Served = Callable[[], Awaitable[str | None]]  # the file name of the model the engines serve, if known
 
 
 class Build(Protocol):
@@ -143,7 +145,7 @@ class Retrainer:
         try:
             result = await self._build(self._settings, self._kb, force=full, base=None if full else await self._base())
             model, finetuned_from = result.model.name, result.finetuned_from
-            await self._reload(result.model)
+            await self._reload(result, ids[-1])
             reloaded = True
         except Exception as failure:  # noqa: BLE001 - any failure is a failed run staff see; the old model serves on
             error = str(failure) or type(failure).__name__
@@ -173,11 +175,19 @@ class Retrainer:
         )
 
     async def _base(self) -> Path | None:
-        """The model to fine-tune: the one the engine serves, when it is in our models folder."""
+        """The model to fine-tune: the one the engines serve, from our models folder or else the model store."""
         try:
             name = await self._served()
-        except Exception:  # whatever the engine's trouble, not knowing only means a training from scratch (logged)
-            log.warning("could not ask the engine which model it serves", exc_info=True)
+        except Exception:  # whatever the trouble, not knowing only means a training from scratch (logged)
+            log.warning("could not tell which model the engines serve", exc_info=True)
             return None
-        path = self._settings.models_dir / name if name else None
-        return path if path is not None and path.is_file() else None
+        if not name:
+            return None
+        path = self._settings.models_dir / name
+        if path.is_file():
+            return path
+        try:
+            return await ModelStore(self._sessions).fetch(name, self._settings.models_dir)
+        except (OSError, ValueError):
+            log.warning("could not fetch %s from the model store", name, exc_info=True)
+            return None

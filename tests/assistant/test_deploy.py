@@ -25,12 +25,12 @@ def compose() -> dict[str, Any]:
 
 
 def deployments() -> dict[str, dict[str, Any]]:
-    """Each Deployment's container, by the service it serves (`python -m assistant serve <service>`)."""
+    """The Deployments' containers, by the service each serves (`python -m assistant serve <service>`)."""
     found = {}
     for (kind, _), document in k8s().items():
         if kind == "Deployment":
-            (container,) = document["spec"]["template"]["spec"]["containers"]
-            found[container["args"][0]] = container
+            for container in document["spec"]["template"]["spec"]["containers"]:
+                found[container["args"][0]] = container
     return found
 
 
@@ -41,13 +41,14 @@ def _variables(*names: str) -> set[str]:
 def expected_secrets(service: str) -> set[str]:
     """What `service` reads its own secrets from: the launcher's list of hop secrets, the keys the gateway, the
     action server and the console share, and what its role needs."""
-    databases = ("database_url", "redis_url") if service != "console" else ("database_url",)  # no Redis there
+    databases = ("database_url",) if service in ("console", "follower") else ("database_url", "redis_url")
     keys = (*KEYS, "data_keys_previous") if service in KEY_SHARERS else ()
     role = {
         "engine": (),
         "actions": ("case_api_token", "metrics_token"),
         "gateway": ("telegram_bot_token", "webhook_secret", "case_api_token", "metrics_token"),
         "console": (),
+        "follower": (),
     }[service]
     return _variables(*NEEDED_SECRETS[service], *databases, *keys, *role)
 
@@ -56,7 +57,7 @@ def test_every_secret_comes_from_a_secret_and_each_service_gets_only_the_ones_it
     config = k8s()[("ConfigMap", "assistant-config")]["data"]
     assert not [name for name in config if any(word in name for word in SECRET_WORDS)]
     containers = deployments()
-    assert set(containers) == {"engine", "actions", "gateway", "console"}
+    assert set(containers) == {"engine", "follower", "actions", "gateway", "console"}
     for service, container in containers.items():
         # No whole Secret: each service names the keys it reads.
         assert container["envFrom"] == [{"configMapRef": {"name": "assistant-config"}}], service
@@ -103,14 +104,14 @@ def test_network_policies_let_each_service_reach_only_what_it_calls():
     assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}  # nothing unless allowed
     ingress = {name.removeprefix("assistant-"): _peers(p.get("ingress", [])) for name, p in policies.items()}
     egress = {name.removeprefix("assistant-"): _peers(p.get("egress", [])) for name, p in policies.items()}
-    assert ingress["engine"] == {"assistant-gateway", "assistant-console"}  # the console: model reloads
+    assert ingress["engine"] == {"assistant-gateway"}
     assert ingress["actions"] == {"assistant-engine", "assistant-gateway", "namespace:monitoring"}
     assert ingress["gateway"] == {"namespace:ingress-nginx", "namespace:monitoring"}
-    assert ingress["console"] == {"namespace:ingress-nginx"}
+    assert ingress["console"] == {"namespace:ingress-nginx", "assistant-engine"}  # engines: their model
     # The case API and the internet: the action server and the gateways only; the databases: our services.
     public = "ip:0.0.0.0/0"
     assert [name for name, peers in egress.items() if public in peers] == ["actions", "gateway"]
-    assert egress["engine"] == {"assistant-actions"} and egress["console"] == {"assistant-engine"}
+    assert egress["engine"] == {"assistant-actions", "assistant-console"} and egress["console"] == set()
     databases = policies["assistant-databases"]["podSelector"]["matchExpressions"][0]["values"]
     assert sorted(databases) == ["assistant-actions", "assistant-console", "assistant-engine", "assistant-gateway"]
 
@@ -130,10 +131,12 @@ def test_compose_networks_keep_the_engines_and_the_data_off_the_internet():
         "actions",
         "engine-1",
         "engine-2",
+        "engine-balancer",
         "gateway-1",
         "gateway-2",
         "console",
     }
+    assert "data" not in on["gateway-balancer"]  # HAProxy only: no rollout there
 
 
 def test_the_console_believes_x_forwarded_for_from_the_proxy_in_front_of_it_only(monkeypatch):

@@ -11,9 +11,10 @@ import aiohttp
 import pytest
 import yaml
 
+from benchmarks.publishing import csrf_of, form_of
 from console.auth import StaffAuth
 from knowledge.curation import Role
-from tests.support.console import PASSWORD, client_for, csrf_of, form_of
+from tests.support.console import PASSWORD, client_for
 from tests.support.console import console_server as console_server  # the fixture: a console with staff accounts
 
 KEY = "registration_who_when_how"

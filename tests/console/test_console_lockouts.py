@@ -9,13 +9,14 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
+from benchmarks.publishing import csrf_of
 from cases.lockout import MAX_FAILURES, Lockout, Paused
 from console.app import build
 from console.web import STATE
 from core.bootstrap import open_database
 from core.secret_key import secret_key
 from knowledge.curation import Role
-from tests.support.console import PASSWORD, csrf_of, log_in
+from tests.support.console import PASSWORD, log_in
 
 NUMBER = "TRP-2026-000101"
 

@@ -13,6 +13,7 @@ import pytest
 from aiohttp import FormData, web
 from aiohttp.test_utils import TestServer
 
+from benchmarks.publishing import csrf_of
 from console.app import build
 from console.auth import (
     ACCOUNT_FAILURES,
@@ -26,7 +27,7 @@ from console.auth import (
 from console.web import STATE, Handler
 from core.bootstrap import open_database
 from knowledge.curation import Role
-from tests.support.console import PASSWORD, csrf_of
+from tests.support.console import PASSWORD
 
 PROXY = "127.0.0.1"  # the test client's own address, trusted as a reverse proxy here
 
@@ -34,7 +35,7 @@ PROXY = "127.0.0.1"  # the test client's own address, trusted as a reverse proxy
 @pytest.fixture
 async def server(db_settings) -> AsyncIterator[TestServer]:
     settings = db_settings.model_copy(update={"console_trusted_proxies": [PROXY]})
-    app = build(settings, reload=lambda _model: _nothing())
+    app = build(settings, reload=lambda _model, _run: _nothing())
     test_server = TestServer(app)
     await test_server.start_server()
     auth = auth_of(test_server)
@@ -252,7 +253,7 @@ async def test_ipv6_counts_by_its_64_and_mapped_ipv4_as_the_ipv4_address(db_sett
 async def test_an_untrusted_peer_sending_x_forwarded_for_is_reported_once(db_settings, caplog):
     """A reverse proxy nobody named makes every client one address: the console says so in its log."""
     caplog.set_level(logging.INFO)
-    untrusted = TestServer(build(db_settings, reload=lambda _model: _nothing()))
+    untrusted = TestServer(build(db_settings, reload=lambda _model, _run: _nothing()))
     await untrusted.start_server()
     try:
         async with aiohttp.ClientSession() as client:
@@ -407,7 +408,7 @@ async def test_hsts_and_secure_cookies_when_the_trusted_proxy_says_https(server,
         missing = await client.get("/nothing-here", headers={"X-Forwarded-Proto": "https"}, allow_redirects=False)
         assert missing.status in (303, 404) and "Strict-Transport-Security" in missing.headers
     # Without a trusted proxy the same header is the client's own claim: not believed.
-    untrusted = TestServer(build(db_settings, reload=lambda _model: _nothing()))
+    untrusted = TestServer(build(db_settings, reload=lambda _model, _run: _nothing()))
     await untrusted.start_server()
     try:
         async with browser(untrusted) as client:

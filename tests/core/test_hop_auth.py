@@ -16,7 +16,13 @@ import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
-from assistant.launcher import ENGINE_TOKEN_VARIABLE, Stack, loopback_settings, settings_env
+from assistant.launcher import (
+    ENGINE_TOKEN_VARIABLE,
+    MODEL_STORE_TOKEN_VARIABLE,
+    Stack,
+    loopback_settings,
+    settings_env,
+)
 from bot.engine_client import EngineClient, EngineUnavailable
 from core.hop_auth import (
     ACTIONS_SECRET_VARIABLE,
@@ -197,6 +203,11 @@ def test_the_launcher_makes_each_secret_for_the_run_and_hands_them_over_off_the_
     assert services["case-api"].env["ASSISTANT_SANDBOX_ADMIN_TOKEN"] == made["sandbox_admin_token"]
     endpoints = (tmp_path / "engine" / "endpoints.yml").read_text()
     assert not any(value in endpoints for value in made.values())  # no secret in a file
+    # The engine fetches its model from the console's store with the API token, named in endpoints.yml.
+    assert engine.env[MODEL_STORE_TOKEN_VARIABLE] == made["engine_api_token"]
+    assert f"Bearer ${{{MODEL_STORE_TOKEN_VARIABLE}}}" in endpoints
+    # HAProxy's health check asks /status with it: its configuration is private.
+    assert (tmp_path / "engine" / "haproxy.cfg").stat().st_mode & 0o077 == 0
     # What an operator set is kept: replicas and the console must agree on it.
     given = Stack(
         loopback_settings(tmp_path, engine_hop_secret=SecretStr(SECRET)), tmp_path / "m.tar.gz", with_emulator=True
@@ -261,9 +272,10 @@ def _only_the_port(monkeypatch, tmp_path: Path, service: str, port: int) -> tupl
 def test_an_engine_port_alone_moves_the_engine_url_for_every_caller(monkeypatch, tmp_path):
     settings, services = _only_the_port(monkeypatch, tmp_path, "ENGINE", 5999)
     assert settings.engine_url == "http://127.0.0.1:5999"
-    assert services["engine"].argv[services["engine"].argv.index("--port") + 1] == "5999"
-    for caller in ("gateway", "console"):  # the console reloads models through the engine's API
-        assert services[caller].env["ASSISTANT_ENGINE_URL"] == "http://127.0.0.1:5999"
+    # HAProxy takes the engine's port, the engine listens behind it
+    assert services["balancer"].port == 5999 and services["engine"].port != 5999
+    assert "bind 127.0.0.1:5999" in (tmp_path / "engine" / "haproxy.cfg").read_text()
+    assert services["gateway"].env["ASSISTANT_ENGINE_URL"] == "http://127.0.0.1:5999"
 
 
 def test_a_case_api_port_alone_moves_the_sandbox_and_its_url(monkeypatch, tmp_path):

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from bot.periodic import Periodic
+from core.periodic import Periodic
 from core.settings import Settings
 from core.tasks import cancel_and_wait
 from training.trainer import run_rasa

@@ -11,16 +11,11 @@ import pytest
 import pytest_asyncio
 
 from assistant.launcher import Stack, loopback_settings
-from console.auth import StaffAuth
-from core.bootstrap import open_database
+from benchmarks.publishing import create_staff
 from core.settings import Settings
-from knowledge.curation import Role
 from knowledge.seeding import knowledge_base
 from telegram_emulator.driver import EmulatorDriver
 from training.trainer import ensure_model
-
-STAFF = {"erin": Role.editor, "rita": Role.reviewer, "adam": Role.admin}
-STAFF_PASSWORD = "correct horse battery"
 
 
 @dataclass
@@ -66,13 +61,7 @@ async def running(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Run
     try:
         await stack.start()
         settings = stack.settings  # with the secrets the stack made for the run (tests/e2e/test_hop_auth.py)
-        database = await open_database(settings)
-        try:
-            auth = StaffAuth(database.sessions)
-            for name, role in STAFF.items():
-                await auth.create_user(name, STAFF_PASSWORD, role)
-        finally:
-            await database.close()
+        await create_staff(settings)
         async with EmulatorDriver(settings.emulator_url, settings.bot_token) as driver:
             yield RunningStack(settings, stack, driver)
     finally:

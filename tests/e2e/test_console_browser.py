@@ -12,9 +12,9 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright, expect
 
+from benchmarks.publishing import STAFF_PASSWORD
 from telegram_emulator.driver import text_of
 from telegram_emulator.html_check import parse_html
-from tests.e2e.conftest import STAFF_PASSWORD
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 _users = itertools.count(700_001)

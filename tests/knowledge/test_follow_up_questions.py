@@ -7,6 +7,7 @@ import html
 import pytest
 import yaml
 
+from benchmarks.publishing import csrf_of, form_of
 from console.web import STATE
 from knowledge.curation import Actor, Curation, Role
 from knowledge.schema import SEED_DIR, EntryData, load_dir
@@ -17,8 +18,6 @@ from knowledge.unanswered import UnansweredLog
 from tests.support.console import (
     client_for,
     console,  # noqa: F401 - fixture: a console with an editor and a reviewer
-    csrf_of,
-    form_of,
 )
 
 KEY = "work_permit_processing_time"

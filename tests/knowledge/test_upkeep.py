@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from benchmarks.publishing import csrf_of, form_of
 from console.web import STATE
 from knowledge.curation import Actor, Curation, CurationError, Role
 from knowledge.models import SentAnswer
@@ -16,7 +17,7 @@ from knowledge.schema import DatedFact, EntryData
 from knowledge.seeding import open_seeded
 from knowledge.store import KnowledgeBase
 from knowledge.upkeep import Upkeep
-from tests.support.console import client_for, csrf_of, form_of
+from tests.support.console import client_for
 from tests.support.console import console as console  # the fixture: a console with an editor and a reviewer
 
 EDITOR, REVIEWER = Actor("erin", Role.editor), Actor("rita", Role.reviewer)

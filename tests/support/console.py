@@ -3,7 +3,6 @@ client, and reading its pages' CSRF tokens and forms."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,10 +11,12 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from benchmarks.publishing import csrf_of
 from console.app import build
 from console.auth import StaffAuth
 from console.web import STATE
 from knowledge.curation import Role
+from training.trainer import TrainingResult
 
 PASSWORD = "correct horse battery"
 
@@ -24,8 +25,8 @@ PASSWORD = "correct horse battery"
 async def console_server(db_settings):
     reloaded: list[Path] = []
 
-    async def fake_reload(model: Path) -> None:
-        reloaded.append(model)
+    async def fake_reload(result: TrainingResult, run_id: int) -> None:
+        reloaded.append(result.model)
 
     app = build(db_settings, reload=fake_reload)
     server = TestServer(app)
@@ -61,29 +62,6 @@ async def log_in(client: TestClient | aiohttp.ClientSession, username: str) -> N
         "/login", data={"username": username, "password": PASSWORD, "csrf": csrf_of(page), "next": "/"}
     )
     assert response.status == 200 and "Log out" in await response.text()
-
-
-def found(pattern: str, text: str, flags: int = 0) -> str:
-    """The pattern's first group in the text, which must have it."""
-    match = re.search(pattern, text, flags)
-    assert match is not None, f"no {pattern!r} in the page"
-    return match.group(1)
-
-
-def csrf_of(html: str) -> str:
-    return found(r'name="csrf" value="([^"]+)"', html)
-
-
-def form_of(html: str) -> dict[str, str]:
-    """The entry form's current values, as a browser would submit them."""
-    fields = dict(re.findall(r'<input name="([^"]+)" value="([^"]*)"', html))
-    fields.update(re.findall(r'<textarea name="([^"]+)"[^>]*>([^<]*)</textarea>', html, re.S))
-    for name in ("topic", "review_state"):
-        select = found(rf'<select name="{name}">(.*?)</select>', html, re.S)
-        fields[name] = found(r'<option value="([^"]+)" selected', select)
-    import html as html_lib
-
-    return {k: html_lib.unescape(v) for k, v in fields.items()}
 
 
 @pytest.fixture

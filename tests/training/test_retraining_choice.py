@@ -59,8 +59,8 @@ async def test_publishes_update_the_served_model_and_staff_can_ask_for_a_trainin
         model.write_bytes(b"trained")
         return TrainingResult(model, "digest", True, 1.0, finetuned_from=base.name if base else None)
 
-    async def reload(model: Path) -> None:
-        served["name"] = model.name
+    async def reload(result: TrainingResult, run_id: int) -> None:
+        served["name"] = result.model.name
 
     async def served_model() -> str | None:
         if served["name"] == "unreachable":

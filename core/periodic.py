@@ -1,4 +1,4 @@
-"""A background job run every few seconds in the gateway's event loop, surviving its own failures."""
+"""A background job run every few seconds in a service's event loop, surviving its own failures."""
 
 from __future__ import annotations
 
