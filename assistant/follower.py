@@ -31,7 +31,7 @@ from sqlalchemy import select, text, update
 from core.bootstrap import Database, open_database
 from core.periodic import Periodic
 from core.settings import Settings
-from training.engine_admin import ReloadFailed, load_pointer, loaded_model
+from training.engine_admin import ReloadFailed, engine_state, load_pointer, loaded_model
 from training.model_store import ModelStore
 from training.tables import EngineSwitch, Rollout
 
@@ -60,9 +60,13 @@ class Follower:
     async def follow_once(self) -> bool:
         """Moves the engine to the pointer if it serves another model; whether it switched."""
         pointer = await self._store.pointer()
-        served = await loaded_model(self._engine_url, self._token)
-        if pointer is None or served is None or served == pointer:
+        answers, served = await engine_state(self._engine_url, self._token)
+        if pointer is None or not answers or served == pointer:
             return False
+        if served is None:  # it started while the model store was unreachable: unready anyway, load at once
+            log.warning("%s serves no model: loading %s", self.name, pointer)
+            await load_pointer(self._engine_url, self._token)
+            return True
         async with self._rollout_lock():
             pointer = await self._store.pointer()  # it may have moved back while we waited for our turn
             if pointer is None or await loaded_model(self._engine_url, self._token) == pointer:

@@ -59,6 +59,9 @@ def config_text(backends: list[Backend], socket: Path, metrics_port: int | None,
         "    timeout server 130s",
         "    timeout http-keep-alive 10s",
         "    timeout queue 30s",
+        # A busy engine answers its check late, not never: marking it down would fail every request it
+        # could have answered. A dead one refuses connections, which are retried elsewhere at once.
+        "    timeout check 5s",
         "    option redispatch",
         "    retries 2",
         "    retry-on conn-failure 503",
@@ -73,7 +76,7 @@ def config_text(backends: list[Backend], socket: Path, metrics_port: int | None,
             "    option httpchk",
             f"    http-check send meth GET uri {backend.health}",
             # A name that does not resolve yet (a container still starting) leaves the server down, not HAProxy.
-            "    default-server check inter 1s fall 2 rise 1 init-addr last,libc,none",
+            "    default-server check inter 2s fall 3 rise 1 init-addr last,libc,none",
         ]
         for server in backend.servers:
             lines.append(

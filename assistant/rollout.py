@@ -26,7 +26,7 @@ from typing import Protocol
 
 from assistant.haproxy import HAProxyAdmin
 from core.periodic import Periodic
-from training.engine_admin import ReloadFailed, load_pointer, loaded_model
+from training.engine_admin import ReloadFailed, engine_state, load_pointer, loaded_model
 from training.model_store import ModelStore
 from training.tables import Rollout
 
@@ -86,6 +86,20 @@ class RolloutController:
         rollout = await self._store.claim()
         if rollout is not None:
             await self.carry_out(rollout)
+        else:
+            await self.heal()
+
+    async def heal(self) -> None:
+        """Loads the pointer's model into an engine that answers without one (it started while the model
+        store was unreachable); out of HAProxy's rotation already, as its health check fails."""
+        for slot in self._fleet.engine_slots():
+            answers, model = await engine_state(slot.url, self._token)
+            if answers and model is None:
+                log.warning("%s serves no model: loading the pointer's", slot.name)
+                try:
+                    await load_pointer(slot.url, self._token)
+                except ReloadFailed as failure:
+                    log.error("%s could not load the pointer's model: %s", slot.name, failure)
 
     async def carry_out(self, rollout: Rollout) -> None:
         started = time.monotonic()

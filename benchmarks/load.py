@@ -75,7 +75,7 @@ def message_pool(languages: tuple[str, ...] = ("az", "ru", "en")) -> dict[str, l
     return pool
 
 
-def _handoff_markers() -> set[str]:
+def handoff_markers() -> set[str]:
     """The start of "I am passing our conversation to a person" (every reason) in every language."""
     return {
         parse_html(gettext(lang, TEXTS[key])).text[:40]
@@ -111,7 +111,7 @@ async def simulate(
     """`users` conversations at once, each `messages` long; latency = send → first reply in the chat."""
     pool = message_pool()
     languages = sorted(pool)
-    markers = _handoff_markers()
+    markers = handoff_markers()
     result = LoadResult(users)
     rng = random.Random(seed)
 

@@ -6,8 +6,9 @@ meanwhile (assistant/rollout.py).
     .venv/bin/python -m benchmarks.rollout --smoke               # tiny, for the test suite
 
 Each scenario starts the whole stack (two engines behind HAProxy on a PostgreSQL server and a Redis of the
-run's own; or one engine on the embedded SQLite), lets `--users` users talk steadily (a held-out question,
-the answer, 1-3 s of reading, again), and has staff publish a new way to ask in the console. The console
+run's own; or one engine on the embedded SQLite), lets `--users` users talk steadily (the latency benchmark's
+users: a held-out question, the answer, 5-15 s of reading, again), and has staff publish a new way to ask in
+the console. The console
 retrains (a quick update; the model is cached by fingerprint, so later runs skip the training) and the
 rollout controller moves the engines to the new model. Reported per scenario:
 - the rollout: from the training's end (the pointer moved) to every engine serving the new model, and each
@@ -32,11 +33,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.load import driver_for, message_pool, running_stack
+from benchmarks.load import driver_for, handoff_markers, message_pool, running_stack
 from benchmarks.metrics import fmt, summary, table, write_report
 from benchmarks.publishing import NEW_QUESTION, create_staff, last_run, publish_variant
 from benchmarks.services import private_postgres, private_redis
 from core.bootstrap import open_database
+from telegram_emulator.html_check import parse_html
 from training.model_store import ModelStore
 
 SCENARIOS = ("replicas", "blue-green", "in-place")
@@ -53,20 +55,27 @@ class Exchange:
 class Traffic:
     exchanges: list[Exchange] = field(default_factory=list)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    handed_over: int = 0
 
 
-async def steady_users(driver, users: int, traffic: Traffic, first_user: int, seed: int = 7) -> None:
+async def steady_users(
+    driver, users: int, traffic: Traffic, first_user: int, think_s: tuple[float, float], seed: int = 7
+) -> None:
+    """The latency benchmark's users (benchmarks/load.py): held-out questions, an answer, `think_s` of reading.
+    One whose chat is handed to people stops there (the bot then stays silent, rightly)."""
     pool = message_pool()
     languages = sorted(pool)
+    markers = tuple(handoff_markers())
     rng = random.Random(seed)
 
     async def user(user_id: int) -> None:
         local = random.Random(rng.random())
         language = languages[user_id % len(languages)]
-        await asyncio.sleep(local.uniform(0, 3))
+        await asyncio.sleep(local.uniform(0, think_s[1]))
         while not traffic.stop.is_set():
             sent, started = time.time(), time.perf_counter()
             latency: float | None = None
+            replies: list[dict] = []
             try:
                 message = await driver.send_text(user_id, local.choice(pool[language]), language_code=language)
                 replies = await driver.wait_messages(user_id, 1, after_id=message["message"]["message_id"], timeout=30)
@@ -75,7 +84,10 @@ async def steady_users(driver, users: int, traffic: Traffic, first_user: int, se
             except Exception:  # noqa: BLE001 - any failed exchange counts as failed; the user goes on
                 latency = None
             traffic.exchanges.append(Exchange(sent, latency))
-            await asyncio.sleep(local.uniform(1, 3))
+            if any(parse_html(r["html"]).text.startswith(markers) for r in replies if r.get("html")):
+                traffic.handed_over += 1
+                return
+            await asyncio.sleep(local.uniform(*think_s))
 
     await asyncio.gather(*(user(first_user + i) for i in range(users)))
 
@@ -100,7 +112,7 @@ async def scenario_overrides(name: str) -> AsyncIterator[dict[str, Any]]:
         yield {"engine_blue_green": name == "blue-green"}
 
 
-async def run_scenario(name: str, users: int, settle_s: float) -> dict[str, Any]:
+async def run_scenario(name: str, users: int, settle_s: float, think_s: tuple[float, float]) -> dict[str, Any]:
     async with (
         scenario_overrides(name) as overrides,
         running_stack(Path(tempfile.mkdtemp(prefix="rollout-")), flood_messages=1000, **overrides) as (stack, _),
@@ -109,7 +121,7 @@ async def run_scenario(name: str, users: int, settle_s: float) -> dict[str, Any]
         await create_staff(settings)
         async with driver_for(settings) as driver:
             traffic = Traffic()
-            talking = asyncio.create_task(steady_users(driver, users, traffic, first_user=900_000))
+            talking = asyncio.create_task(steady_users(driver, users, traffic, 900_000, think_s))
             await asyncio.sleep(settle_s)
             published = time.time()
             await publish_variant(f"http://127.0.0.1:{settings.console_port}", NEW_QUESTION)
@@ -128,6 +140,7 @@ async def run_scenario(name: str, users: int, settle_s: float) -> dict[str, Any]
         "scenario": name,
         "engines": 2 if name == "replicas" else 1,
         "users": users,
+        "handed_over": traffic.handed_over,
         "run": {"status": run.status, "seconds": run.seconds, "error": run.error, "model": run.model},
         "training_s": round(began - published, 1),
         "rollout": {
@@ -197,19 +210,21 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), type=lambda s: s.split(","))
     parser.add_argument("--users", type=int, default=50)
-    parser.add_argument("--settle", type=float, default=20.0, help="seconds of traffic before and after")
+    parser.add_argument("--settle", type=float, default=30.0, help="seconds of traffic before and after")
+    parser.add_argument("--think", type=float, nargs=2, default=(5.0, 15.0), help="reading time between messages")
     parser.add_argument("--smoke", action="store_true", help="one engine, 3 users: the script works")
     args = parser.parse_args(argv)
     if args.smoke:
-        args.scenarios, args.users, args.settle = ["blue-green"], 3, 3.0
+        args.scenarios, args.users, args.settle, args.think = ["blue-green"], 3, 3.0, (1.0, 2.0)
 
     async def run() -> dict[str, Any]:
-        results = [await run_scenario(name, args.users, args.settle) for name in args.scenarios]
-        return {"users": args.users, "scenarios": results}
+        think = (args.think[0], args.think[1])
+        results = [await run_scenario(name, args.users, args.settle, think) for name in args.scenarios]
+        return {"users": args.users, "think_s": think, "scenarios": results}
 
     report = asyncio.run(run())
     print_report(report)
-    print(f"written to {write_report('rollout', report)}")
+    print(f"written to {write_report('rollout-smoke' if args.smoke else 'rollout', report)}")
 
 
 if __name__ == "__main__":

@@ -36,8 +36,14 @@ async def load_pointer(engine_url: str, token: str, timeout_s: float = 300.0) ->
 
 async def loaded_model(engine_url: str, token: str | None) -> str | None:
     """The file name of the model the engine serves (`GET /status`); None when it serves none or is unreachable."""
+    return (await engine_state(engine_url, token))[1]
+
+
+async def engine_state(engine_url: str, token: str | None) -> tuple[bool, str | None]:
+    """Whether the engine answers, and the file name of the model it serves (None: none; Rasa answers 409
+    before a model is in, e.g. when the model store was unreachable as it started)."""
     if token is None:
-        return None
+        return False, None
     try:
         async with (
             ClientSession() as session,
@@ -46,7 +52,7 @@ async def loaded_model(engine_url: str, token: str | None) -> str | None:
             ) as response,
         ):
             if response.status != 200:
-                return None
-            return Path((await response.json()).get("model_file", "")).name or None
+                return response.status == 409, None
+            return True, Path((await response.json()).get("model_file", "")).name or None
     except (ClientError, TimeoutError, ValueError):
-        return None
+        return False, None

@@ -110,3 +110,11 @@ async def test_a_failed_load_sends_the_pointer_and_the_engines_back(cluster):
         ("engine-pod-1", "rolled back"),
         ("engine-pod-2", "failed"),
     ]
+
+
+async def test_an_engine_without_a_model_gets_the_pointers_at_once(cluster):
+    _, _, followers, engines = cluster
+    engines[0].model = None  # it started while the console was unreachable
+    assert await followers[0].ready() is False
+    assert await followers[0].follow_once() is True
+    assert engines[0].model == "model-old.tar.gz" and await followers[0].ready() is True

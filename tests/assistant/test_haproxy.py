@@ -110,7 +110,7 @@ async def test_a_drained_engine_gets_nothing_new_and_its_requests_under_way_fini
 async def test_an_engine_without_a_model_is_taken_out_and_a_spare_slot_takes_a_new_one(balanced):
     port, engines, admin, _ = balanced
     engines[0].healthy = False  # /status 409: no model loaded
-    await asyncio.sleep(2.5)  # two failed checks, a second apart
+    await asyncio.sleep(6.5)  # three failed checks, two seconds apart
     assert await admin.status("engines", "engine-1") == "DOWN"
     assert set(await texts(port, 4)) == {"two"}
     newcomer = Engine("three")

@@ -205,3 +205,16 @@ async def test_without_room_for_a_second_engine_the_one_engine_loads_in_place(st
     (view,) = await store.recent(1)
     assert [(s.how, s.status) for s in view.switches] == [("in place", "serving")]
     await engines["engine"].stop()
+
+
+async def test_an_engine_that_came_up_without_a_model_gets_the_pointers(store, tmp_path):
+    """It started while the model store was unreachable: Rasa answers 409 and HAProxy keeps it out."""
+    engines = {"engine-1": FakeEngine(store, None), "engine-2": FakeEngine(store, "model-old.tar.gz")}
+    for engine in engines.values():
+        await engine.start()
+    fleet = FakeFleet(store, engines, {name: name for name in engines})
+    async with haproxy(tmp_path, [Server(name, e.port) for name, e in engines.items()]) as (_, admin):
+        await RolloutController(store, fleet, admin, TOKEN).heal()
+    assert [e.model for e in engines.values()] == ["model-old.tar.gz"] * 2
+    for engine in engines.values():
+        await engine.stop()

@@ -223,9 +223,9 @@ def test_seed_runs_retrain_our_pipeline_with_other_seeds_and_average_per_languag
     assert means["en"]["faq_top3"] == pytest.approx(0.9977, abs=1e-4)
 
 
-def _run(*args: str) -> str:
+def _run(*args: str, timeout_s: float = 900) -> str:
     completed = subprocess.run(
-        [sys.executable, "-m", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900
+        [sys.executable, "-m", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout_s
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     return completed.stdout
@@ -294,6 +294,22 @@ def test_reliability_under_faults_smoke(tmp_path):
     assert data["messages"] == 36 and len(data["faults"]) == 4
     assert (data["lost"], data["doubled"], data["out_of_order"], data["wrong"]) == (0, 0, 0, 0), data
     assert data["answered"] + data["apologies"] == 36
+
+
+@pytest.mark.e2e
+@pytest.mark.usefixtures("shipped_model")  # fine-tunes it: tests/e2e/test_retraining.py reuses the update
+def test_rollout_smoke():
+    """A publish under a little traffic, one engine: the new model replaces the old blue/green, and no
+    exchange fails meanwhile."""
+    # A quick update of the shipped model: 4-14 min on 2 cores, depending on what else runs.
+    out = _run("benchmarks.rollout", "--smoke", timeout_s=1800)
+    assert "training end → all engines" in out
+    data = json.loads((REPORTS / "rollout-smoke.json").read_text(encoding="utf-8"))
+    (result,) = data["scenarios"]
+    assert result["run"]["status"] == "succeeded" and result["rollout"]["status"] == "done", result
+    assert [(s["how"], s["status"]) for s in result["rollout"]["switches"]] == [("blue/green", "serving")]
+    assert sum(result[w]["failed"] for w in ("before", "during_training", "during_rollout", "after")) == 0
+    assert result["before"]["replies"] > 0 and result["after"]["replies"] > 0
 
 
 def test_a_profile_sums_samples_by_function_inclusive_and_self():

@@ -16,7 +16,7 @@ LOAD_S = 0.6
 
 
 class FakeEngine:
-    def __init__(self, store: ModelStore, model: str) -> None:
+    def __init__(self, store: ModelStore, model: str | None) -> None:
         self.store, self.model, self.port = store, model, free_port()
         self.loading = False
         self.asked_while_loading = 0
@@ -26,6 +26,8 @@ class FakeEngine:
     async def start(self) -> None:
         async def status(request: web.Request) -> web.Response:
             assert request.query["token"] == TOKEN
+            if self.model is None:
+                return web.json_response({"message": "No agent loaded"}, status=409)  # as Rasa answers
             return web.json_response({"model_file": f"/tmp/x/{self.model}"})
 
         async def load(request: web.Request) -> web.Response:
