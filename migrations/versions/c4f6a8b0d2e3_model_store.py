@@ -53,9 +53,7 @@ def upgrade() -> None:
     op.create_table(
         "model_engine_switches",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column(
-            "rollout_id", sa.Integer(), sa.ForeignKey("model_rollouts.id", ondelete="CASCADE"), nullable=False
-        ),
+        sa.Column("rollout_id", sa.Integer(), sa.ForeignKey("model_rollouts.id", ondelete="CASCADE"), nullable=False),
         sa.Column("engine", sa.String(40), nullable=False),
         sa.Column("to_model", sa.String(200), nullable=False),
         sa.Column("status", sa.String(20), nullable=False),
