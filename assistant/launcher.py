@@ -508,6 +508,8 @@ class Stack:
         assert token is not None  # made for the run when unset (NEEDED_SECRETS)
         balancer = next((s for s in self.services if s.name == "balancer"), None)
         admin = HAProxyAdmin(self.settings.data_dir / "engine" / "haproxy.sock") if balancer else None
+        if admin is not None:
+            await _every_server_up(admin)
         self._rollout = RolloutController(store, self, admin, token.get_secret_value())
         self._rollout.start()
 
@@ -628,6 +630,18 @@ class Stack:
 
 def _on_loopback(url: str) -> bool:
     return urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1")
+
+
+async def _every_server_up(admin: HAProxyAdmin, timeout_s: float = 15.0) -> None:
+    """Until HAProxy has seen every server it should send to pass its check: a replica that was still starting
+    when it was first checked counts as down until its next check, and would get nothing meanwhile."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        rows = [row for backend in ("engines", "gateways") for row in (await admin.stats(backend)).values()]
+        if all(row["status"] in ("UP", "MAINT") for row in rows):
+            return
+        await asyncio.sleep(0.2)
+    raise RuntimeError(f"HAProxy does not see every engine and gateway up after {timeout_s:.0f} s")
 
 
 def _rss_mb(pid: int) -> float:
