@@ -196,6 +196,13 @@ SERVICES = ("case-api", "actions", "engine", "console", "gateway", "balancer", "
 KEY_SHARERS, KEYS = ("actions", "console", "gateway"), ("secret_key", "data_key")
 
 
+def container_stack(settings: Settings) -> Stack:
+    """The plan `serve` picks its one service from: one engine, one gateway, whatever the replica settings
+    say (the Kubernetes followers read the engine count; compose and Kubernetes run the replicas)."""
+    one = settings.model_copy(update={"engine_replicas": 1, "gateway_replicas": 1})
+    return Stack(one, Path("unused"), with_emulator=False, per_run_secrets=False)
+
+
 async def _seed_store(settings: Settings) -> None:
     result = await _model(settings)
     database = await open_database(settings)
@@ -207,7 +214,7 @@ async def _seed_store(settings: Settings) -> None:
 
 async def cmd_serve(settings: Settings, name: str) -> int:
     """One service in the foreground, exactly as `run` would start it (containers: one service each)."""
-    stack = Stack(settings, Path("unused"), with_emulator=False, per_run_secrets=False)
+    stack = container_stack(settings)
     if missing := stack.missing_secrets(name):  # made up per container, they would differ between containers
         say(f"{', '.join(missing)} must be set, to the same values for every service (deploy/assistant.env)")
         return 2

@@ -9,8 +9,9 @@ keeping messages away meanwhile:
 4. it has its engine load the pointer's model (`PUT /model` on loopback), checks it, becomes ready again,
    waits for Kubernetes to see that, and lets the next engine go.
 
-Each switch is recorded against the pointer's rollout (the console's Training page shows it); the follower
-that completes the count of `engine_replicas` marks the rollout done. A failed load keeps the engine on its
+Each switch is recorded against the pointer's rollout (the console's Training page shows it), and so is a pod
+that starts on the new model; the follower that completes the count of `follow_engines` (the Deployment's
+replicas) marks the rollout done. A failed load keeps the engine on its
 model, marks the rollout failed and puts the pointer back, so the engines that switched already follow it
 back. The launcher's HAProxy and docker-compose's balancer do the same with their own controller
 (assistant/rollout.py); this is Kubernetes' way, where the Service is the balancer.
@@ -26,7 +27,7 @@ import socket
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from sqlalchemy import select, text, update
+from sqlalchemy import distinct, func, select, text, update
 
 from core.bootstrap import Database, open_database
 from core.periodic import Periodic
@@ -61,7 +62,10 @@ class Follower:
         """Moves the engine to the pointer if it serves another model; whether it switched."""
         pointer = await self._store.pointer()
         answers, served = await engine_state(self._engine_url, self._token)
-        if pointer is None or not answers or served == pointer:
+        if pointer is None or not answers:
+            return False
+        if served == pointer:
+            await self._count_as_serving(pointer)
             return False
         if served is None:  # it started while the model store was unreachable: unready anyway, load at once
             log.warning("%s serves no model: loading %s", self.name, pointer)
@@ -94,6 +98,21 @@ class Follower:
             log.info("%s now serves %s", self.name, pointer)
             return True
 
+    async def _count_as_serving(self, model: str) -> None:
+        """An engine that started on the rollout's model (a new or restarted pod) is counted too, once."""
+        rollout = await self._rollout_to(model)
+        if rollout is None:
+            return
+        async with self._database.sessions() as session:
+            counted = await session.scalar(
+                select(EngineSwitch.id).where(EngineSwitch.rollout_id == rollout, EngineSwitch.engine == self.name)
+            )
+        if counted is None:
+            await self._store.switch_ended(
+                await self._store.switch_started(rollout, self.name, model, "started on it"), "serving"
+            )
+            await self._done_if_all(rollout)
+
     @contextlib.asynccontextmanager
     async def _rollout_lock(self) -> AsyncIterator[None]:
         """One engine of the cluster at a time: PostgreSQL's session advisory lock, held on a connection of its
@@ -102,7 +121,10 @@ class Follower:
         if engine.dialect.name != "postgresql":
             yield
             return
+        # Autocommit: no transaction stays open while the lock is held (a server's idle-in-transaction timeout
+        # would end the session, and the lock with it, mid-switch).
         async with engine.connect() as connection:
+            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
             await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": LOCK_KEY})
             try:
                 yield
@@ -121,22 +143,19 @@ class Follower:
             )
             if rollout is None:
                 return None
-            if rollout.status == "pending":
-                rollout.status = "rolling"
+            await session.execute(
+                update(Rollout).where(Rollout.id == rollout.id, Rollout.status == "pending").values(status="rolling")
+            )
             return rollout.id
 
     async def _done_if_all(self, rollout_id: int) -> None:
         async with self._database.sessions() as session:
-            serving = len(
-                (
-                    await session.scalars(
-                        select(EngineSwitch.engine).where(
-                            EngineSwitch.rollout_id == rollout_id, EngineSwitch.status == "serving"
-                        )
-                    )
-                ).all()
+            serving = await session.scalar(
+                select(func.count(distinct(EngineSwitch.engine))).where(
+                    EngineSwitch.rollout_id == rollout_id, EngineSwitch.status == "serving"
+                )
             )
-        if serving >= self._settings.engine_replicas:
+        if (serving or 0) >= self._settings.follow_engines:
             await self._store.finish(rollout_id, "done")
 
     async def _fail(self, rollout_id: int, error: str) -> None:
@@ -145,7 +164,7 @@ class Follower:
             return
         await self._store.finish(rollout_id, "failed", error)
         if rollout.from_model is not None:
-            await self._store.restore_pointer(rollout.from_model)
+            await self._store.restore_pointer(rollout.from_model, only_from=rollout.to_model)
         async with self._database.sessions() as session, session.begin():
             await session.execute(
                 update(EngineSwitch)

@@ -21,6 +21,7 @@ from training.model_store import ModelStore
 
 log = logging.getLogger(__name__)
 ENGINES_PORT, GATEWAYS_PORT = 5005, 8443
+DOCKER_DNS = "127.0.0.11:53"  # Docker's embedded DNS server, in every container of a user-defined network
 
 
 class FixedEngines:
@@ -66,7 +67,10 @@ def write_config(settings: Settings, folder: Path) -> Path:
         )
     metrics = settings.metrics_token.get_secret_value() if settings.metrics_token else None
     config = folder / "haproxy.cfg"
-    config.write_text(config_text(backends, folder / "haproxy.sock", settings.balancer_metrics_port, metrics))
+    # Containers come and go with new addresses: Docker's DNS is asked again, every few seconds.
+    config.write_text(
+        config_text(backends, folder / "haproxy.sock", settings.balancer_metrics_port, metrics, DOCKER_DNS)
+    )
     config.chmod(0o600)
     return config
 
@@ -75,6 +79,9 @@ async def serve(settings: Settings) -> int:
     binary = haproxy_binary()
     if binary is None or not (settings.engine_upstreams or settings.gateway_upstreams):
         log.error("the balancer needs HAProxy and ASSISTANT_ENGINE_UPSTREAMS or ASSISTANT_GATEWAY_UPSTREAMS")
+        return 2
+    if settings.engine_upstreams and settings.engine_api_token is None:
+        log.error("in front of engines the balancer needs ASSISTANT_ENGINE_API_TOKEN (health checks, rollouts)")
         return 2
     folder = settings.data_dir / "balancer"
     folder.mkdir(parents=True, exist_ok=True)

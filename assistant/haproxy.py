@@ -1,9 +1,9 @@
 """HAProxy in front of the engines (and of the gateways in webhook scale-out): its configuration, written by
 the launcher, and its runtime API, through which the rollout drains an engine while it loads a model.
 
-- Engines: least connections over the replicas, each checked every second on Rasa's `/status`, which
-  answers 200 only with a model loaded. With one engine a second slot, `spare`, waits in maintenance for
-  blue/green: the new engine takes it, the old one drains out (assistant/rollout.py).
+- Engines: least connections over the replicas, each checked every 2 s on Rasa's `/status`, which answers
+  200 only with a model loaded. With one engine, `blue` serves and `green` waits in maintenance for
+  blue/green: the new engine takes the free slot, the old one drains out (assistant/rollout.py).
 - A request is sent to another engine only when it certainly was not handled: the connection failed or the
   engine answered 503. After a timeout it is not repeated, because the first may have answered the user.
 - Its own metrics, in Prometheus' format, on `balancer_metrics_port` when set, behind the metrics token.
@@ -46,7 +46,14 @@ class Backend:
     listen: str = "127.0.0.1"
 
 
-def config_text(backends: list[Backend], socket: Path, metrics_port: int | None, metrics_token: str | None) -> str:
+def config_text(
+    backends: list[Backend],
+    socket: Path,
+    metrics_port: int | None,
+    metrics_token: str | None,
+    nameserver: str | None = None,
+) -> str:
+    """`nameserver` (host:port): servers' names are looked up there again while running, not only at start."""
     lines = [
         "# Written by assistant.haproxy from the settings; edits are overwritten.",
         "global",
@@ -66,6 +73,8 @@ def config_text(backends: list[Backend], socket: Path, metrics_port: int | None,
         "    retries 2",
         "    retry-on conn-failure 503",
     ]
+    if nameserver:
+        lines += ["resolvers dns", f"    nameserver dns {nameserver}", "    hold valid 10s"]
     for backend in backends:
         lines += [
             f"frontend {backend.name}",
@@ -76,7 +85,8 @@ def config_text(backends: list[Backend], socket: Path, metrics_port: int | None,
             "    option httpchk",
             f"    http-check send meth GET uri {backend.health}",
             # A name that does not resolve yet (a container still starting) leaves the server down, not HAProxy.
-            "    default-server check inter 2s fall 3 rise 1 init-addr last,libc,none",
+            "    default-server check inter 2s fall 3 rise 1 init-addr last,libc,none"
+            + (" resolvers dns resolve-prefer ipv4" if nameserver else ""),
         ]
         for server in backend.servers:
             lines.append(

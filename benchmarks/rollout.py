@@ -38,6 +38,7 @@ from benchmarks.metrics import fmt, summary, table, write_report
 from benchmarks.publishing import NEW_QUESTION, create_staff, last_run, publish_variant
 from benchmarks.services import private_postgres, private_redis
 from core.bootstrap import open_database
+from core.db import as_utc
 from telegram_emulator.html_check import parse_html
 from training.model_store import ModelStore
 
@@ -135,7 +136,8 @@ async def run_scenario(name: str, users: int, settle_s: float, think_s: tuple[fl
         finally:
             await database.close()
     rollout, switches = view.rollout, view.switches
-    began, ended = rollout.created_at.timestamp(), (rollout.finished_at or rollout.created_at).timestamp()
+    began = as_utc(rollout.created_at).timestamp()
+    ended = as_utc(rollout.finished_at or rollout.created_at).timestamp()
     return {
         "scenario": name,
         "engines": 2 if name == "replicas" else 1,
@@ -151,7 +153,7 @@ async def run_scenario(name: str, users: int, settle_s: float, think_s: tuple[fl
                     "engine": s.engine,
                     "how": s.how,
                     "status": s.status,
-                    "seconds": round(((s.finished_at or s.started_at) - s.started_at).total_seconds(), 1),
+                    "seconds": round((as_utc(s.finished_at or s.started_at) - as_utc(s.started_at)).total_seconds(), 1),
                 }
                 for s in switches
             ],

@@ -8,7 +8,7 @@ import json
 import logging
 from typing import Any
 
-from aiohttp import ClientConnectionError, ClientError, ClientSession, ClientTimeout, ServerTimeoutError
+from aiohttp import ClientConnectionError, ClientError, ClientSession, ClientTimeout, ServerTimeoutError, TCPConnector
 
 from core.hop_auth import sign
 
@@ -41,7 +41,9 @@ class EngineClient:
 
     async def start(self) -> None:
         if self._session is None:
-            self._session = ClientSession()
+            # A connection per message: a Kubernetes Service balances connections, not requests, and a kept-alive
+            # one would go on feeding a pod taken out of it while its engine loads a model (assistant/follower.py).
+            self._session = ClientSession(connector=TCPConnector(force_close=True))
 
     async def close(self) -> None:
         if self._own_session and self._session is not None:

@@ -85,6 +85,7 @@ class Settings(BaseSettings):
     # Kubernetes: the follower beside each engine (assistant/follower.py) looks at the pointer this often,
     # and waits this long for the pod to leave the Service (readiness) before loading, and to come back after.
     follow_every_s: float = Field(default=5.0, gt=0)
+    follow_engines: int = Field(default=2, ge=1)  # the engine Deployment's replicas: all switched, a rollout is done
     follow_drain_s: float = Field(default=10.0, ge=0)
     follower_port: int = 5006
     # HAProxy's own Prometheus metrics, behind the metrics token; unset: not served.

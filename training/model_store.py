@@ -216,14 +216,26 @@ class ModelStore:
                 .values(status=status, error=error, finished_at=dt.datetime.now(dt.UTC))
             )
 
-    async def restore_pointer(self, name: str) -> None:
-        """Puts the pointer back on `name` after a failed rollout, without queuing another one."""
+    async def restore_pointer(self, name: str, *, only_from: str) -> bool:
+        """Puts the pointer back on `name` after a failed rollout to `only_from`, without queuing another one;
+        False, and nothing changed, when the pointer has moved on since (a newer publish wins)."""
         async with self._sessions() as session, session.begin():
-            await session.execute(
+            moved = await session.execute(
                 update(ModelPointer)
-                .where(ModelPointer.id == 1)
+                .where(ModelPointer.id == 1, ModelPointer.name == only_from)
                 .values(name=name, set_by="rollback", set_at=dt.datetime.now(dt.UTC))
             )
+            return moved.rowcount == 1
+
+    async def abandon_rolling(self) -> int:
+        """Rollouts left rolling by a controller that stopped or died: failed (a new controller starts)."""
+        async with self._sessions() as session, session.begin():
+            stale = await session.execute(
+                update(Rollout)
+                .where(Rollout.status == "rolling")
+                .values(status="failed", error="the controller stopped mid-way", finished_at=dt.datetime.now(dt.UTC))
+            )
+            return stale.rowcount
 
     async def switch_started(self, rollout_id: int, engine: str, to_model: str, how: str) -> int:
         async with self._sessions() as session, session.begin():

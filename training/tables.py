@@ -54,9 +54,12 @@ class Rollout(Base):
     run_id: Mapped[int | None] = mapped_column(Integer)  # the training run that asked for it, if any
     from_model: Mapped[str | None] = mapped_column(String(200))
     to_model: Mapped[str] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|rolling|done|failed
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|rolling|done|failed|superseded
     error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Set here, to the microsecond (SQLite's now() has whole seconds): rollouts are timed by it.
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), default=lambda: dt.datetime.now(dt.UTC)
+    )
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
@@ -73,5 +76,7 @@ class EngineSwitch(Base):
     status: Mapped[str] = mapped_column(String(20), default="loading")
     how: Mapped[str] = mapped_column(String(20))  # drained | blue/green | in place
     error: Mapped[str | None] = mapped_column(Text)
-    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    started_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), default=lambda: dt.datetime.now(dt.UTC)
+    )
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -33,7 +33,7 @@ async def cluster(
             data_dir=tmp_path,
             database_url=url,
             engine_api_token=SecretStr(TOKEN),
-            engine_replicas=2,
+            follow_engines=2,
             follow_drain_s=0.3,
             follow_every_s=0.1,
         )

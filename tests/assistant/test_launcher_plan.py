@@ -39,3 +39,13 @@ def test_without_haproxy_one_engine_listens_on_the_engines_port_and_replicas_are
     )
     with pytest.raises(ValueError, match="HAProxy"):
         replicas.check_scale_out()
+
+
+def test_a_container_serves_its_one_engine_whatever_the_replica_count(tmp_path):
+    """Kubernetes' ConfigMap and compose say how many engines there are; each container is still `engine`."""
+    from assistant.__main__ import container_stack
+
+    settings = loopback_settings(tmp_path, engine_replicas=2, gateway_replicas=2, webhook_url="https://x.example")
+    services = {s.name: s for s in container_stack(settings).plan()}
+    assert {"engine", "gateway"} <= set(services) and "balancer" not in services
+    assert services["engine"].port == settings.engine_port  # no HAProxy in front inside a container

@@ -218,3 +218,30 @@ async def test_an_engine_that_came_up_without_a_model_gets_the_pointers(store, t
     assert [e.model for e in engines.values()] == ["model-old.tar.gz"] * 2
     for engine in engines.values():
         await engine.stop()
+
+
+async def test_a_newer_publish_during_a_rollout_supersedes_it_and_every_engine_ends_on_the_newest(store, tmp_path):
+    await stored(store, tmp_path, "model-newer.tar.gz")
+    engines = {f"engine-{i}": FakeEngine(store, "model-old.tar.gz") for i in (1, 2)}
+    engines["engine-1"].while_loading = lambda: store.point("model-newer.tar.gz", "training run 12", 12)
+    for engine in engines.values():
+        await engine.start()
+    fleet = FakeFleet(store, engines, {name: name for name in engines})
+    async with haproxy(tmp_path, [Server(name, e.port) for name, e in engines.items()]) as (_, admin):
+        controller = RolloutController(store, fleet, admin, TOKEN)
+        first_id = await store.point("model-new.tar.gz", "training run 11", 11)
+        first = await store.claim()
+        assert first is not None and first.id == first_id
+        await controller.carry_out(first)
+        first = await store.rollout(first.id)
+        assert first is not None and first.status == "superseded"
+        assert await store.pointer() == "model-newer.tar.gz"  # not rolled back to the old one
+        engines["engine-1"].while_loading = None
+        newer = await store.claim()
+        assert newer is not None and newer.to_model == "model-newer.tar.gz"
+        await controller.carry_out(newer)
+    assert [e.model for e in engines.values()] == ["model-newer.tar.gz"] * 2
+    newer = await store.rollout(newer.id)
+    assert newer is not None and newer.status == "done"
+    for engine in engines.values():
+        await engine.stop()

@@ -5,6 +5,7 @@ serves, `PUT /model` loads the model store's pointer and blocks for a while as R
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -21,6 +22,7 @@ class FakeEngine:
         self.loading = False
         self.asked_while_loading = 0
         self.broken = False  # every load fails, as a model Rasa cannot read would
+        self.while_loading: Callable[[], Awaitable[object]] | None = None  # what else happens meanwhile
         self.runner: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -33,6 +35,8 @@ class FakeEngine:
         async def load(request: web.Request) -> web.Response:
             self.loading = True
             try:
+                if self.while_loading is not None:
+                    await self.while_loading()
                 await asyncio.sleep(LOAD_S)
                 if self.broken:
                     return web.json_response({"message": "could not be loaded"}, status=400)
