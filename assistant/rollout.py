@@ -26,6 +26,8 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from assistant.haproxy import HAProxyAdmin
 from core.periodic import Periodic
 from training.engine_admin import ReloadFailed, engine_state, load_pointer, loaded_model
@@ -82,6 +84,7 @@ class RolloutController:
         self._drain_timeout_s = drain_timeout_s
         self._watch = Periodic("rollout controller", self._claim_and_carry_out, poll_s)
         self._started = False
+        self._store_down = False
 
     def start(self) -> None:
         self._watch.start()
@@ -94,7 +97,14 @@ class RolloutController:
             self._started = True
             if stale := await self._store.abandon_rolling():
                 log.warning("%d rollout(s) left rolling by a stopped controller marked failed", stale)
-        rollout = await self._store.claim()
+        try:
+            rollout = await self._store.claim()
+        except (OSError, SQLAlchemyError) as error:  # the database restarting: rollouts wait, one line said
+            if not self._store_down:
+                log.warning("model store unreachable (%s): rollouts wait until it is back", type(error).__name__)
+            self._store_down = True
+            return
+        self._store_down = False
         if rollout is not None:
             await self.carry_out(rollout)
         else:
