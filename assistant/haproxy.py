@@ -69,7 +69,7 @@ def config_text(
         # A busy engine answers its check late, not never: marking it down would fail every request it
         # could have answered. A dead one refuses connections, which are retried elsewhere at once.
         "    timeout check 5s",
-        "    option redispatch",
+        "    option redispatch 1",  # every retry may go to another server, not only the last
         "    retries 2",
         "    retry-on conn-failure 503",
     ]
@@ -85,7 +85,10 @@ def config_text(
             "    option httpchk",
             f"    http-check send meth GET uri {backend.health}",
             # A name that does not resolve yet (a container still starting) leaves the server down, not HAProxy.
-            "    default-server check inter 2s fall 3 rise 1 init-addr last,libc,none"
+            # A refused connection marks the server down at once (its requests go elsewhere); a server down is
+            # checked every half second, so it is back as soon as it answers.
+            "    default-server check inter 2s downinter 500ms fall 3 rise 1 init-addr last,libc,none"
+            " observe layer4 error-limit 1 on-error mark-down"
             + (" resolvers dns resolve-prefer ipv4" if nameserver else ""),
         ]
         for server in backend.servers:
