@@ -308,7 +308,8 @@ def test_rollout_smoke():
     (result,) = data["scenarios"]
     assert result["run"]["status"] == "succeeded" and result["rollout"]["status"] == "done", result
     assert [(s["how"], s["status"]) for s in result["rollout"]["switches"]] == [("blue/green", "serving")]
-    assert sum(result[w]["failed"] for w in ("before", "during_training", "during_rollout", "after")) == 0
+    windows = {w: result[w] for w in ("before", "during_training", "during_rollout", "after")}
+    assert sum(w["failed"] for w in windows.values()) == 0, (windows, result["rollout"], out)
     assert result["before"]["replies"] > 0 and result["after"]["replies"] > 0
 
 

@@ -70,7 +70,11 @@ def plain(text: str | None) -> str:
 
 def spawn(data_dir: Path, *, pipe_stdout: bool = False, through_make: bool = False) -> FirstRun:
     # The sandbox's switches want its admin token: given here, so this test knows it (the launcher keeps it).
-    settings = loopback_settings(data_dir, sandbox_admin_token=SecretStr("first-run-sandbox-admin"))
+    # The test types a dozen lines in ten seconds when replies are quick, faster than a person: flood control
+    # (ten in ten seconds) would rightly stop it before the hand-over.
+    settings = loopback_settings(
+        data_dir, sandbox_admin_token=SecretStr("first-run-sandbox-admin"), flood_messages=1000
+    )
     env = settings_env(settings)
     env.pop("NO_COLOR", None)
     command = f"{sys.executable} -m assistant run"
