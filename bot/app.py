@@ -19,6 +19,7 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
+from analytics.counting import UsageCounter
 from bot import handlers
 from bot.engine_client import EngineClient
 from bot.handoff_desk import HandoffDesk
@@ -110,8 +111,10 @@ async def _post_init(application: Gateway) -> None:
         desk=HandoffDesk(application.bot, Handoff(database.sessions, sealed), settings, recent),
         recent=recent,
         coordination=coordination,
+        usage=UsageCounter(database.sessions, coordination, sealed.chat_hash, settings.usage_flush_s),
     )
     shared.desk.start()
+    shared.usage.start()
     notifier = StatusNotifier(
         application.bot, shared.subscriptions, CaseApiClient.from_settings(settings), settings.status_poll_interval_s
     )
@@ -129,6 +132,7 @@ async def _post_shutdown(application: Gateway) -> None:
         await data.notifier.stop()
     if (shared := data.services) is not None:
         await shared.desk.stop()
+        await shared.usage.stop()
         await shared.engine.close()
         await shared.database.close()
         await shared.coordination.close()

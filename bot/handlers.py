@@ -16,6 +16,7 @@ from telegram.constants import ChatAction, ChatType
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, CallbackContext, ExtBot
 
+from analytics.counting import UsageCounter
 from bot.delivery import as_plain, deliver
 from bot.engine_client import EngineClient, EngineUnavailable
 from bot.handoff_desk import HandoffDesk
@@ -49,6 +50,7 @@ class Services:
     desk: HandoffDesk
     recent: RecentLines
     coordination: Coordination
+    usage: UsageCounter
     in_flight: int = 0  # messages waiting for the engine right now
 
 
@@ -90,6 +92,12 @@ async def send(context: Context, chat_id: int, outgoing: Outgoing) -> Message | 
     return await deliver(context.bot, chat_id, outgoing)
 
 
+def _count(update: Update, context: Context, language: str, outcome: str, entry: str | None = None) -> None:
+    """Adds a message and what became of it to the Overview's counts (in memory: no wait, no failure)."""
+    channel = "button" if update.callback_query is not None else "text"
+    services(context).usage.count(_chat_id(update), language, outcome, channel, entry)
+
+
 async def _language(update: Update, context: Context, text: str | None) -> str:
     """The chat's language; `text` (what the user wrote, if anything) is read as the engine will read it."""
     user = update.effective_user
@@ -114,9 +122,11 @@ async def _converse(update: Update, context: Context, text: str, language: str) 
         log.error("engine unavailable for a message: %s", error)
         ENGINE_ERRORS.labels(type(error.__cause__ or error).__name__).inc()
         if text == HUMAN_PAYLOAD:  # people can be reached even when the engine is down
+            _count(update, context, language, "handed_over")
             for outgoing in await shared.desk.open(chat_id, language, "asked"):
                 await send(context, chat_id, outgoing)
             return
+        _count(update, context, language, "engine_down")
         buttons = [[Button(plain(language, "talk_to_person"), HUMAN_PAYLOAD)]] if shared.desk.available else []
         await send(context, chat_id, Outgoing(say(language, "engine_down"), buttons))
         return
@@ -130,8 +140,10 @@ async def _converse(update: Update, context: Context, text: str, language: str) 
     if not rendered.messages and not rendered.handoff and await shared.engine.actions_down():
         log.error("the engine answered nothing and its action server is down")
         ENGINE_ERRORS.labels("actions_down").inc()
+        _count(update, context, language, "engine_down")
         await send(context, chat_id, Outgoing(say(language, "engine_down")))
         return
+    _count(update, context, language, rendered.outcome, rendered.entry)
     messages = rendered.messages or ([] if rendered.handoff else [Outgoing(say(language, "not_understood"))])
     if rendered.not_understood:
         FALLBACKS.labels(language).inc()
@@ -219,6 +231,7 @@ async def relay_to_people(update: Update, context: Context) -> None:
         return await _language(update, context, hint)
 
     if await services(context).desk.relay_from_user(message, language):
+        _count(update, context, await language(), "with_people")
         raise ApplicationHandlerStop
 
 
@@ -230,8 +243,10 @@ async def on_text(update: Update, context: Context) -> None:
     limit = services(context).settings.max_message_chars
     chat_id = _chat_id(update)
     if not text:
+        _count(update, context, language, "other")
         await send(context, chat_id, Outgoing(say(language, "empty")))
     elif len(text) > limit:
+        _count(update, context, language, "other")
         await send(context, chat_id, Outgoing(say(language, "too_long", length=len(text), limit=limit)))
     else:
         await _converse(update, context, text, language)
@@ -239,17 +254,20 @@ async def on_text(update: Update, context: Context) -> None:
 
 async def on_start(update: Update, context: Context) -> None:
     language = await _language(update, context, None)
+    _count(update, context, language, "other")
     greeting = Outgoing(say(language, "greet"), language_menu(language).buttons)
     await send(context, _chat_id(update), greeting)
 
 
 async def on_help(update: Update, context: Context) -> None:
     language = await _language(update, context, None)
+    _count(update, context, language, "other")
     await send(context, _chat_id(update), Outgoing(say(language, "help")))
 
 
 async def on_language(update: Update, context: Context) -> None:
     language = await _language(update, context, None)
+    _count(update, context, language, "other")
     await send(context, _chat_id(update), language_menu(language))
 
 
@@ -261,12 +279,14 @@ async def on_person(update: Update, context: Context) -> None:
 
 async def on_unknown_command(update: Update, context: Context) -> None:
     language = await _language(update, context, None)
+    _count(update, context, language, "other")
     await send(context, _chat_id(update), Outgoing(say(language, "unknown_command")))
 
 
 async def on_non_text(update: Update, context: Context) -> None:
     caption = _message(update).caption
     language = await _language(update, context, caption)
+    _count(update, context, language, "other")
     await send(context, _chat_id(update), Outgoing(say(language, "non_text")))
 
 
@@ -306,6 +326,7 @@ async def on_choose_language(update: Update, context: Context) -> None:
         await on_unknown_button(update, context)
         return
     await services(context).languages.set(chat.id, new_language, explicit=True)
+    _count(update, context, new_language, "other")
     with contextlib.suppress(TelegramError):
         await query.answer()
     await send(context, chat.id, Outgoing(say(new_language, "language_set")))

@@ -18,6 +18,7 @@ from typing import Any
 
 from babel.dates import format_datetime
 
+from analytics.outcomes import SAY_OUTCOMES, stronger
 from bot.texts import TEXTS
 from core import protocol
 from core.i18n import BAKU, LANGUAGE_NAMES, format_day, gettext
@@ -51,6 +52,8 @@ class Rendered:
     new_language: str | None = None  # set when the engine switched the conversation language
     handoff: str | None = None  # set when the engine hands the chat to people (the reason)
     not_understood: bool = False  # the engine offered choices or said it has no answer (metrics)
+    outcome: str = "other"  # what became of the message (analytics/outcomes.py)
+    entry: str | None = None  # the entry answered from, if any
 
 
 def utf16_len(text: str) -> int:
@@ -219,10 +222,16 @@ class _Reply:
     new_language: str | None = None
     handoff: str | None = None
     not_understood: bool = False
+    outcome: str | None = None
+    entry: str | None = None
+
+    def shows(self, outcome: str) -> None:
+        self.outcome = stronger(self.outcome, outcome)
 
 
 def _say(reply: _Reply, message: protocol.Say, buttons: list[list[Button]]) -> None:
     reply.not_understood = reply.not_understood or message.key in NOT_UNDERSTOOD_KEYS
+    reply.shows(SAY_OUTCOMES.get(message.key, "other"))
     if message.offer_human:
         buttons = [*buttons, [Button(_title(reply.language, "talk_to_person"), HUMAN_PAYLOAD)]]
     reply.messages.append(Outgoing(say(reply.language, message.key, **message.args), buttons))
@@ -230,15 +239,19 @@ def _say(reply: _Reply, message: protocol.Say, buttons: list[list[Button]]) -> N
 
 def _answer(reply: _Reply, message: protocol.Answer, buttons: list[list[Button]]) -> None:
     rows = (buttons or rating_buttons(message.entry)) + related_buttons(message)
+    reply.shows("answered")
+    reply.entry = reply.entry or message.entry
     reply.messages.append(Outgoing(render_answer(reply.language, message), rows, None if buttons else message.entry))
 
 
 def _clarify(reply: _Reply, message: protocol.Clarify, buttons: list[list[Button]]) -> None:
+    reply.shows("clarify")
     reply.messages.append(clarify(reply.language, message))
 
 
 def _did_you_mean(reply: _Reply, message: protocol.DidYouMean, buttons: list[list[Button]]) -> None:
     reply.not_understood = True
+    reply.shows("did_you_mean")
     reply.messages.append(did_you_mean(reply.language, message))
 
 
@@ -246,6 +259,7 @@ def _case_status(reply: _Reply, message: protocol.CaseStatus, buttons: list[list
     if message.subscribe is not None:
         notify = Button("🔔 " + _title(reply.language, "status_notify_me"), protocol.Subscribe(message.subscribe).data)
         buttons = [*buttons, [notify]]
+    reply.shows("status_found")
     reply.messages.append(Outgoing(render_case_status(reply.language, message), buttons))
 
 
@@ -262,6 +276,7 @@ def _language_menu(reply: _Reply, message: protocol.LanguageMenu, buttons: list[
 def _handoff(reply: _Reply, message: protocol.Handoff, buttons: list[list[Button]]) -> None:
     if message.reason in HANDOFF_REASONS:
         reply.handoff = message.reason
+        reply.shows("handed_over")
 
 
 # A kind the gateway does not show (the retrieval responses' entry references) has no renderer.
@@ -296,9 +311,17 @@ def render(language: str, engine_messages: list[dict[str, Any]]) -> Rendered:
             if renderer is not None:
                 renderer(reply, message, buttons)
         elif item.get("text"):
+            reply.shows("other")
             reply.messages.append(Outgoing(escape(item["text"]), buttons))
     nothing = not reply.messages and reply.handoff is None
-    return Rendered(split_all(reply.messages), reply.new_language, reply.handoff, reply.not_understood or nothing)
+    return Rendered(
+        split_all(reply.messages),
+        reply.new_language,
+        reply.handoff,
+        reply.not_understood or nothing,
+        "not_understood" if nothing else reply.outcome or "other",
+        reply.entry if reply.outcome == "answered" else None,
+    )
 
 
 def split_all(messages: list[Outgoing]) -> list[Outgoing]:

@@ -8,8 +8,19 @@ from contextlib import asynccontextmanager
 
 from aiohttp import web
 
+from analytics.report import Reports
 from cases.lockout import Lockout
-from console import accounts, entries, lockouts, model_server, tickets, training_page, unanswered, upkeep
+from console import (
+    accounts,
+    entries,
+    lockouts,
+    model_server,
+    overview,
+    tickets,
+    training_page,
+    unanswered,
+    upkeep,
+)
 from console.auth import StaffAuth, ip_of
 from console.web import Console, make_app
 from core.data_key import sealer
@@ -57,6 +68,7 @@ async def open_console(settings: Settings, reload: Reload | None = None) -> Asyn
             Lockout(database.sessions, secret_key(settings)),
             Upkeep(database.sessions),
             models,
+            Reports(database.sessions),
         )
     finally:
         await retrainer.stop()
@@ -84,6 +96,6 @@ def build(settings: Settings, reload: Reload | None = None) -> web.Application:
     if warning := proxy_warning(settings):
         log.error(warning)
     app = make_app(lambda: open_console(settings, reload), settings.console_trusted_proxies or ())
-    pages = (entries, unanswered, training_page, tickets, accounts, lockouts, upkeep, model_server)
+    pages = (overview, entries, unanswered, training_page, tickets, accounts, lockouts, upkeep, model_server)
     app.add_routes([route for page in pages for route in page.ROUTES])  # here: the pages build on console.web
     return app

@@ -182,7 +182,7 @@ def _step(name: str) -> Handler:
                 message = "Draft discarded."
         except CurationError as error:
             message = str(error)
-        target = f"/entries/{key}" if name != "discard" or await console.curation.view(key) else "/"
+        target = f"/entries/{key}" if name != "discard" or await console.curation.view(key) else "/entries"
         raise redirect(request, target, message)
 
     return handler
@@ -206,7 +206,7 @@ async def restore(request: web.Request) -> web.StreamResponse:
     try:
         key = await console.curation.restore(_actor(request), int(request.match_info["revision"]))
     except CurationError as error:
-        raise redirect(request, "/", str(error)) from None
+        raise redirect(request, "/entries", str(error)) from None
     raise redirect(request, f"/entries/{key}", "That version is now the draft: review and publish it to make it live.")
 
 
@@ -246,13 +246,13 @@ async def import_submit(request: web.Request) -> web.StreamResponse:
         return render(request, "import.html", status=403, errors=[str(error)])
     raise redirect(
         request,
-        "/",
+        "/entries",
         f"Imported {count} entries" + (" and published them." if form.get("publish") else " as drafts in review."),
     )
 
 
 ROUTES = [
-    web.get("/", entries),
+    web.get("/entries", entries),
     web.get("/entries/new", new_entry_page),
     web.post("/entries/new", entry_save),
     web.get("/entries/{key}", entry_page),

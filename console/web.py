@@ -26,6 +26,7 @@ from typing import Any
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from analytics.report import Reports
 from cases.lockout import Lockout
 from console.auth import Login, LoginRefused, StaffAuth, ip_of
 from core.db import as_utc
@@ -59,6 +60,7 @@ class Console:
     lockout: Lockout  # paused status lookups (console/lockouts.py)
     upkeep: Upkeep  # facts to re-check, translations to check (console/upkeep.py)
     models: ModelStore  # trained models and the pointer the engines follow (console/model_server.py)
+    reports: Reports  # the Overview's figures (console/overview.py)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,12 @@ REFUSED = Counter(
     "assistant_refused_requests_total", "Requests refused for missing or wrong credentials", ["endpoint", "reason"]
 )
 FLOOD_LIMITED = Counter("assistant_flood_limited_total", "Messages not answered because a chat sent too fast")
+REPLIES = Counter(
+    "assistant_replies_total",
+    "Messages answered, by the conversation's language, what became of them (analytics/outcomes.py) and how "
+    "they came (text or button): the Overview's counts, live",
+    ["language", "outcome", "channel"],
+)
 
 
 async def metrics_response(request: web.Request) -> web.Response:

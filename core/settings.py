@@ -146,6 +146,9 @@ class Settings(BaseSettings):
     engine_retries: int = 1
     flood_messages: int = 10  # more messages than this from one chat within flood_window_s are not answered…
     flood_window_s: float = 10.0  # …but the chat is told once, politely, to slow down
+    # The Overview's counts (analytics/counting.py) wait in each gateway's memory this long before they are
+    # added to the database in one write: off the reply path, and one write per interval whatever the traffic.
+    usage_flush_s: float = Field(default=5.0, gt=0.0)
 
     log_level: str = "INFO"
 

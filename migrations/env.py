@@ -8,7 +8,8 @@ from alembic import context
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-import bot.models  # noqa: F401 - each domain package's tables, for autogenerate's comparison
+import analytics.tables  # noqa: F401 - each domain package's tables, for autogenerate's comparison
+import bot.models  # noqa: F401
 import cases.models  # noqa: F401
 import console.models  # noqa: F401
 import handoff.models  # noqa: F401

@@ -78,13 +78,19 @@ async def db_settings(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator
 
 
 async def _drop_all(settings: Settings) -> None:
-    import core.bootstrap  # noqa: F401 - registers every model
-    from core.db import Base, make_engine
+    """Every table in the database, whichever package's models this test imported (read from the database)."""
+    from sqlalchemy import MetaData
+
+    from core.db import make_engine
+
+    def drop(connection) -> None:
+        tables = MetaData()
+        tables.reflect(connection)
+        tables.drop_all(connection)
 
     engine = make_engine(settings.sqlalchemy_url)
     async with engine.begin() as connection:
-        await connection.run_sync(Base.metadata.drop_all)
-        await connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+        await connection.run_sync(drop)
     await engine.dispose()
 
 

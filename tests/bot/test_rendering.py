@@ -169,3 +169,56 @@ def test_a_clarifying_question_names_the_subjects_in_the_users_language(language
     assert message.buttons[0][0].data == '/faq{"entry":"work_permit_processing_time"}'
     assert message.buttons[-1][0].data == "/human_handoff"
     assert not rendered.not_understood  # a clarifying question is not a failure to understand
+
+
+def say_payload(key: str, **extra):
+    return {"custom": {"type": "say", "key": key, **extra}}
+
+
+CASE = {
+    "type": "case_status",
+    "application_number": "TRP-2026-000102",
+    "service_type": "temporary_residence",
+    "status": "in_review",
+}
+
+
+@pytest.mark.parametrize(
+    ("replies", "outcome", "entry"),
+    [
+        ([answer_payload(), say_payload("anything_else")], "answered", "registration_who_when_how"),
+        ([{"custom": {"type": "did_you_mean", "options": [{"entry": "a", "question": "A?"}]}}], "did_you_mean", None),
+        (
+            [
+                {
+                    "custom": {
+                        "type": "clarify",
+                        "aspect": "fee",
+                        "options": [{"entry": "a", "question": "A?", "subject": "x"}],
+                    }
+                }
+            ],
+            "clarify",
+            None,
+        ),
+        ([say_payload("no_answer", offer_human=True)], "not_understood", None),
+        ([], "not_understood", None),
+        ([say_payload("out_of_scope")], "out_of_scope", None),
+        (
+            [say_payload("not_understood"), {"custom": {"type": "handoff", "reason": "not_understood"}}],
+            "handed_over",
+            None,
+        ),
+        ([{"custom": CASE}], "status_found", None),
+        ([say_payload("status_not_found")], "status_not_found", None),
+        ([say_payload("status_locked", args={"until": "2026-12-07T10:00:00+00:00"})], "status_locked", None),
+        ([say_payload("status_application_paused")], "status_locked", None),
+        ([say_payload("status_unavailable", offer_human=True)], "status_unavailable", None),
+        ([say_payload("greet")], "other", None),
+        ([{"text": "plain words"}], "other", None),
+        ([{"custom": {"type": "set_language", "language": "ru"}}], "other", None),
+    ],
+)
+def test_each_reply_names_what_became_of_the_message(replies, outcome, entry):
+    rendered = render("en", replies)
+    assert (rendered.outcome, rendered.entry) == (outcome, entry)

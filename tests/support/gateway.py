@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -91,19 +92,24 @@ async def fake_engine() -> AsyncIterator[tuple[FakeEngine, str]]:
         yield served
 
 
-@pytest.fixture
-async def gateway(emulator, fake_engine, tmp_path):
-    engine, engine_url = fake_engine
-    settings = Settings(
+def gateway_settings(emulator: str, engine_url: str, data_dir: Path, **overrides: Any) -> Settings:
+    """A gateway on the emulator and the fake engine (which also answers its action-server health checks)."""
+    return Settings(
         _env_file=None,
         telegram_bot_token=TOKEN,
         telegram_api_url=emulator,
-        data_dir=tmp_path,
+        data_dir=data_dir,
         engine_url=engine_url,
-        engine_timeout_s=1.0,
-        engine_retries=1,
-        max_message_chars=200,
         action_server_port=int(engine_url.rsplit(":", 1)[1]),
+        **overrides,
+    )
+
+
+@pytest.fixture
+async def gateway(emulator, fake_engine, tmp_path):
+    engine, engine_url = fake_engine
+    settings = gateway_settings(
+        emulator, engine_url, tmp_path, engine_timeout_s=1.0, engine_retries=1, max_message_chars=200
     )
     async with running_gateway(settings), EmulatorDriver(emulator, TOKEN) as driver:
         yield engine, driver
