@@ -84,6 +84,14 @@ def handoff_markers() -> set[str]:
     }
 
 
+async def told_of_handover(driver: EmulatorDriver, user_id: int, after_id: int, markers: tuple[str, ...]) -> bool:
+    """Whether a bot message since `after_id` says people have the chat: the hand-over may be the second message
+    of a reply ("I did not understand", then "a person will help"), after the first one was awaited. Then the
+    bot rightly stays silent, and a user writing on would count every message as unanswered."""
+    messages = await driver.messages(user_id, after_id=after_id)
+    return any(parse_html(m["html"]).text.startswith(markers) for m in messages if m.get("html"))
+
+
 @dataclass
 class LoadResult:
     users: int
