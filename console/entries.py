@@ -8,24 +8,40 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 from typing import Any
 
 import yaml
 from aiohttp import web
 from pydantic import ValidationError
 
+from console.paging import paging
 from console.web import FORM, Handler, _actor, _console, redirect, render
 from core.settings import LANGUAGES
 from knowledge.consistency import problems
 from knowledge.curation import CurationError, diff
-from knowledge.schema import EntryData, dump_yaml, parse_entries
+from knowledge.models import Revision
+from knowledge.schema import SEED_DIR, EntryData, dump_yaml, load_dir, parse_entries
 
 
 async def entries(request: web.Request) -> web.Response:
+    """The entries, a page at a time, with the question and the ratings in the language chosen (English
+    unless another is asked for; the search looks in every language)."""
     console = _console(request)
     query, topic = request.query.get("q", "").strip(), request.query.get("topic", "")
+    language = request.query.get("language", "en")
+    language = language if language in LANGUAGES else "en"
     rows = await console.curation.list_entries(query, topic)
-    return render(request, "entries.html", rows=rows, q=query, topic=topic)
+    page = paging(request, len(rows))
+    return render(
+        request,
+        "entries.html",
+        rows=rows[page.offset : page.offset + page.size],
+        paging=page,
+        q=query,
+        topic=topic,
+        language=language,
+    )
 
 
 def _facts_from_lines(text: str) -> list[dict[str, str]]:
@@ -192,13 +208,23 @@ async def history_page(request: web.Request) -> web.Response:
     console = _console(request)
     key = request.match_info["key"]
     revisions = await console.curation.history(key)
-    rows = []
+    rows: list[tuple[Revision, str, str | None]] = []
     for index, revision in enumerate(revisions):
         older = revisions[index + 1] if index + 1 < len(revisions) else None
         new = EntryData.model_validate(revision.snapshot)
-        old = EntryData.model_validate(older.snapshot) if older else None
-        rows.append((revision, diff(old, new)))
+        if older is not None:
+            rows.append((revision, diff(EntryData.model_validate(older.snapshot), new), None))
+        elif revision.action != "seed" and (seeded := seed_entries().get(key)) is not None:
+            # A database seeded before seeding wrote the history's first version: compare with the seed's.
+            rows.append((revision, diff(seeded, new), "the seed's version"))
+        else:
+            rows.append((revision, diff(None, new), None))
     return render(request, "history.html", key=key, rows=rows)
+
+
+@functools.cache
+def seed_entries() -> dict[str, EntryData]:
+    return {entry.key: entry for entry in load_dir(SEED_DIR)}
 
 
 async def restore(request: web.Request) -> web.StreamResponse:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from console.paging import paging
 from console.web import _console, baku_time, render
 from handoff.models import QUEUES, STATES
 
@@ -29,10 +30,12 @@ async def tickets_page(request: web.Request) -> web.Response:
     state = request.query.get("state") if request.query.get("state") in STATES else None
     timings = {name: await tickets.timing(name) for name in QUEUES}
     timings["all"] = await tickets.timing()
+    page = paging(request, await tickets.count(queue, state))
     return render(
         request,
         "tickets.html",
-        tickets=list(reversed(await tickets.listing(queue, state))),
+        tickets=await tickets.listing(queue, state, page.offset, page.size),
+        paging=page,
         timings=timings,
         queue=queue,
         state=state,

@@ -6,15 +6,20 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from console.paging import paging
 from console.web import FORM, _actor, _console, redirect, render
 from knowledge.curation import CurationError
+
+GROUPS_PER_PAGE = 25  # each group is a form with the whole list of entries
 
 
 async def unanswered_page(request: web.Request) -> web.Response:
     console = _console(request)
     groups = await console.unanswered.groups()
     keys = [row.key for row in await console.curation.list_entries()]
-    return render(request, "unanswered.html", groups=groups, keys=keys)
+    page = paging(request, len(groups), GROUPS_PER_PAGE)
+    shown = groups[page.offset : page.offset + page.size]
+    return render(request, "unanswered.html", groups=shown, keys=keys, paging=page)
 
 
 async def unanswered_attach(request: web.Request) -> web.StreamResponse:

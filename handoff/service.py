@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import median
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from core.data_key import DataKeyError, Sealer
@@ -286,17 +286,29 @@ class Handoff:
             return None
         return ticket, [(m.author, m.kind, redact(m.text), m.created_at) for m in ticket.messages]
 
-    async def listing(self, queue: str | None = None, state: str | None = None) -> list[dict]:
-        """Tickets for the queue view, with the transcript's last lines redacted."""
+    @staticmethod
+    def _listed(queue: str | None, state: str | None) -> Select[Ticket]:
         if queue is not None and queue not in QUEUES:
             raise ValueError(f"unknown queue {queue!r}")
+        stmt = select(Ticket)
+        if queue:
+            stmt = stmt.where(Ticket.queue == queue)
+        if state:
+            stmt = stmt.where(Ticket.state == state)
+        return stmt
+
+    async def count(self, queue: str | None = None, state: str | None = None) -> int:
         async with self._sessions() as session:
-            stmt = select(Ticket).order_by(Ticket.created_at)
-            if queue:
-                stmt = stmt.where(Ticket.queue == queue)
-            if state:
-                stmt = stmt.where(Ticket.state == state)
-            tickets = (await session.scalars(stmt)).all()
+            return await session.scalar(select(func.count()).select_from(self._listed(queue, state).subquery())) or 0
+
+    async def listing(
+        self, queue: str | None = None, state: str | None = None, offset: int = 0, limit: int | None = None
+    ) -> list[dict]:
+        """Tickets for the queue view, the newest first, with the transcript's last lines redacted; `offset` and
+        `limit`: one page of them (only that page's transcripts are read and decrypted)."""
+        async with self._sessions() as session:
+            stmt = self._listed(queue, state).order_by(Ticket.created_at.desc(), Ticket.id.desc())
+            tickets = (await session.scalars(stmt.offset(offset).limit(limit))).all()
             listed = []
             for t in tickets:
                 unreadable: list[str] = []

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.settings import LANGUAGES
 from knowledge.models import Draft, Entry, EntryText, Rating, Revision
 from knowledge.schema import EntryData, dump_yaml
 from knowledge.store import questions_of_other_entries, to_data, write_entry
@@ -51,19 +52,47 @@ class CurationError(Exception):
 class EntryRow:
     key: str
     topic: str
-    question: str
+    questions: dict[str, str]  # language -> the question
     review_state: str | None  # None when the entry exists only as a draft
     version: int
     draft_state: str | None
     draft_author: str | None
-    thumbs_up: int
-    thumbs_down: int
+    votes: Votes
+
+    def question(self, language: str) -> str:
+        """The question in `language`, or in English (then any) where it has none."""
+        return self.questions.get(language) or self.questions.get("en") or next(iter(self.questions.values()), "")
+
+    @property
+    def thumbs_up(self) -> int:
+        return self.votes.thumbs_up
+
+    @property
+    def thumbs_down(self) -> int:
+        return self.votes.thumbs_down
 
 
 @dataclass(frozen=True)
 class Votes:
+    """An entry's ratings: in every language together, and per language (language -> (up, down))."""
+
     thumbs_up: int
     thumbs_down: int
+    by_language: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def of(self, language: str | None) -> tuple[int, int]:
+        return self.by_language.get(language, (0, 0)) if language else (self.thumbs_up, self.thumbs_down)
+
+    @classmethod
+    def counted(cls, counts: dict[tuple[str, int], int]) -> Votes:
+        """From (language, +1 or -1) -> number of ratings."""
+        by_language: dict[str, tuple[int, int]] = {}
+        for (language, value), n in counts.items():
+            up, down = by_language.get(language, (0, 0))
+            by_language[language] = (up + n, down) if value > 0 else (up, down + n)
+        return cls(
+            sum(up for up, _ in by_language.values()), sum(down for _, down in by_language.values()), by_language
+        )
 
 
 @dataclass
@@ -90,10 +119,17 @@ def variants_of(data: EntryData | None) -> dict[str, list[str]]:
 
 
 def diff(old: EntryData | None, new: EntryData | None) -> str:
-    """A unified diff of two versions, as YAML, for the history page."""
-    before = dump_yaml([old]).splitlines() if old else []
-    after = dump_yaml([new]).splitlines() if new else []
+    """A unified diff of two versions, as YAML, for the history page; languages in one order, whichever order
+    each version has them in (the seed's files and the form's differ)."""
+    before = dump_yaml([_in_order(old)]).splitlines() if old else []
+    after = dump_yaml([_in_order(new)]).splitlines() if new else []
     return "\n".join(difflib.unified_diff(before, after, "before", "after", lineterm="", n=2))
+
+
+def _in_order(data: EntryData) -> EntryData:
+    order: dict[str, int] = {language: n for n, language in enumerate(LANGUAGES)}
+    texts = dict(sorted(data.texts.items(), key=lambda item: order.get(str(item[0]), len(order))))
+    return data.model_copy(update={"texts": texts})
 
 
 def _refuse_shared(shared: list[tuple[str, str, str, str]], remedy: str) -> None:
@@ -126,19 +162,17 @@ class Curation:
             votes = await self._vote_counts(session)
             rows = []
             for entry in entries:
-                english = next((t for t in entry.texts if t.language == "en"), entry.texts[0] if entry.texts else None)
                 draft = drafts.pop(entry.key, None)
                 rows.append(
                     EntryRow(
                         entry.key,
                         entry.topic,
-                        english.question if english else "",
+                        {t.language: t.question for t in entry.texts},
                         entry.review_state,
                         entry.version,
                         draft.state if draft else None,
                         draft.author if draft else None,
-                        votes.get((entry.key, 1), 0),
-                        votes.get((entry.key, -1), 0),
+                        votes.get(entry.key, Votes(0, 0)),
                     )
                 )
             if not query:  # new entries that exist only as drafts
@@ -146,25 +180,29 @@ class Curation:
                     data = EntryData.model_validate(draft.snapshot)
                     if topic and data.topic != topic:
                         continue
+                    questions = {language: text.question for language, text in data.texts.items()}
                     rows.append(
-                        EntryRow(
-                            draft.key, data.topic, data.texts["en"].question, None, 0, draft.state, draft.author, 0, 0
-                        )
+                        EntryRow(draft.key, data.topic, questions, None, 0, draft.state, draft.author, Votes(0, 0))
                     )
             return rows
 
     async def votes(self, key: str) -> Votes:
         async with self._sessions() as session:
             counts = await self._vote_counts(session, key)
-        return Votes(counts.get((key, 1), 0), counts.get((key, -1), 0))
+        return counts.get(key, Votes(0, 0))
 
     @staticmethod
-    async def _vote_counts(session, key: str | None = None) -> dict[tuple[str, int], int]:
-        """(entry key, +1 or -1) -> number of ratings, for one entry or all."""
-        stmt = select(Rating.key, Rating.value, func.count()).group_by(Rating.key, Rating.value)
+    async def _vote_counts(session: AsyncSession, key: str | None = None) -> dict[str, Votes]:
+        """Entry key -> its ratings, for one entry or all."""
+        stmt = select(Rating.key, Rating.language, Rating.value, func.count()).group_by(
+            Rating.key, Rating.language, Rating.value
+        )
         if key is not None:
             stmt = stmt.where(Rating.key == key)
-        return {(k, value): count for k, value, count in (await session.execute(stmt)).all()}
+        counts: dict[str, dict[tuple[str, int], int]] = {}
+        for k, language, value, count in (await session.execute(stmt)).all():
+            counts.setdefault(k, {})[(language, value)] = count
+        return {k: Votes.counted(c) for k, c in counts.items()}
 
     async def view(self, key: str) -> EntryView | None:
         async with self._sessions() as session:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from knowledge.models import FOLLOW_UP, VARIANT, Entry, EntryText, QuestionVariant
+from knowledge.models import FOLLOW_UP, VARIANT, Entry, EntryText, QuestionVariant, Revision
 from knowledge.schema import DatedFact, EntryData, LanguageText, normal_question
 
 log = logging.getLogger(__name__)
@@ -238,6 +238,9 @@ class KnowledgeBase:
                 missing = [item for item in missing if item.key not in taken]
             for item in missing:
                 await write_entry(session, item, actor)
+                # The history's first version, so that the first staff change shows only what it changed.
+                snapshot = item.model_dump(mode="json")
+                session.add(Revision(key=item.key, action="seed", snapshot=snapshot, actor=actor))
             await _label_unlabelled(session, items)
             await _add_follow_ups(session, items)
         return len(missing)

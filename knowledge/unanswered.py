@@ -30,6 +30,16 @@ class Group:
         self.count = len(self.ids)
 
 
+def best_first(rankings: list[list[str]]) -> list[str]:
+    """The entries suggested for a group's questions, the best match first: each question's suggestions come
+    best first, and an entry scores 1/rank for each (suggested first by more questions wins; then by key)."""
+    scores: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, key in enumerate(ranking, start=1):
+            scores[key] = scores.get(key, 0.0) + 1 / rank
+    return sorted(scores, key=lambda key: (-scores[key], key))
+
+
 class UnansweredLog:
     def __init__(self, sessions: async_sessionmaker) -> None:
         self._sessions = sessions
@@ -82,7 +92,7 @@ class UnansweredLog:
                 clusters.append((grams, [item]))
         groups = []
         for _, members in clusters:
-            suggestions = sorted({s for m in members for s in (m.suggestions or [])})
+            suggestions = best_first([m.suggestions or [] for m in members])
             groups.append(
                 Group(
                     [m.id for m in members],

@@ -166,7 +166,7 @@ async def test_tickets_by_queue_and_state_with_times_and_redacted_transcripts(co
         page = await (await client.get("/tickets")).text()
         assert f"#{waiting.id}" in page and f"#{escalated.id}" in page
         assert "C01234567" not in page and "[ID]" in page
-        assert "👍" in page and "not understood" in page
+        assert "<td>helpful</td>" in page and "not understood" in page
         assert page.count("<td>—</td>") >= 2, "no first response in the support queue's only ticket yet"
         only_officers = await (await client.get("/tickets?queue=officers&state=resolved")).text()
         assert f"#{escalated.id}" in only_officers and f'href="/tickets/{waiting.id}"' not in only_officers

@@ -48,7 +48,7 @@ async def test_a_ticket_with_unreadable_values_still_shows_the_rest(db_settings:
         assert found is not None and found.chat_id == CHAT
         assert [line.text for line in found.messages] == [UNREADABLE, UNREADABLE, "written after the key was lost"]
         assert viewed is not None and viewed.chat_id is None and viewed.escalation_note == UNREADABLE
-        assert [t["id"] for t in listed] == [ticket.id, fine.id]
+        assert [t["id"] for t in listed] == [fine.id, ticket.id]  # the newest first
         assert (ticket.id, [("user", UNREADABLE)]) in [(t["id"], t["preview"][:1]) for t in listed]
         logged = caplog.text
         assert f"ticket {ticket.id}: chat id, note, 2× transcript line not decrypted" in logged
