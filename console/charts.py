@@ -38,16 +38,16 @@ def _e(text: object) -> str:
 
 
 def _nice_max(value: float) -> float:
-    """The axis' top: 1, 2 or 5 times a power of ten, at least `value`."""
-    if value <= 0:
-        return 1
+    """The axis' top: four steps of 1, 2, (2.5) or 5 times a power of ten (counts: at least 1), so that every
+    gridline is a round number."""
+    wanted = max(value, 1) / 4
     step = 1.0
-    while step * 10 <= value:
+    while step * 10 < wanted:
         step *= 10
-    for factor in (1, 2, 5, 10):
-        if factor * step >= value:
-            return factor * step
-    return 10 * step
+    for factor in (1, 2, 2.5, 5, 10) if step >= 10 else (1, 2, 5, 10):  # 2.5 × 1 would label 7.5 messages
+        if factor * step >= wanted:
+            return 4 * factor * step
+    return 40 * step
 
 
 class _Frame:

@@ -5,56 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import shutil
-from pathlib import Path
 
 import pytest
-import pytest_asyncio
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import expect
 
-from benchmarks.publishing import STAFF_PASSWORD
 from telegram_emulator.driver import text_of
 from telegram_emulator.html_check import parse_html
+from tests.support.browser import SHOTS, logged_in
+from tests.support.browser import browser as browser  # the fixture: headless Chromium
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 _users = itertools.count(700_001)
-# As this machine's notes require: no background networking, no sandbox as root, a fresh profile.
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
-
-
-def chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert path, "Chromium is not installed: run scripts/setup.sh (it installs Debian's chromium)"
-    return path
-
-
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def browser():
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS)
-        yield launched
-        await launched.close()
-
-
-async def logged_in(browser: Browser, base: str, user: str) -> Page:
-    page = await (await browser.new_context()).new_page()
-    await page.goto(f"{base}/entries/visa_evisa_asan")  # a deep link: login first, then back here
-    await expect(page).to_have_url(f"{base}/login?next=/entries/visa_evisa_asan")
-    await page.get_by_label("User name").fill(user)
-    await page.get_by_label("Password").fill(STAFF_PASSWORD)
-    await page.get_by_role("button", name="Log in").click()
-    await expect(page.locator("h1")).to_have_text("visa_evisa_asan")
-    return page
 
 
 async def test_edit_review_publish_reaches_the_bot(running, browser):
