@@ -4,13 +4,17 @@ what the page counts, and a screenshot of it is kept (var/screenshots/overview.p
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 from playwright.async_api import Page, expect
+from sqlalchemy import text
 
 from benchmarks.replay_day import replay
+from core.bootstrap import open_database
 from tests.support.browser import SHOTS, logged_in
 from tests.support.browser import browser as browser  # the fixture: headless Chromium
+from tests.support.log_scan import personal
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 
@@ -82,3 +86,23 @@ async def test_the_overview_counts_a_replayed_day_as_its_users_saw_it(running, b
         await page.get_by_role("link", name="Download as CSV").click()
     text = (await (await download.value).path()).read_text(encoding="utf-8")
     assert text.startswith("figure,day,language,key,value\n") and ",ru," in text
+
+
+async def test_the_counts_tables_hold_nothing_personal(running):
+    """After the replayed day (status lookups with the demo applicant's number and birth date included), the
+    counters' rows as text: no application number, FIN, date of birth or chat id, as the log scan looks."""
+    await replay(running.driver, users=6, messages=1, first_user=6_200_000, think_s=(0.1, 0.3), concurrency=6)
+    await asyncio.sleep(running.settings.usage_flush_s + 1)
+    database = await open_database(running.settings)
+    try:
+        async with database.sessions() as session:
+            rows = [
+                " | ".join(map(str, row))
+                for table in ("usage_counts", "usage_conversations")
+                for row in (await session.execute(text(f"SELECT * FROM {table}"))).all()
+            ]
+    finally:
+        await database.close()
+    assert rows
+    assert personal(rows) == [], [rows[i] for i in personal(rows)]
+    assert not [row for row in rows if re.search(r"\b6[12]\d{5}\b", row)], "a chat id in the counts"

@@ -33,19 +33,25 @@ def _needles() -> list[str]:
     return needles
 
 
+def personal(lines: list[str]) -> list[int]:
+    """The indexes of the lines with personal data in clear (of log files, or of tables' rows as text)."""
+    needles = [n.lower() for n in _needles()]
+    return [
+        index
+        for index, line in enumerate(lines)
+        if any(n in line.lower() for n in needles) or any(p.search(line) for p in GENERIC)
+    ]
+
+
 def findings(paths: list[Path]) -> list[str]:
     """`path:line: text` for every line with personal data in clear."""
-    needles = [n.lower() for n in _needles()]
     found = []
     for path in paths:
         try:
             lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
         except OSError:
             continue
-        for number, line in enumerate(lines, 1):
-            lowered = line.lower()
-            if any(n in lowered for n in needles) or any(p.search(line) for p in GENERIC):
-                found.append(f"{path}:{number}: {line[:300]}")
+        found += [f"{path}:{index + 1}: {lines[index][:300]}" for index in personal(lines)]
     return found
 
 
