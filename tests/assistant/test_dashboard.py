@@ -8,7 +8,7 @@ import re
 
 from prometheus_client import REGISTRY
 
-import actions.metrics
+import actions.metrics  # registers the action server's metrics (also binds `actions`)
 import actions.status  # noqa: F401
 import core.metrics  # noqa: F401
 from core.settings import PROJECT_ROOT
