@@ -70,8 +70,12 @@ def store_errors() -> tuple[type[Exception], ...]:
     return (OSError, RedisError)
 
 
+SWEEP_ABOVE = 10_000
+
+
 class MemoryCoordination:
     def __init__(self) -> None:
+        self._sweep_above = SWEEP_ABOVE
         self._expiry: dict[str, float] = {}
         self._values: dict[str, str] = {}
         self._lists: dict[str, deque[str]] = {}
@@ -88,9 +92,13 @@ class MemoryCoordination:
         return key in self._values or key in self._lists
 
     def _sweep(self) -> None:
-        if len(self._expiry) > 10_000:  # bounded memory without a timer
+        """Bounded memory without a timer: expired keys go once the keys have doubled since the last sweep.
+        Not at every put past a fixed size: with many long-lived keys (a day's conversations) each put would
+        scan them all."""
+        if len(self._expiry) > self._sweep_above:
             for key in list(self._expiry):
                 self._alive(key)
+            self._sweep_above = max(SWEEP_ABOVE, 2 * len(self._expiry))
 
     async def first_time(self, key: str, ttl_s: float) -> bool:
         if self._alive(key):

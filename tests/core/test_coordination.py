@@ -90,3 +90,31 @@ async def test_redis_that_is_not_there_is_reported_not_raised():
         assert not await store.ping()
     finally:
         await store.close()
+
+
+async def test_the_memory_store_forgets_expired_keys_without_rescanning_live_ones_at_every_put(monkeypatch):
+    """Memory stays bounded (expired keys go), and many long-lived keys (a day's conversations, 2 days each)
+    do not make every put scan them all: the scans add up to a few times the keys, not keys squared."""
+    import time
+
+    from core.coordination import SWEEP_ABOVE, MemoryCoordination
+
+    store = MemoryCoordination()
+    looked_at = 0
+    alive = store._alive
+
+    def counting(key: str) -> bool:
+        nonlocal looked_at
+        looked_at += 1
+        return alive(key)
+
+    monkeypatch.setattr(store, "_alive", counting)
+    for n in range(3 * SWEEP_ABOVE):
+        await store.put(f"long:{n}", "1", 2 * 86400)
+    assert looked_at < 5 * 3 * SWEEP_ABOVE  # every put scanning past 10 000 keys would be 2 × 10⁸
+
+    clock = time.monotonic() + 3 * 86400  # two days and more later: all of them expired
+    monkeypatch.setattr(time, "monotonic", lambda: clock)
+    for n in range(2 * 3 * SWEEP_ABOVE + 1):
+        await store.put(f"short:{n}", "1", 1)
+    assert not any(key.startswith("long:") for key in store._expiry)

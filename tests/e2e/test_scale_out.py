@@ -12,9 +12,12 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 from aiohttp import ClientSession
+from sqlalchemy import func, select
 
+from analytics.tables import UsageConversation, UsageCount
 from assistant.launcher import Stack, free_port, loopback_settings
 from benchmarks.services import scratch_database
+from core.bootstrap import open_database
 from knowledge.seeding import knowledge_base
 from telegram_emulator.driver import EmulatorDriver, text_of
 from tests.conftest import redis_cleanup
@@ -62,10 +65,29 @@ async def scaled(
             await redis_cleanup(redis_url, namespace)
 
 
+async def usage(settings) -> tuple[int, int, int]:
+    """The Overview's counts in the shared database: (messages, answers from the registration entry,
+    conversations)."""
+    database = await open_database(settings)
+    try:
+        async with database.sessions() as session:
+            messages = await session.scalar(select(func.coalesce(func.sum(UsageCount.count), 0)))
+            answers = await session.scalar(
+                select(func.coalesce(func.sum(UsageCount.count), 0)).where(
+                    UsageCount.outcome == "answered", UsageCount.entry == "registration_who_when_how"
+                )
+            )
+            talks = await session.scalar(select(func.coalesce(func.sum(UsageConversation.count), 0)))
+    finally:
+        await database.close()
+    return int(messages or 0), int(answers or 0), int(talks or 0)
+
+
 async def test_replicas_answer_every_message_once_and_in_order(scaled):
     driver = scaled.driver
     users = list(range(700_001, 700_031))
     script = [GREET, FAQ, GREET, FAQ]
+    counted_before = await usage(scaled.settings)
 
     async def talk(user: int) -> None:
         for text in script:  # sent at once, without waiting for answers
@@ -103,6 +125,18 @@ async def test_replicas_answer_every_message_once_and_in_order(scaled):
                 )
             )
     assert all(count > 0 for count in counts) and sum(counts) == len(users) * len(script)
+
+    # Both gateways add their counts to the same rows of the Overview's table: every message once, and each
+    # chat one conversation, whichever replica answered it.
+    expected = (len(users) * len(script), len(users) * 2, len(users))
+    for _ in range(60):
+        counted = tuple(
+            after - before for after, before in zip(await usage(scaled.settings), counted_before, strict=True)
+        )
+        if counted[0] >= expected[0]:
+            break
+        await asyncio.sleep(0.5)
+    assert counted == expected
 
 
 async def test_a_retried_delivery_through_the_balancer_is_answered_once(scaled):
