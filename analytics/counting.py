@@ -6,9 +6,10 @@ count to its row with an upsert (`count = count + n`), so several gateway replic
 without losing any. A failed write keeps the counts in memory for the next try. Counts are additive, so a
 retry never counts twice what the database did not take.
 
-A conversation is a chat's day: the first message of a chat on a day (Baku time), in a language, counts
-one. Replicas agree on "first" through the coordination store (Redis when there are several). Its key holds
-a keyed hash of the chat, and it expires after two days. The tables hold no trace of the chat.
+A conversation is a chat's day: the first message of a chat on a day (Baku time) counts one, in that
+message's language (so the languages' conversations add up to the chats served). Replicas agree on "first"
+through the coordination store (Redis when there are several). Its key holds a keyed hash of the chat, and
+it expires after two days. The tables hold no trace of the chat.
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ class UsageCounter:
         self._today = today
         self._messages: Counter[MessageKey] = Counter()
         self._conversations: Counter[ConversationKey] = Counter()
-        self._chats: set[tuple[dt.date, str, str]] = set()  # (day, language, chat hash) to look up at the flush
+        # (day, chat hash) -> the language of its first message since the last flush: looked up at the flush
+        self._chats: dict[tuple[dt.date, str], str] = {}
         self._job = Periodic("usage counts", self._flush_in_background, flush_s)
         self._failing = False
 
@@ -77,7 +79,7 @@ class UsageCounter:
         """One message answered: in memory only."""
         day = self._today()
         self._messages[MessageKey(day, language, channel, outcome, entry or "")] += 1
-        self._chats.add((day, language, self._chat_hash(chat_id)))
+        self._chats.setdefault((day, self._chat_hash(chat_id)), language)
         REPLIES.labels(language, outcome, channel).inc()
 
     @property
@@ -133,11 +135,11 @@ class UsageCounter:
         """Turns the chats heard from since the last flush into conversation counts: those each replica's
         store has not seen that day. Without the store, a chat counts (more than once a day, then): a count
         a little high beats a count missing."""
-        chats, self._chats = self._chats, set()
-        for day, language, chat in chats:
+        chats, self._chats = self._chats, {}
+        for (day, chat), language in chats.items():
             try:
                 first = await self._coordination.first_time(
-                    f"usage:conversation:{day.isoformat()}:{language}:{chat}", CONVERSATION_KEY_TTL_S
+                    f"usage:conversation:{day.isoformat()}:{chat}", CONVERSATION_KEY_TTL_S
                 )
             except store_errors() as error:
                 log.warning("conversation count without the coordination store (%s)", type(error).__name__)

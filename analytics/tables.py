@@ -24,7 +24,7 @@ class UsageCount(Base):
 
 
 class UsageConversation(Base):
-    """Conversations on a day: each chat that wrote that day counts once per language it wrote in."""
+    """Conversations on a day: each chat that wrote that day counts once, in the language it first wrote in."""
 
     __tablename__ = "usage_conversations"
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True)

@@ -90,8 +90,8 @@ async def test_two_writers_at_once_lose_nothing(db_settings, coordination):
         for language in ("az", "ru", "en"):
             assert found[(DAY, language, "text", "answered", "visa_evisa_asan")] == 2 * rounds
             assert found[(DAY, language, "button", "not_understood", "")] == 2 * rounds
-        # chats 100-104 wrote through both replicas, 200 and 201 through one each
-        assert await conversations(databases[0]) == {(DAY, language): 7 for language in ("az", "ru", "en")}
+        # chats 100-104 wrote through both replicas, 200 and 201 through one each, each first in Azerbaijani
+        assert await conversations(databases[0]) == {(DAY, "az"): 7}
     finally:
         for database in databases:
             await database.close()
