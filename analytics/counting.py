@@ -14,6 +14,7 @@ it expires after two days. The tables hold no trace of the chat.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections import Counter
@@ -33,6 +34,8 @@ from core.periodic import Periodic
 
 log = logging.getLogger(__name__)
 CONVERSATION_KEY_TTL_S = 2 * 86400.0  # longer than a day in any time zone, short enough to forget the chat
+STORE_DEADLINE_S = 10.0  # for the store's answers about a flush's chats, all together
+ROWS_PER_STATEMENT = 1000
 
 
 @dataclass(frozen=True, order=True)
@@ -74,6 +77,8 @@ class UsageCounter:
         self._chats: dict[tuple[dt.date, str], str] = {}
         self._job = Periodic("usage counts", self._flush_in_background, flush_s)
         self._failing = False
+        self._store_failing = False
+        self._seen: dict[dt.date, set[str]] = {}  # the chats this replica saw, by day (the last two days)
 
     def count(self, chat_id: int, language: str, outcome: str, channel: str, entry: str | None = None) -> None:
         """One message answered: in memory only."""
@@ -112,40 +117,80 @@ class UsageCounter:
         self._failing = False
 
     async def flush(self) -> None:
-        await self._new_conversations()
-        messages, conversations = self._messages, self._conversations
-        if not messages and not conversations:
-            return
-        self._messages, self._conversations = Counter(), Counter()
+        """Adds what was counted since the last flush to the database: the messages first, whatever the
+        coordination store does, then the conversations."""
+        messages, self._messages = self._messages, Counter()
         try:
-            async with self._sessions() as session, session.begin():
-                dialect = session.bind.dialect.name
-                if messages:
-                    rows = [{**vars(key), "count": n} for key, n in sorted(messages.items())]
-                    await session.execute(_add_to(UsageCount, dialect, rows))
-                if conversations:
-                    rows = [{**vars(key), "count": n} for key, n in sorted(conversations.items())]
-                    await session.execute(_add_to(UsageConversation, dialect, rows))
+            await self._write(UsageCount, messages)
         except BaseException:
             self._messages.update(messages)  # taken again at the next flush: counts are additive
+            raise
+        await self._new_conversations()
+        conversations, self._conversations = self._conversations, Counter()
+        try:
+            await self._write(UsageConversation, conversations)
+        except BaseException:
             self._conversations.update(conversations)
             raise
 
+    async def _write(self, model: type[UsageCount] | type[UsageConversation], counts: Counter[Any]) -> None:
+        if not counts:
+            return
+        rows = [{**vars(key), "count": n} for key, n in sorted(counts.items())]
+        async with self._sessions() as session, session.begin():
+            dialect = session.bind.dialect.name
+            # In parts: a statement takes at most 32 766 parameters, and after a long outage there are many rows.
+            for start in range(0, len(rows), ROWS_PER_STATEMENT):
+                await session.execute(_add_to(model, dialect, rows[start : start + ROWS_PER_STATEMENT]))
+
     async def _new_conversations(self) -> None:
-        """Turns the chats heard from since the last flush into conversation counts: those each replica's
-        store has not seen that day. Without the store, a chat counts (more than once a day, then): a count
-        a little high beats a count missing."""
+        """Turns the chats heard from since the last flush into conversation counts: those the coordination
+        store (every replica's) has not seen that day, asked within STORE_DEADLINE_S for them all. Without the
+        store, this replica's own memory of the last two days' chats answers, so a chat is not counted again
+        at every flush (another replica may count it once more: a count a little high beats one missing)."""
         chats, self._chats = self._chats, {}
-        for (day, chat), language in chats.items():
-            try:
-                first = await self._coordination.first_time(
-                    f"usage:conversation:{day.isoformat()}:{chat}", CONVERSATION_KEY_TTL_S
-                )
-            except store_errors() as error:
-                log.warning("conversation count without the coordination store (%s)", type(error).__name__)
-                first = True
+        items = list(chats.items())
+
+        async def ask_the_store() -> list[bool]:  # a hundred at a time: not a connection per chat
+            answers: list[bool] = []
+            for start in range(0, len(items), 100):
+                part = items[start : start + 100]
+                answers += await asyncio.gather(*(self._first_in_store(day, chat) for (day, chat), _ in part))
+            return answers
+
+        try:
+            firsts = await asyncio.wait_for(ask_the_store(), STORE_DEADLINE_S)
+            if self._store_failing:
+                log.info("conversations counted through the coordination store again")
+            self._store_failing = False
+        except BaseException as error:
+            if not isinstance(error, (TimeoutError, *store_errors())):
+                for key, language in items:  # cancelled (stopping): the chats are counted at the last flush
+                    self._chats.setdefault(key, language)
+                raise
+            if not self._store_failing:
+                log.warning("conversations counted without the coordination store (%s)", type(error).__name__)
+            self._store_failing = True
+            firsts = [self._first_here(day, chat) for (day, chat), _ in items]
+        for ((day, _), language), first in zip(items, firsts, strict=True):
             if first:
                 self._conversations[ConversationKey(day, language)] += 1
+
+    async def _first_in_store(self, day: dt.date, chat: str) -> bool:
+        first = await self._coordination.first_time(
+            f"usage:conversation:{day.isoformat()}:{chat}", CONVERSATION_KEY_TTL_S
+        )
+        self._first_here(day, chat)  # remembered here too, for when the store is away
+        return first
+
+    def _first_here(self, day: dt.date, chat: str) -> bool:
+        for old in [d for d in self._seen if d < day - dt.timedelta(days=1)]:
+            del self._seen[old]
+        seen = self._seen.setdefault(day, set())
+        if chat in seen:
+            return False
+        seen.add(chat)
+        return True
 
 
 def _add_to(model: type[UsageCount] | type[UsageConversation], dialect: str, rows: list[dict[str, Any]]) -> Any:

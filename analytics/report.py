@@ -44,14 +44,17 @@ class EntryFigures:
     key: str
     question: str
     asked: int = 0
-    asked_before: int = 0  # in the period before, as long
     up: int = 0
     down: int = 0
+    # The change is measured on whole days: the period's days before today, against as many days before them
+    # (today has only begun: it would make every entry look less asked than the week before).
+    asked_whole_days: int = 0
+    asked_before: int = 0
 
     @property
     def change(self) -> float | None:
-        """The change in how often it was asked, against the period before (None: not asked then)."""
-        return (self.asked - self.asked_before) / self.asked_before if self.asked_before else None
+        """The change in how often it was asked, against the days before (None: not asked then)."""
+        return (self.asked_whole_days - self.asked_before) / self.asked_before if self.asked_before else None
 
 
 @dataclass
@@ -66,8 +69,10 @@ class Overview:
     rated_down: list[EntryFigures]
     unanswered: list[int]
     tickets: list[int]
-    first_response_median_s: float | None
+    first_response_median_s: float | None  # over the period's tickets answered so far…
     resolution_median_s: float | None
+    responded: int  # …which are these many of them
+    resolved: int
     markers: list[Marker] = field(default_factory=list)
 
     @property
@@ -96,7 +101,8 @@ class Overview:
             writer.writerow(["channel", "", language, channel, n])
         for entry in self.top:
             writer.writerow(["entry_asked", "", language, entry.key, entry.asked])
-            writer.writerow(["entry_asked_previous_period", "", language, entry.key, entry.asked_before])
+            writer.writerow(["entry_asked_whole_days", "", language, entry.key, entry.asked_whole_days])
+            writer.writerow(["entry_asked_days_before", "", language, entry.key, entry.asked_before])
             writer.writerow(["entry_rated_up", "", language, entry.key, entry.up])
             writer.writerow(["entry_rated_down", "", language, entry.key, entry.down])
         for entry in self.rated_down:
@@ -104,6 +110,8 @@ class Overview:
         for name, value in (
             ("first_response_median_s", self.first_response_median_s),
             ("resolution_median_s", self.resolution_median_s),
+            ("tickets_responded", self.responded),
+            ("tickets_resolved", self.resolved),
         ):
             writer.writerow([name, "", language, "", "" if value is None else round(value)])
         for marker in self.markers:
@@ -144,7 +152,7 @@ class Reports:
     async def overview(self, period: int, language: str | None, today: dt.date | None = None) -> Overview:
         days = period_days(period, today or baku_today())
         first, last = days[0], days[-1]
-        before = first - dt.timedelta(days=period)  # the period before, as long, for the entries' change
+        before = first - dt.timedelta(days=period - 1)  # as many whole days as the period has before today
         start, end = _start_utc(first), _start_utc(last + dt.timedelta(days=1))
         index = {day: i for i, day in enumerate(days)}
 
@@ -211,6 +219,7 @@ class Reports:
         outcomes = {outcome: [0] * len(days) for outcome in OUTCOMES}
         by_channel: Counter[str] = Counter()
         asked: Counter[str] = Counter()
+        asked_whole_days: Counter[str] = Counter()
         asked_before: Counter[str] = Counter()
         for day, channel, outcome, entry, n in counted:
             if day < first:
@@ -221,6 +230,8 @@ class Reports:
             by_channel[channel] += n
             if entry:
                 asked[entry] += n
+                if day < last:
+                    asked_whole_days[entry] += n
         messages = [sum(per_day[i] for per_day in outcomes.values()) for i in range(len(days))]
 
         votes: dict[str, Counter[int]] = defaultdict(Counter)
@@ -229,7 +240,13 @@ class Reports:
 
         def figures(key: str) -> EntryFigures:
             return EntryFigures(
-                key, questions.get(key, key), asked[key], asked_before[key], votes[key][1], votes[key][-1]
+                key,
+                questions.get(key, key),
+                asked[key],
+                votes[key][1],
+                votes[key][-1],
+                asked_whole_days[key],
+                asked_before[key],
             )
 
         top = [figures(key) for key, _ in sorted(asked.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_ENTRIES]]
@@ -253,6 +270,8 @@ class Reports:
             resolution_median_s=_median(
                 [(as_utc(d) - as_utc(o)).total_seconds() for o, _, d in tickets if d is not None]
             ),
+            responded=sum(r is not None for _, r, _ in tickets),
+            resolved=sum(d is not None for _, _, d in tickets),
             markers=sorted(markers, key=lambda m: (m.day, m.kind, m.label)),
         )
 

@@ -93,9 +93,13 @@ async def send(context: Context, chat_id: int, outgoing: Outgoing) -> Message | 
 
 
 def _count(update: Update, context: Context, language: str, outcome: str, entry: str | None = None) -> None:
-    """Adds a message and what became of it to the Overview's counts (in memory: no wait, no failure)."""
+    """Adds a message and what became of it to the Overview's counts: in memory, no wait, and never a failed
+    reply (a count is worth less than the answer)."""
     channel = "button" if update.callback_query is not None else "text"
-    services(context).usage.count(_chat_id(update), language, outcome, channel, entry)
+    try:
+        services(context).usage.count(_chat_id(update), language, outcome, channel, entry)
+    except Exception:
+        log.exception("a message was not counted")
 
 
 async def _language(update: Update, context: Context, text: str | None) -> str:
@@ -227,11 +231,16 @@ async def relay_to_people(update: Update, context: Context) -> None:
     # The language hint the handlers below use: a command's text says nothing about the language.
     hint = None if message.text and message.text.startswith("/") else (message.text or message.caption)
 
+    resolved: list[str] = []
+
     async def language() -> str:
-        return await _language(update, context, hint)
+        if not resolved:
+            resolved.append(await _language(update, context, hint))
+        return resolved[0]
 
     if await services(context).desk.relay_from_user(message, language):
-        _count(update, context, await language(), "with_people")
+        counted_as = resolved[0] if resolved else services(context).settings.default_language  # the relay's
+        _count(update, context, counted_as, "with_people")
         raise ApplicationHandlerStop
 
 

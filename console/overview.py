@@ -17,7 +17,7 @@ LANGUAGE_NAMES = {"az": "Azerbaijani", "ru": "Russian", "en": "English"}
 def _choice(request: web.Request) -> tuple[int, str | None]:
     """The period and language asked for; anything else is the default (7 days, every language)."""
     days = request.query.get("days", "")
-    period = int(days) if days.isdigit() and int(days) in PERIODS else PERIODS[0]
+    period = next((p for p in PERIODS if days == str(p)), PERIODS[0])
     language = request.query.get("language", "")
     return period, language if language in LANGUAGES else None
 

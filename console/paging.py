@@ -40,7 +40,7 @@ class Paging:
 def paging(request: web.Request, total: int, size: int = PAGE_SIZE) -> Paging:
     """The page asked for, within the pages there are (a page past the end shows the last one)."""
     asked = request.query.get("page", "1")
-    number = int(asked) if asked.isdigit() and int(asked) > 0 else 1
+    number = int(asked) if asked.isascii() and asked.isdecimal() and len(asked) <= 9 and int(asked) > 0 else 1
     query = tuple((k, v) for k, v in request.query.items() if k not in ("page", "flash"))
     pages = max(1, -(-total // size))
     return Paging(min(number, pages), size, total, query)

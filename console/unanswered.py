@@ -17,6 +17,9 @@ async def unanswered_page(request: web.Request) -> web.Response:
     console = _console(request)
     groups = await console.unanswered.groups()
     keys = [row.key for row in await console.curation.list_entries()]
+    known = set(keys)
+    for group in groups:  # an entry removed since it was suggested is no choice (nor the preselected one)
+        group.suggestions = [key for key in group.suggestions if key in known]
     page = paging(request, len(groups), GROUPS_PER_PAGE)
     shown = groups[page.offset : page.offset + page.size]
     return render(request, "unanswered.html", groups=shown, keys=keys, paging=page)

@@ -4,6 +4,7 @@ write, with nothing personal in their tables."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from typing import Any
@@ -150,5 +151,67 @@ async def test_the_tables_hold_counts_only(db_settings, table):
         async with database.sessions() as session:
             columns = (await session.execute(text(f"SELECT * FROM {table} WHERE 1 = 0"))).keys()
         assert set(columns) <= {"day", "language", "channel", "outcome", "entry", "count"}
+    finally:
+        await database.close()
+
+
+class AwayStore(MemoryCoordination):
+    """A coordination store that is down (Redis refusing), then back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.away = True
+        self.asked = 0
+
+    async def first_time(self, key: str, ttl_s: float) -> bool:
+        self.asked += 1
+        if self.away:
+            raise ConnectionRefusedError("store away")
+        return await super().first_time(key, ttl_s)
+
+
+async def test_without_the_store_messages_are_written_and_a_chat_is_still_one_conversation(db_settings, caplog):
+    database = await open_database(db_settings)
+    store = AwayStore()
+    counter = UsageCounter(database.sessions, store, chat_hash, 60, lambda: DAY)
+    try:
+        for _ in range(3):  # the same chats at every flush: counted once, from this replica's memory
+            counter.count(1, "en", "answered", "text", "visa_evisa_asan")
+            counter.count(2, "ru", "other", "text")
+            await counter.flush()
+        assert await conversations(database) == {(DAY, "en"): 1, (DAY, "ru"): 1}
+        assert sum((await counts(database)).values()) == 6
+        assert sum("without the coordination store" in r.getMessage() for r in caplog.records) == 1
+        store.away = False
+        counter.count(1, "en", "answered", "text", "visa_evisa_asan")
+        counter.count(3, "en", "answered", "text", "visa_evisa_asan")
+        await counter.flush()
+        # chat 1 is new to the store, and counts once more (another replica might have counted it meanwhile:
+        # a little high rather than missing); chat 3 is new
+        assert await conversations(database) == {(DAY, "en"): 3, (DAY, "ru"): 1}
+    finally:
+        await database.close()
+
+
+async def test_a_flush_cancelled_while_asking_the_store_loses_no_chat(db_settings):
+    database = await open_database(db_settings)
+
+    class SlowStore(MemoryCoordination):
+        async def first_time(self, key: str, ttl_s: float) -> bool:
+            await asyncio.sleep(10)
+            return True
+
+    counter = UsageCounter(database.sessions, SlowStore(), chat_hash, 60, lambda: DAY)
+    try:
+        counter.count(1, "az", "answered", "text", "visa_evisa_asan")
+        flushing = asyncio.create_task(counter.flush())
+        await asyncio.sleep(0.2)
+        flushing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await flushing
+        assert await counts(database) == {(DAY, "az", "text", "answered", "visa_evisa_asan"): 1}  # written first
+        counter._coordination = MemoryCoordination()
+        await counter.flush()
+        assert await conversations(database) == {(DAY, "az"): 1}
     finally:
         await database.close()

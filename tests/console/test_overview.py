@@ -97,12 +97,14 @@ async def test_the_overview_shows_the_period_per_language_and_exports_it(console
         assert figure(page, "answered-share") == "60%"  # 6 of 10
         assert figure(page, "unanswered") == "2" and figure(page, "tickets") == "2"
         assert figure(page, "first-response") == "5 min" and figure(page, "resolution") == "2 h 00 min"
+        assert figure(page, "responded") == "(1 of 2 answered)" and figure(page, "resolved") == "(1 of 2 resolved)"
         assert row(page, "data-outcome", "answered")[1:] == ["6", "60.0%"]
         assert row(page, "data-outcome", "handed_over")[1:] == ["2", "20.0%"]
         assert 'data-outcome="status_found"' not in page  # none: no row
         assert "2 button presses" in page and "8 typed" in page
-        # the visa entry: 4 answers this week, 1 the week before (+300%), one 👍 and one 👎
-        assert row(page, "data-entry", VISA)[2:] == ["4", "+300%", "1", "1"]
+        # the visa entry: 4 answers this week; on whole days 2 (yesterday), 1 in the 6 days before them (+100%);
+        # one 👍 and one 👎
+        assert row(page, "data-entry", VISA)[2:] == ["4", "+100%", "1", "1"]
         assert row(page, "data-entry", REGISTRATION)[2:] == ["2", "new", "0", "2"]
         rated_down = page.split('<table class="rated-down">')[1]
         assert rated_down.index(REGISTRATION) < rated_down.index(VISA)  # two 👎 before one
