@@ -36,6 +36,7 @@ from training.tables import Rollout
 
 log = logging.getLogger(__name__)
 BACKEND = "engines"
+OTHERS_UP_WAIT_S = 15.0  # a just-loaded engine is UP at HAProxy's next check (every 0.5 s while down)
 
 
 @dataclass(frozen=True)
@@ -182,9 +183,18 @@ class RolloutController:
             switched.append((slot, switch))
         return None
 
-    async def _another_up(self, slot: EngineSlot) -> bool:
-        rows = await self._haproxy.stats(BACKEND)
-        return any(name != slot.server and row["status"] == "UP" for name, row in rows.items())
+    async def _another_up(self, slot: EngineSlot, wait_s: float = OTHERS_UP_WAIT_S) -> bool:
+        """Whether another engine takes the traffic while this one loads. An engine just put back after its
+        own load may still be DOWN in HAProxy (its health checks failed while it loaded, and the next one
+        has not come yet): it is waited for, up to `wait_s`, rather than load this one in place."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            rows = await self._haproxy.stats(BACKEND)
+            if any(name != slot.server and row["status"] == "UP" for name, row in rows.items()):
+                return True
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.25)
 
     async def _load(self, slot: EngineSlot, model: str | None, drain: bool) -> None:
         """Loads the pointer's model into one engine, out of HAProxy's rotation meanwhile when `drain`."""

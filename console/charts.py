@@ -122,7 +122,7 @@ def lines(
         parts.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2"/>')
         for i, value in enumerate(values):
             parts.append(
-                f'<circle cx="{frame.x(i):.1f}" cy="{frame.y(value):.1f}" r="3" fill="{colour}">'
+                f'<circle class="point" cx="{frame.x(i):.1f}" cy="{frame.y(value):.1f}" r="3" fill="{colour}">'
                 f"<title>{_e(f'{days[i]:%d.%m}: {value} {name}')}</title></circle>"
             )
     return _svg(label, parts + frame.markers(markers))

@@ -245,3 +245,24 @@ async def test_a_newer_publish_during_a_rollout_supersedes_it_and_every_engine_e
     assert newer is not None and newer.status == "done"
     for engine in engines.values():
         await engine.stop()
+
+
+async def test_an_engine_still_down_after_its_own_load_is_waited_for_not_loaded_around(store, tmp_path):
+    """Right after its load an engine may still be DOWN in HAProxy (its checks failed while it loaded): the
+    next engine waits for it to come back rather than load in place with nobody else serving."""
+    engines = {f"engine-{i}": FakeEngine(store, "model-old.tar.gz") for i in (1, 2)}
+    for engine in engines.values():
+        await engine.start()
+    fleet = FakeFleet(store, engines, {name: name for name in engines})
+    async with haproxy(tmp_path, [Server(name, e.port) for name, e in engines.items()]) as (_, admin):
+        controller = RolloutController(store, fleet, admin, TOKEN)
+        second = fleet.engine_slots()[1]
+        await admin.command("set server engines/engine-1 health down")  # as after failed checks
+        assert await admin.status("engines", "engine-1") == "DOWN"
+        assert await controller._another_up(second, wait_s=10)  # its next check (0.5 s later) passes
+        await engines["engine-1"].stop()  # really down now: after the wait, the answer is no
+        await admin.command("set server engines/engine-1 health down")
+        started = asyncio.get_running_loop().time()
+        assert not await controller._another_up(second, wait_s=1.5)
+        assert asyncio.get_running_loop().time() - started >= 1.5
+    await engines["engine-2"].stop()

@@ -12,6 +12,8 @@ from sqlalchemy import text
 
 from benchmarks.replay_day import replay
 from core.bootstrap import open_database
+from knowledge.models import Revision
+from knowledge.store import KnowledgeBase
 from tests.support.browser import SHOTS, logged_in
 from tests.support.browser import browser as browser  # the fixture: headless Chromium
 from tests.support.log_scan import personal
@@ -39,7 +41,20 @@ async def figures(page: Page, entries: set[str]) -> dict[str, int]:
     return shown
 
 
+async def published_now(settings, key: str) -> None:
+    """A publish of `key` in its history as it is live (what the console writes), for the charts' marker."""
+    database = await open_database(settings)
+    try:
+        live = await KnowledgeBase(database.sessions).get(key)
+        assert live is not None
+        async with database.sessions() as session, session.begin():
+            session.add(Revision(key=key, action="publish", snapshot=live.model_dump(mode="json"), actor="rita"))
+    finally:
+        await database.close()
+
+
 async def test_the_overview_counts_a_replayed_day_as_its_users_saw_it(running, browser):
+    await published_now(running.settings, "visa_evisa_asan")
     await asyncio.sleep(running.settings.usage_flush_s + 1)  # the earlier tests' counts are in by now
     page = await logged_in(browser, running.console_url, "rita", "/")
     await expect(page.locator("h1")).to_have_text("Overview")
@@ -75,7 +90,9 @@ async def test_the_overview_counts_a_replayed_day_as_its_users_saw_it(running, b
 
     # The charts are there, with a point per day, and a marker's words where a publish happened.
     await expect(page.locator("svg.chart")).to_have_count(4)
-    await expect(page.locator("svg.chart").first.locator("circle")).to_have_count(14)  # 7 days × 2 lines
+    await expect(page.locator("svg.chart").first.locator("circle.point")).to_have_count(14)  # 7 days × 2 lines
+    published = page.locator("svg.chart").first.locator("g.marker.publish title")
+    await expect(published).to_contain_text("published visa_evisa_asan")
     SHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SHOTS / "overview.png"), full_page=True)
     print(f"screenshot: {SHOTS / 'overview.png'} ({seen.summary()})")
