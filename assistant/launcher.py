@@ -34,7 +34,7 @@ from core.data_key import make_key_files
 from core.hop_auth import ACTIONS_SECRET_VARIABLE, ENGINE_SECRET_VARIABLE
 from core.private_files import PRIVATE_UMASK
 from core.settings import PROJECT_ROOT, Settings
-from core.tasks import kill_process_group
+from core.tasks import kill_process_group, within
 from training.engine_admin import loaded_model
 from training.model_store import ModelStore
 from training.publishing import seed
@@ -635,13 +635,13 @@ def _on_loopback(url: str) -> bool:
 async def _every_server_up(admin: HAProxyAdmin, timeout_s: float = 15.0) -> None:
     """Until HAProxy has seen every server it should send to pass its check: a replica that was still starting
     when it was first checked counts as down until its next check, and would get nothing meanwhile."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+
+    async def all_up() -> bool:
         rows = [row for backend in ("engines", "gateways") for row in (await admin.stats(backend)).values()]
-        if all(row["status"] in ("UP", "MAINT") for row in rows):
-            return
-        await asyncio.sleep(0.2)
-    raise RuntimeError(f"HAProxy does not see every engine and gateway up after {timeout_s:.0f} s")
+        return all(row["status"] in ("UP", "MAINT") for row in rows)
+
+    if not await within(timeout_s, 0.2, all_up):
+        raise RuntimeError(f"HAProxy does not see every engine and gateway up after {timeout_s:.0f} s")
 
 
 def _rss_mb(pid: int) -> float:

@@ -30,6 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from assistant.haproxy import HAProxyAdmin
 from core.periodic import Periodic
+from core.tasks import within
 from training.engine_admin import ReloadFailed, engine_state, load_pointer, loaded_model
 from training.model_store import ModelStore
 from training.tables import Rollout
@@ -187,14 +188,12 @@ class RolloutController:
         """Whether another engine takes the traffic while this one loads. An engine just put back after its
         own load may still be DOWN in HAProxy (its health checks failed while it loaded, and the next one
         has not come yet): it is waited for, up to `wait_s`, rather than load this one in place."""
-        deadline = time.monotonic() + wait_s
-        while True:
+
+        async def others_up() -> bool:
             rows = await self._haproxy.stats(BACKEND)
-            if any(name != slot.server and row["status"] == "UP" for name, row in rows.items()):
-                return True
-            if time.monotonic() > deadline:
-                return False
-            await asyncio.sleep(0.25)
+            return any(name != slot.server and row["status"] == "UP" for name, row in rows.items())
+
+        return await within(wait_s, 0.25, others_up)
 
     async def _load(self, slot: EngineSlot, model: str | None, drain: bool) -> None:
         """Loads the pointer's model into one engine, out of HAProxy's rotation meanwhile when `drain`."""
@@ -270,17 +269,17 @@ class RolloutController:
 
     async def _wait_idle(self, slot: EngineSlot) -> None:
         """Until the engine has no request under way (a conversation's turn runs to its end there)."""
-        deadline = time.monotonic() + self._drain_timeout_s
-        # HAProxy tells nothing by itself: it is asked (the runtime API answers in microseconds).
-        while await self._haproxy.in_progress(BACKEND, slot.server):
-            if time.monotonic() > deadline:
-                log.warning("%s still has requests after %.0f s of draining; loading", slot.name, self._drain_timeout_s)
-                return
-            await asyncio.sleep(0.05)
+
+        async def idle() -> bool:  # HAProxy tells nothing by itself: it is asked (the runtime API answers in µs)
+            return not await self._haproxy.in_progress(BACKEND, slot.server)
+
+        if not await within(self._drain_timeout_s, 0.05, idle):
+            log.warning("%s still has requests after %.0f s of draining; loading", slot.name, self._drain_timeout_s)
 
     async def _wait_up(self, slot: EngineSlot, timeout_s: float = 15.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while await self._haproxy.status(BACKEND, slot.server) != "UP":
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"HAProxy did not see {slot.name} up in {timeout_s:.0f} s")
-            await asyncio.sleep(0.1)
+
+        async def up() -> bool:
+            return await self._haproxy.status(BACKEND, slot.server) == "UP"
+
+        if not await within(timeout_s, 0.1, up):
+            raise TimeoutError(f"HAProxy did not see {slot.name} up in {timeout_s:.0f} s")

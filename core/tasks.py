@@ -1,4 +1,4 @@
-"""Stopping background tasks for sure.
+"""Stopping background tasks for sure, and waiting for a condition with a deadline.
 
 A cancelled task can swallow its cancellation: a library may catch CancelledError inside a call (redis-py
 did so here, in a Redis call cancelled mid-flight) and the task carries on to its next `await`. A single
@@ -16,6 +16,8 @@ import logging
 import os
 import signal
 import subprocess
+import time
+from collections.abc import Awaitable, Callable
 
 log = logging.getLogger(__name__)
 
@@ -40,3 +42,13 @@ def kill_process_group(process: asyncio.subprocess.Process | subprocess.Popen, s
     if process.returncode is None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, sig)
+
+
+async def within(seconds: float, every_s: float, done: Callable[[], Awaitable[bool]]) -> bool:
+    """Asks `done` every `every_s` until it says yes (True), or until `seconds` have passed (False)."""
+    deadline = time.monotonic() + seconds
+    while not await done():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(every_s)
+    return True

@@ -125,3 +125,24 @@ async def test_a_training_run_takes_a_lower_cpu_priority(tmp_path):
     )
     assert code == 0
     assert int(log.read_text().strip()) == min(os.nice(0) + 7, 19)
+
+
+async def test_within_asks_until_yes_or_the_deadline():
+    from core.tasks import within
+
+    answers = iter([False, False, True])
+    asked = 0
+
+    async def third_time() -> bool:
+        nonlocal asked
+        asked += 1
+        return next(answers)
+
+    assert await within(5, 0.01, third_time) and asked == 3
+
+    async def never() -> bool:
+        return False
+
+    started = asyncio.get_running_loop().time()
+    assert not await within(0.1, 0.01, never)
+    assert asyncio.get_running_loop().time() - started >= 0.1
