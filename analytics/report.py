@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from analytics.tables import UsageConversation, UsageCount
 from core.db import as_utc
 from core.i18n import BAKU
 from handoff.models import Ticket
+from handoff.service import Timing, timing_of
 from knowledge.models import Entry, EntryText, Rating, Revision, Unanswered
 from training.tables import Rollout
 
@@ -69,10 +69,7 @@ class Overview:
     rated_down: list[EntryFigures]
     unanswered: list[int]
     tickets: list[int]
-    first_response_median_s: float | None  # over the period's tickets answered so far…
-    resolution_median_s: float | None
-    responded: int  # …which are these many of them
-    resolved: int
+    timing: Timing  # of the period's tickets
     markers: list[Marker] = field(default_factory=list)
 
     @property
@@ -108,10 +105,10 @@ class Overview:
         for entry in self.rated_down:
             writer.writerow(["most_rated_down", "", language, entry.key, entry.down])
         for name, value in (
-            ("first_response_median_s", self.first_response_median_s),
-            ("resolution_median_s", self.resolution_median_s),
-            ("tickets_responded", self.responded),
-            ("tickets_resolved", self.resolved),
+            ("first_response_median_s", self.timing.median_first_response_s),
+            ("resolution_median_s", self.timing.median_resolution_s),
+            ("tickets_responded", self.timing.responded),
+            ("tickets_resolved", self.timing.resolved),
         ):
             writer.writerow([name, "", language, "", "" if value is None else round(value)])
         for marker in self.markers:
@@ -139,10 +136,6 @@ def _per_day(days: list[dt.date], moments: Iterable[dt.datetime]) -> list[int]:
         if (i := index.get(_baku_day(moment))) is not None:
             result[i] += 1
     return result
-
-
-def _median(values: list[float]) -> float | None:
-    return statistics.median(values) if values else None
 
 
 class Reports:
@@ -264,14 +257,7 @@ class Reports:
             rated_down=[figures(key) for key in down[:RATED_DOWN]],
             unanswered=unanswered_per_day,
             tickets=_per_day(days, (opened for opened, _, _ in tickets)),
-            first_response_median_s=_median(
-                [(as_utc(r) - as_utc(o)).total_seconds() for o, r, _ in tickets if r is not None]
-            ),
-            resolution_median_s=_median(
-                [(as_utc(d) - as_utc(o)).total_seconds() for o, _, d in tickets if d is not None]
-            ),
-            responded=sum(r is not None for _, r, _ in tickets),
-            resolved=sum(d is not None for _, _, d in tickets),
+            timing=timing_of(tickets),
             markers=sorted(markers, key=lambda m: (m.day, m.kind, m.label)),
         )
 

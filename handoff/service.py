@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from statistics import median
 
@@ -40,8 +40,19 @@ class HandoffError(Exception):
 @dataclass(frozen=True)
 class Timing:
     tickets: int
-    median_first_response_s: float | None
+    median_first_response_s: float | None  # over the tickets answered so far…
     median_resolution_s: float | None
+    responded: int  # …which are these many
+    resolved: int
+
+
+def timing_of(tickets: Iterable[tuple[dt.datetime, dt.datetime | None, dt.datetime | None]]) -> Timing:
+    """Median seconds to the first staff reply and to resolution over tickets' (opened, first response,
+    resolved), over the tickets that have them."""
+    rows = list(tickets)
+    first = [(as_utc(r) - as_utc(o)).total_seconds() for o, r, _ in rows if r is not None]
+    done = [(as_utc(d) - as_utc(o)).total_seconds() for o, _, d in rows if d is not None]
+    return Timing(len(rows), median(first) if first else None, median(done) if done else None, len(first), len(done))
 
 
 @dataclass(frozen=True)
@@ -335,14 +346,10 @@ class Handoff:
 
     async def timing(self, queue: str | None = None) -> Timing:
         """Median seconds to the first staff reply and to resolution, over the tickets that have them."""
+        stmt = select(Ticket.created_at, Ticket.first_response_at, Ticket.resolved_at)
         async with self._sessions() as session:
-            stmt = select(Ticket) if queue is None else select(Ticket).where(Ticket.queue == queue)
-            tickets = (await session.scalars(stmt)).all()
-        first = [
-            (as_utc(t.first_response_at) - as_utc(t.created_at)).total_seconds() for t in tickets if t.first_response_at
-        ]
-        resolved = [(as_utc(t.resolved_at) - as_utc(t.created_at)).total_seconds() for t in tickets if t.resolved_at]
-        return Timing(len(tickets), median(first) if first else None, median(resolved) if resolved else None)
+            rows = (await session.execute(stmt if queue is None else stmt.where(Ticket.queue == queue))).all()
+        return timing_of(rows)
 
     async def _ticket(self, session, ticket_id: int) -> Ticket:
         ticket = await session.get(Ticket, ticket_id)
