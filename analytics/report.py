@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +24,8 @@ from core.db import as_utc
 from core.i18n import BAKU
 from handoff.models import Ticket
 from handoff.service import Timing, timing_of
-from knowledge.models import Entry, EntryText, Rating, Revision, Unanswered
+from knowledge.curation import vote_counts
+from knowledge.models import Entry, EntryText, Revision, Unanswered
 from training.tables import Rollout
 
 PERIODS = (7, 30, 90)
@@ -168,13 +169,7 @@ class Reports:
                     .group_by(UsageConversation.day)
                 )
             ).all()
-            ratings = (
-                await session.execute(
-                    select(Rating.key, Rating.value)
-                    .where(Rating.created_at >= start, Rating.created_at < end)
-                    .where(in_language(Rating.language))
-                )
-            ).all()
+            votes = {key: v.of(language) for key, v in (await vote_counts(session, since=start, until=end)).items()}
             unanswered = (
                 await session.execute(
                     select(Unanswered.created_at)
@@ -227,23 +222,18 @@ class Reports:
                     asked_whole_days[entry] += n
         messages = [sum(per_day[i] for per_day in outcomes.values()) for i in range(len(days))]
 
-        votes: dict[str, Counter[int]] = defaultdict(Counter)
-        for key, value in ratings:
-            votes[key][value] += 1
-
         def figures(key: str) -> EntryFigures:
             return EntryFigures(
                 key,
                 questions.get(key, key),
                 asked[key],
-                votes[key][1],
-                votes[key][-1],
+                *votes.get(key, (0, 0)),
                 asked_whole_days[key],
                 asked_before[key],
             )
 
         top = [figures(key) for key, _ in sorted(asked.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_ENTRIES]]
-        down = sorted((k for k in votes if votes[k][-1]), key=lambda k: (-votes[k][-1], votes[k][1], k))
+        down = sorted((k for k, (_, n) in votes.items() if n), key=lambda k: (-votes[k][1], votes[k][0], k))
         markers = [Marker(_baku_day(moment), "publish", f"published {key}") for moment, key in publishes]
         markers += [Marker(_baku_day(moment), "model", f"model {name}") for moment, name in swaps]
         return Overview(

@@ -12,6 +12,7 @@ variants changed, `on_published` is told so the model can be retrained.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -126,6 +127,26 @@ def diff(old: EntryData | None, new: EntryData | None) -> str:
     return "\n".join(difflib.unified_diff(before, after, "before", "after", lineterm="", n=2))
 
 
+async def vote_counts(
+    session: AsyncSession, key: str | None = None, since: dt.datetime | None = None, until: dt.datetime | None = None
+) -> dict[str, Votes]:
+    """Entry key -> its ratings, for one entry or all, of all time or first given from `since` until before
+    `until`."""
+    stmt = select(Rating.key, Rating.language, Rating.value, func.count()).group_by(
+        Rating.key, Rating.language, Rating.value
+    )
+    if key is not None:
+        stmt = stmt.where(Rating.key == key)
+    if since is not None:
+        stmt = stmt.where(Rating.created_at >= since)
+    if until is not None:
+        stmt = stmt.where(Rating.created_at < until)
+    counts: dict[str, dict[tuple[str, int], int]] = {}
+    for k, language, value, count in (await session.execute(stmt)).all():
+        counts.setdefault(k, {})[(language, value)] = count
+    return {k: Votes.counted(c) for k, c in counts.items()}
+
+
 def _in_order(data: EntryData) -> EntryData:
     order: dict[str, int] = {language: n for n, language in enumerate(LANGUAGES)}
     texts = dict(sorted(data.texts.items(), key=lambda item: order.get(str(item[0]), len(order))))
@@ -159,7 +180,7 @@ class Curation:
                 stmt = stmt.where(or_(Entry.key.like(like), Entry.id.in_(matching)))
             entries = (await session.scalars(stmt.order_by(Entry.topic, Entry.key))).all()
             drafts = {d.key: d for d in (await session.scalars(select(Draft))).all()}
-            votes = await self._vote_counts(session)
+            votes = await vote_counts(session)
             rows = []
             for entry in entries:
                 draft = drafts.pop(entry.key, None)
@@ -188,21 +209,8 @@ class Curation:
 
     async def votes(self, key: str) -> Votes:
         async with self._sessions() as session:
-            counts = await self._vote_counts(session, key)
+            counts = await vote_counts(session, key)
         return counts.get(key, Votes(0, 0))
-
-    @staticmethod
-    async def _vote_counts(session: AsyncSession, key: str | None = None) -> dict[str, Votes]:
-        """Entry key -> its ratings, for one entry or all."""
-        stmt = select(Rating.key, Rating.language, Rating.value, func.count()).group_by(
-            Rating.key, Rating.language, Rating.value
-        )
-        if key is not None:
-            stmt = stmt.where(Rating.key == key)
-        counts: dict[str, dict[tuple[str, int], int]] = {}
-        for k, language, value, count in (await session.execute(stmt)).all():
-            counts.setdefault(k, {})[(language, value)] = count
-        return {k: Votes.counted(c) for k, c in counts.items()}
 
     async def view(self, key: str) -> EntryView | None:
         async with self._sessions() as session:
