@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import random
 import time
@@ -75,21 +76,28 @@ def message_pool(languages: tuple[str, ...] = ("az", "ru", "en")) -> dict[str, l
     return pool
 
 
-def handoff_markers() -> set[str]:
+@functools.cache
+def handoff_markers() -> tuple[str, ...]:
     """The start of "I am passing our conversation to a person" (every reason) in every language."""
-    return {
-        parse_html(gettext(lang, TEXTS[key])).text[:40]
-        for lang in ("az", "ru", "en")
-        for key in ("handoff_opened", "handoff_not_understood", "handoff_sensitive")
-    }
+    return tuple(
+        {
+            parse_html(gettext(lang, TEXTS[key])).text[:40]
+            for lang in ("az", "ru", "en")
+            for key in ("handoff_opened", "handoff_not_understood", "handoff_sensitive")
+        }
+    )
 
 
-async def told_of_handover(driver: EmulatorDriver, user_id: int, after_id: int, markers: tuple[str, ...]) -> bool:
+def says_handed_over(messages: list[dict[str, Any]]) -> bool:
+    """Whether one of the bot's messages says people have the chat now (the bot then stays silent)."""
+    return any(parse_html(m["html"]).text.startswith(handoff_markers()) for m in messages if m.get("html"))
+
+
+async def told_of_handover(driver: EmulatorDriver, user_id: int, after_id: int) -> bool:
     """Whether a bot message since `after_id` says people have the chat: the hand-over may be the second message
     of a reply ("I did not understand", then "a person will help"), after the first one was awaited. Then the
     bot rightly stays silent, and a user writing on would count every message as unanswered."""
-    messages = await driver.messages(user_id, after_id=after_id)
-    return any(parse_html(m["html"]).text.startswith(markers) for m in messages if m.get("html"))
+    return says_handed_over(await driver.messages(user_id, after_id=after_id))
 
 
 @dataclass
@@ -119,7 +127,6 @@ async def simulate(
     """`users` conversations at once, each `messages` long; latency = send → first reply in the chat."""
     pool = message_pool()
     languages = sorted(pool)
-    markers = handoff_markers()
     result = LoadResult(users)
     rng = random.Random(seed)
 
@@ -147,7 +154,7 @@ async def simulate(
             result.latencies_ms.append((time.perf_counter() - started) * 1000)
             with contextlib.suppress(Exception):  # a second reply (e.g. "…and a person will help too")
                 replies += await driver.wait_messages(user_id, 1, timeout=0.5)
-            if any(parse_html(r["html"]).text.startswith(tuple(markers)) for r in replies if r.get("html")):
+            if says_handed_over(replies):
                 result.handed_over += 1
                 return  # people have the chat now
             await asyncio.sleep(local.uniform(*think_s))

@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchmarks.load import driver_for, handoff_markers, message_pool
+from benchmarks.load import driver_for, message_pool, says_handed_over
 from core.settings import Settings
 from telegram_emulator.driver import EmulatorDriver
 from telegram_emulator.html_check import parse_html
@@ -79,7 +79,6 @@ class Replay:
         self.driver, self.think_s, self.timeout_s = driver, think_s, timeout_s
         self.rng = random.Random(seed)
         self.pool = message_pool()
-        self.markers = tuple(handoff_markers())
         self.seen = Observed()
 
     async def _say(self, user: int, language: str, text: str) -> list[dict[str, Any]]:
@@ -95,15 +94,12 @@ class Replay:
         await asyncio.sleep(0.3)  # the reply's further messages (a hand-over after "I did not understand")
         return await self.driver.messages(user, after_id=sent_id)
 
-    def _handed_over(self, replies: list[dict[str, Any]]) -> bool:
-        return any(parse_html(r["html"]).text.startswith(self.markers) for r in replies if r.get("html"))
-
     async def user(self, user: int, language: str, messages: int, local: random.Random) -> None:
         rated_entries: set[str] = set()  # a user has one vote per entry: pressing again would change it
         await asyncio.sleep(local.uniform(0, self.think_s[1]))
         for _ in range(messages):
             replies = await self._say(user, language, local.choice(self.pool[language]))
-            if self._handed_over(replies):
+            if says_handed_over(replies):
                 self.seen.handed_over += 1
                 return  # people have the chat now: the bot stays silent
             rated = next((found for r in replies if (found := _rated_entry(r))), None)
@@ -124,7 +120,7 @@ class Replay:
             await self._status(user, language)
         if local.random() < 0.08:
             replies = await self._say(user, language, "/person")
-            self.seen.handed_over += self._handed_over(replies)
+            self.seen.handed_over += says_handed_over(replies)
 
     async def _status(self, user: int, language: str) -> None:
         """The status form, as the demo applicant fills it in (when the assistant asks for the number)."""

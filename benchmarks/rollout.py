@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.load import driver_for, handoff_markers, message_pool, running_stack, told_of_handover
+from benchmarks.load import driver_for, message_pool, running_stack, told_of_handover
 from benchmarks.metrics import fmt, summary, table, write_report
 from benchmarks.publishing import NEW_QUESTION, create_staff, last_run, publish_variant
 from benchmarks.services import private_postgres, private_redis
@@ -67,7 +67,6 @@ async def steady_users(
     their place, so the traffic stays as steady through the rollout."""
     pool = message_pool()
     languages = sorted(pool)
-    markers = tuple(handoff_markers())
     rng = random.Random(seed)
     newcomers = itertools.count(first_user + users)
 
@@ -90,7 +89,7 @@ async def steady_users(
             traffic.exchanges.append(Exchange(sent, latency))
             await asyncio.sleep(local.uniform(*think_s))
             with contextlib.suppress(Exception):  # the emulator's trouble shows as failed exchanges above
-                if sent_id is not None and await told_of_handover(driver, user_id, sent_id, markers):
+                if sent_id is not None and await told_of_handover(driver, user_id, sent_id):
                     traffic.handed_over += 1
                     user_id = next(newcomers)
 
