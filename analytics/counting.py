@@ -150,6 +150,8 @@ class UsageCounter:
         at every flush (another replica may count it once more: a count a little high beats one missing)."""
         chats, self._chats = self._chats, {}
         items = list(chats.items())
+        yesterday = self._today() - dt.timedelta(days=1)
+        self._seen = {day: seen for day, seen in self._seen.items() if day >= yesterday}
 
         async def ask_the_store() -> list[bool]:  # a hundred at a time: not a connection per chat
             answers: list[bool] = []
@@ -184,8 +186,6 @@ class UsageCounter:
         return first
 
     def _first_here(self, day: dt.date, chat: str) -> bool:
-        for old in [d for d in self._seen if d < day - dt.timedelta(days=1)]:
-            del self._seen[old]
         seen = self._seen.setdefault(day, set())
         if chat in seen:
             return False

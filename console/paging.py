@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -42,5 +43,5 @@ def paging(request: web.Request, total: int, size: int = PAGE_SIZE) -> Paging:
     asked = request.query.get("page", "1")
     number = int(asked) if asked.isascii() and asked.isdecimal() and len(asked) <= 9 and int(asked) > 0 else 1
     query = tuple((k, v) for k, v in request.query.items() if k not in ("page", "flash"))
-    pages = max(1, -(-total // size))
-    return Paging(min(number, pages), size, total, query)
+    asked_for = Paging(number, size, total, query)
+    return dataclasses.replace(asked_for, number=min(number, asked_for.pages))
